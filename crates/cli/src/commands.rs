@@ -1,0 +1,792 @@
+//! The subcommands. Each prints a human table, or JSON with `--json`.
+
+use clap::{Args, Parser, Subcommand};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use tokendesk_ledger::apps::AppBinding;
+use tokendesk_ledger::money::{Price, parse_credits, parse_price, parse_rate};
+use tokendesk_ledger::stats::HistoryQuery;
+use tokendesk_ledger::{Ledger, LedgerError, Outcome, bench};
+
+/// The directory the desktop app keeps its data in (its Tauri identifier), shared with this CLI.
+const APP_IDENTIFIER: &str = "com.tokendesk.desktop";
+
+#[derive(Parser)]
+#[command(
+    name = "tokendesk",
+    version,
+    about = "TokenDesk's ledger from the command line"
+)]
+pub struct Cli {
+    /// The data directory holding ledger.sqlite3 (default: the desktop app's data directory).
+    #[arg(long, global = true, env = "TOKENDESK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The admin name recorded on changes.
+    #[arg(long, global = true, env = "TOKENDESK_ACTOR", default_value = "admin")]
+    actor: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Balance of the active staff user, today, this month, the rate and the integration switch.
+    Status,
+    /// Charges one Dify frame (JSON on stdin) through the charge path, as the relay would.
+    Record {
+        /// The Dify page URL the frame came from.
+        #[arg(long)]
+        app: String,
+        /// The input is an incomplete-reply report (query and answer text) to charge as an estimate.
+        #[arg(long)]
+        incomplete: bool,
+    },
+    /// Ledger history, newest first.
+    Usage(UsageArgs),
+    /// Model prices.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// The exchange rate in credits per USD.
+    #[command(subcommand)]
+    Rate(RateCommand),
+    /// Dify apps.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Grants credits to a user.
+    Grant {
+        user: String,
+        /// Credits, e.g. 500 or 12.5.
+        #[arg(allow_negative_numbers = true)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Events held for review.
+    #[command(subcommand)]
+    Held(HeldCommand),
+    /// Checks every ledger invariant; exits non-zero if any is broken.
+    Verify,
+    /// Measures the ledger's performance on a scratch database.
+    Bench {
+        /// Usage entries to seed for the dashboard and history figures.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
+}
+
+#[derive(Args)]
+struct UsageArgs {
+    #[command(subcommand)]
+    export: Option<UsageCommand>,
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Only this model.
+    #[arg(long)]
+    model: Option<String>,
+    /// Only this app id.
+    #[arg(long)]
+    app: Option<i64>,
+}
+
+#[derive(Subcommand)]
+enum UsageCommand {
+    /// Exports the whole history as CSV.
+    Export {
+        #[arg(long, required = true)]
+        csv: bool,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    List,
+    /// Creates the model or changes its price.
+    Set {
+        name: String,
+        /// USD per 1K input tokens.
+        #[arg(long)]
+        input: String,
+        /// USD per 1K output tokens.
+        #[arg(long)]
+        output: String,
+        #[arg(long, default_value = "set from the command line")]
+        reason: String,
+    },
+    /// Imports prices from a CSV file or LiteLLM's price-map JSON.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// A model's price history.
+    History {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RateCommand {
+    Show,
+    Set {
+        #[arg(allow_negative_numbers = true)]
+        credits_per_usd: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppsCommand {
+    List,
+    Add {
+        name: String,
+        /// The app's share URL, e.g. https://dify.example.com/chat/TOKEN.
+        url: String,
+        /// Price replies with this model.
+        #[arg(
+            long,
+            conflicts_with = "dify_price",
+            required_unless_present = "dify_price"
+        )]
+        model: Option<String>,
+        /// Price replies with Dify's reported total_price.
+        #[arg(long)]
+        dify_price: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    List,
+}
+
+#[derive(Subcommand)]
+enum HeldCommand {
+    List {
+        /// Include decided events.
+        #[arg(long)]
+        all: bool,
+    },
+    Approve {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    Reject {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("output closed")]
+    BrokenPipe,
+}
+
+impl CliError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Ledger(error) => error.code(),
+            Self::Input(_) => "input",
+            Self::Io(_) => "io",
+            Self::BrokenPipe => "broken_pipe",
+        }
+    }
+}
+
+type CliResult<T = ()> = Result<T, CliError>;
+
+/// Prints JSON or a human rendering.
+struct Printer {
+    json: bool,
+}
+
+impl Printer {
+    fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> CliResult {
+        let text = if self.json {
+            serde_json::to_string_pretty(value).map_err(|err| CliError::Input(err.to_string()))?
+        } else {
+            human()
+        };
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{text}").map_err(|err| match err.kind() {
+            std::io::ErrorKind::BrokenPipe => CliError::BrokenPipe,
+            _ => CliError::Io(err),
+        })
+    }
+}
+
+fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(header.to_vec());
+    for row in rows {
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
+fn default_data_dir() -> CliResult<PathBuf> {
+    dirs::data_dir()
+        .map(|dir| dir.join(APP_IDENTIFIER))
+        .ok_or_else(|| {
+            CliError::Input("no data directory is known for this OS; pass --data-dir".into())
+        })
+}
+
+fn price(input: &str, output: &str) -> CliResult<Price> {
+    Ok(Price {
+        input_per_1k: parse_price(input)?,
+        output_per_1k: parse_price(output)?,
+    })
+}
+
+fn time(at: chrono::DateTime<chrono::Utc>, ledger: &Ledger) -> String {
+    at.with_timezone(&ledger.time_zone())
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+pub fn run(cli: Cli) -> CliResult<ExitCode> {
+    let printer = Printer { json: cli.json };
+    let actor = cli.actor.trim().to_owned();
+    let data_dir = cli.data_dir;
+    let open = || -> CliResult<Ledger> {
+        let dir = match &data_dir {
+            Some(dir) => dir.clone(),
+            None => default_data_dir()?,
+        };
+        Ok(Ledger::open_dir(&dir)?)
+    };
+    match cli.command {
+        Command::Status => status(&printer, &open()?)?,
+        Command::Record { app, incomplete } => {
+            return record(&printer, &mut open()?, &app, incomplete);
+        }
+        Command::Usage(args) => usage(&printer, &open()?, args)?,
+        Command::Models(command) => models(&printer, &mut open()?, command, &actor)?,
+        Command::Rate(command) => rate(&printer, &mut open()?, command, &actor)?,
+        Command::Apps(command) => apps(&printer, &mut open()?, command)?,
+        Command::Users(UsersCommand::List) => users(&printer, &open()?)?,
+        Command::Grant {
+            user,
+            amount,
+            reason,
+        } => {
+            let mut ledger = open()?;
+            let entry = ledger.grant(&user, parse_credits(&amount)?, &actor, &reason)?;
+            let balance = ledger.account(&user)?.balance;
+            printer.print(
+                &serde_json::json!({"entry": entry, "balance": balance}),
+                || {
+                    format!(
+                        "granted {} credits to {user}; balance {balance}",
+                        entry.amount
+                    )
+                },
+            )?;
+        }
+        Command::Held(command) => held(&printer, &mut open()?, command, &actor)?,
+        Command::Verify => {
+            let report = open()?.verify()?;
+            printer.print(&report, || {
+                let mut text = format!(
+                    "{}: {} accounts, {} entries checked",
+                    if report.ok { "ok" } else { "BROKEN" },
+                    report.accounts,
+                    report.entries
+                );
+                for problem in &report.problems {
+                    text.push_str(&format!("\n  - {problem}"));
+                }
+                text
+            })?;
+            if !report.ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Bench { rows } => return run_bench(&printer, rows),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(printer: &Printer, ledger: &Ledger) -> CliResult {
+    let dashboard = ledger.dashboard(1)?;
+    let policy = ledger.policy()?;
+    let value = serde_json::json!({
+        "account": dashboard.account,
+        "balance": dashboard.balance,
+        "balance_micros": dashboard.balance_micros,
+        "balance_usd": dashboard.balance_usd,
+        "low_balance": dashboard.low_balance,
+        "today": dashboard.today,
+        "month": dashboard.month,
+        "credits_per_usd": dashboard.credits_per_usd,
+        "integration_enabled": policy.integration_enabled,
+        "time_zone": dashboard.time_zone,
+        "device_id": ledger.device_id(),
+    });
+    printer.print(&value, || {
+        table(
+            &["", ""],
+            [
+                vec!["account".into(), dashboard.account.clone()],
+                vec![
+                    "balance".into(),
+                    format!(
+                        "{} credits (≈ {} USD)",
+                        dashboard.balance, dashboard.balance_usd
+                    ),
+                ],
+                vec![
+                    "today".into(),
+                    format!(
+                        "{} credits, {} messages",
+                        dashboard.today.credits, dashboard.today.messages
+                    ),
+                ],
+                vec![
+                    "this month".into(),
+                    format!(
+                        "{} credits, {} messages",
+                        dashboard.month.credits, dashboard.month.messages
+                    ),
+                ],
+                vec![
+                    "rate".into(),
+                    format!("{} credits per USD", dashboard.credits_per_usd),
+                ],
+                vec![
+                    "integration".into(),
+                    if policy.integration_enabled {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                    .into(),
+                ],
+            ],
+        )
+    })
+}
+
+fn record(
+    printer: &Printer,
+    ledger: &mut Ledger,
+    page_url: &str,
+    incomplete: bool,
+) -> CliResult<ExitCode> {
+    let mut payload = Vec::new();
+    std::io::stdin().read_to_end(&mut payload)?;
+    // Invalid UTF-8 is kept (lossily) and judged by the charge path like any other bad frame.
+    let payload = String::from_utf8_lossy(&payload);
+    let payload = payload.trim();
+    let result = if incomplete {
+        ledger.record_incomplete(page_url, payload)?
+    } else {
+        ledger.record_frame(page_url, payload)?
+    };
+    printer.print(&result, || {
+        let outcome = serde_json::to_value(result.outcome)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned));
+        let mut text = format!("{} {} credits", outcome.unwrap_or_default(), result.amount);
+        if let Some(reason) = &result.reason {
+            text.push_str(&format!(" ({reason})"));
+        }
+        text.push_str(&format!("; balance {}", result.balance));
+        text
+    })?;
+    Ok(if result.outcome == Outcome::Rejected {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn usage(printer: &Printer, ledger: &Ledger, args: UsageArgs) -> CliResult {
+    let query = HistoryQuery {
+        model: args.model,
+        app_id: args.app,
+        limit: args.limit,
+        ..HistoryQuery::default()
+    };
+    if let Some(UsageCommand::Export { out, .. }) = args.export {
+        let written = match &out {
+            Some(path) => ledger.export_csv(&query, std::fs::File::create(path)?)?,
+            None => ledger.export_csv(&query, std::io::stdout().lock())?,
+        };
+        if let Some(path) = out {
+            let summary = serde_json::json!({"rows": written, "file": path});
+            printer.print(&summary, || {
+                format!("wrote {written} rows to {}", path.display())
+            })?;
+        }
+        return Ok(());
+    }
+    let page = ledger.history(&query)?;
+    printer.print(&page, || {
+        table(
+            &[
+                "time", "kind", "credits", "app", "model", "in", "out", "est.", "reason",
+            ],
+            page.entries.iter().map(|entry| {
+                let usage = entry.usage.as_ref();
+                vec![
+                    time(entry.created_at, ledger),
+                    entry.kind.as_str().into(),
+                    entry.amount.to_string(),
+                    usage
+                        .map(|usage| usage.app_name.clone())
+                        .unwrap_or_default(),
+                    usage
+                        .and_then(|usage| usage.model.clone())
+                        .unwrap_or_default(),
+                    usage
+                        .map(|usage| usage.prompt_tokens.to_string())
+                        .unwrap_or_default(),
+                    usage
+                        .map(|usage| usage.completion_tokens.to_string())
+                        .unwrap_or_default(),
+                    if usage.is_some_and(|usage| usage.estimated) {
+                        "yes"
+                    } else {
+                        ""
+                    }
+                    .into(),
+                    entry.reason.clone().unwrap_or_default(),
+                ]
+            }),
+        )
+    })
+}
+
+fn models(
+    printer: &Printer,
+    ledger: &mut Ledger,
+    command: ModelsCommand,
+    actor: &str,
+) -> CliResult {
+    match command {
+        ModelsCommand::List => {
+            let models = ledger.models()?;
+            printer.print(&models, || {
+                table(
+                    &[
+                        "model",
+                        "input USD/1K",
+                        "output USD/1K",
+                        "active",
+                        "review",
+                        "aliases",
+                    ],
+                    models.iter().map(|model| {
+                        vec![
+                            model.name.clone(),
+                            model.input_usd_per_1k.to_string(),
+                            model.output_usd_per_1k.to_string(),
+                            if model.active { "yes" } else { "no" }.into(),
+                            if model.needs_review {
+                                "review before use"
+                            } else {
+                                ""
+                            }
+                            .into(),
+                            model.aliases.join(", "),
+                        ]
+                    }),
+                )
+            })
+        }
+        ModelsCommand::Set {
+            name,
+            input,
+            output,
+            reason,
+        } => {
+            let model = ledger.set_model(&name, price(&input, &output)?, actor, &reason)?;
+            printer.print(&model, || {
+                format!(
+                    "{}: {} / {} USD per 1K tokens",
+                    model.name, model.input_usd_per_1k, model.output_usd_per_1k
+                )
+            })
+        }
+        ModelsCommand::Import { file, reason } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|err| CliError::Input(format!("cannot read {}: {err}", file.display())))?;
+            let reason = reason.unwrap_or_else(|| format!("imported from {}", file_name(&file)));
+            let report = ledger.import_models(&text, actor, &reason)?;
+            printer.print(&report, || {
+                let mut text = format!(
+                    "{} created, {} updated, {} unchanged, {} errors",
+                    report.created,
+                    report.updated,
+                    report.unchanged,
+                    report.errors.len()
+                );
+                for error in &report.errors {
+                    text.push_str(&format!("\n  line {}: {}", error.line, error.message));
+                }
+                text
+            })
+        }
+        ModelsCommand::History { name } => {
+            let history = ledger.model_price_history(&name)?;
+            printer.print(&history, || {
+                table(
+                    &["time", "old in/out", "new in/out", "by", "reason"],
+                    history.iter().map(|change| {
+                        vec![
+                            time(change.changed_at, ledger),
+                            change
+                                .old
+                                .map(|old| format!("{} / {}", old.input_per_1k, old.output_per_1k))
+                                .unwrap_or_default(),
+                            format!("{} / {}", change.new.input_per_1k, change.new.output_per_1k),
+                            change.changed_by.clone(),
+                            change.reason.clone(),
+                        ]
+                    }),
+                )
+            })
+        }
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn rate(printer: &Printer, ledger: &mut Ledger, command: RateCommand, actor: &str) -> CliResult {
+    match command {
+        RateCommand::Show => {
+            let rate = ledger.exchange_rate()?;
+            let history = ledger.exchange_rate_history()?;
+            printer.print(
+                &serde_json::json!({"credits_per_usd": rate, "history": history}),
+                || {
+                    let mut text = format!("1 USD = {rate} credits\n");
+                    text.push_str(&table(
+                        &["time", "old", "new", "by", "reason"],
+                        history.iter().map(|change| {
+                            vec![
+                                time(change.changed_at, ledger),
+                                change
+                                    .old_rate
+                                    .map(|rate| rate.to_string())
+                                    .unwrap_or_default(),
+                                change.new_rate.to_string(),
+                                change.changed_by.clone(),
+                                change.reason.clone(),
+                            ]
+                        }),
+                    ));
+                    text
+                },
+            )
+        }
+        RateCommand::Set {
+            credits_per_usd,
+            reason,
+        } => {
+            let change = ledger.set_exchange_rate(parse_rate(&credits_per_usd)?, actor, &reason)?;
+            printer.print(&change, || {
+                format!(
+                    "1 USD = {} credits (was {})",
+                    change.new_rate,
+                    change
+                        .old_rate
+                        .map(|rate| rate.to_string())
+                        .unwrap_or_default()
+                )
+            })
+        }
+    }
+}
+
+fn apps(printer: &Printer, ledger: &mut Ledger, command: AppsCommand) -> CliResult {
+    match command {
+        AppsCommand::List => {
+            let apps = ledger.apps()?;
+            printer.print(&apps, || {
+                table(
+                    &["id", "name", "share URL", "priced by", "enabled"],
+                    apps.iter().map(|app| {
+                        vec![
+                            app.id.to_string(),
+                            app.name.clone(),
+                            app.share_url.clone(),
+                            app.model
+                                .clone()
+                                .unwrap_or_else(|| "Dify's reported price".into()),
+                            if app.enabled { "yes" } else { "no" }.into(),
+                        ]
+                    }),
+                )
+            })
+        }
+        AppsCommand::Add {
+            name,
+            url,
+            model,
+            dify_price,
+        } => {
+            let binding = match (model, dify_price) {
+                (Some(model), false) => AppBinding::Model(model),
+                (None, true) => AppBinding::DifyPrice,
+                _ => {
+                    return Err(CliError::Input(
+                        "give either --model NAME or --dify-price".into(),
+                    ));
+                }
+            };
+            let app = ledger.add_app(&name, &url, &binding, false)?;
+            printer.print(&app, || {
+                format!(
+                    "added app {} ({}) as id {}",
+                    app.name, app.share_url, app.id
+                )
+            })
+        }
+    }
+}
+
+fn users(printer: &Printer, ledger: &Ledger) -> CliResult {
+    let accounts = ledger.accounts()?;
+    printer.print(&accounts, || {
+        table(
+            &["name", "display name", "role", "balance"],
+            accounts.iter().map(|account| {
+                vec![
+                    account.name.clone(),
+                    account.display_name.clone(),
+                    serde_json::to_value(account.role)
+                        .ok()
+                        .and_then(|role| role.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    account.balance.to_string(),
+                ]
+            }),
+        )
+    })
+}
+
+fn held(printer: &Printer, ledger: &mut Ledger, command: HeldCommand, actor: &str) -> CliResult {
+    match command {
+        HeldCommand::List { all } => {
+            let held = ledger.held_events(all)?;
+            printer.print(&held, || {
+                table(
+                    &[
+                        "id", "received", "reason", "app", "message", "credits", "status", "detail",
+                    ],
+                    held.iter().map(|event| {
+                        vec![
+                            event.id.clone(),
+                            time(event.received_at, ledger),
+                            event.reason.clone(),
+                            event.app_name.clone(),
+                            event.message_id.clone(),
+                            event
+                                .amount
+                                .map(|amount| amount.to_string())
+                                .unwrap_or_else(|| "unpriced".into()),
+                            event.status.clone(),
+                            event.detail.clone(),
+                        ]
+                    }),
+                )
+            })
+        }
+        HeldCommand::Approve { id, note } => {
+            let entry = ledger.approve_held(&id, actor, &note)?;
+            printer.print(&entry, || {
+                format!(
+                    "approved: charged {} credits (entry {})",
+                    -entry.amount, entry.id
+                )
+            })
+        }
+        HeldCommand::Reject { id, note } => {
+            let event = ledger.reject_held(&id, actor, &note)?;
+            printer.print(&event, || format!("rejected held event {}", event.id))
+        }
+    }
+}
+
+fn run_bench(printer: &Printer, rows: usize) -> CliResult<ExitCode> {
+    if rows == 0 {
+        return Err(CliError::Input("--rows must be at least 1".into()));
+    }
+    let scratch = tempfile::tempdir()?;
+    let report = bench::run(scratch.path(), rows)?;
+    printer.print(&report, || {
+        let goal = |met: bool| if met { "met" } else { "MISSED" };
+        table(
+            &["figure", "measured", "goal"],
+            [
+                vec![
+                    "P1 durable charge path, median".into(),
+                    format!("{:.1} µs", report.p1_charge_median_us),
+                    String::new(),
+                ],
+                vec![
+                    "P1 bare fsync'd insert, median".into(),
+                    format!("{:.1} µs", report.p1_insert_median_us),
+                    String::new(),
+                ],
+                vec![
+                    "P1 ratio".into(),
+                    format!("{:.2}", report.p1_ratio),
+                    format!("≤ 1.2: {}", goal(report.p1_ratio <= 1.2)),
+                ],
+                vec![
+                    format!("P2 dashboard on {} entries", report.rows),
+                    format!("{:.3} ms", report.p2_ms),
+                    format!("≤ 5 ms: {}", goal(report.p2_ms <= 5.0)),
+                ],
+                vec![
+                    "P2 naive full-scan SUM".into(),
+                    format!("{:.1} ms", report.p2_naive_ms),
+                    String::new(),
+                ],
+                vec![
+                    "P2 ratio (naive / dashboard)".into(),
+                    format!("{:.0}×", report.p2_ratio),
+                    format!("≥ 50×: {}", goal(report.p2_ratio >= 50.0)),
+                ],
+                vec![
+                    "P3 filtered history page of 50".into(),
+                    format!("{:.3} ms", report.p3_ms),
+                    format!("≤ 2 ms: {}", goal(report.p3_ms <= 2.0)),
+                ],
+            ],
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,321 @@
+//! Accounts, their balances, admin passwords, and the manual entries: grant, top-up, adjust, reverse.
+
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
+use rusqlite::{Connection, OptionalExtension, Row};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::entries::{self, Entry, EntryKind, NewEntry};
+use crate::error::{LedgerError, Result};
+use crate::money::{MICROS_PER_CREDIT, Micros, micros_to_credits};
+use crate::{Ledger, time};
+
+/// One manual entry moves at most a billion credits: larger is a typing error.
+const MAX_MANUAL_MICROS: Micros = 1_000_000_000 * MICROS_PER_CREDIT;
+const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Staff,
+    Admin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub display_name: String,
+    pub role: Role,
+    pub balance_micros: Micros,
+    pub balance: Decimal,
+    pub password_set: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, name, display_name, role, balance_micros, password_hash IS NOT NULL, created_at";
+
+fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
+    let balance_micros: Micros = row.get(4)?;
+    Ok(Account {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        display_name: row.get(2)?,
+        role: if row.get::<_, String>(3)? == "admin" {
+            Role::Admin
+        } else {
+            Role::Staff
+        },
+        balance_micros,
+        balance: micros_to_credits(balance_micros),
+        password_set: row.get(5)?,
+        created_at: time::from_micros(row.get(6)?),
+    })
+}
+
+pub(crate) fn account_by_name(conn: &Connection, name: &str) -> Result<Account> {
+    conn.query_row(
+        &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?1"),
+        [name.trim()],
+        account_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| LedgerError::NotFound {
+        what: "account",
+        name: name.into(),
+    })
+}
+
+pub(crate) fn account_by_id(conn: &Connection, id: i64) -> Result<Account> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"
+        ))?
+        .query_row([id], account_from_row)?)
+}
+
+fn required_reason(reason: &str) -> Result<&str> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(LedgerError::invalid("a reason is required"));
+    }
+    Ok(reason)
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(LedgerError::invalid(format!(
+            "the password needs at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Argon2::default()
+        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+        .map(|hash| hash.to_string())
+        .map_err(|err| LedgerError::PasswordHash(err.to_string()))
+}
+
+impl Ledger {
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
+        ))?;
+        Ok(statement
+            .query_map([], account_from_row)?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn account(&self, name: &str) -> Result<Account> {
+        account_by_name(&self.conn, name)
+    }
+
+    /// The staff account this device charges.
+    pub fn active_account(&self) -> Result<Account> {
+        let id: i64 = self.conn.query_row(
+            "SELECT active_account_id FROM policy WHERE id = 1",
+            [],
+            |row| row.get(0),
+        )?;
+        account_by_id(&self.conn, id)
+    }
+
+    pub fn add_account(&mut self, name: &str, display_name: &str, role: Role) -> Result<Account> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_whitespace) {
+            return Err(LedgerError::invalid(format!(
+                "{name:?} is not a usable account name"
+            )));
+        }
+        let display_name = if display_name.trim().is_empty() {
+            name
+        } else {
+            display_name.trim()
+        };
+        let role_text = match role {
+            Role::Staff => "staff",
+            Role::Admin => "admin",
+        };
+        self.write(|tx| {
+            let taken: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM accounts WHERE name = ?1)", [name], |row| row.get(0))?;
+            if taken {
+                return Err(LedgerError::AlreadyExists { what: "account", name: name.into() });
+            }
+            tx.execute(
+                "INSERT INTO accounts (name, display_name, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+                (name, display_name, role_text, tx.env.now_micros()),
+            )?;
+            Ok(())
+        })?;
+        self.account(name)
+    }
+
+    /// Gives credits, e.g. a monthly allowance.
+    pub fn grant(
+        &mut self,
+        account: &str,
+        micros: Micros,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Entry> {
+        self.manual_entry(account, micros, EntryKind::Grant, actor, reason)
+    }
+
+    /// Adds credits that were paid for.
+    pub fn top_up(
+        &mut self,
+        account: &str,
+        micros: Micros,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Entry> {
+        self.manual_entry(account, micros, EntryKind::Topup, actor, reason)
+    }
+
+    /// Corrects a balance up or down.
+    pub fn adjust(
+        &mut self,
+        account: &str,
+        micros: Micros,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Entry> {
+        self.manual_entry(account, micros, EntryKind::Adjustment, actor, reason)
+    }
+
+    fn manual_entry(
+        &mut self,
+        account: &str,
+        micros: Micros,
+        kind: EntryKind,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Entry> {
+        let reason = required_reason(reason)?;
+        let positive_only = kind != EntryKind::Adjustment;
+        if micros == 0 || (positive_only && micros < 0) || micros.abs() > MAX_MANUAL_MICROS {
+            return Err(LedgerError::invalid(format!(
+                "a {} must be {} and at most {} credits",
+                kind.as_str(),
+                if positive_only {
+                    "positive"
+                } else {
+                    "non-zero"
+                },
+                MAX_MANUAL_MICROS / MICROS_PER_CREDIT
+            )));
+        }
+        let account = self.account(account)?;
+        let id = self.write(|tx| {
+            entries::post(
+                tx,
+                &NewEntry {
+                    account_id: account.id,
+                    amount_micros: micros,
+                    kind,
+                    actor,
+                    reason: Some(reason),
+                    reverses_id: None,
+                    held_id: None,
+                    usage: None,
+                },
+            )
+        })?;
+        self.entry(&id)
+    }
+
+    /// Cancels an entry with an opposite one. Each entry can be reversed once; a reversal cannot be.
+    pub fn reverse(&mut self, entry_id: &str, actor: &str, reason: &str) -> Result<Entry> {
+        let reason = required_reason(reason)?;
+        let id = self.write(|tx| {
+            let original = entries::get(tx, entry_id)?.ok_or_else(|| LedgerError::NotFound {
+                what: "entry",
+                name: entry_id.into(),
+            })?;
+            if original.kind == EntryKind::Reversal {
+                return Err(LedgerError::invalid(
+                    "a reversal cannot itself be reversed; post an adjustment",
+                ));
+            }
+            let reversed: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM entries WHERE reverses_id = ?1)",
+                [entry_id],
+                |row| row.get(0),
+            )?;
+            if reversed {
+                return Err(LedgerError::AlreadyReversed(entry_id.into()));
+            }
+            entries::post_reversal(tx, &original, actor, reason, None)
+        })?;
+        self.entry(&id)
+    }
+
+    pub fn entry(&self, id: &str) -> Result<Entry> {
+        entries::get(&self.conn, id)?.ok_or_else(|| LedgerError::NotFound {
+            what: "entry",
+            name: id.into(),
+        })
+    }
+
+    /// Whether the admin's password was set. Until it is, no admin action can be authorized.
+    pub fn admin_password_set(&self, admin: &str) -> Result<bool> {
+        Ok(self.admin(admin)?.password_set)
+    }
+
+    /// Sets the admin password on first use. Once set, only [`Ledger::change_admin_password`] changes it.
+    pub fn set_admin_password(&mut self, admin: &str, password: &str) -> Result<()> {
+        let account = self.admin(admin)?;
+        let hash = hash_password(password)?;
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE accounts SET password_hash = ?2 WHERE id = ?1 AND password_hash IS NULL",
+                (account.id, &hash),
+            )?;
+            if changed == 0 {
+                return Err(LedgerError::PasswordAlreadySet);
+            }
+            Ok(())
+        })
+    }
+
+    pub fn change_admin_password(&mut self, admin: &str, current: &str, new: &str) -> Result<()> {
+        self.check_admin_password(admin, current)?;
+        let account = self.admin(admin)?;
+        let hash = hash_password(new)?;
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
+                (account.id, &hash),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Succeeds only for the right password of an admin whose password is set.
+    pub fn check_admin_password(&self, admin: &str, password: &str) -> Result<()> {
+        let account = self.admin(admin)?;
+        let stored: Option<String> = self.conn.query_row(
+            "SELECT password_hash FROM accounts WHERE id = ?1",
+            [account.id],
+            |row| row.get(0),
+        )?;
+        let stored = stored.ok_or(LedgerError::PasswordNotSet)?;
+        let hash =
+            PasswordHash::new(&stored).map_err(|err| LedgerError::PasswordHash(err.to_string()))?;
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .map_err(|_| LedgerError::WrongPassword)
+    }
+
+    fn admin(&self, name: &str) -> Result<Account> {
+        let account = self.account(name)?;
+        if account.role != Role::Admin {
+            return Err(LedgerError::invalid(format!(
+                "{name:?} is not an admin account"
+            )));
+        }
+        Ok(account)
+    }
+}

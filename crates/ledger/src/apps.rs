@@ -1,0 +1,276 @@
+//! Configured Dify apps. Each is bound to a priced model or to Dify's reported price, and is found
+//! by the URL of the page an event came from, never by anything the page says about itself.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde::Serialize;
+use url::Url;
+
+use crate::entries::Pricing;
+use crate::error::{EventError, LedgerError, Result};
+use crate::pricing::find_model;
+use crate::{Ledger, time};
+
+/// Path segments that start a Dify share page: `/chat/{token}`, `/chatbot/{token}`, ...
+const SHARE_KINDS: &[&str] = &["chat", "chatbot", "completion", "workflow"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DifyApp {
+    pub id: i64,
+    pub name: String,
+    pub share_url: String,
+    pub origin: String,
+    pub share_token: String,
+    pub pricing: Pricing,
+    /// The bound model when `pricing` is `model`.
+    pub model_id: Option<i64>,
+    pub model: Option<String>,
+    pub enabled: bool,
+    pub demo: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How an app's replies are priced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppBinding {
+    /// A model name or alias of the ledger's price list.
+    Model(String),
+    /// Dify's reported `total_price`, in USD.
+    DifyPrice,
+}
+
+/// A share URL split into the parts an app is found by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareLocation {
+    pub origin: String,
+    pub token: String,
+}
+
+/// Finds the origin and share token in a Dify page URL such as `https://dify.example.com/chat/AbC123?x=1`.
+pub fn share_location(page_url: &str) -> Option<ShareLocation> {
+    let url = Url::parse(page_url.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let segments: Vec<&str> = url.path_segments()?.collect();
+    let token = segments
+        .windows(2)
+        .find(|pair| SHARE_KINDS.contains(&pair[0]) && !pair[1].is_empty())
+        .map(|pair| pair[1].to_owned())?;
+    Some(ShareLocation {
+        origin: url.origin().ascii_serialization(),
+        token,
+    })
+}
+
+const APP_COLUMNS: &str =
+    "a.id, a.name, a.share_url, a.origin, a.share_token, a.pricing, a.model_id, m.name,
+    a.enabled, a.demo, a.created_at";
+
+fn app_from_row(row: &Row) -> rusqlite::Result<DifyApp> {
+    Ok(DifyApp {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        share_url: row.get(2)?,
+        origin: row.get(3)?,
+        share_token: row.get(4)?,
+        pricing: Pricing::parse(&row.get::<_, String>(5)?)?,
+        model_id: row.get(6)?,
+        model: row.get(7)?,
+        enabled: row.get(8)?,
+        demo: row.get(9)?,
+        created_at: time::from_micros(row.get(10)?),
+    })
+}
+
+fn query_apps(
+    conn: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<DifyApp>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {APP_COLUMNS} FROM dify_apps a LEFT JOIN models m ON m.id = a.model_id {filter} ORDER BY a.id"
+    ))?;
+    statement.query_map(params, app_from_row)?.collect()
+}
+
+fn find_by_url(conn: &Connection, page_url: &str) -> rusqlite::Result<Option<DifyApp>> {
+    let Some(location) = share_location(page_url) else {
+        return Ok(None);
+    };
+    Ok(query_apps(
+        conn,
+        "WHERE a.origin = ?1 AND a.share_token = ?2",
+        (&location.origin, &location.token),
+    )?
+    .into_iter()
+    .next())
+}
+
+/// The enabled app a page belongs to, or why there is none.
+pub(crate) fn resolve(conn: &Connection, page_url: &str) -> Result<DifyApp, ResolveError> {
+    match find_by_url(conn, page_url)? {
+        Some(app) if app.enabled => Ok(app),
+        Some(app) => Err(ResolveError::Event(EventError::AppDisabled(app.name))),
+        None => Err(ResolveError::Event(EventError::UnknownApp(
+            page_url.chars().take(200).collect(),
+        ))),
+    }
+}
+
+/// The pricing columns for a binding.
+fn bind(conn: &Connection, binding: &AppBinding) -> Result<(Pricing, Option<i64>)> {
+    match binding {
+        AppBinding::Model(model) => {
+            let model = find_model(conn, model)?.ok_or_else(|| LedgerError::NotFound {
+                what: "model",
+                name: model.clone(),
+            })?;
+            Ok((Pricing::Model, Some(model.id)))
+        }
+        AppBinding::DifyPrice => Ok((Pricing::DifyPrice, None)),
+    }
+}
+
+/// Resolving can fail on the input or, rarely, on the database.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ResolveError {
+    #[error(transparent)]
+    Event(EventError),
+    #[error(transparent)]
+    Database(#[from] rusqlite::Error),
+}
+
+impl Ledger {
+    pub fn apps(&self) -> Result<Vec<DifyApp>> {
+        Ok(query_apps(&self.conn, "", [])?)
+    }
+
+    pub fn app(&self, id: i64) -> Result<DifyApp> {
+        query_apps(&self.conn, "WHERE a.id = ?1", [id])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| LedgerError::NotFound {
+                what: "Dify app",
+                name: id.to_string(),
+            })
+    }
+
+    /// The app a Dify page URL belongs to, enabled or not.
+    pub fn app_for_url(&self, page_url: &str) -> Result<Option<DifyApp>> {
+        Ok(find_by_url(&self.conn, page_url)?)
+    }
+
+    /// Adds a Dify app by its share URL.
+    pub fn add_app(
+        &mut self,
+        name: &str,
+        share_url: &str,
+        binding: &AppBinding,
+        demo: bool,
+    ) -> Result<DifyApp> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(LedgerError::invalid("an app name is required"));
+        }
+        let location = share_location(share_url).ok_or_else(|| {
+            LedgerError::invalid(format!(
+                "{share_url:?} is not a Dify share URL like https://dify.example.com/chat/TOKEN"
+            ))
+        })?;
+        let id = self.write(|tx| {
+            let (pricing, model_id) = bind(tx, binding)?;
+            let taken: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM dify_apps WHERE origin = ?1 AND share_token = ?2",
+                    (&location.origin, &location.token),
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if taken.is_some() {
+                return Err(LedgerError::AlreadyExists { what: "Dify app", name: share_url.into() });
+            }
+            tx.execute(
+                "INSERT INTO dify_apps (name, share_url, origin, share_token, pricing, model_id, demo, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                (name, share_url.trim(), &location.origin, &location.token, pricing.as_str(), model_id, demo, tx.env.now_micros()),
+            )?;
+            Ok(tx.last_insert_rowid())
+        })?;
+        self.app(id)
+    }
+
+    pub fn set_app_enabled(&mut self, id: i64, enabled: bool) -> Result<DifyApp> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE dify_apps SET enabled = ?2 WHERE id = ?1",
+                (id, enabled),
+            )?;
+            if changed == 0 {
+                return Err(LedgerError::NotFound {
+                    what: "Dify app",
+                    name: id.to_string(),
+                });
+            }
+            Ok(())
+        })?;
+        self.app(id)
+    }
+
+    /// Rebinds an app to another model or to Dify's price.
+    pub fn set_app_binding(&mut self, id: i64, binding: &AppBinding) -> Result<DifyApp> {
+        self.write(|tx| {
+            let (pricing, model_id) = bind(tx, binding)?;
+            let changed = tx.execute(
+                "UPDATE dify_apps SET pricing = ?2, model_id = ?3 WHERE id = ?1",
+                (id, pricing.as_str(), model_id),
+            )?;
+            if changed == 0 {
+                return Err(LedgerError::NotFound {
+                    what: "Dify app",
+                    name: id.to_string(),
+                });
+            }
+            Ok(())
+        })?;
+        self.app(id)
+    }
+
+    /// The distinct origins of enabled apps: the only pages allowed to report usage.
+    pub fn app_origins(&self) -> Result<Vec<String>> {
+        let mut origins: Vec<String> = self
+            .apps()?
+            .into_iter()
+            .filter(|app| app.enabled)
+            .map(|app| app.origin)
+            .collect();
+        origins.sort();
+        origins.dedup();
+        Ok(origins)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_locations_are_found_in_page_urls() {
+        let location = share_location("https://Dify.Example.com/chat/AbC123?foo=1#x").unwrap();
+        assert_eq!(
+            location,
+            ShareLocation {
+                origin: "https://dify.example.com".into(),
+                token: "AbC123".into()
+            }
+        );
+        let location = share_location("http://127.0.0.1:8765/chatbot/tok/").unwrap();
+        assert_eq!(
+            (location.origin.as_str(), location.token.as_str()),
+            ("http://127.0.0.1:8765", "tok")
+        );
+        assert!(share_location("https://dify.example.com/").is_none());
+        assert!(share_location("https://dify.example.com/chat/").is_none());
+        assert!(share_location("file:///chat/x").is_none());
+        assert!(share_location("not a url").is_none());
+    }
+}

@@ -1,0 +1,589 @@
+//! The one charge path for a Dify event: parse → validate → resolve the app by its page URL → price →
+//! guards → idempotent insert → new balance, all in one `BEGIN IMMEDIATE` transaction.
+
+use rusqlite::{Connection, OptionalExtension};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::accounts::account_by_id;
+use crate::apps::{DifyApp, ResolveError, resolve};
+use crate::entries::{self, EntryKind, NewEntry, Pricing, UsageSnapshot};
+use crate::error::{EventError, Result};
+use crate::frame::{self, MAX_PAYLOAD_BYTES};
+use crate::guards::{Policy, is_flooding, is_over_cap, read_policy};
+use crate::money::{Micros, Price, micros_to_credits, usd_for_tokens, usd_to_micros};
+use crate::pricing::{current_rate, model_by_id};
+use crate::{Ledger, Tx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Charged,
+    Duplicate,
+    Conflict,
+    Held,
+    Rejected,
+}
+
+/// What happened to one event. `amount` is the credits charged (or held, or charged originally for a
+/// duplicate); `reason` says why when the event was not simply charged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChargeResult {
+    pub outcome: Outcome,
+    pub amount_micros: Micros,
+    pub amount: Decimal,
+    pub code: Option<String>,
+    pub reason: Option<String>,
+    pub message_id: Option<String>,
+    pub entry_id: Option<String>,
+    pub held_id: Option<String>,
+    pub audit_id: Option<String>,
+    pub estimated: bool,
+    pub balance_micros: Micros,
+    pub balance: Decimal,
+}
+
+/// What the relay sends when a reply ended without usage: the texts to estimate tokens from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IncompleteReport {
+    pub message_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub task_id: Option<String>,
+    pub endpoint: Option<String>,
+    pub query: String,
+    pub answer: String,
+    /// `no_message_end` or `no_usage`.
+    pub reason: Option<String>,
+}
+
+/// Why an event is held for an admin instead of charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReason {
+    Cap,
+    Flood,
+    Conflict,
+    Unpriced,
+}
+
+impl HoldReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cap => "cap",
+            Self::Flood => "flood",
+            Self::Conflict => "conflict",
+            Self::Unpriced => "unpriced",
+        }
+    }
+}
+
+/// A validated event, ready to price.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub message_id: String,
+    pub conversation_id: Option<String>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub dify_total_price: Option<Decimal>,
+    pub dify_currency: Option<String>,
+    pub estimated: bool,
+}
+
+impl Event {
+    /// Two deliveries are the same event when these agree; the JSON style and field order do not matter.
+    fn content_hash(&self) -> String {
+        let canonical = format!(
+            "{}|{}|{}|{}|{}",
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.dify_total_price
+                .map(|price| price.normalize().to_string())
+                .unwrap_or_default(),
+            self.dify_currency.as_deref().unwrap_or(""),
+            self.estimated
+        );
+        format!("{:x}", Sha256::digest(canonical.as_bytes()))
+    }
+}
+
+/// An event priced at the current price list and rate.
+pub(crate) struct PricedEvent {
+    pub snapshot: UsageSnapshot,
+    pub micros: Micros,
+}
+
+pub(crate) fn parse_message_end(
+    payload: &str,
+    policy: &Policy,
+) -> std::result::Result<Event, EventError> {
+    let frame = frame::parse_message_end(payload, policy.max_tokens_per_event as u64)?;
+    Ok(Event {
+        message_id: frame.message_id,
+        conversation_id: frame.conversation_id,
+        prompt_tokens: frame.usage.prompt_tokens,
+        completion_tokens: frame.usage.completion_tokens,
+        dify_total_price: frame.usage.total_price,
+        dify_currency: frame.usage.currency,
+        estimated: false,
+    })
+}
+
+pub(crate) fn parse_incomplete(
+    payload: &str,
+    policy: &Policy,
+) -> std::result::Result<Event, EventError> {
+    let object = frame::parse_object(payload)?;
+    let message_id = frame::message_id(&object)
+        .or_else(|| frame::optional_id(&object, "task_id").map(|task| format!("task:{task}")))
+        .ok_or(EventError::MissingMessageId)?;
+    let report: IncompleteReport = serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|err| EventError::MalformedJson(err.to_string()))?;
+    if report.query.trim().is_empty() && report.answer.trim().is_empty() {
+        return Err(EventError::NothingToEstimate);
+    }
+    let limit = policy.max_tokens_per_event as u64;
+    let count = |field: &'static str, text: &str| {
+        let tokens = tiktoken_rs::cl100k_base_singleton()
+            .encode_ordinary(text)
+            .len() as u64;
+        if tokens > limit {
+            return Err(EventError::AbsurdTokens {
+                field,
+                value: tokens,
+                limit,
+            });
+        }
+        Ok(tokens)
+    };
+    Ok(Event {
+        message_id,
+        conversation_id: report.conversation_id,
+        prompt_tokens: count("prompt_tokens", &report.query)?,
+        completion_tokens: count("completion_tokens", &report.answer)?,
+        dify_total_price: None,
+        dify_currency: None,
+        estimated: true,
+    })
+}
+
+/// Prices an event for an app at the current price list and rate.
+pub(crate) fn price(
+    conn: &Connection,
+    app: &DifyApp,
+    event: &Event,
+) -> Result<std::result::Result<PricedEvent, String>> {
+    let rate = current_rate(conn)?;
+    let (model, price, usd) = match (app.pricing, app.model_id) {
+        (Pricing::Model, Some(model_id)) => {
+            let model = model_by_id(conn, model_id)?;
+            if !model.active {
+                return Ok(Err(format!(
+                    "model {:?} is inactive: activate it or rebind the app",
+                    model.name
+                )));
+            }
+            let price = model.price();
+            let Some(usd) = usd_for_tokens(event.prompt_tokens, event.completion_tokens, &price)
+            else {
+                return Ok(Err("the cost is too large to compute".into()));
+            };
+            (Some(model.name), Some(price), usd)
+        }
+        (Pricing::DifyPrice, _) => match (event.dify_total_price, event.dify_currency.as_deref()) {
+            (Some(total), Some("USD")) if total > Decimal::ZERO => (None, None::<Price>, total),
+            (Some(total), Some(currency)) if total > Decimal::ZERO => {
+                return Ok(Err(format!(
+                    "Dify reported a price in {currency}; only USD can be converted"
+                )));
+            }
+            _ => {
+                return Ok(Err(
+                    "the app is priced by Dify's reported price, and Dify reported none".into(),
+                ));
+            }
+        },
+        (Pricing::Model, None) => return Ok(Err("the app has no bound model".into())),
+    };
+    let Some(micros) = usd_to_micros(usd, rate) else {
+        return Ok(Err("the cost is too large to compute".into()));
+    };
+    Ok(Ok(PricedEvent {
+        micros,
+        snapshot: UsageSnapshot {
+            pricing: app.pricing,
+            app_id: app.id,
+            app_name: app.name.clone(),
+            model,
+            conversation_id: event.conversation_id.clone(),
+            message_id: event.message_id.clone(),
+            prompt_tokens: event.prompt_tokens,
+            completion_tokens: event.completion_tokens,
+            price,
+            credits_per_usd: rate,
+            usd_cost: usd.normalize(),
+            dify_total_price: event.dify_total_price,
+            dify_currency: event.dify_currency.clone(),
+            estimated: event.estimated,
+        },
+    }))
+}
+
+/// Posts a charge for a priced event.
+pub(crate) fn post_charge(
+    tx: &Tx,
+    account_id: i64,
+    priced: &PricedEvent,
+    held_id: Option<&str>,
+    actor: &str,
+) -> Result<String> {
+    entries::post(
+        tx,
+        &NewEntry {
+            account_id,
+            amount_micros: -priced.micros,
+            kind: EntryKind::Charge,
+            actor,
+            reason: None,
+            reverses_id: None,
+            held_id,
+            usage: Some(&priced.snapshot),
+        },
+    )
+}
+
+struct Claimed {
+    outcome: Outcome,
+    micros: Micros,
+    entry_id: Option<String>,
+    held_id: Option<String>,
+    audit_id: Option<String>,
+    reason: Option<String>,
+    code: Option<String>,
+}
+
+/// An idempotency key as stored.
+struct ClaimedKey {
+    content_hash: String,
+    outcome: String,
+    micros: Option<Micros>,
+    entry_id: Option<String>,
+    held_id: Option<String>,
+}
+
+impl Claimed {
+    fn new(outcome: Outcome, micros: Micros, code: &str, reason: String) -> Self {
+        Self {
+            outcome,
+            micros,
+            entry_id: None,
+            held_id: None,
+            audit_id: None,
+            reason: Some(reason),
+            code: Some(code.into()),
+        }
+    }
+}
+
+impl Ledger {
+    /// Charges one `message_end` frame (its JSON text) that came from the Dify page at `page_url`.
+    /// Bad input is never an `Err`: it is a `rejected` outcome with an audit row. `Err` is a storage failure.
+    pub fn record_frame(&mut self, page_url: &str, payload: &str) -> Result<ChargeResult> {
+        self.record(page_url, payload, parse_message_end)
+    }
+
+    /// Charges an estimate for a reply whose usage never arrived, from a JSON [`IncompleteReport`].
+    pub fn record_incomplete(&mut self, page_url: &str, payload: &str) -> Result<ChargeResult> {
+        self.record(page_url, payload, parse_incomplete)
+    }
+
+    fn record(
+        &mut self,
+        page_url: &str,
+        payload: &str,
+        parse: fn(&str, &Policy) -> std::result::Result<Event, EventError>,
+    ) -> Result<ChargeResult> {
+        self.write(|tx| {
+            let policy = read_policy(tx)?;
+            let account_id: i64 = tx
+                .prepare_cached("SELECT active_account_id FROM policy WHERE id = 1")?
+                .query_row([], |row| row.get(0))?;
+            let checked = if policy.integration_enabled {
+                parse(payload, &policy)
+            } else {
+                Err(EventError::IntegrationDisabled)
+            };
+            let resolved = checked.and_then(|event| match resolve(tx, page_url) {
+                Ok(app) => Ok((event, app)),
+                Err(ResolveError::Event(error)) => Err(error),
+                Err(ResolveError::Database(error)) => {
+                    Err(EventError::UnknownApp(error.to_string()))
+                }
+            });
+            let (claimed, estimated, message_id) = match resolved {
+                Ok((event, app)) => (
+                    settle(tx, &policy, account_id, &app, &event, payload)?,
+                    event.estimated,
+                    Some(event.message_id),
+                ),
+                Err(error) => {
+                    let audit_id = audit_rejection(tx, page_url, payload, &error)?;
+                    let claimed = Claimed {
+                        audit_id: Some(audit_id),
+                        ..Claimed::new(Outcome::Rejected, 0, error.code(), error.to_string())
+                    };
+                    (claimed, false, None)
+                }
+            };
+            let balance_micros = account_by_id(tx, account_id)?.balance_micros;
+            Ok(ChargeResult {
+                outcome: claimed.outcome,
+                amount_micros: claimed.micros,
+                amount: micros_to_credits(claimed.micros),
+                code: claimed.code,
+                reason: claimed.reason,
+                message_id,
+                entry_id: claimed.entry_id,
+                held_id: claimed.held_id,
+                audit_id: claimed.audit_id,
+                estimated,
+                balance_micros,
+                balance: micros_to_credits(balance_micros),
+            })
+        })
+    }
+}
+
+/// Decides a valid event: duplicate, conflict, held or charged, claiming its idempotency key.
+fn settle(
+    tx: &Tx,
+    policy: &Policy,
+    account_id: i64,
+    app: &DifyApp,
+    event: &Event,
+    payload: &str,
+) -> Result<Claimed> {
+    let hash = event.content_hash();
+    let key = tx
+        .prepare_cached(
+            "SELECT content_hash, outcome, amount_micros, entry_id, held_id FROM event_keys
+             WHERE app_id = ?1 AND message_id = ?2",
+        )?
+        .query_row((app.id, &event.message_id), |row| {
+            Ok(ClaimedKey {
+                content_hash: row.get(0)?,
+                outcome: row.get(1)?,
+                micros: row.get(2)?,
+                entry_id: row.get(3)?,
+                held_id: row.get(4)?,
+            })
+        })
+        .optional()?;
+    if let Some(key) = key {
+        if key.content_hash == hash {
+            let reason = format!("message {} was already {}", event.message_id, key.outcome);
+            return Ok(Claimed {
+                entry_id: key.entry_id,
+                held_id: key.held_id,
+                ..Claimed::new(
+                    Outcome::Duplicate,
+                    key.micros.unwrap_or(0),
+                    "duplicate",
+                    reason,
+                )
+            });
+        }
+        return record_conflict(tx, account_id, app, event, &hash, payload);
+    }
+    let priced = price(tx, app, event)?;
+    let now = tx.env.now_micros();
+    let hold = match &priced {
+        Err(detail) => Some((HoldReason::Unpriced, detail.clone())),
+        Ok(priced) if is_over_cap(policy, priced.micros) => Some((
+            HoldReason::Cap,
+            format!(
+                "{} credits is above the per-event cap of {}",
+                micros_to_credits(priced.micros),
+                micros_to_credits(policy.event_cap_micros)
+            ),
+        )),
+        Ok(_) if is_flooding(tx, policy, account_id, now)? => Some((
+            HoldReason::Flood,
+            format!(
+                "more than {} charges within a minute",
+                policy.flood_max_per_minute
+            ),
+        )),
+        Ok(_) => None,
+    };
+    let (priced, (reason, detail)) = match (priced, hold) {
+        (Ok(priced), None) => {
+            let entry_id = post_charge(tx, account_id, &priced, None, "relay")?;
+            claim_key(
+                tx,
+                app.id,
+                &event.message_id,
+                &hash,
+                "charged",
+                Some(priced.micros),
+                Some(&entry_id),
+                None,
+            )?;
+            return Ok(Claimed {
+                outcome: Outcome::Charged,
+                micros: priced.micros,
+                entry_id: Some(entry_id),
+                held_id: None,
+                audit_id: None,
+                reason: event
+                    .estimated
+                    .then(|| "estimated from the query and answer text: Dify sent no usage".into()),
+                code: None,
+            });
+        }
+        (priced, Some(hold)) => (priced.ok(), hold),
+        (Err(detail), None) => (None, (HoldReason::Unpriced, detail)),
+    };
+    let micros = priced.map(|priced| priced.micros);
+    let held_id = insert_held(
+        tx, reason, &detail, account_id, app, event, &hash, micros, payload,
+    )?;
+    claim_key(
+        tx,
+        app.id,
+        &event.message_id,
+        &hash,
+        "held",
+        micros,
+        None,
+        Some(&held_id),
+    )?;
+    Ok(Claimed {
+        held_id: Some(held_id),
+        ..Claimed::new(Outcome::Held, micros.unwrap_or(0), reason.as_str(), detail)
+    })
+}
+
+/// A known message arrived with other content: hold it once per distinct content, never charge it.
+fn record_conflict(
+    tx: &Tx,
+    account_id: i64,
+    app: &DifyApp,
+    event: &Event,
+    hash: &str,
+    payload: &str,
+) -> Result<Claimed> {
+    let existing: Option<(String, String)> = tx
+        .query_row(
+            "SELECT id, status FROM held_events
+             WHERE app_id = ?1 AND message_id = ?2 AND content_hash = ?3 AND reason = 'conflict'",
+            (app.id, &event.message_id, hash),
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    if let Some((held_id, status)) = existing {
+        let reason = format!("this conflicting content was already recorded ({status})");
+        return Ok(Claimed {
+            held_id: Some(held_id),
+            ..Claimed::new(Outcome::Duplicate, 0, "duplicate", reason)
+        });
+    }
+    let micros = price(tx, app, event)?.ok().map(|priced| priced.micros);
+    let detail = format!(
+        "message {} was already recorded with different usage",
+        event.message_id
+    );
+    let held_id = insert_held(
+        tx,
+        HoldReason::Conflict,
+        &detail,
+        account_id,
+        app,
+        event,
+        hash,
+        micros,
+        payload,
+    )?;
+    Ok(Claimed {
+        held_id: Some(held_id),
+        ..Claimed::new(Outcome::Conflict, 0, HoldReason::Conflict.as_str(), detail)
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_held(
+    tx: &Tx,
+    reason: HoldReason,
+    detail: &str,
+    account_id: i64,
+    app: &DifyApp,
+    event: &Event,
+    hash: &str,
+    micros: Option<Micros>,
+    payload: &str,
+) -> Result<String> {
+    let id = tx.env.new_id();
+    tx.prepare_cached(
+        "INSERT INTO held_events (id, received_at, reason, detail, account_id, app_id, message_id, content_hash,
+             estimated, amount_micros, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(rusqlite::params![
+        id,
+        tx.env.now_micros(),
+        reason.as_str(),
+        detail,
+        account_id,
+        app.id,
+        event.message_id,
+        hash,
+        event.estimated,
+        micros,
+        payload,
+    ])?;
+    Ok(id)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn claim_key(
+    tx: &Tx,
+    app_id: i64,
+    message_id: &str,
+    hash: &str,
+    outcome: &str,
+    micros: Option<Micros>,
+    entry_id: Option<&str>,
+    held_id: Option<&str>,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO event_keys (app_id, message_id, content_hash, outcome, amount_micros, entry_id, held_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(rusqlite::params![app_id, message_id, hash, outcome, micros, entry_id, held_id, tx.env.now_micros()])?;
+    Ok(())
+}
+
+/// Keeps a refused event with its reason and payload (cut at the payload limit).
+fn audit_rejection(tx: &Tx, page_url: &str, payload: &str, error: &EventError) -> Result<String> {
+    let id = tx.env.new_id();
+    let mut cut = payload.len().min(MAX_PAYLOAD_BYTES);
+    while !payload.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let source: String = page_url.chars().take(2048).collect();
+    tx.prepare_cached(
+        "INSERT INTO rejected_events (id, received_at, code, message, source, payload, payload_bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(rusqlite::params![
+        id,
+        tx.env.now_micros(),
+        error.code(),
+        error.to_string(),
+        source,
+        &payload[..cut],
+        payload.len() as i64
+    ])?;
+    Ok(id)
+}

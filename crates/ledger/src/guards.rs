@@ -1,0 +1,208 @@
+//! The policy an admin sets, the pre-send gate, and the per-event guards of the charge path.
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::apps::{ResolveError, resolve};
+use crate::error::{EventError, LedgerError, Result};
+use crate::money::{Micros, micros_to_credits};
+use crate::{Ledger, stats, time};
+
+/// The flood guard counts charges over this window.
+const FLOOD_WINDOW_MICROS: i64 = 60_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub integration_enabled: bool,
+    /// The gate refuses a send while the balance is below this.
+    pub min_balance_micros: Micros,
+    /// A charge above this is held for review; 0 turns the cap off.
+    pub event_cap_micros: Micros,
+    /// Charges beyond this many in a minute are held for review; 0 turns the guard off.
+    pub flood_max_per_minute: i64,
+    /// The dashboard warns below this balance.
+    pub low_balance_micros: Micros,
+    /// More tokens than this in one event is refused as implausible.
+    pub max_tokens_per_event: i64,
+    /// Spend per local day / month after which the gate refuses; 0 means no budget.
+    pub daily_budget_micros: Micros,
+    pub monthly_budget_micros: Micros,
+}
+
+/// Why the gate refused a send. The UI and the relay show a localized text chosen by `code`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the Dify integration is turned off")]
+    IntegrationDisabled,
+    #[error("{0}")]
+    App(EventError),
+    #[error("balance {balance} is below the minimum of {minimum} credits")]
+    BalanceBelowMinimum {
+        balance: rust_decimal::Decimal,
+        minimum: rust_decimal::Decimal,
+    },
+    #[error("today's budget of {budget} credits is spent")]
+    DailyBudgetSpent { budget: rust_decimal::Decimal },
+    #[error("this month's budget of {budget} credits is spent")]
+    MonthlyBudgetSpent { budget: rust_decimal::Decimal },
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::IntegrationDisabled => "integration_disabled",
+            Self::App(error) => error.code(),
+            Self::BalanceBelowMinimum { .. } => "insufficient_credits",
+            Self::DailyBudgetSpent { .. } => "daily_budget_spent",
+            Self::MonthlyBudgetSpent { .. } => "monthly_budget_spent",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendDecision {
+    pub allowed: bool,
+    pub code: Option<&'static str>,
+    pub message: Option<String>,
+    pub balance_micros: Micros,
+}
+
+pub(crate) fn read_policy(conn: &Connection) -> Result<Policy> {
+    Ok(conn.prepare_cached(
+        "SELECT integration_enabled, min_balance_micros, event_cap_micros, flood_max_per_minute, low_balance_micros,
+             max_tokens_per_event, daily_budget_micros, monthly_budget_micros
+         FROM policy WHERE id = 1",
+    )?
+    .query_row(
+        [],
+        |row| {
+            Ok(Policy {
+                integration_enabled: row.get(0)?,
+                min_balance_micros: row.get(1)?,
+                event_cap_micros: row.get(2)?,
+                flood_max_per_minute: row.get(3)?,
+                low_balance_micros: row.get(4)?,
+                max_tokens_per_event: row.get(5)?,
+                daily_budget_micros: row.get(6)?,
+                monthly_budget_micros: row.get(7)?,
+            })
+        },
+    )?)
+}
+
+/// Whether the account has hit the flood rate within the last minute.
+pub(crate) fn is_flooding(
+    conn: &Connection,
+    policy: &Policy,
+    account_id: i64,
+    now: i64,
+) -> Result<bool> {
+    if policy.flood_max_per_minute == 0 {
+        return Ok(false);
+    }
+    let recent: i64 = conn.prepare_cached(
+        "SELECT COUNT(*) FROM entries WHERE account_id = ?1 AND created_at > ?2 AND kind = 'charge'",
+    )?
+    .query_row((account_id, now - FLOOD_WINDOW_MICROS), |row| row.get(0))?;
+    Ok(recent >= policy.flood_max_per_minute)
+}
+
+pub(crate) fn is_over_cap(policy: &Policy, micros: Micros) -> bool {
+    policy.event_cap_micros > 0 && micros > policy.event_cap_micros
+}
+
+impl Ledger {
+    pub fn policy(&self) -> Result<Policy> {
+        read_policy(&self.conn)
+    }
+
+    pub fn set_policy(&mut self, policy: &Policy, actor: &str) -> Result<Policy> {
+        let non_negative = [
+            policy.event_cap_micros,
+            policy.flood_max_per_minute,
+            policy.daily_budget_micros,
+            policy.monthly_budget_micros,
+        ];
+        if non_negative.iter().any(|value| *value < 0) || policy.max_tokens_per_event <= 0 {
+            return Err(LedgerError::invalid(
+                "caps, budgets and the flood rate cannot be negative, and the token limit must be positive",
+            ));
+        }
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE policy SET integration_enabled = ?1, min_balance_micros = ?2, event_cap_micros = ?3,
+                     flood_max_per_minute = ?4, low_balance_micros = ?5, max_tokens_per_event = ?6,
+                     daily_budget_micros = ?7, monthly_budget_micros = ?8, updated_by = ?9, updated_at = ?10
+                 WHERE id = 1",
+                rusqlite::params![
+                    policy.integration_enabled,
+                    policy.min_balance_micros,
+                    policy.event_cap_micros,
+                    policy.flood_max_per_minute,
+                    policy.low_balance_micros,
+                    policy.max_tokens_per_event,
+                    policy.daily_budget_micros,
+                    policy.monthly_budget_micros,
+                    actor,
+                    tx.env.now_micros(),
+                ],
+            )?;
+            Ok(())
+        })?;
+        self.policy()
+    }
+
+    /// The pre-send gate: may the active user send a message from this Dify page now?
+    pub fn may_send(&self, page_url: &str) -> Result<SendDecision> {
+        let account = self.active_account()?;
+        let refusal = self.refusal(page_url, account.id, account.balance_micros)?;
+        Ok(SendDecision {
+            allowed: refusal.is_none(),
+            code: refusal.as_ref().map(Refusal::code),
+            message: refusal.map(|refusal| refusal.to_string()),
+            balance_micros: account.balance_micros,
+        })
+    }
+
+    fn refusal(&self, page_url: &str, account_id: i64, balance: Micros) -> Result<Option<Refusal>> {
+        let policy = self.policy()?;
+        if !policy.integration_enabled {
+            return Ok(Some(Refusal::IntegrationDisabled));
+        }
+        match resolve(&self.conn, page_url) {
+            Ok(_) => {}
+            Err(ResolveError::Event(error)) => return Ok(Some(Refusal::App(error))),
+            Err(ResolveError::Database(error)) => return Err(error.into()),
+        }
+        if balance < policy.min_balance_micros {
+            return Ok(Some(Refusal::BalanceBelowMinimum {
+                balance: micros_to_credits(balance),
+                minimum: micros_to_credits(policy.min_balance_micros),
+            }));
+        }
+        let today = time::local_day(self.env.time_zone, self.env.now_micros());
+        if policy.daily_budget_micros > 0
+            && stats::spend_between(&self.conn, account_id, today, today)?.credits_micros
+                >= policy.daily_budget_micros
+        {
+            return Ok(Some(Refusal::DailyBudgetSpent {
+                budget: micros_to_credits(policy.daily_budget_micros),
+            }));
+        }
+        if policy.monthly_budget_micros > 0
+            && stats::spend_between(
+                &self.conn,
+                account_id,
+                time::first_day_of_month(today),
+                today,
+            )?
+            .credits_micros
+                >= policy.monthly_budget_micros
+        {
+            return Ok(Some(Refusal::MonthlyBudgetSpent {
+                budget: micros_to_credits(policy.monthly_budget_micros),
+            }));
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,147 @@
+//! TokenDesk's ledger: pricing, charging, guards, accounts, apps and stats over one SQLite file.
+//! It knows nothing of Tauri; the desktop shell and the `tokendesk` CLI are thin layers over it.
+//!
+//! Invariants, each checked by [`Ledger::verify`] and by the tests:
+//! 1. An account's balance is the sum of its entries; the cached balance equals that sum.
+//! 2. Entries are never updated or deleted (triggers refuse it); corrections are new entries.
+//! 3. A (Dify app, message id) is charged at most once: its idempotency key commits with the charge.
+//! 4. Every event that is not charged is kept, held for review or audited as rejected, with its payload.
+//! 5. Money is integer micro-credits, priced with exact decimals and rounded once per charge.
+
+pub mod accounts;
+pub mod apps;
+pub mod bench;
+pub mod charging;
+mod db;
+mod entries;
+pub mod error;
+pub mod frame;
+pub mod guards;
+pub mod held;
+pub mod money;
+pub mod pricing;
+mod seed;
+pub mod stats;
+pub mod time;
+pub mod verify;
+
+use chrono_tz::Tz;
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::Arc;
+use uuid::{ContextV7, Timestamp, Uuid};
+
+pub use charging::{ChargeResult, IncompleteReport, Outcome};
+pub use entries::{Entry, EntryKind};
+pub use error::{EventError, LedgerError, Result};
+pub use money::Micros;
+pub use time::{Clock, ManualClock, SystemClock};
+
+/// The ledger file's name inside a data directory.
+pub const LEDGER_FILE: &str = "ledger.sqlite3";
+
+/// How a ledger is opened: the clock it reads and the time zone its days and months follow.
+pub struct LedgerOptions {
+    pub clock: Arc<dyn Clock>,
+    pub time_zone: Tz,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            time_zone: time::system_time_zone(),
+        }
+    }
+}
+
+/// One open ledger file. Several may be open on the same file, from threads or processes.
+pub struct Ledger {
+    conn: Connection,
+    env: Env,
+}
+
+/// What every operation needs besides the connection.
+pub(crate) struct Env {
+    clock: Arc<dyn Clock>,
+    time_zone: Tz,
+    device_id: String,
+    /// Keeps ids made within one millisecond in order.
+    ids: ContextV7,
+}
+
+impl Env {
+    pub(crate) fn now_micros(&self) -> i64 {
+        time::to_micros(self.clock.now())
+    }
+
+    /// A UUIDv7 stamped with the ledger's clock, so ids sort with their entries' times.
+    pub(crate) fn new_id(&self) -> String {
+        let now = self.clock.now();
+        let seconds = u64::try_from(now.timestamp()).unwrap_or_default();
+        Uuid::new_v7(Timestamp::from_unix(
+            &self.ids,
+            seconds,
+            now.timestamp_subsec_nanos(),
+        ))
+        .to_string()
+    }
+}
+
+/// A write transaction (`BEGIN IMMEDIATE`) with the ledger's environment.
+pub(crate) struct Tx<'a> {
+    sql: &'a rusqlite::Transaction<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = rusqlite::Transaction<'a>;
+
+    fn deref(&self) -> &Self::Target {
+        self.sql
+    }
+}
+
+impl Ledger {
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, LedgerOptions::default())
+    }
+
+    /// Opens `ledger.sqlite3` inside a data directory, creating both if needed.
+    pub fn open_dir(dir: &Path) -> Result<Self> {
+        Self::open(&dir.join(LEDGER_FILE))
+    }
+
+    pub fn open_with(path: &Path, options: LedgerOptions) -> Result<Self> {
+        let conn = db::open(path)?;
+        // A new file takes this id; an existing one keeps the id it was given.
+        let device_id = Uuid::now_v7().to_string();
+        let env = Env {
+            clock: options.clock,
+            time_zone: options.time_zone,
+            device_id,
+            ids: ContextV7::new(),
+        };
+        let mut ledger = Self { conn, env };
+        ledger.env.device_id = seed::seed_if_new(&mut ledger)?;
+        ledger.ensure_rollup_zone()?;
+        Ok(ledger)
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.env.device_id
+    }
+
+    pub fn time_zone(&self) -> Tz {
+        self.env.time_zone
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.env.clock.now()
+    }
+
+    fn write<T>(&mut self, work: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        let env = &self.env;
+        db::write(&mut self.conn, |sql| work(&Tx { sql, env }))
+    }
+}

@@ -1,0 +1,633 @@
+//! Model prices (USD per 1K tokens), exact aliases, the credits-per-USD rate, and their history.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{LedgerError, Result};
+use crate::money::{Price, parse_decimal, parse_price, stored_decimal};
+use crate::{Ledger, Tx, time};
+
+const MAX_NAME_CHARS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelConfig {
+    pub id: i64,
+    pub name: String,
+    pub input_usd_per_1k: Decimal,
+    pub output_usd_per_1k: Decimal,
+    pub active: bool,
+    /// Seeded list prices stay flagged until an admin sets or confirms them.
+    pub needs_review: bool,
+    pub aliases: Vec<String>,
+    pub created_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl ModelConfig {
+    pub fn price(&self) -> Price {
+        Price {
+            input_per_1k: self.input_usd_per_1k,
+            output_per_1k: self.output_usd_per_1k,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriceChange {
+    pub model: String,
+    pub old: Option<Price>,
+    pub new: Price,
+    pub changed_by: String,
+    pub reason: String,
+    pub changed_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RateChange {
+    pub old_rate: Option<Decimal>,
+    pub new_rate: Decimal,
+    pub changed_by: String,
+    pub reason: String,
+    pub changed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a price import did. A bad row is reported with its line; the good rows still import.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub errors: Vec<ImportError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportError {
+    pub line: u64,
+    pub message: String,
+}
+
+/// A row to import: a model name, its price, and optional aliases.
+struct PriceRow {
+    line: u64,
+    name: String,
+    price: Price,
+    aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+const MODEL_COLUMNS: &str = "id, name, input_usd_per_1k, output_usd_per_1k, active, needs_review, created_by, created_at, updated_at";
+
+fn model_from_row(row: &Row) -> rusqlite::Result<ModelConfig> {
+    Ok(ModelConfig {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        input_usd_per_1k: stored_decimal(&row.get::<_, String>(2)?)?,
+        output_usd_per_1k: stored_decimal(&row.get::<_, String>(3)?)?,
+        active: row.get(4)?,
+        needs_review: row.get(5)?,
+        aliases: Vec::new(),
+        created_by: row.get(6)?,
+        created_at: time::from_micros(row.get(7)?),
+        updated_at: time::from_micros(row.get(8)?),
+    })
+}
+
+fn with_aliases(conn: &Connection, mut model: ModelConfig) -> Result<ModelConfig> {
+    let mut statement =
+        conn.prepare_cached("SELECT alias FROM model_aliases WHERE model_id = ?1 ORDER BY alias")?;
+    model.aliases = statement
+        .query_map([model.id], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(model)
+}
+
+/// Finds a model by its exact name or an exact alias. Never by prefix.
+pub(crate) fn find_model(conn: &Connection, name: &str) -> Result<Option<ModelConfig>> {
+    let model = conn
+        .query_row(
+            &format!(
+                "SELECT {MODEL_COLUMNS} FROM models WHERE name = ?1
+                 UNION ALL
+                 SELECT {MODEL_COLUMNS} FROM models WHERE id = (SELECT model_id FROM model_aliases WHERE alias = ?1)
+                 LIMIT 1"
+            ),
+            [name.trim()],
+            model_from_row,
+        )
+        .optional()?;
+    model.map(|model| with_aliases(conn, model)).transpose()
+}
+
+pub(crate) fn model_by_id(conn: &Connection, id: i64) -> Result<ModelConfig> {
+    let model = conn
+        .prepare_cached(&format!("SELECT {MODEL_COLUMNS} FROM models WHERE id = ?1"))?
+        .query_row([id], model_from_row)?;
+    with_aliases(conn, model)
+}
+
+pub(crate) fn current_rate(conn: &Connection) -> Result<Decimal> {
+    let rate: String = conn
+        .prepare_cached("SELECT credits_per_usd FROM exchange_rate WHERE id = 1")?
+        .query_row([], |row| row.get(0))?;
+    Ok(stored_decimal(&rate)?)
+}
+
+fn required(text: &str, what: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(LedgerError::invalid(format!("{what} is required")));
+    }
+    if text.chars().count() > MAX_NAME_CHARS * 5 {
+        return Err(LedgerError::invalid(format!("{what} is too long")));
+    }
+    Ok(text.to_owned())
+}
+
+fn model_name(text: &str) -> Result<String> {
+    let name = required(text, "a model name")?;
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(LedgerError::invalid(format!(
+            "{name:?} is not a usable model name"
+        )));
+    }
+    Ok(name)
+}
+
+/// Creates or reprices a model inside a transaction, writing a history row for every price change.
+fn set_model_in(
+    tx: &Tx,
+    name: &str,
+    price: Price,
+    actor: &str,
+    reason: &str,
+) -> Result<SetOutcome> {
+    let name = model_name(name)?;
+    let reason = required(reason, "a reason")?;
+    let now = tx.env.now_micros();
+    let alias_owner: Option<i64> = tx
+        .query_row(
+            "SELECT model_id FROM model_aliases WHERE alias = ?1",
+            [&name],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if alias_owner.is_some() {
+        return Err(LedgerError::AlreadyExists {
+            what: "model alias",
+            name,
+        });
+    }
+    let (input, output) = (
+        price.input_per_1k.normalize().to_string(),
+        price.output_per_1k.normalize().to_string(),
+    );
+    let existing = find_model(tx, &name)?;
+    let Some(existing) = existing else {
+        tx.execute(
+            "INSERT INTO models (name, input_usd_per_1k, output_usd_per_1k, created_by, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            (&name, &input, &output, actor, now),
+        )?;
+        tx.execute(
+            "INSERT INTO model_price_history (model_id, new_input, new_output, changed_by, reason, changed_at)
+             VALUES (last_insert_rowid(), ?1, ?2, ?3, ?4, ?5)",
+            (&input, &output, actor, &reason, now),
+        )?;
+        return Ok(SetOutcome::Created);
+    };
+    if existing.price() == price {
+        if existing.needs_review {
+            tx.execute(
+                "UPDATE models SET needs_review = 0, updated_at = ?2 WHERE id = ?1",
+                (existing.id, now),
+            )?;
+        }
+        return Ok(SetOutcome::Unchanged);
+    }
+    tx.execute(
+        "UPDATE models SET input_usd_per_1k = ?2, output_usd_per_1k = ?3, needs_review = 0, updated_at = ?4
+         WHERE id = ?1",
+        (existing.id, &input, &output, now),
+    )?;
+    tx.execute(
+        "INSERT INTO model_price_history (model_id, old_input, old_output, new_input, new_output, changed_by,
+             reason, changed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        (
+            existing.id,
+            existing.input_usd_per_1k.to_string(),
+            existing.output_usd_per_1k.to_string(),
+            &input,
+            &output,
+            actor,
+            &reason,
+            now,
+        ),
+    )?;
+    Ok(SetOutcome::Updated)
+}
+
+fn set_aliases_in(tx: &Tx, model: &str, aliases: &[String]) -> Result<()> {
+    let model = find_model(tx, model)?.ok_or_else(|| LedgerError::NotFound {
+        what: "model",
+        name: model.into(),
+    })?;
+    tx.execute("DELETE FROM model_aliases WHERE model_id = ?1", [model.id])?;
+    for alias in aliases {
+        let alias = model_name(alias)?;
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM models WHERE name = ?1) OR EXISTS (SELECT 1 FROM model_aliases WHERE alias = ?1)",
+            [&alias],
+            |row| row.get(0),
+        )?;
+        if taken {
+            return Err(LedgerError::AlreadyExists {
+                what: "model name or alias",
+                name: alias,
+            });
+        }
+        tx.execute(
+            "INSERT INTO model_aliases (alias, model_id) VALUES (?1, ?2)",
+            (&alias, model.id),
+        )?;
+    }
+    Ok(())
+}
+
+impl Ledger {
+    pub fn models(&self) -> Result<Vec<ModelConfig>> {
+        let mut statement = self
+            .conn
+            .prepare(&format!("SELECT {MODEL_COLUMNS} FROM models ORDER BY name"))?;
+        let models = statement
+            .query_map([], model_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        models
+            .into_iter()
+            .map(|model| with_aliases(&self.conn, model))
+            .collect()
+    }
+
+    /// A model by exact name or exact alias.
+    pub fn model(&self, name: &str) -> Result<ModelConfig> {
+        find_model(&self.conn, name)?.ok_or_else(|| LedgerError::NotFound {
+            what: "model",
+            name: name.into(),
+        })
+    }
+
+    /// Adds a model; fails if the name is taken.
+    pub fn add_model(
+        &mut self,
+        name: &str,
+        price: Price,
+        actor: &str,
+        reason: &str,
+    ) -> Result<ModelConfig> {
+        if find_model(&self.conn, name)?.is_some() {
+            return Err(LedgerError::AlreadyExists {
+                what: "model",
+                name: name.trim().into(),
+            });
+        }
+        self.set_model(name, price, actor, reason)
+    }
+
+    /// Changes an existing model's price; fails if there is no such model.
+    pub fn update_model_price(
+        &mut self,
+        name: &str,
+        price: Price,
+        actor: &str,
+        reason: &str,
+    ) -> Result<ModelConfig> {
+        let model = self.model(name)?;
+        self.set_model(&model.name, price, actor, reason)
+    }
+
+    /// Creates the model, or changes its price, with a history row either way.
+    pub fn set_model(
+        &mut self,
+        name: &str,
+        price: Price,
+        actor: &str,
+        reason: &str,
+    ) -> Result<ModelConfig> {
+        self.write(|tx| set_model_in(tx, name, price, actor, reason))?;
+        self.model(name)
+    }
+
+    pub fn set_model_active(&mut self, name: &str, active: bool) -> Result<ModelConfig> {
+        let model = self.model(name)?;
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE models SET active = ?2, updated_at = ?3 WHERE id = ?1",
+                (model.id, active, tx.env.now_micros()),
+            )?;
+            Ok(())
+        })?;
+        self.model(&model.name)
+    }
+
+    /// Replaces a model's aliases. An alias may not be another model's name or alias.
+    pub fn set_model_aliases(&mut self, name: &str, aliases: &[String]) -> Result<ModelConfig> {
+        self.write(|tx| set_aliases_in(tx, name, aliases))?;
+        self.model(name)
+    }
+
+    pub fn model_price_history(&self, name: &str) -> Result<Vec<PriceChange>> {
+        let model = self.model(name)?;
+        let mut statement = self.conn.prepare(
+            "SELECT old_input, old_output, new_input, new_output, changed_by, reason, changed_at
+             FROM model_price_history WHERE model_id = ?1 ORDER BY changed_at DESC, id DESC",
+        )?;
+        let rows = statement.query_map([model.id], |row| {
+            let old = match (
+                row.get::<_, Option<String>>(0)?,
+                row.get::<_, Option<String>>(1)?,
+            ) {
+                (Some(input), Some(output)) => Some(Price {
+                    input_per_1k: stored_decimal(&input)?,
+                    output_per_1k: stored_decimal(&output)?,
+                }),
+                _ => None,
+            };
+            Ok(PriceChange {
+                model: model.name.clone(),
+                old,
+                new: Price {
+                    input_per_1k: stored_decimal(&row.get::<_, String>(2)?)?,
+                    output_per_1k: stored_decimal(&row.get::<_, String>(3)?)?,
+                },
+                changed_by: row.get(4)?,
+                reason: row.get(5)?,
+                changed_at: time::from_micros(row.get(6)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Credits per USD.
+    pub fn exchange_rate(&self) -> Result<Decimal> {
+        current_rate(&self.conn)
+    }
+
+    pub fn set_exchange_rate(
+        &mut self,
+        credits_per_usd: Decimal,
+        actor: &str,
+        reason: &str,
+    ) -> Result<RateChange> {
+        let rate = crate::money::parse_rate(&credits_per_usd.to_string())?;
+        let reason = required(reason, "a reason")?;
+        self.write(|tx| {
+            let old = current_rate(tx)?;
+            let now = tx.env.now_micros();
+            tx.execute(
+                "UPDATE exchange_rate SET credits_per_usd = ?1, updated_by = ?2, updated_at = ?3 WHERE id = 1",
+                (rate.to_string(), actor, now),
+            )?;
+            tx.execute(
+                "INSERT INTO exchange_rate_history (old_rate, new_rate, changed_by, reason, changed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                (old.to_string(), rate.to_string(), actor, &reason, now),
+            )?;
+            Ok(RateChange {
+                old_rate: Some(old),
+                new_rate: rate,
+                changed_by: actor.into(),
+                reason,
+                changed_at: time::from_micros(now),
+            })
+        })
+    }
+
+    pub fn exchange_rate_history(&self) -> Result<Vec<RateChange>> {
+        let mut statement = self.conn.prepare(
+            "SELECT old_rate, new_rate, changed_by, reason, changed_at FROM exchange_rate_history
+             ORDER BY changed_at DESC, id DESC",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(RateChange {
+                old_rate: row
+                    .get::<_, Option<String>>(0)?
+                    .map(|rate| stored_decimal(&rate))
+                    .transpose()?,
+                new_rate: stored_decimal(&row.get::<_, String>(1)?)?,
+                changed_by: row.get(2)?,
+                reason: row.get(3)?,
+                changed_at: time::from_micros(row.get(4)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Imports prices from CSV with a header `name,input_usd_per_1k,output_usd_per_1k[,aliases]`
+    /// (aliases separated by `|`).
+    pub fn import_models_csv(
+        &mut self,
+        text: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<ImportReport> {
+        let (rows, errors) = parse_price_csv(text);
+        self.import_rows(rows, errors, actor, reason)
+    }
+
+    /// Imports prices from LiteLLM's price map (`model_prices_and_context_window.json`):
+    /// `input_cost_per_token` and `output_cost_per_token`, in USD per token, become USD per 1K.
+    pub fn import_litellm_json(
+        &mut self,
+        text: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<ImportReport> {
+        let (rows, errors) = parse_litellm(text)?;
+        self.import_rows(rows, errors, actor, reason)
+    }
+
+    /// Imports a price file, CSV or LiteLLM JSON, told apart by its first character.
+    pub fn import_models(&mut self, text: &str, actor: &str, reason: &str) -> Result<ImportReport> {
+        if text.trim_start().starts_with('{') {
+            self.import_litellm_json(text, actor, reason)
+        } else {
+            self.import_models_csv(text, actor, reason)
+        }
+    }
+
+    fn import_rows(
+        &mut self,
+        rows: Vec<PriceRow>,
+        mut errors: Vec<ImportError>,
+        actor: &str,
+        reason: &str,
+    ) -> Result<ImportReport> {
+        let mut report = self.write(|tx| {
+            let mut report = ImportReport::default();
+            for row in rows {
+                // Each row is its own savepoint, so one bad row leaves the others in.
+                let outcome = (|| {
+                    tx.execute_batch("SAVEPOINT import_row")?;
+                    let outcome = set_model_in(tx, &row.name, row.price, actor, reason)?;
+                    if !row.aliases.is_empty() {
+                        set_aliases_in(tx, &row.name, &row.aliases)?;
+                    }
+                    tx.execute_batch("RELEASE import_row")?;
+                    Ok::<_, LedgerError>(outcome)
+                })();
+                match outcome {
+                    Ok(SetOutcome::Created) => report.created += 1,
+                    Ok(SetOutcome::Updated) => report.updated += 1,
+                    Ok(SetOutcome::Unchanged) => report.unchanged += 1,
+                    Err(err) => {
+                        tx.execute_batch("ROLLBACK TO import_row; RELEASE import_row")?;
+                        report.errors.push(ImportError {
+                            line: row.line,
+                            message: err.to_string(),
+                        });
+                    }
+                }
+            }
+            Ok(report)
+        })?;
+        errors.append(&mut report.errors);
+        errors.sort_by_key(|error| error.line);
+        report.errors = errors;
+        Ok(report)
+    }
+}
+
+fn parse_price_csv(text: &str) -> (Vec<PriceRow>, Vec<ImportError>) {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let header_ok = reader.headers().is_ok_and(|headers| {
+        headers.get(0) == Some("name")
+            && headers.get(1) == Some("input_usd_per_1k")
+            && headers.get(2) == Some("output_usd_per_1k")
+    });
+    if !header_ok {
+        errors.push(ImportError {
+            line: 1,
+            message: "the header must be name,input_usd_per_1k,output_usd_per_1k[,aliases]".into(),
+        });
+        return (rows, errors);
+    }
+    for record in reader.records() {
+        let record = match record {
+            Ok(record) => record,
+            Err(err) => {
+                let line = err.position().map_or(0, csv::Position::line);
+                errors.push(ImportError {
+                    line,
+                    message: err.to_string(),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, csv::Position::line);
+        let field = |index: usize| record.get(index).unwrap_or("");
+        let price = parse_price(field(1)).and_then(|input| {
+            Ok(Price {
+                input_per_1k: input,
+                output_per_1k: parse_price(field(2))?,
+            })
+        });
+        match price {
+            Ok(price) => rows.push(PriceRow {
+                line,
+                name: field(0).to_owned(),
+                price,
+                aliases: field(3)
+                    .split('|')
+                    .map(str::trim)
+                    .filter(|alias| !alias.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            }),
+            Err(err) => errors.push(ImportError {
+                line,
+                message: err.to_string(),
+            }),
+        }
+    }
+    (rows, errors)
+}
+
+fn parse_litellm(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
+    let map: serde_json::Map<String, Value> = serde_json::from_str(text)
+        .map_err(|err| LedgerError::invalid(format!("not a LiteLLM price map: {err}")))?;
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for (name, spec) in map {
+        // LiteLLM's documentation entry, not a model.
+        if name == "sample_spec" {
+            continue;
+        }
+        let line = line_of_key(text, &name);
+        let per_1k = |field: &str| -> std::result::Result<Decimal, String> {
+            let value = spec
+                .get(field)
+                .ok_or_else(|| format!("{field} is missing"))?;
+            let text = match value {
+                Value::Number(number) => number.to_string(),
+                Value::String(text) => text.clone(),
+                other => return Err(format!("{field} is not a number: {other}")),
+            };
+            let per_token = parse_decimal(&text)
+                .filter(|cost| !cost.is_sign_negative())
+                .ok_or_else(|| format!("{field} is not a non-negative number: {text}"))?;
+            per_token
+                .checked_mul(Decimal::ONE_THOUSAND)
+                .map(|price| price.normalize())
+                .ok_or_else(|| format!("{field} is out of range"))
+        };
+        match (
+            per_1k("input_cost_per_token"),
+            per_1k("output_cost_per_token"),
+        ) {
+            (Ok(input), Ok(output)) => match (
+                parse_price(&input.to_string()),
+                parse_price(&output.to_string()),
+            ) {
+                (Ok(input_per_1k), Ok(output_per_1k)) => rows.push(PriceRow {
+                    line,
+                    name,
+                    price: Price {
+                        input_per_1k,
+                        output_per_1k,
+                    },
+                    aliases: Vec::new(),
+                }),
+                (Err(err), _) | (_, Err(err)) => errors.push(ImportError {
+                    line,
+                    message: format!("{name}: {err}"),
+                }),
+            },
+            (Err(message), _) | (_, Err(message)) => errors.push(ImportError {
+                line,
+                message: format!("{name}: {message}"),
+            }),
+        }
+    }
+    Ok((rows, errors))
+}
+
+/// The 1-based line where a top-level key is written, for error reports.
+fn line_of_key(text: &str, key: &str) -> u64 {
+    let quoted = serde_json::to_string(key).unwrap_or_default();
+    text.find(&quoted)
+        .map_or(0, |offset| 1 + text[..offset].matches('\n').count() as u64)
+}

@@ -1,0 +1,427 @@
+//! What the dashboard shows: balance, today, this month, a daily series, totals per model and app,
+//! and the paged history with its CSV export. Days and months are those of the reporting time zone.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, ToSql};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::entries::{ENTRY_COLUMNS, EntryKind, add_to_rollup, from_row};
+use crate::error::{LedgerError, Result};
+use crate::money::{Micros, micros_to_credits};
+use crate::pricing::current_rate;
+use crate::{Entry, Ledger, time};
+
+pub const MAX_PAGE_ROWS: usize = 500;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Spend {
+    pub credits_micros: Micros,
+    pub credits: Decimal,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub messages: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayPoint {
+    pub date: chrono::NaiveDate,
+    pub spend: Spend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Breakdown {
+    /// The model name, or the app id as text, depending on the breakdown; `""` is Dify's reported price.
+    pub key: String,
+    pub spend: Spend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dashboard {
+    pub account: String,
+    pub balance_micros: Micros,
+    pub balance: Decimal,
+    pub credits_per_usd: Decimal,
+    /// The balance at the current rate, for display only.
+    pub balance_usd: Decimal,
+    pub low_balance: bool,
+    pub today: Spend,
+    pub month: Spend,
+    pub series: Vec<DayPoint>,
+    pub month_by_model: Vec<Breakdown>,
+    pub month_by_app: Vec<Breakdown>,
+    pub time_zone: String,
+}
+
+/// A history filter. Times are UTC instants: `from` inclusive, `to` exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// An account name; the active account when `None`.
+    pub account: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub app_id: Option<i64>,
+    pub model: Option<String>,
+    pub kind: Option<EntryKind>,
+    pub limit: usize,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryPage {
+    pub entries: Vec<Entry>,
+    /// Pass back as `cursor` for the next, older page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn spend_from(
+    credits_micros: Micros,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    messages: i64,
+) -> Spend {
+    Spend {
+        credits_micros,
+        credits: micros_to_credits(credits_micros),
+        prompt_tokens,
+        completion_tokens,
+        messages,
+    }
+}
+
+/// Spend over local days `from..=to`.
+pub(crate) fn spend_between(
+    conn: &Connection,
+    account_id: i64,
+    from: i32,
+    to: i32,
+) -> Result<Spend> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(credits_micros), 0), COALESCE(SUM(prompt_tokens), 0),
+                    COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(messages), 0)
+             FROM daily_usage WHERE account_id = ?1 AND day BETWEEN ?2 AND ?3",
+        )?
+        .query_row((account_id, from, to), |row| {
+            Ok(spend_from(
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+            ))
+        })?)
+}
+
+fn series(conn: &Connection, account_id: i64, from: i32, to: i32) -> Result<Vec<DayPoint>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT day, SUM(credits_micros), SUM(prompt_tokens), SUM(completion_tokens), SUM(messages)
+         FROM daily_usage WHERE account_id = ?1 AND day BETWEEN ?2 AND ?3 GROUP BY day",
+    )?;
+    let mut by_day = std::collections::HashMap::new();
+    for row in statement.query_map((account_id, from, to), |row| {
+        Ok((
+            row.get::<_, i32>(0)?,
+            spend_from(row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?),
+        ))
+    })? {
+        let (day, spend) = row?;
+        by_day.insert(day, spend);
+    }
+    Ok((from..=to)
+        .map(|day| DayPoint {
+            date: time::day_to_date(day),
+            spend: by_day.remove(&day).unwrap_or_default(),
+        })
+        .collect())
+}
+
+fn breakdown(
+    conn: &Connection,
+    account_id: i64,
+    from: i32,
+    to: i32,
+    column: &str,
+) -> Result<Vec<Breakdown>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT CAST({column} AS TEXT), SUM(credits_micros), SUM(prompt_tokens), SUM(completion_tokens), SUM(messages)
+         FROM daily_usage WHERE account_id = ?1 AND day BETWEEN ?2 AND ?3
+         GROUP BY {column} ORDER BY SUM(credits_micros) DESC"
+    ))?;
+    let rows = statement.query_map((account_id, from, to), |row| {
+        Ok(Breakdown {
+            key: row.get(0)?,
+            spend: spend_from(row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Recomputes the daily rollup from the ledger, in the caller's transaction.
+pub(crate) fn rebuild_rollup(conn: &Connection, time_zone: chrono_tz::Tz) -> Result<()> {
+    conn.execute("DELETE FROM daily_usage", [])?;
+    let mut statement = conn.prepare(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries WHERE pricing IS NOT NULL ORDER BY created_at"
+    ))?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let entry = from_row(row)?;
+        if let Some(usage) = &entry.usage {
+            let day = time::local_day(time_zone, time::to_micros(entry.created_at));
+            add_to_rollup(
+                conn,
+                entry.account_id,
+                day,
+                entry.kind,
+                entry.amount_micros,
+                usage,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn encode_cursor(entry: &Entry) -> String {
+    format!("{}_{}", time::to_micros(entry.created_at), entry.id)
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
+    cursor
+        .split_once('_')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
+        .ok_or_else(|| LedgerError::invalid(format!("{cursor:?} is not a history cursor")))
+}
+
+impl Ledger {
+    /// Makes the rollup follow the reporting time zone, rebuilding it when the zone changed.
+    pub(crate) fn ensure_rollup_zone(&mut self) -> Result<()> {
+        let zone = self.env.time_zone;
+        self.write(|tx| {
+            let stored: String = tx.query_row(
+                "SELECT value FROM meta WHERE key = 'reporting_time_zone'",
+                [],
+                |row| row.get(0),
+            )?;
+            if stored != zone.name() {
+                rebuild_rollup(tx, zone)?;
+                tx.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'reporting_time_zone'",
+                    [zone.name()],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn today(&self) -> i32 {
+        time::local_day(self.env.time_zone, self.env.now_micros())
+    }
+
+    /// Everything the dashboard's first screen shows, for the active account, with a `days`-long series.
+    pub fn dashboard(&self, days: u16) -> Result<Dashboard> {
+        let account = self.active_account()?;
+        let policy = self.policy()?;
+        let rate = current_rate(&self.conn)?;
+        let today = self.today();
+        let month_start = time::first_day_of_month(today);
+        let balance = micros_to_credits(account.balance_micros);
+        Ok(Dashboard {
+            balance_micros: account.balance_micros,
+            balance,
+            credits_per_usd: rate,
+            balance_usd: (balance / rate).round_dp(2),
+            low_balance: account.balance_micros < policy.low_balance_micros,
+            today: spend_between(&self.conn, account.id, today, today)?,
+            month: spend_between(&self.conn, account.id, month_start, today)?,
+            series: series(
+                &self.conn,
+                account.id,
+                today - i32::from(days.max(1)) + 1,
+                today,
+            )?,
+            month_by_model: breakdown(&self.conn, account.id, month_start, today, "model")?,
+            month_by_app: breakdown(&self.conn, account.id, month_start, today, "app_id")?,
+            account: account.name,
+            time_zone: self.env.time_zone.name().into(),
+        })
+    }
+
+    /// Spend per local day over the last `days` days, today included.
+    pub fn daily_series(&self, days: u16) -> Result<Vec<DayPoint>> {
+        let account = self.active_account()?;
+        let today = self.today();
+        series(
+            &self.conn,
+            account.id,
+            today - i32::from(days.max(1)) + 1,
+            today,
+        )
+    }
+
+    /// Spend per model over local dates `from..=to`.
+    pub fn totals_by_model(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<Breakdown>> {
+        self.totals(from, to, "model")
+    }
+
+    /// Spend per app (keyed by app id) over local dates `from..=to`.
+    pub fn totals_by_app(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<Breakdown>> {
+        self.totals(from, to, "app_id")
+    }
+
+    fn totals(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        column: &str,
+    ) -> Result<Vec<Breakdown>> {
+        use chrono::Datelike;
+        let account = self.active_account()?;
+        breakdown(
+            &self.conn,
+            account.id,
+            from.num_days_from_ce(),
+            to.num_days_from_ce(),
+            column,
+        )
+    }
+
+    /// One page of history, newest first.
+    pub fn history(&self, query: &HistoryQuery) -> Result<HistoryPage> {
+        let account = match &query.account {
+            Some(name) => self.account(name)?,
+            None => self.active_account()?,
+        };
+        let limit = query.limit.clamp(1, MAX_PAGE_ROWS);
+        let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE account_id = ?");
+        let mut params: Vec<Box<dyn ToSql>> = vec![Box::new(account.id)];
+        let mut filter = |clause: &str, value: Box<dyn ToSql>| {
+            sql.push_str(clause);
+            params.push(value);
+        };
+        if let Some(from) = query.from {
+            filter(" AND created_at >= ?", Box::new(time::to_micros(from)));
+        }
+        if let Some(to) = query.to {
+            filter(" AND created_at < ?", Box::new(time::to_micros(to)));
+        }
+        if let Some(app_id) = query.app_id {
+            filter(" AND app_id = ?", Box::new(app_id));
+        }
+        if let Some(model) = &query.model {
+            filter(" AND model = ?", Box::new(model.clone()));
+        }
+        if let Some(kind) = query.kind {
+            filter(" AND kind = ?", Box::new(kind.as_str()));
+        }
+        if let Some(cursor) = &query.cursor {
+            let (at, id) = decode_cursor(cursor)?;
+            filter(" AND (created_at, id) < (?, ?)", Box::new(at));
+            params.push(Box::new(id));
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+        params.push(Box::new(limit as i64 + 1));
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut entries = statement
+            .query_map(
+                rusqlite::params_from_iter(params.iter().map(|param| param.as_ref())),
+                from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let next_cursor = (entries.len() > limit).then(|| {
+            entries.truncate(limit);
+            entries.last().map(encode_cursor)
+        });
+        Ok(HistoryPage {
+            entries,
+            next_cursor: next_cursor.flatten(),
+        })
+    }
+
+    /// Writes every entry the query matches (all pages) as CSV, times in the reporting time zone.
+    pub fn export_csv(&self, query: &HistoryQuery, out: impl std::io::Write) -> Result<usize> {
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record([
+            "time",
+            "kind",
+            "credits",
+            "app",
+            "model",
+            "prompt_tokens",
+            "completion_tokens",
+            "estimated",
+            "usd_cost",
+            "input_usd_per_1k",
+            "output_usd_per_1k",
+            "credits_per_usd",
+            "dify_total_price",
+            "dify_currency",
+            "message_id",
+            "conversation_id",
+            "actor",
+            "reason",
+            "entry_id",
+        ])?;
+        let mut query = HistoryQuery {
+            limit: MAX_PAGE_ROWS,
+            cursor: None,
+            ..query.clone()
+        };
+        let mut written = 0;
+        loop {
+            let page = self.history(&query)?;
+            for entry in &page.entries {
+                let usage = entry.usage.as_ref();
+                let text = |value: Option<String>| value.unwrap_or_default();
+                writer.write_record([
+                    entry
+                        .created_at
+                        .with_timezone(&self.env.time_zone)
+                        .to_rfc3339(),
+                    entry.kind.as_str().into(),
+                    entry.amount.to_string(),
+                    text(usage.map(|usage| usage.app_name.clone())),
+                    text(usage.and_then(|usage| usage.model.clone())),
+                    text(usage.map(|usage| usage.prompt_tokens.to_string())),
+                    text(usage.map(|usage| usage.completion_tokens.to_string())),
+                    text(usage.map(|usage| usage.estimated.to_string())),
+                    text(usage.map(|usage| usage.usd_cost.to_string())),
+                    text(
+                        usage.and_then(|usage| {
+                            usage.price.map(|price| price.input_per_1k.to_string())
+                        }),
+                    ),
+                    text(usage.and_then(|usage| {
+                        usage.price.map(|price| price.output_per_1k.to_string())
+                    })),
+                    text(usage.map(|usage| usage.credits_per_usd.to_string())),
+                    text(
+                        usage.and_then(|usage| {
+                            usage.dify_total_price.map(|price| price.to_string())
+                        }),
+                    ),
+                    text(usage.and_then(|usage| usage.dify_currency.clone())),
+                    text(usage.map(|usage| usage.message_id.clone())),
+                    text(usage.and_then(|usage| usage.conversation_id.clone())),
+                    entry.actor.clone(),
+                    text(entry.reason.clone()),
+                    entry.id.clone(),
+                ])?;
+                written += 1;
+            }
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        writer.flush()?;
+        Ok(written)
+    }
+}

@@ -1,0 +1,519 @@
+//! The charge path end to end on a real ledger file: outcomes, guards, held events, estimates, the gate.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use tokendesk_ledger::{EntryKind, IncompleteReport, Outcome};
+
+#[test]
+fn a_reply_is_charged_exactly_and_snapshotted() {
+    let mut t = ledger();
+    let before = t.balance();
+    let result = t
+        .ledger
+        .record_frame(PAGE, &frame("m1", 1033, 135))
+        .unwrap();
+    assert_eq!(result.outcome, Outcome::Charged);
+    assert_eq!(result.amount_micros, expected_micros(1033, 135));
+    assert_eq!(t.balance(), before - expected_micros(1033, 135));
+    assert_eq!(result.balance_micros, t.balance());
+
+    let entry = t.ledger.entry(result.entry_id.as_deref().unwrap()).unwrap();
+    assert_eq!(entry.kind, EntryKind::Charge);
+    assert_eq!(entry.amount_micros, -expected_micros(1033, 135));
+    assert_eq!(entry.device_id, t.ledger.device_id());
+    let usage = entry.usage.unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (1033, 135));
+    assert_eq!(usage.model.as_deref(), Some("test-model"));
+    assert_eq!(usage.app_name, "Demo");
+    assert_eq!(usage.message_id, "m1");
+    assert_eq!(usage.conversation_id.as_deref(), Some("conv-1"));
+    assert_eq!(usage.credits_per_usd.to_string(), "10000");
+    assert_eq!(usage.price, Some(price("0.001", "0.002")));
+    assert_eq!(
+        usage.dify_total_price.map(|p| p.to_string()).as_deref(),
+        Some("0.001303")
+    );
+    assert_eq!(usage.usd_cost.to_string(), "0.001303");
+    assert!(!usage.estimated);
+    assert!(t.ledger.verify().unwrap().ok);
+}
+
+#[test]
+fn replays_are_charged_once_and_return_the_original_result() {
+    let mut t = ledger();
+    let first = t.ledger.record_frame(PAGE, &frame("m1", 100, 50)).unwrap();
+    // The same frame in the older, spaced JSON style is the same event.
+    let spaced = frame("m1", 100, 50)
+        .replace("\":", "\": ")
+        .replace(",\"", ", \"");
+    for payload in [frame("m1", 100, 50), spaced] {
+        let replay = t.ledger.record_frame(PAGE, &payload).unwrap();
+        assert_eq!(replay.outcome, Outcome::Duplicate);
+        assert_eq!(replay.amount_micros, first.amount_micros);
+        assert_eq!(replay.entry_id, first.entry_id);
+    }
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM entries WHERE kind = 'charge'"),
+        1
+    );
+    // The same message id in another app is another message.
+    let other = t
+        .ledger
+        .record_frame(DIFY_PRICE_PAGE, &frame("m1", 100, 50))
+        .unwrap();
+    assert_eq!(other.outcome, Outcome::Charged);
+}
+
+#[test]
+fn a_replay_with_other_usage_is_a_conflict_recorded_once_and_never_charged() {
+    let mut t = ledger();
+    t.ledger.record_frame(PAGE, &frame("m1", 100, 50)).unwrap();
+    let balance = t.balance();
+    let conflict = t.ledger.record_frame(PAGE, &frame("m1", 999, 50)).unwrap();
+    assert_eq!(conflict.outcome, Outcome::Conflict);
+    assert_eq!(t.balance(), balance);
+    let again = t.ledger.record_frame(PAGE, &frame("m1", 999, 50)).unwrap();
+    assert_eq!(again.outcome, Outcome::Duplicate);
+    assert_eq!(again.held_id, conflict.held_id);
+    let held = t.ledger.held_events(false).unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].reason, "conflict");
+    assert_eq!(held[0].payload, frame("m1", 999, 50));
+}
+
+#[test]
+fn approving_a_conflict_replaces_the_original_charge() {
+    let mut t = ledger();
+    t.ledger.record_frame(PAGE, &frame("m1", 100, 50)).unwrap();
+    let start = t.balance() + expected_micros(100, 50);
+    let conflict = t.ledger.record_frame(PAGE, &frame("m1", 300, 50)).unwrap();
+    t.ledger
+        .approve_held(
+            conflict.held_id.as_deref().unwrap(),
+            "admin",
+            "the later count is right",
+        )
+        .unwrap();
+    assert_eq!(t.balance(), start - expected_micros(300, 50));
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM entries WHERE kind = 'reversal'"),
+        1
+    );
+    let dashboard = t.ledger.dashboard(30).unwrap();
+    assert_eq!(dashboard.today.messages, 1);
+    assert_eq!(dashboard.today.prompt_tokens, 300);
+    assert!(t.ledger.verify().unwrap().ok);
+}
+
+#[test]
+fn a_charge_above_the_cap_is_held_then_approved_or_rejected() {
+    let mut t = ledger();
+    let mut policy = t.ledger.policy().unwrap();
+    policy.event_cap_micros = credits(10);
+    t.ledger.set_policy(&policy, "admin").unwrap();
+    let balance = t.balance();
+    // 1M prompt + 0.5M completion tokens cost 20,000 credits, far above the cap.
+    let held = t
+        .ledger
+        .record_frame(PAGE, &frame("big", 1_000_000, 500_000))
+        .unwrap();
+    assert_eq!(held.outcome, Outcome::Held);
+    assert_eq!(held.code.as_deref(), Some("cap"));
+    assert_eq!(held.amount_micros, expected_micros(1_000_000, 500_000));
+    assert_eq!(t.balance(), balance);
+    // A replay of a held event is a duplicate, not a second hold.
+    assert_eq!(
+        t.ledger
+            .record_frame(PAGE, &frame("big", 1_000_000, 500_000))
+            .unwrap()
+            .outcome,
+        Outcome::Duplicate
+    );
+    assert_eq!(t.ledger.held_events(false).unwrap().len(), 1);
+
+    let entry = t
+        .ledger
+        .approve_held(
+            held.held_id.as_deref().unwrap(),
+            "admin",
+            "real long document",
+        )
+        .unwrap();
+    assert_eq!(entry.amount_micros, -expected_micros(1_000_000, 500_000));
+    assert_eq!(entry.held_id, held.held_id);
+    assert_eq!(t.balance(), balance - expected_micros(1_000_000, 500_000));
+    let decided = t
+        .ledger
+        .approve_held(held.held_id.as_deref().unwrap(), "admin", "again");
+    assert_eq!(decided.unwrap_err().code(), "already_decided");
+
+    let other = t
+        .ledger
+        .record_frame(PAGE, &frame("big-2", 1_000_000, 500_000))
+        .unwrap();
+    let rejected = t
+        .ledger
+        .reject_held(other.held_id.as_deref().unwrap(), "admin", "a runaway loop")
+        .unwrap();
+    assert_eq!(rejected.status, "rejected");
+    assert_eq!(t.balance(), balance - expected_micros(1_000_000, 500_000));
+    assert!(t.ledger.verify().unwrap().ok);
+}
+
+#[test]
+fn two_replies_within_a_second_are_charged_and_a_flood_is_held() {
+    let mut t = ledger();
+    let mut policy = t.ledger.policy().unwrap();
+    policy.flood_max_per_minute = 3;
+    t.ledger.set_policy(&policy, "admin").unwrap();
+    let outcomes: Vec<Outcome> = (0..5)
+        .map(|n| {
+            t.clock.advance(Duration::milliseconds(200));
+            t.ledger
+                .record_frame(PAGE, &frame(&format!("m{n}"), 10, 10))
+                .unwrap()
+                .outcome
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Charged,
+            Outcome::Charged,
+            Outcome::Charged,
+            Outcome::Held,
+            Outcome::Held
+        ]
+    );
+    assert_eq!(
+        t.ledger
+            .held_events(false)
+            .unwrap()
+            .iter()
+            .filter(|held| held.reason == "flood")
+            .count(),
+        2
+    );
+    // A minute later the window has passed.
+    t.clock.advance(Duration::seconds(61));
+    assert_eq!(
+        t.ledger
+            .record_frame(PAGE, &frame("m9", 10, 10))
+            .unwrap()
+            .outcome,
+        Outcome::Charged
+    );
+}
+
+#[test]
+fn an_inactive_model_is_held_as_unpriced_never_priced_at_zero() {
+    let mut t = ledger();
+    t.ledger.set_model_active("test-model", false).unwrap();
+    let balance = t.balance();
+    let result = t.ledger.record_frame(PAGE, &frame("m1", 100, 100)).unwrap();
+    assert_eq!(result.outcome, Outcome::Held);
+    assert_eq!(result.code.as_deref(), Some("unpriced"));
+    assert!(result.reason.unwrap().contains("inactive"));
+    assert_eq!(t.balance(), balance);
+    let held_id = result.held_id.unwrap();
+    assert!(
+        t.ledger
+            .approve_held(&held_id, "admin", "")
+            .unwrap_err()
+            .to_string()
+            .contains("cannot approve yet")
+    );
+    t.ledger.set_model_active("test-model", true).unwrap();
+    t.ledger
+        .approve_held(&held_id, "admin", "priced now")
+        .unwrap();
+    assert_eq!(t.balance(), balance - expected_micros(100, 100));
+}
+
+#[test]
+fn dify_price_apps_charge_dify_total_price_and_hold_a_zero_price() {
+    let mut t = ledger();
+    let result = t
+        .ledger
+        .record_frame(
+            DIFY_PRICE_PAGE,
+            &frame_with_price("m1", 10, 10, "0.0013030"),
+        )
+        .unwrap();
+    assert_eq!(result.outcome, Outcome::Charged);
+    assert_eq!(result.amount_micros, 13_030_000); // 0.001303 USD × 10000 credits
+    let zero = t
+        .ledger
+        .record_frame(DIFY_PRICE_PAGE, &frame_with_price("m2", 10, 10, "0"))
+        .unwrap();
+    assert_eq!(
+        (zero.outcome, zero.code.as_deref()),
+        (Outcome::Held, Some("unpriced"))
+    );
+}
+
+#[test]
+fn a_new_rate_and_a_new_price_apply_to_the_next_charge() {
+    let mut t = ledger();
+    t.ledger
+        .set_exchange_rate(20_000.into(), "admin", "new budget year")
+        .unwrap();
+    let result = t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
+    assert_eq!(result.amount_micros, 2 * expected_micros(1000, 0));
+    t.ledger
+        .update_model_price(
+            "test-model",
+            price("0.003", "0.002"),
+            "admin",
+            "vendor raised prices",
+        )
+        .unwrap();
+    let result = t.ledger.record_frame(PAGE, &frame("m2", 1000, 0)).unwrap();
+    assert_eq!(result.amount_micros, 6 * expected_micros(1000, 0));
+    let history = t.ledger.exchange_rate_history().unwrap();
+    assert_eq!(
+        (
+            history[0].old_rate.unwrap().to_string(),
+            history[0].reason.as_str()
+        ),
+        ("10000".into(), "new budget year")
+    );
+    let prices = t.ledger.model_price_history("test-model").unwrap();
+    assert_eq!(prices[0].old, Some(price("0.001", "0.002")));
+    assert_eq!(prices[0].reason, "vendor raised prices");
+    assert!(
+        t.ledger.set_exchange_rate(5.into(), "admin", "  ").is_err(),
+        "a reason is required"
+    );
+}
+
+#[test]
+fn an_overdraft_for_spent_tokens_is_recorded_and_then_the_gate_blocks() {
+    let mut t = ledger();
+    let balance = t.balance();
+    assert!(t.ledger.may_send(PAGE).unwrap().allowed);
+    // 1,000,000 prompt tokens at 0.001/1K = 1 USD = 10000 credits: exactly the allowance, then more.
+    t.ledger
+        .record_frame(PAGE, &frame("m1", 1_000_000, 0))
+        .unwrap();
+    let result = t.ledger.record_frame(PAGE, &frame("m2", 1000, 0)).unwrap();
+    assert_eq!(result.outcome, Outcome::Charged);
+    assert!(result.balance_micros < 0);
+    assert_eq!(t.balance(), balance - expected_micros(1_001_000, 0));
+    let gate = t.ledger.may_send(PAGE).unwrap();
+    assert!(!gate.allowed);
+    assert_eq!(gate.code, Some("insufficient_credits"));
+    t.ledger
+        .top_up("staff", credits(100), "admin", "paid invoice 42")
+        .unwrap();
+    assert!(t.ledger.may_send(PAGE).unwrap().allowed);
+}
+
+#[test]
+fn the_gate_refuses_unknown_apps_a_switched_off_integration_and_spent_budgets() {
+    let mut t = ledger();
+    assert_eq!(
+        t.ledger
+            .may_send("http://127.0.0.1:9/chat/other")
+            .unwrap()
+            .code,
+        Some("unknown_app")
+    );
+    let mut policy = t.ledger.policy().unwrap();
+    policy.daily_budget_micros = expected_micros(1000, 0);
+    t.ledger.set_policy(&policy, "admin").unwrap();
+    t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
+    assert_eq!(
+        t.ledger.may_send(PAGE).unwrap().code,
+        Some("daily_budget_spent")
+    );
+    t.clock.advance(Duration::days(1));
+    assert!(
+        t.ledger.may_send(PAGE).unwrap().allowed,
+        "the daily budget resets"
+    );
+    policy.daily_budget_micros = 0;
+    policy.integration_enabled = false;
+    t.ledger.set_policy(&policy, "admin").unwrap();
+    assert_eq!(
+        t.ledger.may_send(PAGE).unwrap().code,
+        Some("integration_disabled")
+    );
+}
+
+#[test]
+fn a_reply_without_usage_is_charged_as_an_estimate() {
+    let mut t = ledger();
+    let report = IncompleteReport {
+        message_id: Some("m1".into()),
+        conversation_id: Some("conv-1".into()),
+        query: "Summarize our travel policy in three bullet points.".into(),
+        answer: "1. Book economy. 2. Use the company card. 3. 提交发票 within 30 days.".into(),
+        reason: Some("no_message_end".into()),
+        ..IncompleteReport::default()
+    };
+    let payload = serde_json::to_string(&report).unwrap();
+    let result = t.ledger.record_incomplete(PAGE, &payload).unwrap();
+    assert_eq!(result.outcome, Outcome::Charged);
+    assert!(result.estimated);
+    let usage = t
+        .ledger
+        .entry(result.entry_id.as_deref().unwrap())
+        .unwrap()
+        .usage
+        .unwrap();
+    assert!(usage.estimated);
+    assert!((5..40).contains(&usage.prompt_tokens), "{usage:?}");
+    assert!((10..60).contains(&usage.completion_tokens), "{usage:?}");
+    assert_eq!(
+        result.amount_micros,
+        expected_micros(usage.prompt_tokens, usage.completion_tokens)
+    );
+    // The same report again is a duplicate; a real message_end for it later is a conflict, never a second charge.
+    assert_eq!(
+        t.ledger.record_incomplete(PAGE, &payload).unwrap().outcome,
+        Outcome::Duplicate
+    );
+    assert_eq!(
+        t.ledger
+            .record_frame(PAGE, &frame("m1", 40, 30))
+            .unwrap()
+            .outcome,
+        Outcome::Conflict
+    );
+    let empty = serde_json::json!({"message_id": "m2", "query": "", "answer": " "}).to_string();
+    assert_eq!(
+        t.ledger
+            .record_incomplete(PAGE, &empty)
+            .unwrap()
+            .code
+            .as_deref(),
+        Some("nothing_to_estimate")
+    );
+}
+
+#[test]
+fn reversals_mirror_once_and_adjustments_need_reasons() {
+    let mut t = ledger();
+    let charge = t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
+    let balance = t.balance();
+    let reversal = t
+        .ledger
+        .reverse(charge.entry_id.as_deref().unwrap(), "admin", "test message")
+        .unwrap();
+    assert_eq!(reversal.amount_micros, charge.amount_micros);
+    assert_eq!(t.balance(), balance + charge.amount_micros);
+    assert_eq!(
+        t.ledger
+            .reverse(charge.entry_id.as_deref().unwrap(), "admin", "twice")
+            .unwrap_err()
+            .code(),
+        "already_reversed"
+    );
+    assert!(t.ledger.reverse(&reversal.id, "admin", "undo").is_err());
+    assert_eq!(t.ledger.dashboard(1).unwrap().today.messages, 0);
+    assert!(t.ledger.grant("staff", credits(5), "admin", "").is_err());
+    assert!(
+        t.ledger
+            .grant("staff", -credits(5), "admin", "negative")
+            .is_err()
+    );
+    assert!(
+        t.ledger
+            .grant("nobody", credits(5), "admin", "bonus")
+            .is_err()
+    );
+    t.ledger
+        .adjust("staff", -credits(5), "admin", "correction")
+        .unwrap();
+    assert!(t.ledger.verify().unwrap().ok);
+}
+
+#[test]
+fn entries_are_immutable_in_the_file_itself() {
+    let mut t = ledger();
+    t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
+    let raw = t.raw();
+    assert!(
+        raw.execute("UPDATE entries SET amount_micros = 0", [])
+            .unwrap_err()
+            .to_string()
+            .contains("immutable")
+    );
+    assert!(
+        raw.execute("DELETE FROM entries", [])
+            .unwrap_err()
+            .to_string()
+            .contains("permanent")
+    );
+}
+
+#[test]
+fn verify_finds_a_tampered_balance() {
+    let mut t = ledger();
+    t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
+    assert!(t.ledger.verify().unwrap().ok);
+    t.raw()
+        .execute(
+            "UPDATE accounts SET balance_micros = balance_micros + 1 WHERE name = 'staff'",
+            [],
+        )
+        .unwrap();
+    let report = t.ledger.verify().unwrap();
+    assert!(!report.ok);
+    assert!(report.problems[0].contains("balance differs"), "{report:?}");
+}
+
+#[test]
+fn admin_passwords_must_be_set_before_use() {
+    let mut t = ledger();
+    assert_eq!(
+        t.ledger
+            .check_admin_password("admin", "")
+            .unwrap_err()
+            .code(),
+        "password_not_set"
+    );
+    assert_eq!(
+        t.ledger
+            .check_admin_password("admin", "admin")
+            .unwrap_err()
+            .code(),
+        "password_not_set"
+    );
+    assert!(t.ledger.set_admin_password("admin", "short").is_err());
+    t.ledger
+        .set_admin_password("admin", "correct horse battery")
+        .unwrap();
+    assert_eq!(
+        t.ledger
+            .set_admin_password("admin", "another password")
+            .unwrap_err()
+            .code(),
+        "password_already_set"
+    );
+    t.ledger
+        .check_admin_password("admin", "correct horse battery")
+        .unwrap();
+    assert_eq!(
+        t.ledger
+            .check_admin_password("admin", "wrong password")
+            .unwrap_err()
+            .code(),
+        "wrong_password"
+    );
+    t.ledger
+        .change_admin_password("admin", "correct horse battery", "staple staple")
+        .unwrap();
+    t.ledger
+        .check_admin_password("admin", "staple staple")
+        .unwrap();
+    assert!(
+        t.ledger
+            .set_admin_password("staff", "some password")
+            .is_err(),
+        "staff is not an admin"
+    );
+}

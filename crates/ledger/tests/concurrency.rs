@@ -1,0 +1,66 @@
+//! Eight threads, each with its own connection, charge one account at once: no lost update, no double charge.
+
+mod common;
+
+use common::*;
+use std::sync::{Arc, Barrier};
+use tokendesk_ledger::{Ledger, Outcome};
+
+const THREADS: usize = 8;
+const CHARGES: usize = 500;
+const SHARED: usize = 50;
+
+#[test]
+fn eight_writers_lose_nothing_and_charge_shared_events_once() {
+    let t = ledger();
+    let start = t.balance();
+    let path = t.dir.path().join("ledger.sqlite3");
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|worker| {
+            let (path, barrier) = (path.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut ledger = Ledger::open(&path).unwrap();
+                barrier.wait();
+                let mut charged = 0;
+                for n in 0..CHARGES {
+                    let result = ledger
+                        .record_frame(PAGE, &frame(&format!("w{worker}-{n}"), 100 + n as u64, 20))
+                        .unwrap();
+                    assert_eq!(result.outcome, Outcome::Charged);
+                    // Every worker also races to deliver the same shared events.
+                    if n % (CHARGES / SHARED) == 0 {
+                        let shared = n / (CHARGES / SHARED);
+                        let result = ledger
+                            .record_frame(PAGE, &frame(&format!("shared-{shared}"), 1000, 100))
+                            .unwrap();
+                        assert!(
+                            matches!(result.outcome, Outcome::Charged | Outcome::Duplicate),
+                            "{result:?}"
+                        );
+                        charged += usize::from(result.outcome == Outcome::Charged);
+                    }
+                }
+                charged
+            })
+        })
+        .collect();
+    let shared_charged: usize = workers
+        .into_iter()
+        .map(|worker| worker.join().unwrap())
+        .sum();
+    assert_eq!(shared_charged, SHARED);
+
+    let own: i64 = (0..CHARGES as u64)
+        .map(|n| expected_micros(100 + n, 20))
+        .sum::<i64>()
+        * THREADS as i64;
+    let shared = expected_micros(1000, 100) * SHARED as i64;
+    assert_eq!(t.balance(), start - own - shared);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM entries WHERE kind = 'charge'"),
+        (THREADS * CHARGES + SHARED) as i64
+    );
+    let mut ledger = t.reopen();
+    assert!(ledger.verify().unwrap().ok);
+}

@@ -1,0 +1,264 @@
+//! Dashboard figures in the reporting time zone, paged history, CSV export, price imports.
+
+mod common;
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use common::*;
+use tokendesk_ledger::stats::HistoryQuery;
+
+#[test]
+fn today_and_month_follow_the_local_time_zone() {
+    let shanghai: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+    let mut t = ledger_in_zone(shanghai);
+    // 2026-11-30 23:30 in Shanghai is 15:30 UTC: still November, locally.
+    t.clock
+        .set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 30, 0).unwrap());
+    t.ledger.record_frame(PAGE, &frame("nov", 1000, 0)).unwrap();
+    // Forty minutes later it is December 1st in Shanghai, though still November 30th in UTC.
+    t.clock.advance(Duration::minutes(40));
+    t.ledger.record_frame(PAGE, &frame("dec", 2000, 0)).unwrap();
+    let dashboard = t.ledger.dashboard(30).unwrap();
+    assert_eq!(dashboard.today.credits_micros, expected_micros(2000, 0));
+    assert_eq!(dashboard.month.credits_micros, expected_micros(2000, 0));
+    assert_eq!(dashboard.month.messages, 1);
+    let series = &dashboard.series;
+    assert_eq!(series.len(), 30);
+    assert_eq!(
+        series[29].date,
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+    );
+    assert_eq!(series[29].spend.credits_micros, expected_micros(2000, 0));
+    assert_eq!(series[28].spend.credits_micros, expected_micros(1000, 0));
+    assert_eq!(dashboard.month_by_model[0].key, "test-model");
+    assert_eq!(dashboard.time_zone, "Asia/Shanghai");
+
+    // Reopened in UTC, the rollup is rebuilt: both charges fall on November 30th.
+    drop(t.ledger);
+    let utc = tokendesk_ledger::Ledger::open_with(
+        &t.dir.path().join("ledger.sqlite3"),
+        tokendesk_ledger::LedgerOptions {
+            clock: t.clock.clone(),
+            time_zone: chrono_tz::Tz::UTC,
+        },
+    )
+    .unwrap();
+    let dashboard = utc.dashboard(30).unwrap();
+    assert_eq!(dashboard.today.credits_micros, expected_micros(3000, 0));
+    assert_eq!(dashboard.today.messages, 2);
+}
+
+#[test]
+fn the_dashboard_converts_the_balance_and_warns_when_low() {
+    let mut t = ledger();
+    let dashboard = t.ledger.dashboard(7).unwrap();
+    assert_eq!(
+        (
+            dashboard.balance.to_string(),
+            dashboard.balance_usd.to_string()
+        ),
+        ("10000".into(), "1".into())
+    );
+    assert!(!dashboard.low_balance);
+    // Spend down to 900 credits, under the 1000-credit threshold.
+    t.ledger
+        .record_frame(PAGE, &frame("m1", 910_000, 0))
+        .unwrap();
+    let dashboard = t.ledger.dashboard(7).unwrap();
+    assert_eq!(dashboard.balance.to_string(), "900");
+    assert!(dashboard.low_balance);
+    assert_eq!(dashboard.series.len(), 7);
+}
+
+#[test]
+fn history_pages_and_filters_without_gaps_or_repeats() {
+    let mut t = ledger();
+    for n in 0..25 {
+        t.clock.advance(Duration::minutes(1));
+        let page = if n % 5 == 0 { DIFY_PRICE_PAGE } else { PAGE };
+        t.ledger
+            .record_frame(page, &frame(&format!("m{n}"), 100 + n, 10))
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut query = HistoryQuery {
+        limit: 7,
+        ..HistoryQuery::default()
+    };
+    loop {
+        let page = t.ledger.history(&query).unwrap();
+        assert!(page.entries.len() <= 7);
+        seen.extend(page.entries.iter().map(|entry| entry.id.clone()));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 26, "25 charges and the initial grant");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 26);
+
+    let by_model = t
+        .ledger
+        .history(&HistoryQuery {
+            model: Some("test-model".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_model.entries.len(), 20);
+    let app = t.ledger.app_for_url(DIFY_PRICE_PAGE).unwrap().unwrap();
+    let by_app = t
+        .ledger
+        .history(&HistoryQuery {
+            app_id: Some(app.id),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_app.entries.len(), 5);
+    let start = t.ledger.now() - Duration::seconds(570);
+    let recent = t
+        .ledger
+        .history(&HistoryQuery {
+            from: Some(start),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(recent.entries.len(), 10);
+    assert!(
+        recent
+            .entries
+            .windows(2)
+            .all(|pair| pair[0].created_at >= pair[1].created_at),
+        "newest first"
+    );
+    assert!(
+        t.ledger
+            .history(&HistoryQuery {
+                cursor: Some("garbage".into()),
+                limit: 5,
+                ..Default::default()
+            })
+            .is_err()
+    );
+}
+
+#[test]
+fn csv_export_matches_the_ledger() {
+    let mut t = ledger();
+    for n in 0..600 {
+        t.ledger
+            .record_frame(PAGE, &frame(&format!("m{n}"), 100 + n, 7))
+            .unwrap();
+    }
+    let mut out = Vec::new();
+    let written = t
+        .ledger
+        .export_csv(&HistoryQuery::default(), &mut out)
+        .unwrap();
+    assert_eq!(written, 601);
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 601);
+    let total: rust_decimal::Decimal = rows
+        .iter()
+        .map(|row| {
+            row[column("credits")]
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(total, t.ledger.active_account().unwrap().balance);
+    for row in rows.iter().filter(|row| &row[column("kind")] == "charge") {
+        let entry = t.ledger.entry(&row[column("entry_id")]).unwrap();
+        let usage = entry.usage.unwrap();
+        assert_eq!(
+            row[column("prompt_tokens")].parse::<u64>().unwrap(),
+            usage.prompt_tokens
+        );
+        assert_eq!(row[column("credits")], entry.amount.to_string());
+        assert_eq!(&row[column("model")], "test-model");
+    }
+}
+
+#[test]
+fn csv_price_import_keeps_good_rows_and_reports_bad_lines() {
+    let mut t = ledger();
+    let file = "name,input_usd_per_1k,output_usd_per_1k,aliases\n\
+                house-llm,0.0005,0.0015,house|house-v2\n\
+                broken-model,cheap,0.001\n\
+                test-model,0.002,0.004\n\
+                ,0.001,0.001\n\
+                gpt-4o,0.0025,0.01\n";
+    let report = t
+        .ledger
+        .import_models(file, "admin", "quarterly price list")
+        .unwrap();
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (1, 1, 1),
+        "{report:?}"
+    );
+    let lines: Vec<u64> = report.errors.iter().map(|error| error.line).collect();
+    assert_eq!(lines, [3, 5], "{report:?}");
+    assert!(report.errors[0].message.contains("cheap"));
+    let house = t.ledger.model("house-v2").unwrap();
+    assert_eq!(house.name, "house-llm");
+    assert_eq!(
+        t.ledger.model("test-model").unwrap().price(),
+        price("0.002", "0.004")
+    );
+    assert!(
+        !t.ledger.model("gpt-4o").unwrap().needs_review,
+        "an identical import confirms a seeded price"
+    );
+    assert_eq!(
+        t.ledger.model_price_history("test-model").unwrap()[0].reason,
+        "quarterly price list"
+    );
+    assert!(
+        t.ledger.model("house").is_ok() && t.ledger.model("hous").is_err(),
+        "aliases are exact"
+    );
+}
+
+#[test]
+fn litellm_price_maps_import_per_token_prices_as_per_1k() {
+    let mut t = ledger();
+    let file = r#"{
+    "sample_spec": {"input_cost_per_token": 0, "output_cost_per_token": 0},
+    "vendor/model-a": {
+        "input_cost_per_token": 3e-06,
+        "output_cost_per_token": 1.5e-05,
+        "litellm_provider": "vendor"
+    },
+    "vendor/model-b": {
+        "input_cost_per_token": "oops",
+        "output_cost_per_token": 1e-06
+    },
+    "vendor/embedder": {
+        "input_cost_per_token": 1e-07
+    }
+}"#;
+    let report = t
+        .ledger
+        .import_models(file, "admin", "LiteLLM map")
+        .unwrap();
+    assert_eq!(report.created, 1, "{report:?}");
+    assert_eq!(
+        t.ledger.model("vendor/model-a").unwrap().price(),
+        price("0.003", "0.015")
+    );
+    let lines: Vec<u64> = report.errors.iter().map(|error| error.line).collect();
+    assert_eq!(lines, [8, 12], "{report:?}");
+    assert!(
+        report.errors[1]
+            .message
+            .contains("output_cost_per_token is missing")
+    );
+}

@@ -1,0 +1,397 @@
+// TokenDesk relay. Tauri injects this file into the Dify web app (initialization_script), so it
+// runs before any page script. It copies Dify's own SSE replies from fetch and passes the raw facts
+// (the message_end frame, or the query and streamed answer when usage is missing) to Rust, which
+// validates and prices them. Whatever fails here, the page must keep working exactly as without it.
+(function () {
+  'use strict';
+
+  const GUARD = '__TOKENDESK_RELAY__';
+  // A hung check_send must not freeze the chat; past this, the send goes through (fail open).
+  const CHECK_SEND_TIMEOUT_MS = 10000;
+
+  // POST endpoints that stream a reply; they also pass through the pre-send gate.
+  const SEND_ENDPOINTS = ['chat-messages', 'completion-messages', 'workflows/run'];
+  // Reconnect to a running workflow; it may replay a message_end already seen (Rust dedups).
+  const RECONNECT_PATH = /\/api\/workflow\/[^/]+\/events$/;
+  const RECONNECT_ENDPOINT = 'workflow/events';
+  // Requests that call the model without a message_end.
+  const MODEL_CALLS = [
+    { kind: 'conversation_name', method: 'POST', path: /\/api\/conversations\/([^/]+)\/name$/, idField: 'conversation_id' },
+    { kind: 'suggested_questions', method: 'GET', path: /\/api\/messages\/([^/]+)\/suggested-questions$/, idField: 'message_id' },
+  ];
+
+  const TEXT = {
+    en: {
+      locale: 'en-US',
+      credits: 'credits',
+      monitoring: 'Monitoring',
+      offline: 'TokenDesk offline',
+      blocked: 'TokenDesk: sending is blocked (not enough credits or a limit was reached).',
+    },
+    zh: {
+      locale: 'zh-CN',
+      credits: '积分',
+      monitoring: '监控中',
+      offline: 'TokenDesk 未连接',
+      blocked: 'TokenDesk：暂时无法发送（积分不足或已达到限额）。',
+    },
+  };
+
+  // Kebab-case names work both in a stylesheet and with style.setProperty (the no-CSSOM-sheet fallback).
+  const BADGE_STYLE = {
+    position: 'fixed',
+    right: '8px',
+    bottom: '8px',
+    'z-index': '2147483647',
+    padding: '2px 8px',
+    'border-radius': '999px',
+    background: 'rgba(17, 24, 39, 0.8)',
+    color: '#fff',
+    font: '12px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif',
+    'white-space': 'nowrap',
+    // Never steal clicks from the chat UI underneath.
+    'pointer-events': 'none',
+    'user-select': 'none',
+  };
+
+  function debug(...args) {
+    try {
+      console.debug('[TokenDesk relay]', ...args);
+    } catch (_) {
+      // console itself may be unusable; nothing else to do.
+    }
+  }
+
+  // Splits a byte stream into SSE lines the way Dify's web client does (split on "\n"), and calls
+  // onData with the text after "data:" of each data line. Pings, comments and other fields are dropped.
+  function createSseParser(onData) {
+    const decoder = new TextDecoder('utf-8');
+    let partial = '';
+
+    function feed(text, final) {
+      const lines = (partial + text).split('\n');
+      partial = final ? '' : lines.pop();
+      for (const raw of lines) {
+        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+        if (line.startsWith('data:')) onData(line.slice(line.startsWith('data: ') ? 6 : 5));
+      }
+    }
+
+    return {
+      push(chunk) {
+        // stream: true keeps a multibyte character split across chunks for the next call.
+        feed(decoder.decode(chunk, { stream: true }), false);
+      },
+      end() {
+        feed(decoder.decode(), true);
+      },
+    };
+  }
+
+  function isRequestObject(input) {
+    return typeof input === 'object' && input !== null && typeof input.url === 'string' && typeof input.method === 'string';
+  }
+
+  // Works out what kind of request this is, or null for everything that must pass through untouched.
+  function routeOf(input, init, baseHref) {
+    const url = new URL(isRequestObject(input) ? input.url : String(input), baseHref);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+    const path = url.pathname;
+    const method = String((init && init.method) || (isRequestObject(input) && input.method) || 'GET').toUpperCase();
+
+    if (method === 'POST') {
+      const endpoint = SEND_ENDPOINTS.find((name) => path.endsWith('/api/' + name));
+      if (endpoint) return { type: 'stream', endpoint, gated: true };
+    }
+    if (method === 'GET' && RECONNECT_PATH.test(path)) {
+      return { type: 'stream', endpoint: RECONNECT_ENDPOINT, gated: false };
+    }
+    for (const call of MODEL_CALLS) {
+      const match = method === call.method && call.path.exec(path);
+      if (match) return { type: 'model_call', call, id: decodeURIComponent(match[1]) };
+    }
+    return null;
+  }
+
+  // Resolves to the request body as text, or null when it is not readable text. A Request input is
+  // cloned now, synchronously, because fetch is about to consume its body.
+  function readBodyText(input, init) {
+    try {
+      if (init && init.body != null) return Promise.resolve(typeof init.body === 'string' ? init.body : null);
+      if (isRequestObject(input) && !input.bodyUsed) return input.clone().text().catch(() => null);
+    } catch (err) {
+      debug('cannot read request body', err);
+    }
+    return Promise.resolve(null);
+  }
+
+  function parseObject(text) {
+    try {
+      const value = JSON.parse(text);
+      return value !== null && typeof value === 'object' ? value : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  // Chat apps send `query`; completion and workflow apps send only `inputs`.
+  function queryOf(bodyText) {
+    const body = bodyText == null ? null : parseObject(bodyText);
+    if (!body) return '';
+    if (typeof body.query === 'string' && body.query !== '') return body.query;
+    return body.inputs === undefined ? '' : JSON.stringify(body.inputs);
+  }
+
+  // Renaming a conversation by hand sends `{name}` and calls no model; Dify's auto-naming sends
+  // `{auto_generate: true}`. An unreadable body is reported, so a model call is never lost.
+  function isAutoName(bodyText) {
+    const body = bodyText == null ? null : parseObject(bodyText);
+    return !body || body.auto_generate === true;
+  }
+
+  function withTimeout(promise, ms) {
+    let timer;
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  function refusalResponse(verdict, text) {
+    const status = Number.isInteger(verdict.status) && verdict.status >= 400 && verdict.status <= 599 ? verdict.status : 402;
+    const body = {
+      code: typeof verdict.code === 'string' && verdict.code ? verdict.code : 'send_blocked',
+      message: typeof verdict.message === 'string' && verdict.message ? verdict.message : text.blocked,
+      status,
+    };
+    return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+  }
+
+  // Reads one copy of a streamed reply and reports it when it ends. Never throws, never rejects.
+  async function trackReply(stream, endpoint, queryPromise, call) {
+    const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', sawMessageEnd: false };
+
+    function reportIncomplete(reason) {
+      const snapshot = { message_id: reply.message_id, conversation_id: reply.conversation_id, task_id: reply.task_id, answer: reply.answer };
+      queryPromise.then((query) => call('report_incomplete', { report: { ...snapshot, endpoint, query, reason } }));
+    }
+
+    function appendText(piece) {
+      if (typeof piece === 'string') reply.answer += piece;
+    }
+
+    function onData(jsonText) {
+      const frame = parseObject(jsonText);
+      if (!frame) return;
+      for (const key of ['message_id', 'conversation_id', 'task_id']) {
+        if (typeof frame[key] === 'string' && frame[key]) reply[key] = frame[key];
+      }
+      switch (frame.event) {
+        case 'message':
+        case 'agent_message':
+          appendText(frame.answer);
+          break;
+        case 'message_replace':
+          // Moderation replaced the whole answer; that is what the user sees.
+          if (typeof frame.answer === 'string') reply.answer = frame.answer;
+          break;
+        case 'text_chunk':
+          appendText(frame.data && frame.data.text);
+          break;
+        case 'message_end': {
+          reply.sawMessageEnd = true;
+          const usage = frame.metadata && frame.metadata.usage;
+          // Rust gets the frame exactly as received; it parses and validates it itself.
+          if (usage !== null && typeof usage === 'object') call('report_usage', { frame: jsonText });
+          else reportIncomplete('no_usage');
+          break;
+        }
+      }
+    }
+
+    const parser = createSseParser(onData);
+    try {
+      const reader = stream.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parser.push(value);
+      }
+    } catch (err) {
+      // Aborted by the page (stop button) or a network error: report what was streamed so far.
+      debug('reply stream ended early', err);
+    }
+    try {
+      parser.end();
+      if (!reply.sawMessageEnd && reply.answer) reportIncomplete('no_message_end');
+    } catch (err) {
+      debug('cannot finish reply', err);
+    }
+  }
+
+  function createBadge(win, text) {
+    const state = { balance: null, online: true };
+    let view = null;
+    const format = new Intl.NumberFormat(text.locale, { maximumFractionDigits: 2 });
+
+    function render() {
+      if (!view) return;
+      const parts = [];
+      if (state.balance !== null) parts.push(format.format(state.balance) + ' ' + text.credits);
+      parts.push(state.online ? text.monitoring : text.offline);
+      view.label.textContent = parts.join(' · ');
+      if (state.balance !== null) view.host.setAttribute('data-balance', String(state.balance));
+    }
+
+    function style(root, label) {
+      if (typeof win.CSSStyleSheet === 'function' && 'adoptedStyleSheets' in root) {
+        const rules = Object.entries(BADGE_STYLE).map(([name, value]) => name + ': ' + value + ';').join(' ');
+        const sheet = new win.CSSStyleSheet();
+        sheet.replaceSync('.badge { ' + rules + ' }');
+        root.adoptedStyleSheets = [sheet];
+      } else {
+        for (const [name, value] of Object.entries(BADGE_STYLE)) label.style.setProperty(name, value);
+      }
+    }
+
+    function mount() {
+      try {
+        const doc = win.document;
+        if (!doc.documentElement) return;
+        const host = doc.createElement('div');
+        host.id = 'tokendesk-badge';
+        const root = host.attachShadow({ mode: 'open' });
+        const label = doc.createElement('div');
+        label.className = 'badge';
+        style(root, label);
+        root.appendChild(label);
+        doc.documentElement.appendChild(host);
+        view = { host, label };
+        render();
+      } catch (err) {
+        debug('cannot show badge', err);
+      }
+    }
+
+    try {
+      const doc = win.document;
+      // The script runs before the DOM exists; wait for it.
+      if (doc && doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', mount, { once: true });
+      else if (doc) mount();
+    } catch (err) {
+      debug('cannot schedule badge', err);
+    }
+
+    return {
+      // Called after every invoke: a result may carry a fresh balance; a failure means offline.
+      update(result, online) {
+        try {
+          state.online = online;
+          if (result && typeof result.balance === 'number' && Number.isFinite(result.balance)) state.balance = result.balance;
+          render();
+        } catch (err) {
+          debug('cannot update badge', err);
+        }
+      },
+    };
+  }
+
+  function install(win) {
+    try {
+      if (!win || win[GUARD]) return false;
+      const internals = win.__TAURI_INTERNALS__;
+      if (!internals || typeof internals.invoke !== 'function' || typeof win.fetch !== 'function') return false;
+      const protocol = new URL(win.location.href).protocol;
+      if (protocol !== 'http:' && protocol !== 'https:') return false;
+      Object.defineProperty(win, GUARD, { value: true });
+
+      const text = /^zh/i.test(String((win.navigator && win.navigator.language) || '')) ? TEXT.zh : TEXT.en;
+      const badge = createBadge(win, text);
+      const originalFetch = win.fetch;
+
+      // Every call to Rust: resolves to the result, or to undefined on any failure (never rejects).
+      function call(cmd, args) {
+        let pending;
+        try {
+          pending = Promise.resolve(internals.invoke(cmd, args));
+        } catch (err) {
+          pending = Promise.reject(err);
+        }
+        return pending.then(
+          (result) => {
+            badge.update(result, true);
+            return result;
+          },
+          (err) => {
+            debug(cmd + ' failed', err);
+            badge.update(null, false);
+            return undefined;
+          },
+        );
+      }
+
+      async function fetchStream(thisArg, args, route) {
+        let query = Promise.resolve('');
+        try {
+          query = readBodyText(args[0], args[1]).then(queryOf);
+          if (route.gated) {
+            const verdict = await withTimeout(call('check_send', { endpoint: route.endpoint }), CHECK_SEND_TIMEOUT_MS);
+            if (verdict && verdict.allowed === false) return refusalResponse(verdict, text);
+          }
+        } catch (err) {
+          debug('pre-send gate failed, sending anyway', err);
+        }
+        const response = await originalFetch.apply(thisArg, args);
+        try {
+          if (response && response.ok && response.body) {
+            // clone() tees the body: the page keeps the original Response (same object, byte-identical
+            // stream, url and type intact) and the relay reads the copy in the background.
+            trackReply(response.clone().body, route.endpoint, query, call);
+          }
+        } catch (err) {
+          debug('cannot copy reply stream', err);
+        }
+        return response;
+      }
+
+      function fetchModelCall(thisArg, args, route) {
+        const body = route.call.kind === 'conversation_name' ? readBodyText(args[0], args[1]) : Promise.resolve(null);
+        const pending = originalFetch.apply(thisArg, args);
+        Promise.resolve(pending)
+          .then(async (response) => {
+            if (!response || !response.ok || !isAutoName(await body)) return;
+            const ids = { conversation_id: null, message_id: null, [route.call.idField]: route.id };
+            call('report_model_call', { call: { kind: route.call.kind, ...ids } });
+          })
+          .catch(() => {
+            // The page sees its own failure; nothing was spent.
+          });
+        return pending;
+      }
+
+      win.fetch = function fetch(input, init) {
+        let route = null;
+        try {
+          route = routeOf(input, init, win.location.href);
+        } catch (err) {
+          debug('cannot classify request', err);
+        }
+        if (!route) return originalFetch.apply(this, arguments);
+        if (route.type === 'stream') return fetchStream(this, arguments, route);
+        return fetchModelCall(this, arguments, route);
+      };
+
+      call('relay_status', {});
+      return true;
+    } catch (err) {
+      debug('install failed', err);
+      return false;
+    }
+  }
+
+  if (typeof window !== 'undefined' && window.document) {
+    install(window);
+  } else if (typeof module !== 'undefined' && module.exports) {
+    module.exports = { createSseParser, install };
+  }
+})();

@@ -1,0 +1,504 @@
+import { readFileSync } from 'node:fs';
+import vm from 'node:vm';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { dataLinesOf, encode, fixture, fixtureNames, readBytes, relay, settle, sseResponse } from './test-support.js';
+
+const { install } = relay;
+
+const ORIGIN = 'https://dify.example.com';
+const PAGE = `${ORIGIN}/chat/AbC123`;
+const CHAT_URL = `${ORIGIN}/api/chat-messages`;
+
+function defaultReply(cmd) {
+  switch (cmd) {
+    case 'check_send':
+      return { allowed: true };
+    case 'relay_status':
+      return { balance: 100, monitor: 'ok' };
+    case 'report_usage':
+      return { outcome: 'charged', amount: 1.5, balance: 98.5 };
+    default:
+      return {};
+  }
+}
+
+// A fake page window around a mocked original fetch and a mocked Tauri invoke, with the relay installed.
+function setup({ fetch, invoke, href = PAGE, language = 'en-US', ...extra } = {}) {
+  const originalFetch = vi.fn(fetch ?? (async () => new Response('{}')));
+  const invokeMock = vi.fn(invoke ?? (async (cmd) => defaultReply(cmd)));
+  const win = { fetch: originalFetch, location: { href }, navigator: { language }, __TAURI_INTERNALS__: { invoke: invokeMock }, ...extra };
+  const installed = install(win);
+  return {
+    win,
+    installed,
+    originalFetch,
+    invoke: invokeMock,
+    commands: () => invokeMock.mock.calls.map(([cmd]) => cmd),
+    calls: (cmd) => invokeMock.mock.calls.filter(([name]) => name === cmd).map(([, args]) => args),
+  };
+}
+
+const chatBody = (query) => JSON.stringify({ inputs: {}, query, conversation_id: '', response_mode: 'streaming', files: [] });
+const post = (body) => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+
+// Sends a request through the wrapped fetch and reads the page's response to the end, as Dify does.
+async function send(env, url, init) {
+  const response = await env.win.fetch(url, init);
+  const bytes = await readBytes(response);
+  await settle();
+  return { response, bytes };
+}
+
+const messageEndsOf = (bytes) => dataLinesOf(bytes).filter((text) => JSON.parse(text).event === 'message_end');
+
+beforeEach(() => {
+  vi.spyOn(console, 'debug').mockImplementation(() => {});
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+});
+
+describe('streaming replies', () => {
+  it.each(fixtureNames)('%s: the page gets the original Response with identical bytes', async (name) => {
+    const bytes = fixture(name);
+    const env = setup({ fetch: async () => sseResponse(bytes) });
+    const { response, bytes: seen } = await send(env, CHAT_URL, post(chatBody('你好')));
+    expect(response).toBe(await env.originalFetch.mock.results[0].value);
+    expect(seen).toEqual(bytes);
+  });
+
+  it.each(['advanced-chat.sse', 'agent-chat.sse', 'chat-compact.sse', 'chat-crlf.sse', 'chat-legacy.sse', 'duplicate-message-end.sse'])(
+    '%s: each message_end frame reaches report_usage verbatim',
+    async (name) => {
+      const bytes = fixture(name);
+      const env = setup({ fetch: async () => sseResponse(bytes) });
+      await send(env, CHAT_URL, post(chatBody('你好')));
+      expect(env.calls('report_usage')).toEqual(messageEndsOf(bytes).map((frame) => ({ frame })));
+      expect(env.calls('report_incomplete')).toEqual([]);
+    },
+  );
+
+  it('forwards a repeated message_end twice (duplicates are for Rust to judge)', async () => {
+    const bytes = fixture('duplicate-message-end.sse');
+    const env = setup({ fetch: async () => sseResponse(bytes) });
+    await send(env, CHAT_URL, post(chatBody('好')));
+    const frames = env.calls('report_usage').map(({ frame }) => frame);
+    expect(frames).toHaveLength(2);
+    expect(frames[0]).toBe(frames[1]);
+  });
+
+  it('passes the old-style frame text unchanged, spaces and escapes included', async () => {
+    const env = setup({ fetch: async () => sseResponse(fixture('chat-legacy.sse')) });
+    await send(env, CHAT_URL, post(chatBody('天气')));
+    const [{ frame }] = env.calls('report_usage');
+    expect(frame.startsWith('{"event": "message_end", "task_id": ')).toBe(true);
+    expect(frame.endsWith('"latency": 1.3810422}}}')).toBe(true);
+  });
+
+  it('delivers the first chunk while the reply is still streaming', async () => {
+    let source;
+    const body = new ReadableStream({ start: (controller) => (source = controller) });
+    const env = setup({ fetch: async () => new Response(body) });
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    const first = encode('data: {"event":"message","answer":"嗨"}\n\n');
+    source.enqueue(first);
+    const { value } = await response.body.getReader().read();
+    expect(value).toEqual(first);
+    source.close();
+  });
+
+  it('reports the answer so far when the page aborts the reply', async () => {
+    let source;
+    const body = new ReadableStream({ start: (controller) => (source = controller) });
+    const env = setup({ fetch: async () => new Response(body) });
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('讲个故事')));
+    const reader = response.body.getReader();
+    source.enqueue(encode('data: {"event":"message","conversation_id":"c-1","message_id":"m-1","task_id":"t-1","answer":"从前"}\n\n'));
+    await reader.read();
+    source.error(new DOMException('The user aborted a request.', 'AbortError'));
+    await expect(reader.read()).rejects.toThrow('aborted');
+    await settle();
+    expect(env.calls('report_incomplete')).toEqual([
+      {
+        report: {
+          message_id: 'm-1',
+          conversation_id: 'c-1',
+          task_id: 't-1',
+          endpoint: 'chat-messages',
+          query: '讲个故事',
+          answer: '从前',
+          reason: 'no_message_end',
+        },
+      },
+    ]);
+  });
+
+  it('reports a reply without message_end once, with the query and the whole answer', async () => {
+    const env = setup({ fetch: async () => sseResponse(fixture('no-message-end.sse')) });
+    await send(env, CHAT_URL, post(chatBody('怎么打开设置？')));
+    expect(env.calls('report_usage')).toEqual([]);
+    expect(env.calls('report_incomplete')).toEqual([
+      {
+        report: {
+          message_id: '2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f',
+          conversation_id: '9b0c1d2e-3f4a-4b5c-8d6e-7f8a9b0c1d2e',
+          task_id: '7e8f9a0b-1c2d-4e3f-a4b5-c6d7e8f9a0b1',
+          endpoint: 'chat-messages',
+          query: '怎么打开设置？',
+          answer: '第一步，打开设置页面；',
+          reason: 'no_message_end',
+        },
+      },
+    ]);
+  });
+
+  it('collects agent_message pieces when an agent reply is cut short', async () => {
+    const [end] = messageEndsOf(fixture('agent-chat.sse'));
+    const text = new TextDecoder().decode(fixture('agent-chat.sse'));
+    const cut = encode(text.slice(0, text.indexOf(`data: ${end}`)));
+    const env = setup({ fetch: async () => sseResponse(cut) });
+    await send(env, CHAT_URL, post(chatBody('北京明天天气？')));
+    expect(env.calls('report_incomplete').map(({ report }) => report.answer)).toEqual(['根据查询结果，北京明天晴，最高 21°C。']);
+  });
+
+  it('reports a message_end without usage as incomplete, with the inputs as query', async () => {
+    const env = setup({ fetch: async () => sseResponse(fixture('completion-no-usage.sse')) });
+    const body = JSON.stringify({ inputs: { customer: '张三', topic: '退款' }, query: '', response_mode: 'streaming' });
+    await send(env, `${ORIGIN}/api/completion-messages`, post(body));
+    expect(env.calls('report_usage')).toEqual([]);
+    expect(env.calls('report_incomplete')).toEqual([
+      {
+        report: {
+          message_id: 'f6a7b8c9-d0e1-4f2a-93b4-c5d6e7f8a9b0',
+          conversation_id: null,
+          task_id: 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f',
+          endpoint: 'completion-messages',
+          query: '{"customer":"张三","topic":"退款"}',
+          answer: '尊敬的客户：感谢您的来信。',
+          reason: 'no_usage',
+        },
+      },
+    ]);
+  });
+
+  it('reports a workflow run from its text_chunk frames', async () => {
+    const env = setup({ fetch: async () => sseResponse(fixture('workflow.sse')) });
+    await send(env, `${ORIGIN}/api/workflows/run`, post(JSON.stringify({ inputs: { topic: '春天' }, response_mode: 'streaming', files: [] })));
+    expect(env.calls('check_send')).toEqual([{ endpoint: 'workflows/run' }]);
+    expect(env.calls('report_incomplete')).toEqual([
+      {
+        report: {
+          message_id: null,
+          conversation_id: null,
+          task_id: 'b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e',
+          endpoint: 'workflows/run',
+          query: '{"topic":"春天"}',
+          answer: '春眠不觉晓，处处闻啼鸟。',
+          reason: 'no_message_end',
+        },
+      },
+    ]);
+  });
+
+  it('reports nothing for an immediate error frame', async () => {
+    const env = setup({ fetch: async () => sseResponse(fixture('error-frame.sse')) });
+    await send(env, CHAT_URL, post(chatBody('hi')));
+    expect(env.commands()).toEqual(['relay_status', 'check_send']);
+  });
+
+  it('skips a frame that is not JSON and still reads the frames after it', async () => {
+    const [end] = messageEndsOf(fixture('chat-compact.sse'));
+    const stream = encode(`data: {"event":"message","answer":"半\n\ndata: {"event":"message","answer":"好"}\n\ndata: ${end}\n\n`);
+    const env = setup({ fetch: async () => sseResponse(stream) });
+    await send(env, CHAT_URL, post(chatBody('hi')));
+    expect(env.calls('report_usage')).toEqual([{ frame: end }]);
+  });
+
+  it('uses the replaced answer after message_replace', async () => {
+    const stream = encode(
+      'data: {"event":"message","message_id":"m-2","answer":"某些内容"}\n\n' +
+        'data: {"event":"message_replace","message_id":"m-2","answer":"抱歉，无法回答。"}\n\n',
+    );
+    const env = setup({ fetch: async () => sseResponse(stream) });
+    await send(env, CHAT_URL, post(chatBody('问题')));
+    expect(env.calls('report_incomplete').map(({ report }) => report.answer)).toEqual(['抱歉，无法回答。']);
+  });
+
+  it('reads the query from a Request object and leaves its body to the real fetch', async () => {
+    let forwardedBody;
+    const env = setup({
+      fetch: async (request) => {
+        forwardedBody = await request.text();
+        return sseResponse(fixture('no-message-end.sse'));
+      },
+    });
+    const request = new Request(CHAT_URL, post(chatBody('来自 Request 的问题')));
+    await send(env, request);
+    expect(env.originalFetch.mock.calls[0][0]).toBe(request);
+    expect(forwardedBody).toBe(chatBody('来自 Request 的问题'));
+    expect(env.calls('report_incomplete')[0].report.query).toBe('来自 Request 的问题');
+  });
+
+  it('treats a relative streaming URL like an absolute one', async () => {
+    const env = setup({ fetch: async () => sseResponse(fixture('chat-compact.sse')) });
+    await send(env, '/api/chat-messages', post(chatBody('hi')));
+    expect(env.calls('report_usage')).toHaveLength(1);
+  });
+
+  it('relays a workflow reconnect without the gate, replayed message_end included', async () => {
+    const env = setup({ fetch: async () => sseResponse(fixture('chat-compact.sse')) });
+    await send(env, `${ORIGIN}/api/workflow/d4e5f6a7/events?include_state_snapshot=true`);
+    expect(env.calls('check_send')).toEqual([]);
+    expect(env.calls('report_usage')).toEqual(messageEndsOf(fixture('chat-compact.sse')).map((frame) => ({ frame })));
+  });
+
+  it('labels an incomplete reconnect stream with its own endpoint and an empty query', async () => {
+    const env = setup({ fetch: async () => sseResponse(fixture('no-message-end.sse')) });
+    await send(env, `${ORIGIN}/api/workflow/d4e5f6a7/events`);
+    expect(env.calls('report_incomplete').map(({ report }) => [report.endpoint, report.query])).toEqual([['workflow/events', '']]);
+  });
+
+  it.each([
+    ['a 400 JSON error', 400, JSON.stringify({ code: 'invalid_param', message: 'Query is required', status: 400 })],
+    ['a 502 whose body looks like SSE', 502, new TextDecoder().decode(fixture('chat-compact.sse'))],
+  ])('returns %s untouched and reports nothing', async (_, status, body) => {
+    const failed = new Response(body, { status, headers: { 'Content-Type': 'application/json' } });
+    const env = setup({ fetch: async () => failed });
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('')));
+    expect(response).toBe(failed);
+    expect(response.bodyUsed).toBe(false);
+    await settle();
+    expect(env.commands()).toEqual(['relay_status', 'check_send']);
+  });
+});
+
+describe('pre-send gate', () => {
+  it.each([
+    ['/api/chat-messages', 'chat-messages'],
+    ['/api/completion-messages', 'completion-messages'],
+    ['/api/workflows/run', 'workflows/run'],
+  ])('refuses %s without calling Dify, in a shape Dify shows as a toast', async (path, endpoint) => {
+    const verdict = { allowed: false, status: 402, code: 'insufficient_credits', message: '积分不足，请联系管理员充值。' };
+    const env = setup({ invoke: async (cmd) => (cmd === 'check_send' ? verdict : defaultReply(cmd)) });
+    const response = await env.win.fetch(`${ORIGIN}${path}`, post(chatBody('hi')));
+    expect(env.calls('check_send')).toEqual([{ endpoint }]);
+    expect(env.originalFetch).not.toHaveBeenCalled();
+    expect(response.status).toBe(402);
+    expect(response.headers.get('Content-Type')).toBe('application/json');
+    expect(await response.json()).toEqual({ code: 'insufficient_credits', message: '积分不足，请联系管理员充值。', status: 402 });
+  });
+
+  it.each([
+    ['zh-CN', '积分不足'],
+    ['en-US', 'not enough credits'],
+  ])('falls back to a built-in %s message and status 402', async (language, words) => {
+    const env = setup({ language, invoke: async (cmd) => (cmd === 'check_send' ? { allowed: false } : defaultReply(cmd)) });
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    expect(response.status).toBe(402);
+    const body = await response.json();
+    expect(body.message).toContain(words);
+    expect(body.code).toBe('send_blocked');
+  });
+
+  it('keeps Rust\'s own error status', async () => {
+    const env = setup({ invoke: async (cmd) => (cmd === 'check_send' ? { allowed: false, status: 429, code: 'budget_exhausted', message: 'x' } : defaultReply(cmd)) });
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    expect(response.status).toBe(429);
+  });
+
+  it.each([
+    ['rejects', () => Promise.reject(new Error('check_send not allowed on window "chat"'))],
+    ['throws synchronously', () => {
+      throw new Error('IPC gone');
+    }],
+    ['answers nothing useful', () => Promise.resolve(null)],
+    ['answers with a broken object', () => Promise.resolve({
+      get allowed() {
+        throw new Error('broken verdict');
+      },
+    })],
+  ])('forwards the send when check_send %s (fail open)', async (_, checkSend) => {
+    const bytes = fixture('chat-compact.sse');
+    const env = setup({
+      fetch: async () => sseResponse(bytes),
+      invoke: (cmd) => (cmd === 'check_send' ? checkSend() : Promise.resolve(defaultReply(cmd))),
+    });
+    const init = post(chatBody('hi'));
+    const { bytes: seen } = await send(env, CHAT_URL, init);
+    expect(env.originalFetch).toHaveBeenCalledTimes(1);
+    expect(env.originalFetch.mock.calls[0][1]).toBe(init);
+    expect(seen).toEqual(bytes);
+  });
+
+  it('forwards the send when check_send never answers', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const env = setup({
+      fetch: async () => sseResponse(fixture('chat-compact.sse')),
+      invoke: (cmd) => (cmd === 'check_send' ? new Promise(() => {}) : Promise.resolve(defaultReply(cmd))),
+    });
+    const pending = env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    await vi.advanceTimersByTimeAsync(9000);
+    expect(env.originalFetch).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(env.originalFetch).toHaveBeenCalledTimes(1);
+    expect((await pending).status).toBe(200);
+  });
+});
+
+describe('TokenDesk failures never reach the page', () => {
+  it.each([
+    ['report_usage rejects', (cmd) => (cmd === 'report_usage' ? Promise.reject(new Error('db locked')) : Promise.resolve(defaultReply(cmd)))],
+    ['report_usage throws synchronously', (cmd) => {
+      if (cmd === 'report_usage') throw new Error('IPC gone');
+      return Promise.resolve(defaultReply(cmd));
+    }],
+    ['every command rejects', () => Promise.reject(new Error('TokenDesk is down'))],
+    ['every command throws synchronously', () => {
+      throw new Error('IPC gone');
+    }],
+  ])('%s: the page still gets the whole stream, with no unhandled rejection', async (_, invoke) => {
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      const bytes = fixture('duplicate-message-end.sse');
+      const env = setup({ fetch: async () => sseResponse(bytes), invoke });
+      expect(env.installed).toBe(true);
+      const { bytes: seen } = await send(env, CHAT_URL, post(chatBody('hi')));
+      expect(seen).toEqual(bytes);
+      // A failed report must not stop the relay from reading the frames after it.
+      expect(env.calls('report_usage')).toHaveLength(2);
+      await settle();
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+  });
+});
+
+describe('pass-through', () => {
+  it.each([
+    ['a non-streaming API call', [`${ORIGIN}/api/parameters`]],
+    ['a relative non-streaming call', ['/api/site', { method: 'GET' }]],
+    ['a GET on a streaming path', [CHAT_URL, { method: 'GET' }]],
+    ['the stop button', [`${ORIGIN}/api/chat-messages/900b2c6d/stop`, post('{"user":"u"}')]],
+    ['a console path that only ends like a streaming one', [`${ORIGIN}/console/api/apps/1/chat-messages`, post('{}')]],
+    ['a manual conversation list', [`${ORIGIN}/api/conversations?limit=100`]],
+    ['Tauri IPC over ipc://', ['ipc://localhost/plugin%3Aevent%7Clisten', post('{}')]],
+    ['a non-http URL with a streaming path', ['ipc://localhost/api/chat-messages', post('{}')]],
+    ['Tauri IPC over http://ipc.localhost', ['http://ipc.localhost/report_usage', post('{}')]],
+    ['a URL object', [new URL(`${ORIGIN}/api/meta`)]],
+    ['a Request object', [new Request(`${ORIGIN}/api/messages?conversation_id=c-1`)]],
+    ['no arguments at all', []],
+  ])('%s goes to the original fetch untouched', async (_, args) => {
+    const result = Promise.resolve(new Response('{}'));
+    const env = setup({ fetch: () => result });
+    const thisArg = { marker: true };
+    expect(env.win.fetch.apply(thisArg, args)).toBe(result);
+    expect(env.originalFetch).toHaveBeenCalledTimes(1);
+    const forwarded = env.originalFetch.mock.calls[0];
+    expect(forwarded).toHaveLength(args.length);
+    forwarded.forEach((arg, i) => expect(arg).toBe(args[i]));
+    expect(env.originalFetch.mock.contexts[0]).toBe(thisArg);
+    await settle();
+    expect(env.commands()).toEqual(['relay_status']);
+  });
+});
+
+describe('model calls without message_end', () => {
+  it('reports conversation auto-naming after the response arrives, returning the page its own promise', async () => {
+    let respond;
+    const result = new Promise((resolve) => (respond = resolve));
+    const env = setup({ fetch: () => result });
+    const url = `${ORIGIN}/api/conversations/4570f1c8/name`;
+    expect(env.win.fetch(url, post('{"auto_generate":true}'))).toBe(result);
+    await settle();
+    expect(env.calls('report_model_call')).toEqual([]);
+    respond(new Response('{"name":"新对话"}'));
+    await settle();
+    expect(env.calls('report_model_call')).toEqual([{ call: { kind: 'conversation_name', conversation_id: '4570f1c8', message_id: null } }]);
+  });
+
+  it('reads auto_generate from a Request object (Dify\'s ky client) without using up its body', async () => {
+    let forwardedBody;
+    const env = setup({
+      fetch: async (request) => {
+        forwardedBody = await request.text();
+        return new Response('{}');
+      },
+    });
+    await env.win.fetch(new Request(`${ORIGIN}/api/conversations/c-9/name`, post('{"auto_generate":true}')));
+    await settle();
+    expect(forwardedBody).toBe('{"auto_generate":true}');
+    expect(env.calls('report_model_call')).toEqual([{ call: { kind: 'conversation_name', conversation_id: 'c-9', message_id: null } }]);
+  });
+
+  it('does not report a manual rename (no model is called)', async () => {
+    const env = setup();
+    await env.win.fetch(`${ORIGIN}/api/conversations/c-1/name`, post('{"name":"周报"}'));
+    await settle();
+    expect(env.calls('report_model_call')).toEqual([]);
+  });
+
+  it('reports suggested questions with the message id', async () => {
+    const env = setup({ fetch: async () => new Response('{"data":["下一步？"]}') });
+    await env.win.fetch(`${ORIGIN}/api/messages/5e52a7b0/suggested-questions`);
+    await settle();
+    expect(env.calls('report_model_call')).toEqual([{ call: { kind: 'suggested_questions', conversation_id: null, message_id: '5e52a7b0' } }]);
+  });
+
+  it('reports nothing when the call failed', async () => {
+    const env = setup({ fetch: async () => new Response('{"code":"not_enabled"}', { status: 400 }) });
+    await env.win.fetch(`${ORIGIN}/api/messages/5e52a7b0/suggested-questions`);
+    await settle();
+    expect(env.calls('report_model_call')).toEqual([]);
+  });
+});
+
+describe('install', () => {
+  it('asks Rust for the status once at start', () => {
+    const env = setup();
+    expect(env.installed).toBe(true);
+    expect(env.invoke.mock.calls).toEqual([['relay_status', {}]]);
+  });
+
+  it('does not wrap fetch twice', async () => {
+    const env = setup({ fetch: async () => sseResponse(fixture('chat-compact.sse')) });
+    const wrapped = env.win.fetch;
+    expect(install(env.win)).toBe(false);
+    expect(env.win.fetch).toBe(wrapped);
+    await send(env, CHAT_URL, post(chatBody('hi')));
+    expect(env.originalFetch).toHaveBeenCalledTimes(1);
+    expect(env.calls('report_usage')).toHaveLength(1);
+    expect(env.calls('relay_status')).toHaveLength(1);
+  });
+
+  it.each([
+    ['there is no __TAURI_INTERNALS__', { __TAURI_INTERNALS__: undefined }],
+    ['__TAURI_INTERNALS__ has no invoke', { __TAURI_INTERNALS__: {} }],
+    ['the page is not http(s)', { location: { href: 'tauri://localhost/index.html' } }],
+  ])('leaves the page untouched when %s', (_, overrides) => {
+    const originalFetch = vi.fn();
+    const win = { fetch: originalFetch, location: { href: PAGE }, navigator: { language: 'en' }, __TAURI_INTERNALS__: { invoke: vi.fn() }, ...overrides };
+    const before = Object.getOwnPropertyNames(win);
+    expect(install(win)).toBe(false);
+    expect(win.fetch).toBe(originalFetch);
+    expect(Object.getOwnPropertyNames(win)).toEqual(before);
+  });
+
+  it('installs itself when run as a page script, leaking nothing but the guard flag', () => {
+    const source = readFileSync(new URL('./relay.js', import.meta.url), 'utf8');
+    const originalFetch = vi.fn();
+    const document = { readyState: 'loading', addEventListener: vi.fn() };
+    const win = { fetch: originalFetch, location: { href: PAGE }, navigator: { language: 'en' }, __TAURI_INTERNALS__: { invoke: vi.fn(async () => ({})) }, document };
+    const before = Object.getOwnPropertyNames(win);
+    const context = vm.createContext({ window: win, URL, TextDecoder, Response, console, setTimeout, clearTimeout });
+    const globalsBefore = Object.getOwnPropertyNames(context);
+    vm.runInContext(source, context);
+    expect(win.fetch).not.toBe(originalFetch);
+    expect(Object.getOwnPropertyNames(win).filter((name) => !before.includes(name))).toEqual(['__TOKENDESK_RELAY__']);
+    expect(Object.getOwnPropertyNames(context)).toEqual(globalsBefore);
+    expect(document.addEventListener).toHaveBeenCalledWith('DOMContentLoaded', expect.any(Function), { once: true });
+  });
+});
