@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Runs TokenDesk from a fresh checkout. Until the desktop app lands, this is the ledger's own front door:
-# `tokendesk status` against a fresh data directory (or TOKENDESK_DATA_DIR when it is set).
+# Runs the TokenDesk desktop app from a fresh checkout. With no Dify app configured it starts in demo mode
+# against the built-in Dify simulator. Pass --dify-url URL and/or --data-dir DIR to choose otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data_dir="${TOKENDESK_DATA_DIR:-$(mktemp -d)}"
-cargo run --quiet --release --locked -p tokendesk-cli -- --data-dir "$data_dir" status "$@"
-echo "data directory: $data_dir (try: cargo run -p tokendesk-cli -- --data-dir $data_dir --help)"
+bash scripts/setup.sh
+cargo run --release --locked --features custom-protocol --bin tokendesk-desktop -- "$@"

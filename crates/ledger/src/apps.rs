@@ -235,6 +235,30 @@ impl Ledger {
         self.app(id)
     }
 
+    /// Extra origins the chat window may show (an SSO login, say). They get no IPC.
+    pub fn navigation_hosts(&self) -> Result<Vec<String>> {
+        let mut statement = self.conn.prepare("SELECT origin FROM navigation_hosts ORDER BY origin")?;
+        Ok(statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Allows the chat window to show pages of `url`'s origin, without IPC.
+    pub fn add_navigation_host(&mut self, url: &str, actor: &str) -> Result<String> {
+        let origin = Url::parse(url.trim())
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .map(|url| url.origin().ascii_serialization())
+            .ok_or_else(|| LedgerError::invalid(format!("{url:?} is not an http(s) URL")))?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO navigation_hosts (origin, added_by, added_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (origin) DO NOTHING",
+                (&origin, actor, tx.env.now_micros()),
+            )?;
+            Ok(())
+        })?;
+        Ok(origin)
+    }
+
     /// The distinct origins of enabled apps: the only pages allowed to report usage.
     pub fn app_origins(&self) -> Result<Vec<String>> {
         let mut origins: Vec<String> = self

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::accounts::account_by_id;
 use crate::apps::{DifyApp, ResolveError, resolve};
 use crate::entries::{self, EntryKind, NewEntry, Pricing, UsageSnapshot};
-use crate::error::{EventError, Result};
+use crate::error::{EventError, LedgerError, Result};
 use crate::frame::{self, MAX_PAYLOAD_BYTES};
 use crate::guards::{Policy, is_flooding, is_over_cap, read_policy};
 use crate::money::{Micros, Price, micros_to_credits, usd_for_tokens, usd_to_micros};
@@ -296,6 +296,32 @@ impl Ledger {
     /// Charges an estimate for a reply whose usage never arrived, from a JSON [`IncompleteReport`].
     pub fn record_incomplete(&mut self, page_url: &str, payload: &str) -> Result<ChargeResult> {
         self.record(page_url, payload, parse_incomplete)
+    }
+
+    /// Records a call that spends tokens without a message_end: `conversation_name` or `suggested_questions`.
+    pub fn record_model_call(
+        &mut self,
+        page_url: &str,
+        kind: &str,
+        conversation_id: Option<&str>,
+        message_id: Option<&str>,
+    ) -> Result<()> {
+        if !matches!(kind, "conversation_name" | "suggested_questions") {
+            return Err(LedgerError::invalid(format!("{kind:?} is not a known model call")));
+        }
+        let app = match resolve(&self.conn, page_url) {
+            Ok(app) => app,
+            Err(ResolveError::Event(error)) => return Err(LedgerError::invalid(error.to_string())),
+            Err(ResolveError::Database(error)) => return Err(error.into()),
+        };
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO model_calls (id, received_at, app_id, kind, conversation_id, message_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![tx.env.new_id(), tx.env.now_micros(), app.id, kind, conversation_id, message_id],
+            )?;
+            Ok(())
+        })
     }
 
     fn record(

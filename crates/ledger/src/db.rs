@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use crate::error::{LedgerError, Result};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../../migrations/0001_ledger.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../../../migrations/0001_ledger.sql")),
+    M::up(include_str!("../../../migrations/0002_hosts_and_model_calls.sql")),
+];
 
 pub(crate) fn open(path: &Path) -> Result<Connection> {
     if let Some(parent) = path

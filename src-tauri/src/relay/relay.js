@@ -40,7 +40,8 @@
   // Kebab-case names work both in a stylesheet and with style.setProperty (the no-CSSOM-sheet fallback).
   const BADGE_STYLE = {
     position: 'fixed',
-    right: '8px',
+    // Bottom-left: chat UIs keep their send button at the bottom right.
+    left: '8px',
     bottom: '8px',
     'z-index': '2147483647',
     padding: '2px 8px',

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what TokenDesk needs on Debian 12 (idempotent): the WebKitGTK stack and the end-to-end test
+# tools from Debian, the npm packages, tauri-driver from crates.io, and the built UI (ui/dist).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libwebkit2gtk-4.1-dev build-essential libxdo-dev libssl-dev libayatana-appindicator3-dev
+  librsvg2-dev webkit2gtk-driver xvfb xauth dbus dbus-daemon dbus-x11 pkg-config)
+missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>&1 | grep -v '^ii ' || true)
+if [ -n "$missing" ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+command -v tauri-driver >/dev/null || [ -x "$HOME/.cargo/bin/tauri-driver" ] \
+  || cargo install tauri-driver --locked --version 2.1.0
+
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build:ui

@@ -1,0 +1,36 @@
+//! Demo mode: with no Dify app configured, a built-in Dify simulator serves a chat app on loopback,
+//! registered as an app labelled demo, so a new user sees metering work at once.
+
+use dify_sim::{AppKind, DifySim, SimConfig};
+use std::net::{Ipv4Addr, SocketAddr};
+use tokendesk_ledger::apps::{AppBinding, DifyApp};
+use tokendesk_ledger::{Ledger, Result};
+
+/// The demo's usual port, so its app keeps one URL across runs; another is taken when it is busy.
+const DEMO_PORT: u16 = 8765;
+const DEMO_TOKEN: &str = "demo";
+const DEMO_NAME: &str = "演示 Demo";
+const DEMO_MODEL: &str = "gpt-4o-mini";
+
+pub fn start_simulator() -> std::io::Result<DifySim> {
+    tauri::async_runtime::block_on(async {
+        let preferred = SocketAddr::from((Ipv4Addr::LOCALHOST, DEMO_PORT));
+        match DifySim::start(preferred, SimConfig::default()).await {
+            Ok(sim) => Ok(sim),
+            Err(_) => DifySim::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), SimConfig::default()).await,
+        }
+    })
+}
+
+/// The demo app for this simulator, registered on first use.
+pub fn demo_app(ledger: &mut Ledger, sim: &DifySim) -> Result<DifyApp> {
+    let url = sim.share_url(AppKind::Chat, DEMO_TOKEN);
+    if let Some(app) = ledger.app_for_url(&url)? {
+        return Ok(app);
+    }
+    let binding = match ledger.model(DEMO_MODEL) {
+        Ok(_) => AppBinding::Model(DEMO_MODEL.into()),
+        Err(_) => AppBinding::DifyPrice,
+    };
+    ledger.add_app(DEMO_NAME, &url, &binding, true)
+}

@@ -1,0 +1,121 @@
+//! TokenDesk's desktop shell: windows, commands and the relay over `tokendesk-ledger`. No money rule lives here.
+
+mod commands;
+mod demo;
+mod error;
+mod relay;
+mod state;
+mod windows;
+
+#[cfg(test)]
+mod acl_tests;
+
+use clap::Parser;
+use std::path::PathBuf;
+use tauri::{Manager, Runtime};
+use tokendesk_ledger::Ledger;
+use tokendesk_ledger::apps::{AppBinding, DifyApp, share_location};
+
+use state::Shell;
+
+/// The data directory shared with the `tokendesk` CLI: the OS data dir under the app's identifier.
+const APP_IDENTIFIER: &str = "com.tokendesk.desktop";
+
+#[derive(Parser, Debug)]
+#[command(name = "tokendesk-desktop", version, about = "TokenDesk: meters Dify chat usage in credits")]
+struct Args {
+    /// The data directory holding ledger.sqlite3.
+    #[arg(long, env = "TOKENDESK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Open this Dify app (a share URL such as https://dify.example.com/chat/TOKEN).
+    #[arg(long, env = "TOKENDESK_DIFY_URL")]
+    dify_url: Option<String>,
+}
+
+/// `TOKENDESK_ENABLE_DIFY=false` (or 0/no/off) turns the integration off whatever the ledger says.
+fn integration_forced_off() -> bool {
+    std::env::var("TOKENDESK_ENABLE_DIFY")
+        .is_ok_and(|value| matches!(value.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off"))
+}
+
+/// Registers all commands on a builder (also used by the ACL tests with the mock runtime).
+pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder.invoke_handler(tauri::generate_handler![
+        relay::report_usage,
+        relay::report_incomplete,
+        relay::report_model_call,
+        relay::check_send,
+        relay::relay_status,
+        commands::dashboard,
+        commands::history,
+        commands::monitor_status,
+        commands::apps,
+        commands::open_window,
+        commands::admin_status,
+        commands::admin_set_password,
+        commands::admin_login,
+        commands::admin_logout,
+        commands::admin_set_rate,
+        commands::admin_grant,
+        commands::admin_simulate,
+    ])
+}
+
+/// The app the chat window opens: `--dify-url` (registered on first use, priced by Dify's reported price
+/// until an admin binds a model), else the first enabled configured app.
+fn chosen_app(ledger: &mut Ledger, dify_url: Option<&str>) -> Result<Option<DifyApp>, String> {
+    if let Some(url) = dify_url {
+        if let Some(app) = ledger.app_for_url(url).map_err(|err| err.to_string())? {
+            return Ok(Some(app));
+        }
+        let location = share_location(url).ok_or_else(|| format!("{url:?} is not a Dify share URL"))?;
+        let name = location.origin.trim_start_matches("https://").trim_start_matches("http://").to_owned();
+        return ledger.add_app(&name, url, &AppBinding::DifyPrice, false).map(Some).map_err(|err| err.to_string());
+    }
+    let apps = ledger.apps().map_err(|err| err.to_string())?;
+    Ok(apps.into_iter().find(|app| app.enabled && !app.demo))
+}
+
+fn launch(args: Args) -> Result<(), String> {
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => dirs::data_dir().map(|dir| dir.join(APP_IDENTIFIER)).ok_or("no data directory; pass --data-dir")?,
+    };
+    let mut ledger = Ledger::open_dir(&data_dir).map_err(|err| err.to_string())?;
+    let mut current = chosen_app(&mut ledger, args.dify_url.as_deref())?;
+    let demo = match current {
+        Some(_) => None,
+        None => {
+            let sim = demo::start_simulator().map_err(|err| format!("could not start the demo simulator: {err}"))?;
+            current = Some(demo::demo_app(&mut ledger, &sim).map_err(|err| err.to_string())?);
+            Some(sim)
+        }
+    };
+    let shell = Shell::new(ledger, integration_forced_off(), demo);
+    *shell.current_app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = current;
+
+    with_commands(tauri::Builder::default())
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            let _ = windows::show(app, windows::DASHBOARD);
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_opener::init())
+        .manage(shell)
+        .setup(|app| {
+            let origins = app.state::<Shell>().ledger(|ledger| ledger.app_origins())?;
+            relay::allow_origins(app.handle(), "dify", &origins)?;
+            windows::install_menus(app.handle())?;
+            windows::show(app.handle(), windows::DASHBOARD)?;
+            windows::show(app.handle(), windows::CHAT)?;
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .map_err(|err| err.to_string())
+}
+
+pub fn run() {
+    if let Err(error) = launch(Args::parse()) {
+        eprintln!("tokendesk-desktop: {error}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,101 @@
+//! What the shell keeps while it runs: the ledger, the admin session, and the monitor's status.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::sync::Mutex;
+use tokendesk_ledger::Ledger;
+use tokendesk_ledger::apps::DifyApp;
+
+use crate::error::{ShellError, ShellResult};
+
+/// How long an admin login lasts.
+const ADMIN_SESSION: Duration = Duration::minutes(15);
+
+pub struct Shell {
+    ledger: Mutex<Ledger>,
+    admin_session_until: Mutex<Option<DateTime<Utc>>>,
+    monitor: Mutex<MonitorStatus>,
+    /// The Dify app the chat window shows.
+    pub current_app: Mutex<Option<DifyApp>>,
+    /// `TOKENDESK_ENABLE_DIFY=false` overrides the ledger's setting.
+    pub integration_forced_off: bool,
+    /// Held, never read: dropping the handle would stop the demo simulator.
+    _demo_simulator: Option<dify_sim::DifySim>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MonitorStatus {
+    pub chat_open: bool,
+    pub chat_url: Option<String>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub last_outcome: Option<String>,
+    pub integration_enabled: bool,
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminStatus {
+    pub password_set: bool,
+    pub session_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Shell {
+    pub fn new(ledger: Ledger, integration_forced_off: bool, demo: Option<dify_sim::DifySim>) -> Self {
+        Self {
+            ledger: Mutex::new(ledger),
+            admin_session_until: Mutex::new(None),
+            monitor: Mutex::new(MonitorStatus { demo: demo.is_some(), ..MonitorStatus::default() }),
+            current_app: Mutex::new(None),
+            integration_forced_off,
+            _demo_simulator: demo,
+        }
+    }
+
+    /// Runs `work` on the ledger. A poisoned lock only means an earlier command panicked mid-way;
+    /// SQLite rolled that transaction back, so the ledger is still consistent.
+    pub fn ledger<T>(&self, work: impl FnOnce(&mut Ledger) -> tokendesk_ledger::Result<T>) -> ShellResult<T> {
+        let mut ledger = self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(work(&mut ledger)?)
+    }
+
+    pub fn integration_enabled(&self) -> ShellResult<bool> {
+        Ok(!self.integration_forced_off && self.ledger(|ledger| ledger.policy())?.integration_enabled)
+    }
+
+    pub fn admin_status(&self) -> ShellResult<AdminStatus> {
+        let password_set = self.ledger(|ledger| ledger.admin_password_set(ADMIN))?;
+        let until = *self.admin_session_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(AdminStatus { password_set, session_expires_at: until.filter(|until| *until > Utc::now()) })
+    }
+
+    pub fn open_admin_session(&self) -> ShellResult<AdminStatus> {
+        *self.admin_session_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Utc::now() + ADMIN_SESSION);
+        self.admin_status()
+    }
+
+    pub fn close_admin_session(&self) {
+        *self.admin_session_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
+    /// Fails unless an admin session is live.
+    pub fn require_admin(&self) -> ShellResult<&'static str> {
+        match self.admin_status()?.session_expires_at {
+            Some(_) => Ok(ADMIN),
+            None => Err(ShellError::AdminSessionRequired),
+        }
+    }
+
+    pub fn monitor(&self) -> ShellResult<MonitorStatus> {
+        let mut status = self.monitor.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        status.integration_enabled = self.integration_enabled()?;
+        Ok(status)
+    }
+
+    pub fn update_monitor(&self, change: impl FnOnce(&mut MonitorStatus)) -> ShellResult<MonitorStatus> {
+        change(&mut self.monitor.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        self.monitor()
+    }
+}
+
+/// The ledger's admin account, the one the admin window logs in as.
+pub const ADMIN: &str = "admin";

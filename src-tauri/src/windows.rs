@@ -1,0 +1,171 @@
+//! The windows, the app menu and the tray. TokenDesk's own windows load the bundled UI; the chat
+//! window loads the Dify app with the relay injected and stays on the configured hosts.
+
+use tauri::menu::{Menu, MenuBuilder, MenuEvent, SubmenuBuilder};
+use tauri::tray::TrayIconBuilder;
+use tauri::webview::PageLoadEvent;
+use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent};
+use tauri_plugin_opener::OpenerExt;
+use url::Url;
+
+use crate::commands::window_name;
+use crate::error::ShellResult;
+use crate::relay;
+use crate::state::Shell;
+
+pub const CHAT: &str = "chat";
+pub const DASHBOARD: &str = "dashboard";
+pub const ADMIN: &str = "admin";
+pub const DIAGNOSTICS: &str = "diagnostics";
+pub const WINDOWS: &[&str] = &[CHAT, DASHBOARD, ADMIN, DIAGNOSTICS];
+
+fn title(label: &str) -> &'static str {
+    match label {
+        DASHBOARD => "TokenDesk",
+        ADMIN => "TokenDesk — Admin",
+        DIAGNOSTICS => "TokenDesk — Diagnostics",
+        _ => "TokenDesk — Chat",
+    }
+}
+
+/// Shows a window, creating it if needed.
+pub fn show<R: Runtime>(app: &AppHandle<R>, name: &str) -> ShellResult<()> {
+    let label = window_name(name)?;
+    if let Some(window) = app.get_webview_window(label) {
+        window.show()?;
+        window.unminimize()?;
+        window.set_focus()?;
+        return Ok(());
+    }
+    if label == CHAT { open_chat(app) } else { open_local(app, label).map(drop) }
+}
+
+fn open_local<R: Runtime>(app: &AppHandle<R>, label: &str) -> ShellResult<WebviewWindow<R>> {
+    let (width, height) = if label == DASHBOARD { (1100.0, 760.0) } else { (960.0, 700.0) };
+    Ok(WebviewWindowBuilder::new(app, label, WebviewUrl::App("index.html".into()))
+        .title(title(label))
+        .inner_size(width, height)
+        .build()?)
+}
+
+/// Origins the chat window may show: the enabled apps' and the admin's extra hosts.
+fn allowed_origins(shell: &Shell) -> ShellResult<Vec<String>> {
+    let mut origins = shell.ledger(|ledger| ledger.app_origins())?;
+    origins.extend(shell.ledger(|ledger| ledger.navigation_hosts())?);
+    Ok(origins)
+}
+
+fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
+    let shell = app.state::<Shell>();
+    let current = shell.current_app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let target = match current {
+        Some(dify_app) if shell.integration_enabled()? => Url::parse(&dify_app.share_url).ok().map(|url| (dify_app, url)),
+        _ => None,
+    };
+    let Some((dify_app, url)) = target else {
+        // The integration is off (or nothing is configured): a local page says so, and nothing is charged.
+        let window = open_local(app, CHAT)?;
+        track_chat(app, &window, None);
+        return Ok(());
+    };
+    let allowed = allowed_origins(&shell)?;
+    let handle = app.clone();
+    let window = WebviewWindowBuilder::new(app, CHAT, WebviewUrl::External(url.clone()))
+        .title(format!("{} — TokenDesk", dify_app.name))
+        .inner_size(1000.0, 780.0)
+        .initialization_script(relay::SCRIPT)
+        .on_navigation(move |target| {
+            let origin = target.origin().ascii_serialization();
+            if allowed.contains(&origin) || target.scheme() == "about" {
+                return true;
+            }
+            // Links away from Dify open in the system browser, never inside the metered window.
+            let _ = handle.opener().open_url(target.as_str(), None::<&str>);
+            false
+        })
+        .on_page_load(|webview, payload| {
+            if payload.event() == PageLoadEvent::Finished {
+                if let Some(shell) = webview.app_handle().try_state::<Shell>() {
+                    let _ = shell.update_monitor(|monitor| monitor.chat_url = Some(payload.url().to_string()));
+                }
+            }
+        })
+        .build()?;
+    track_chat(app, &window, Some(url.to_string()));
+    Ok(())
+}
+
+/// Keeps the monitor's "chat window open" in step with the window.
+fn track_chat<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>, url: Option<String>) {
+    let set = |app: &AppHandle<R>, open: bool, url: Option<String>| {
+        if let Some(shell) = app.try_state::<Shell>() {
+            let _ = shell.update_monitor(|monitor| {
+                monitor.chat_open = open;
+                monitor.chat_url = url;
+            });
+        }
+    };
+    set(app, true, url);
+    let handle = app.clone();
+    window.on_window_event(move |event| {
+        if matches!(event, WindowEvent::Destroyed) {
+            set(&handle, false, None);
+        }
+    });
+}
+
+/// Switches the chat window to another configured app.
+fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
+    let shell = app.state::<Shell>();
+    let dify_app = shell.ledger(|ledger| ledger.app(app_id))?;
+    *shell.current_app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(dify_app);
+    if let Some(window) = app.get_webview_window(CHAT) {
+        window.destroy()?;
+    }
+    show(app, CHAT)
+}
+
+fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<Menu<R>> {
+    let windows = SubmenuBuilder::new(app, "TokenDesk")
+        .text("open:chat", "Chat / 对话")
+        .text("open:dashboard", "Dashboard / 仪表盘")
+        .text("open:admin", "Admin / 管理")
+        .text("open:diagnostics", "Diagnostics / 诊断")
+        .separator()
+        .text("quit", "Quit / 退出")
+        .build()?;
+    let mut apps = SubmenuBuilder::new(app, "Apps / 应用");
+    for dify_app in app.state::<Shell>().ledger(|ledger| ledger.apps())?.into_iter().filter(|dify_app| dify_app.enabled) {
+        apps = apps.text(format!("app:{}", dify_app.id), dify_app.name);
+    }
+    Ok(MenuBuilder::new(app).items(&[&windows, &apps.build()?]).build()?)
+}
+
+fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
+    let id = event.id().as_ref();
+    let result = match (id.strip_prefix("open:"), id.strip_prefix("app:")) {
+        (Some(window), _) => show(app, window),
+        (_, Some(app_id)) => app_id.parse().map_or(Ok(()), |app_id| switch_app(app, app_id)),
+        _ if id == "quit" => {
+            app.exit(0);
+            Ok(())
+        }
+        _ => Ok(()),
+    };
+    if let Err(error) = result {
+        eprintln!("tokendesk-desktop: {error}");
+    }
+}
+
+/// The app menu and the tray menu, both opening every window.
+pub fn install_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
+    let app_menu = menu(app)?;
+    app.set_menu(app_menu)?;
+    app.on_menu_event(on_menu);
+    let mut tray = TrayIconBuilder::with_id("tokendesk").tooltip("TokenDesk").menu(&menu(app)?);
+    if let Some(icon) = app.default_window_icon() {
+        tray = tray.icon(icon.clone());
+    }
+    tray.on_menu_event(on_menu).build(app)?;
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! Harness for the end-to-end tests: the real `tokendesk-desktop` binary under `tauri-driver`
+//! (WebKitWebDriver), with a fresh data directory and its own Dify simulator per test.
+//!
+//! Needs: a display (run under `xvfb-run`), a D-Bus session (`dbus-run-session`, for single-instance),
+//! `tauri-driver` on PATH or in ~/.cargo/bin, and the app built with `--features custom-protocol`
+//! (`TOKENDESK_DESKTOP_BIN` points at it, else target/debug/tokendesk-desktop).
+
+use dify_sim::{AppKind, DifySim, SimConfig};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokendesk_ledger::Ledger;
+use tokendesk_ledger::apps::AppBinding;
+
+/// How long a step may take before the test gives up; a wait, never a measured assertion.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+pub const MODEL: &str = "gpt-4o-mini";
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Outcome<T = ()> = Result<T, Error>;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The app under test: `TOKENDESK_DESKTOP_BIN`, else the debug build.
+pub fn app_binary() -> PathBuf {
+    std::env::var_os("TOKENDESK_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/tokendesk-desktop"))
+}
+
+fn tauri_driver() -> PathBuf {
+    let installed = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/tauri-driver"));
+    installed.filter(|path| path.exists()).unwrap_or_else(|| PathBuf::from("tauri-driver"))
+}
+
+fn free_port() -> Outcome<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+}
+
+/// Polls `check` until it yields a value or [`PATIENCE`] runs out.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Outcome<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Outcome<Option<T>>>,
+{
+    let start = Instant::now();
+    let mut last_error = None;
+    while start.elapsed() < PATIENCE {
+        match check().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(error) => last_error = Some(error.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("timed out waiting for {what} (last error: {last_error:?})").into())
+}
+
+/// How the ledger is set up before the app starts.
+pub struct Setup {
+    pub sim: SimConfig,
+    /// Runs on the fresh ledger, after the app is registered.
+    pub prepare: Box<dyn FnOnce(&mut Ledger, &DifySim) -> tokendesk_ledger::Result<()> + Send>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self { sim: quick_sim(), prepare: Box::new(|_, _| Ok(())) }
+    }
+}
+
+/// A simulator with no artificial delays and fixed usage, so each reply's cost is known.
+pub fn quick_sim() -> SimConfig {
+    SimConfig {
+        first_byte_delay_ms: 0,
+        frame_delay_ms: 0,
+        prompt_tokens: Some(1200),
+        completion_tokens: Some(300),
+        ..SimConfig::default()
+    }
+}
+
+pub struct DesktopApp {
+    pub client: Client,
+    pub sim: DifySim,
+    pub data_dir: tempfile::TempDir,
+    pub share_url: String,
+    /// When the WebDriver session (which starts the app) was asked for: the start of a cold start.
+    pub session_requested_at: Instant,
+    driver: Child,
+}
+
+impl DesktopApp {
+    pub async fn launch(setup: Setup) -> Outcome<Self> {
+        let sim = DifySim::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), setup.sim).await?;
+        let share_url = sim.share_url(AppKind::Chat, "e2e");
+        let data_dir = tempfile::tempdir()?;
+        {
+            let mut ledger = Ledger::open_dir(data_dir.path())?;
+            ledger.add_app("E2E", &share_url, &AppBinding::Model(MODEL.into()), false)?;
+            (setup.prepare)(&mut ledger, &sim)?;
+        }
+        let (port, native_port) = (free_port()?, free_port()?);
+        let driver = Command::new(tauri_driver())
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|err| format!("cannot start tauri-driver (cargo install tauri-driver --locked): {err}"))?;
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({
+                "application": app_binary(),
+                "args": ["--data-dir", data_dir.path(), "--dify-url", share_url],
+            }),
+        );
+        let webdriver = format!("http://127.0.0.1:{port}");
+        eventually("tauri-driver to listen", || async {
+            Ok(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok().map(drop))
+        })
+        .await?;
+        let session_requested_at = Instant::now();
+        let client = eventually("a WebDriver session", || {
+            let (capabilities, webdriver) = (capabilities.clone(), webdriver.clone());
+            async move {
+                match ClientBuilder::native().capabilities(capabilities).connect(&webdriver).await {
+                    Ok(client) => Ok(Some(client)),
+                    Err(error) => Err(error.into()),
+                }
+            }
+        })
+        .await?;
+        Ok(Self { client, sim, data_dir, share_url, driver, session_requested_at })
+    }
+
+    /// Ends the WebDriver session (a leaked one blocks the next), the app and the driver.
+    pub async fn finish(mut self) -> Outcome {
+        let closed = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        self.sim.shutdown().await;
+        closed.map_err(Into::into)
+    }
+
+    /// A second view of the same ledger file, as the CLI or an admin would have.
+    pub fn ledger(&self) -> Outcome<Ledger> {
+        Ok(Ledger::open_dir(self.data_dir.path())?)
+    }
+
+    pub fn charges(&self) -> Outcome<Vec<tokendesk_ledger::Entry>> {
+        let query = tokendesk_ledger::stats::HistoryQuery {
+            kind: Some(tokendesk_ledger::EntryKind::Charge),
+            limit: 500,
+            ..Default::default()
+        };
+        Ok(self.ledger()?.history(&query)?.entries)
+    }
+
+    /// Switches to the window whose URL starts with `prefix` and whose page has `selector`.
+    pub async fn switch_to(&self, prefix: &str, selector: &str) -> Outcome {
+        eventually(&format!("a window at {prefix} with {selector}"), || async {
+            for handle in self.client.windows().await? {
+                self.client.switch_to_window(handle).await?;
+                let at = self.client.current_url().await?;
+                if at.as_str().starts_with(prefix) && self.client.find(Locator::Css(selector)).await.is_ok() {
+                    return Ok(Some(()));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    pub async fn to_chat(&self) -> Outcome {
+        self.switch_to(&self.sim.base_url(), "textarea#query").await
+    }
+
+    pub async fn to_dashboard(&self) -> Outcome {
+        self.switch_to("tauri://localhost", "[data-testid=balance]").await
+    }
+
+    /// Types a question in the Dify page and sends it.
+    pub async fn send(&self, text: &str) -> Outcome {
+        let input = self.client.find(Locator::Css("textarea#query")).await?;
+        input.clear().await?;
+        input.send_keys(text).await?;
+        self.client.find(Locator::Css("#send")).await?.click().await?;
+        Ok(())
+    }
+
+    /// Waits until `count` replies have finished streaming in the Dify page.
+    pub async fn replies_done(&self, count: usize) -> Outcome {
+        eventually(&format!("{count} finished replies"), || async {
+            let done = self.client.find_all(Locator::Css(".message.answer[data-done=\"true\"]")).await?;
+            Ok((done.len() >= count).then_some(()))
+        })
+        .await
+    }
+
+    /// Waits until the ledger holds `count` charges.
+    pub async fn charged(&self, count: usize) -> Outcome<Vec<tokendesk_ledger::Entry>> {
+        eventually(&format!("{count} charges"), || async {
+            let charges = self.charges()?;
+            Ok((charges.len() >= count).then_some(charges))
+        })
+        .await
+    }
+
+    /// Runs a script in the current page that calls a Tauri command and reports how it ended.
+    pub async fn invoke_from_page(&self, command: &str, args: Value) -> Outcome<Value> {
+        let script = r#"
+            const [command, args, done] = arguments;
+            window.__TAURI_INTERNALS__.invoke(command, args)
+                .then(value => done({ ok: value }), error => done({ error: String(error && error.message || error) }));
+        "#;
+        Ok(self.client.execute_async(script, vec![json!(command), args]).await?)
+    }
+
+    pub async fn text_of(&self, selector: &str) -> Outcome<String> {
+        Ok(self.client.find(Locator::Css(selector)).await?.text().await?)
+    }
+}

@@ -1,0 +1,148 @@
+//! The real app, end to end: Dify page → relay → Rust → ledger → dashboard.
+//! One WebDriver session at a time: run with `--test-threads 1`.
+
+use dify_sim::SimConfig;
+use serde_json::json;
+use tokendesk_e2e::{DesktopApp, Outcome, Setup, eventually, quick_sim};
+use tokendesk_ledger::money::MICROS_PER_CREDIT;
+
+/// 1200 prompt + 300 completion tokens on gpt-4o-mini (0.00015 / 0.0006 USD per 1K) at 10000 credits/USD.
+const REPLY_MICROS: i64 = 3_600_000;
+
+fn with_sim(sim: SimConfig) -> Setup {
+    Setup { sim, ..Setup::default() }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_is_charged_once_and_the_dashboard_follows() -> Outcome {
+    let app = DesktopApp::launch(Setup::default()).await?;
+    app.to_dashboard().await?;
+    let before = app.text_of("[data-testid=balance]").await?;
+    assert_eq!(before, "10000");
+    app.to_chat().await?;
+    app.send("What is our travel policy?").await?;
+    app.replies_done(1).await?;
+    let charges = app.charged(1).await?;
+    assert_eq!(charges.len(), 1);
+    assert_eq!(charges[0].amount_micros, -REPLY_MICROS);
+    let usage = charges[0].usage.as_ref().unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.estimated), (1200, 300, false));
+    assert_eq!(usage.app_name, "E2E");
+    app.to_dashboard().await?;
+    eventually("the dashboard balance to drop by one reply", || async {
+        Ok((app.text_of("[data-testid=balance]").await? == "9996.4").then_some(()))
+    })
+    .await?;
+    assert_eq!(app.charges()?.len(), 1, "exactly one charge");
+    app.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_message_end_is_still_one_charge() -> Outcome {
+    let app = DesktopApp::launch(with_sim(SimConfig { duplicate_message_end: true, ..quick_sim() })).await?;
+    app.to_chat().await?;
+    app.send("Say it twice").await?;
+    app.replies_done(1).await?;
+    app.charged(1).await?;
+    // The replayed frame follows the first within the same stream; give it time to reach Rust.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(app.charges()?.len(), 1);
+    app.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replies_within_a_second_are_two_charges() -> Outcome {
+    let app = DesktopApp::launch(Setup::default()).await?;
+    app.to_chat().await?;
+    app.send("first").await?;
+    app.send("second").await?;
+    app.replies_done(2).await?;
+    let charges = app.charged(2).await?;
+    assert_eq!(charges.len(), 2);
+    let spread = (charges[0].created_at - charges[1].created_at).num_milliseconds().abs();
+    assert!(spread < 1000, "both replies landed within a second ({spread} ms apart)");
+    app.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn below_the_minimum_the_send_is_blocked_before_dify() -> Outcome {
+    let app = DesktopApp::launch(Setup::default()).await?;
+    // An admin raises the minimum above the balance while the app runs.
+    let mut ledger = app.ledger()?;
+    let mut policy = ledger.policy()?;
+    policy.min_balance_micros = 20_000 * MICROS_PER_CREDIT;
+    ledger.set_policy(&policy, "admin")?;
+    app.to_chat().await?;
+    let sent_before = app.sim.request_count("chat-messages");
+    app.send("Will this go through?").await?;
+    let toast = eventually("Dify's error toast", || async {
+        let text = app.text_of("#toast").await?;
+        Ok((!text.is_empty()).then_some(text))
+    })
+    .await?;
+    assert!(toast.contains("TokenDesk"), "{toast}");
+    assert_eq!(app.sim.request_count("chat-messages"), sent_before, "Dify never received the send");
+    assert!(app.charges()?.is_empty());
+    app.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dify_page_cannot_call_admin_commands_and_other_origins_cannot_report() -> Outcome {
+    let other = dify_sim::DifySim::start(([127, 0, 0, 1], 0).into(), quick_sim()).await?;
+    let other_url = other.share_url(dify_sim::AppKind::Chat, "elsewhere");
+    let allowed = other_url.clone();
+    let setup = Setup {
+        prepare: Box::new(move |ledger, _| ledger.add_navigation_host(&allowed, "admin").map(drop)),
+        ..Setup::default()
+    };
+    let app = DesktopApp::launch(setup).await?;
+    app.to_chat().await?;
+    let refused = app.invoke_from_page("admin_set_rate", json!({"rate": "1", "reason": "page"})).await?;
+    assert!(refused["error"].as_str().unwrap_or_default().contains("not allowed"), "{refused}");
+    let allowed = app.invoke_from_page("check_send", json!({"endpoint": "chat-messages"})).await?;
+    assert_eq!(allowed["ok"]["allowed"], json!(true), "{allowed}");
+
+    // An extra host (e.g. an SSO page) may be shown, but gets no IPC.
+    app.client.goto(&other_url).await?;
+    app.switch_to(&other.base_url(), "textarea#query").await?;
+    let frame = json!({"event": "message_end", "message_id": "forged", "metadata": {"usage": {"prompt_tokens": 1, "completion_tokens": 1}}});
+    let refused = app.invoke_from_page("report_usage", json!({"frame": frame.to_string()})).await?;
+    assert!(refused["error"].as_str().unwrap_or_default().contains("not allowed"), "{refused}");
+    assert!(app.charges()?.is_empty());
+    app.finish().await?;
+    other.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_end_without_usage_is_one_estimated_charge() -> Outcome {
+    let app = DesktopApp::launch(with_sim(SimConfig { omit_usage: true, ..quick_sim() })).await?;
+    app.to_chat().await?;
+    app.send("Estimate me, please").await?;
+    app.replies_done(1).await?;
+    let charges = app.charged(1).await?;
+    assert_eq!(charges.len(), 1);
+    let usage = charges[0].usage.as_ref().unwrap();
+    assert!(usage.estimated);
+    assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0, "{usage:?}");
+    app.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_integration_off_the_chat_window_is_a_friendly_page_and_nothing_is_charged() -> Outcome {
+    let setup = Setup {
+        prepare: Box::new(|ledger, _| {
+            let mut policy = ledger.policy()?;
+            policy.integration_enabled = false;
+            ledger.set_policy(&policy, "admin").map(drop)
+        }),
+        ..Setup::default()
+    };
+    let app = DesktopApp::launch(setup).await?;
+    app.switch_to("tauri://localhost", "[data-testid=integration-off]").await?;
+    let text = app.text_of("[data-testid=integration-off]").await?;
+    assert!(!text.is_empty());
+    assert_eq!(app.sim.request_count("chat-messages"), 0);
+    assert!(app.charges()?.is_empty());
+    app.finish().await
+}

@@ -1,0 +1,95 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, onEvent, type EventPayloads, type MonitorStatus } from './api';
+
+/** Subscribes to a Rust event for the component's lifetime; the latest handler is always the one called. */
+export function useTauriEvent<K extends keyof EventPayloads>(
+  name: K,
+  handler: (payload: EventPayloads[K]) => void,
+): void {
+  const latest = useRef(handler);
+  latest.current = handler;
+  useEffect(() => {
+    let unlisten: (() => void) | undefined;
+    let gone = false;
+    void onEvent(name, (p) => latest.current(p)).then((fn) => {
+      // listen() resolves asynchronously: if we unmounted meanwhile, drop the listener at once.
+      if (gone) fn();
+      else unlisten = fn;
+    });
+    return () => {
+      gone = true;
+      unlisten?.();
+    };
+  }, [name]);
+}
+
+/**
+ * Runs a command, tracking busy state and the last error; resolves to undefined when it rejected.
+ * `onError` lets a caller react to a rejection too (e.g. a lost admin session).
+ */
+export function useAction<A extends unknown[], R>(fn: (...args: A) => Promise<R>, onError?: (e: unknown) => void) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const latestOnError = useRef(onError);
+  latestOnError.current = onError;
+  const run = useCallback(
+    async (...args: A): Promise<R | undefined> => {
+      setBusy(true);
+      setError(null);
+      try {
+        return await fn(...args);
+      } catch (e) {
+        setError(e);
+        latestOnError.current?.(e);
+        return undefined;
+      } finally {
+        setBusy(false);
+      }
+    },
+    [fn],
+  );
+  return { run, busy, error };
+}
+
+/** Guards async loads against out-of-order answers: only the newest request may apply its result. */
+export function useLatest() {
+  const seq = useRef(0);
+  return useCallback(() => {
+    const mine = ++seq.current;
+    return () => mine === seq.current;
+  }, []);
+}
+
+/** The monitor status: fetched once, then kept current by `monitor` events. */
+export function useMonitorStatus(): { status: MonitorStatus | null; error: unknown } {
+  const [status, setStatus] = useState<MonitorStatus | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const claim = useLatest();
+  useEffect(() => {
+    const current = claim();
+    api.monitorStatus().then(
+      (s) => current() && setStatus(s),
+      (e) => current() && setError(e),
+    );
+  }, [claim]);
+  useTauriEvent('monitor', (s) => {
+    claim(); // an event is newer than any fetch still in flight
+    setError(null);
+    setStatus(s);
+  });
+  return { status, error };
+}
+
+const darkQuery = '(prefers-color-scheme: dark)';
+
+export function useDarkMode(): boolean {
+  const [dark, setDark] = useState(() => window.matchMedia?.(darkQuery).matches ?? false);
+  useEffect(() => {
+    const mq = window.matchMedia?.(darkQuery);
+    if (!mq) return;
+    const update = () => setDark(mq.matches);
+    mq.addEventListener('change', update);
+    return () => mq.removeEventListener('change', update);
+  }, []);
+  return dark;
+}

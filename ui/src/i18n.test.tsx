@@ -1,0 +1,58 @@
+import { render, screen, waitFor } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { App } from './App';
+import i18n, { pickLanguage } from './i18n';
+import en from './locales/en';
+import zh from './locales/zh';
+import { fakeBackend, page } from './test/backend';
+
+/** Every key path of a message tree, e.g. `dashboard.col.time`. */
+const keys = (tree: object, prefix = ''): string[] =>
+  Object.entries(tree).flatMap(([k, v]) => (typeof v === 'string' ? [prefix + k] : keys(v, `${prefix}${k}.`)));
+
+describe('language', () => {
+  it('follows the OS: any Chinese tag is Simplified Chinese, anything else English', () => {
+    expect(['zh-CN', 'zh-TW', 'zh', 'ZH-hk'].map(pickLanguage)).toEqual(['zh', 'zh', 'zh', 'zh']);
+    expect(['en-US', 'fr-FR', 'ja', undefined].map(pickLanguage)).toEqual(['en', 'en', 'en', 'en']);
+  });
+
+  it('has every string in both languages, none left empty', () => {
+    expect(keys(zh)).toEqual(keys(en));
+    expect(keys(zh).filter((k) => !i18n.getFixedT('zh')(k as never))).toEqual([]);
+  });
+
+  it('renders the dashboard in Simplified Chinese, antd included', async () => {
+    await i18n.changeLanguage(pickLanguage('zh-CN'));
+    fakeBackend({ history: () => page([]) });
+    render(<App name="dashboard" />);
+
+    expect(await screen.findByText('余额')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: '打开对话' })).toBeInTheDocument();
+    expect(await screen.findByText('今日')).toBeInTheDocument();
+    expect(screen.getByText('暂无数据', { selector: '.ant-empty-description' })).toBeInTheDocument(); // antd's own zh_CN
+    await waitFor(() => expect(screen.getByTestId('monitor-status')).toHaveTextContent('对话窗口已打开'));
+    expect(document.documentElement.lang).toBe('zh-CN');
+    expect(screen.queryByText('Balance')).toBeNull();
+  });
+
+  it('renders the dashboard in English, antd included', async () => {
+    fakeBackend({ history: () => page([]) });
+    render(<App name="dashboard" />);
+
+    expect(await screen.findByText('Balance')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Open chat' })).toBeInTheDocument();
+    expect(screen.getByText('No data', { selector: '.ant-empty-description' })).toBeInTheDocument();
+    expect(document.documentElement.lang).toBe('en');
+    expect(screen.queryByText('余额')).toBeNull();
+  });
+
+  it('shows the integration-off page in both languages, the user’s first, calling no command', () => {
+    const backend = fakeBackend();
+    render(<App name="chat" />);
+    expect(screen.getByText('Metering is off', { selector: '.ant-result-title' })).toBeInTheDocument();
+    expect(screen.getByText(/计量已关闭 · Dify 集成已关闭/)).toBeInTheDocument();
+    expect(screen.getByText(/nothing you do here is charged/)).toBeInTheDocument();
+    // The chat window has no local capability: a command from it would be refused.
+    expect(backend.calls).toEqual([]);
+  });
+});

@@ -1,0 +1,157 @@
+// A fake Rust shell for tests: mocked IPC with canned answers that each test can override, a log of
+// every command call, and the mocks' event bus so `emit` reaches the app's `listen` handlers.
+import { mockIPC } from '@tauri-apps/api/mocks';
+import type {
+  AdminStatus,
+  App,
+  ChargeEvent,
+  CommandError,
+  Dashboard,
+  Entry,
+  HistoryPage,
+  MonitorStatus,
+  Spend,
+} from '../api';
+
+type Handler = (args: Record<string, unknown>) => unknown;
+
+export function spend(credits: number, overrides: Partial<Spend> = {}): Spend {
+  return { credits, credits_micros: Math.round(credits * 1e6), prompt_tokens: 0, completion_tokens: 0, messages: 0, ...overrides };
+}
+
+export function dashboard(overrides: Partial<Dashboard> = {}): Dashboard {
+  return {
+    account: 'alice',
+    balance: 9960.675,
+    balance_micros: 9_960_675_000,
+    credits_per_usd: 1000,
+    balance_usd: 9.960675,
+    low_balance: false,
+    today: spend(39.325, { prompt_tokens: 12_345, completion_tokens: 678, messages: 3 }),
+    month: spend(139.325, { prompt_tokens: 45_000, completion_tokens: 5_000, messages: 12 }),
+    series: [],
+    month_by_model: [
+      { key: 'gpt-4o', spend: spend(100) },
+      { key: '', spend: spend(39.325) },
+    ],
+    month_by_app: [{ key: '2', spend: spend(139.325) }],
+    time_zone: 'Asia/Shanghai',
+    ...overrides,
+  };
+}
+
+export function charge(id: string, amount: number, overrides: Partial<Entry> = {}): Entry {
+  return {
+    id,
+    amount: -amount,
+    amount_micros: -Math.round(amount * 1e6),
+    kind: 'charge',
+    created_at: '2026-11-24T08:30:00Z',
+    actor: 'alice',
+    reason: null,
+    usage: {
+      pricing: 'model',
+      app_id: 2,
+      app_name: 'Support bot',
+      model: 'gpt-4o',
+      conversation_id: 'conv-1',
+      message_id: `msg-${id}`,
+      prompt_tokens: 1033,
+      completion_tokens: 135,
+      price: { input_per_1k: 0.0025, output_per_1k: 0.01 },
+      credits_per_usd: 1000,
+      usd_cost: amount / 1000,
+      dify_total_price: null,
+      dify_currency: null,
+      estimated: false,
+    },
+    ...overrides,
+  };
+}
+
+export function page(entries: Entry[], next_cursor: string | null = null): HistoryPage {
+  return { entries, next_cursor };
+}
+
+export function monitor(overrides: Partial<MonitorStatus> = {}): MonitorStatus {
+  return {
+    chat_open: true,
+    chat_url: 'http://127.0.0.1:8765/chat/demo',
+    last_event_at: '2026-11-24T08:30:00Z',
+    last_outcome: 'charged',
+    integration_enabled: true,
+    demo: true,
+    ...overrides,
+  };
+}
+
+export const APPS: App[] = [
+  { id: 1, name: 'Old bot', share_url: 'http://dify.local/chat/old', origin: 'http://dify.local', pricing: 'model', model: 'gpt-4o', enabled: false, demo: false },
+  { id: 2, name: 'Support bot', share_url: 'http://dify.local/chat/abc', origin: 'http://dify.local', pricing: 'model', model: 'gpt-4o', enabled: true, demo: false },
+];
+
+export function chargeEvent(overrides: Partial<ChargeEvent> = {}): ChargeEvent {
+  return {
+    outcome: 'charged',
+    amount: 4.5,
+    amount_micros: 4_500_000,
+    code: null,
+    reason: null,
+    message_id: 'm-1',
+    entry_id: 'e-new',
+    held_id: null,
+    audit_id: null,
+    estimated: false,
+    balance: 9956.175,
+    balance_micros: 9_956_175_000,
+    app_name: 'Support bot',
+    ...overrides,
+  };
+}
+
+export const session = (minutes = 30): AdminStatus => ({
+  password_set: true,
+  session_expires_at: new Date(Date.now() + minutes * 60_000).toISOString(),
+});
+
+/** A rejection shaped like the shell's. Handlers throw it; mockIPC turns it into a rejected invoke. */
+export function reject(code: string, message = code): never {
+  throw { code, message } satisfies CommandError;
+}
+
+export interface Backend {
+  /** Every command call, in order, with its arguments. */
+  calls: { cmd: string; args: Record<string, unknown> }[];
+  argsOf(cmd: string): Record<string, unknown>[];
+  /** Replaces one command's handler mid-test. */
+  on(cmd: string, handler: Handler): void;
+}
+
+export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
+  const table: Record<string, Handler> = {
+    dashboard: () => dashboard(),
+    history: () => page([charge('e2', 4.5), charge('e1', 34.825)]),
+    monitor_status: () => monitor(),
+    apps: () => APPS,
+    open_window: () => null,
+    admin_status: () => ({ password_set: true, session_expires_at: null }),
+    ...handlers,
+  };
+  const calls: Backend['calls'] = [];
+  mockIPC(
+    (cmd, args) => {
+      const a = (args ?? {}) as Record<string, unknown>;
+      calls.push({ cmd, args: a });
+      const handler = table[cmd];
+      return handler ? handler(a) : reject('unknown_command', `no fake for ${cmd}`);
+    },
+    { shouldMockEvents: true },
+  );
+  return {
+    calls,
+    argsOf: (cmd) => calls.filter((c) => c.cmd === cmd).map((c) => c.args),
+    on: (cmd, handler) => {
+      table[cmd] = handler;
+    },
+  };
+}
