@@ -10,7 +10,9 @@ cargo test --workspace --locked --exclude tokendesk-e2e
 npm run --silent test:relay
 npm run --silent test:ui
 
-# End to end: the app as shipped (UI embedded), one WebDriver session at a time.
+# End to end: the app as shipped (UI embedded), one WebDriver session at a time. The outer timeout
+# turns a WebDriver call that never answers into a failure instead of a stuck CI run.
 cargo build --locked --features custom-protocol --bin tokendesk-desktop
-xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- \
+cargo build --locked -p tokendesk-e2e --tests
+timeout 900 xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- \
   cargo test --locked -p tokendesk-e2e -- --test-threads 1

@@ -23,7 +23,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut ledger = Ledger::open_dir(dir.path()).unwrap();
     ledger.add_app("ACL", SHARE_URL, &AppBinding::Model("gpt-4o-mini".into()), false).unwrap();
-    let app = with_commands(mock_builder()).manage(Shell::new(ledger, false, None)).build(tauri::generate_context!()).unwrap();
+    let app = with_commands(mock_builder()).manage(Shell::new(ledger, dir.path().to_owned(), false, None)).build(tauri::generate_context!()).unwrap();
     relay::allow_origins(app.handle(), "dify", &[DIFY.to_owned()]).unwrap();
     Fixture { app, _dir: dir }
 }
@@ -65,7 +65,7 @@ fn the_dify_origin_may_call_the_relay_and_nothing_else() {
     assert!(invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap()["balance"].is_number());
     for (cmd, body) in [
         ("admin_set_rate", serde_json::json!({"rate": "1", "reason": "x"})),
-        ("admin_grant", serde_json::json!({"user": "staff", "amount": "1000", "reason": "x"})),
+        ("admin_adjust_balance", serde_json::json!({"user": "staff", "kind": "grant", "amount": "1000", "reason": "x"})),
         ("dashboard", serde_json::json!({})),
         ("admin_login", serde_json::json!({"password": "x"})),
     ] {

@@ -46,18 +46,39 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         relay::report_model_call,
         relay::check_send,
         relay::relay_status,
-        commands::dashboard,
-        commands::history,
-        commands::monitor_status,
-        commands::apps,
-        commands::open_window,
-        commands::admin_status,
-        commands::admin_set_password,
-        commands::admin_login,
-        commands::admin_logout,
-        commands::admin_set_rate,
-        commands::admin_grant,
-        commands::admin_simulate,
+        commands::staff::dashboard,
+        commands::staff::history,
+        commands::staff::export_history_csv,
+        commands::staff::monitor_status,
+        commands::staff::apps,
+        commands::staff::models,
+        commands::staff::model_history,
+        commands::staff::rate,
+        commands::staff::accounts,
+        commands::staff::policy,
+        commands::staff::held_events,
+        commands::staff::rejected_events,
+        commands::staff::open_window,
+        commands::staff::admin_status,
+        commands::admin::admin_set_password,
+        commands::admin::admin_login,
+        commands::admin::admin_logout,
+        commands::admin::admin_change_password,
+        commands::admin::admin_set_rate,
+        commands::admin::admin_adjust_balance,
+        commands::admin::admin_reverse,
+        commands::admin::admin_set_model,
+        commands::admin::admin_set_model_active,
+        commands::admin::admin_set_model_aliases,
+        commands::admin::admin_preview_import,
+        commands::admin::admin_import_models,
+        commands::admin::admin_add_app,
+        commands::admin::admin_set_app_enabled,
+        commands::admin::admin_test_app,
+        commands::admin::admin_set_policy,
+        commands::admin::admin_approve_held,
+        commands::admin::admin_reject_held,
+        commands::admin::admin_simulate,
     ])
 }
 
@@ -82,6 +103,7 @@ fn launch(args: Args) -> Result<(), String> {
         None => dirs::data_dir().map(|dir| dir.join(APP_IDENTIFIER)).ok_or("no data directory; pass --data-dir")?,
     };
     let mut ledger = Ledger::open_dir(&data_dir).map_err(|err| err.to_string())?;
+    let starts_low = ledger.dashboard(1).map_err(|err| err.to_string())?.low_balance;
     let mut current = chosen_app(&mut ledger, args.dify_url.as_deref())?;
     let demo = match current {
         Some(_) => None,
@@ -91,7 +113,8 @@ fn launch(args: Args) -> Result<(), String> {
             Some(sim)
         }
     };
-    let shell = Shell::new(ledger, integration_forced_off(), demo);
+    let shell = Shell::new(ledger, data_dir, integration_forced_off(), demo);
+    shell.crossed_low_balance(starts_low);
     *shell.current_app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = current;
 
     with_commands(tauri::Builder::default())
@@ -100,11 +123,13 @@ fn launch(args: Args) -> Result<(), String> {
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(shell)
         .setup(|app| {
             let origins = app.state::<Shell>().ledger(|ledger| ledger.app_origins())?;
             relay::allow_origins(app.handle(), "dify", &origins)?;
             windows::install_menus(app.handle())?;
+            commands::balance_changed(app.handle(), &app.state::<Shell>())?;
             windows::show(app.handle(), windows::DASHBOARD)?;
             windows::show(app.handle(), windows::CHAT)?;
             Ok(())

@@ -19,6 +19,10 @@ pub struct Shell {
     pub current_app: Mutex<Option<DifyApp>>,
     /// `TOKENDESK_ENABLE_DIFY=false` overrides the ledger's setting.
     pub integration_forced_off: bool,
+    /// Where the ledger lives; exports fall back to it.
+    pub data_dir: std::path::PathBuf,
+    /// Whether the balance was below the low-balance threshold when last seen, to notify once per crossing.
+    was_low: Mutex<Option<bool>>,
     /// Held, never read: dropping the handle would stop the demo simulator.
     _demo_simulator: Option<dify_sim::DifySim>,
 }
@@ -40,8 +44,10 @@ pub struct AdminStatus {
 }
 
 impl Shell {
-    pub fn new(ledger: Ledger, integration_forced_off: bool, demo: Option<dify_sim::DifySim>) -> Self {
+    pub fn new(ledger: Ledger, data_dir: std::path::PathBuf, integration_forced_off: bool, demo: Option<dify_sim::DifySim>) -> Self {
         Self {
+            data_dir,
+            was_low: Mutex::new(None),
             ledger: Mutex::new(ledger),
             admin_session_until: Mutex::new(None),
             monitor: Mutex::new(MonitorStatus { demo: demo.is_some(), ..MonitorStatus::default() }),
@@ -89,6 +95,14 @@ impl Shell {
         let mut status = self.monitor.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         status.integration_enabled = self.integration_enabled()?;
         Ok(status)
+    }
+
+    /// True exactly when the balance has just gone from at or above the threshold to below it.
+    pub fn crossed_low_balance(&self, low_now: bool) -> bool {
+        let mut was_low = self.was_low.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let crossed = *was_low == Some(false) && low_now;
+        *was_low = Some(low_now);
+        crossed
     }
 
     pub fn update_monitor(&self, change: impl FnOnce(&mut MonitorStatus)) -> ShellResult<MonitorStatus> {

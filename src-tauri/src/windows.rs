@@ -18,6 +18,7 @@ pub const DASHBOARD: &str = "dashboard";
 pub const ADMIN: &str = "admin";
 pub const DIAGNOSTICS: &str = "diagnostics";
 pub const WINDOWS: &[&str] = &[CHAT, DASHBOARD, ADMIN, DIAGNOSTICS];
+const TRAY: &str = "tokendesk";
 
 fn title(label: &str) -> &'static str {
     match label {
@@ -84,10 +85,10 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
             false
         })
         .on_page_load(|webview, payload| {
-            if payload.event() == PageLoadEvent::Finished {
-                if let Some(shell) = webview.app_handle().try_state::<Shell>() {
-                    let _ = shell.update_monitor(|monitor| monitor.chat_url = Some(payload.url().to_string()));
-                }
+            if payload.event() == PageLoadEvent::Finished
+                && let Some(shell) = webview.app_handle().try_state::<Shell>()
+            {
+                let _ = shell.update_monitor(|monitor| monitor.chat_url = Some(payload.url().to_string()));
             }
         })
         .build()?;
@@ -162,10 +163,19 @@ pub fn install_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
     let app_menu = menu(app)?;
     app.set_menu(app_menu)?;
     app.on_menu_event(on_menu);
-    let mut tray = TrayIconBuilder::with_id("tokendesk").tooltip("TokenDesk").menu(&menu(app)?);
+    let mut tray = TrayIconBuilder::with_id(TRAY).tooltip("TokenDesk").menu(&menu(app)?);
     if let Some(icon) = app.default_window_icon() {
         tray = tray.icon(icon.clone());
     }
     tray.on_menu_event(on_menu).build(app)?;
     Ok(())
+}
+
+/// Shows the balance on the tray icon (its tooltip, and its label where the platform has one).
+pub fn show_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
+    if let Some(tray) = app.tray_by_id(TRAY) {
+        let text = format!("TokenDesk — {balance} credits / 积分");
+        let _ = tray.set_tooltip(Some(&text));
+        let _ = tray.set_title(Some(&text));
+    }
 }

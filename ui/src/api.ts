@@ -72,6 +72,19 @@ export interface HistoryQuery {
   cursor?: string;
   app_id?: number;
   model?: string;
+  /** RFC 3339 instants: `from` inclusive, `to` exclusive. */
+  from?: string;
+  to?: string;
+  /** An account name; the active user when absent. */
+  account?: string;
+}
+
+/** The history filters without paging: what the CSV export takes. */
+export type HistoryFilter = Omit<HistoryQuery, 'limit' | 'cursor'>;
+
+export interface ExportResult {
+  path: string;
+  rows: number;
 }
 
 export interface HistoryPage {
@@ -110,6 +123,134 @@ export interface RateChange {
   changed_by: string;
   reason: string;
   changed_at: string;
+}
+
+export interface Price {
+  input_per_1k: number;
+  output_per_1k: number;
+}
+
+export interface Model {
+  id: number;
+  name: string;
+  input_usd_per_1k: number;
+  output_usd_per_1k: number;
+  active: boolean;
+  /** Seeded list prices stay flagged until an admin sets or confirms them. */
+  needs_review: boolean;
+  aliases: string[];
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PriceChange {
+  model: string;
+  old: Price | null;
+  new: Price;
+  changed_by: string;
+  reason: string;
+  changed_at: string;
+}
+
+export interface Rate {
+  credits_per_usd: number;
+  history: RateChange[];
+}
+
+export interface Account {
+  id: number;
+  name: string;
+  display_name: string;
+  role: 'staff' | 'admin';
+  balance: number;
+  balance_micros: number;
+  password_set: boolean;
+  created_at: string;
+}
+
+export type BalanceKind = 'grant' | 'topup' | 'adjust';
+
+/** The guards. Credit fields are numbers here; `admin_set_policy` takes them as decimal strings. */
+export interface Policy {
+  integration_enabled: boolean;
+  min_balance: number;
+  /** 0 turns the cap off. */
+  event_cap: number;
+  /** 0 turns the flood guard off. */
+  flood_max_per_minute: number;
+  low_balance: number;
+  max_tokens_per_event: number;
+  /** 0 means no budget. */
+  daily_budget: number;
+  monthly_budget: number;
+}
+
+export type CreditField = 'min_balance' | 'event_cap' | 'low_balance' | 'daily_budget' | 'monthly_budget';
+export type PolicyForm = Omit<Policy, CreditField> & Record<CreditField, string>;
+
+export interface ImportRow {
+  line: number;
+  name: string;
+  input_usd_per_1k: number;
+  output_usd_per_1k: number;
+  aliases: string[];
+  change: 'create' | 'update' | 'unchanged';
+}
+
+export interface ImportError {
+  line: number;
+  message: string;
+}
+
+export interface ImportPreview {
+  rows: ImportRow[];
+  errors: ImportError[];
+}
+
+export interface ImportReport {
+  created: number;
+  updated: number;
+  unchanged: number;
+  errors: ImportError[];
+}
+
+export interface ConnectionTest {
+  ok: boolean;
+  /** The HTTP status; null when no answer came. */
+  status: number | null;
+  message: string;
+}
+
+export type HeldReason = 'cap' | 'flood' | 'conflict' | 'unpriced';
+
+export interface HeldEvent {
+  id: string;
+  received_at: string;
+  reason: HeldReason;
+  detail: string;
+  app_id: number;
+  app_name: string;
+  message_id: string;
+  estimated: boolean;
+  /** Null when the event could not be priced. */
+  amount: number | null;
+  payload: string;
+  status: 'pending' | 'approved' | 'rejected';
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_note: string | null;
+  entry_id: string | null;
+}
+
+export interface RejectedEvent {
+  id: string;
+  received_at: string;
+  code: string;
+  message: string;
+  source: string;
+  payload: string;
+  payload_bytes: number;
 }
 
 export type Outcome = 'charged' | 'duplicate' | 'conflict' | 'held' | 'rejected';
@@ -163,14 +304,44 @@ export const api = {
   adminLogin: (password: string) => invoke<AdminStatus>('admin_login', { password }),
   adminLogout: () => invoke<void>('admin_logout'),
   adminSetRate: (rate: string, reason: string) => invoke<RateChange>('admin_set_rate', { rate, reason }),
-  adminGrant: (user: string, amount: string, reason: string) =>
-    invoke<Entry>('admin_grant', { user, amount, reason }),
   adminSimulate: (event: SimulatedEvent) => invoke<ChargeResult>('admin_simulate', { event }),
+
+  exportHistoryCsv: (query: HistoryFilter) => invoke<ExportResult>('export_history_csv', { query }),
+  models: () => invoke<Model[]>('models'),
+  modelHistory: (name: string) => invoke<PriceChange[]>('model_history', { name }),
+  rate: () => invoke<Rate>('rate'),
+  accounts: () => invoke<Account[]>('accounts'),
+  policy: () => invoke<Policy>('policy'),
+  heldEvents: (all: boolean) => invoke<HeldEvent[]>('held_events', { all }),
+  rejectedEvents: (limit: number) => invoke<RejectedEvent[]>('rejected_events', { limit }),
+
+  /** Prices are decimal strings in USD per 1K tokens. */
+  adminSetModel: (name: string, input: string, output: string, reason: string) =>
+    invoke<Model>('admin_set_model', { name, input, output, reason }),
+  adminSetModelActive: (name: string, active: boolean) => invoke<Model>('admin_set_model_active', { name, active }),
+  adminSetModelAliases: (name: string, aliases: string[]) => invoke<Model>('admin_set_model_aliases', { name, aliases }),
+  adminPreviewImport: (text: string) => invoke<ImportPreview>('admin_preview_import', { text }),
+  adminImportModels: (text: string, reason: string) => invoke<ImportReport>('admin_import_models', { text, reason }),
+  adminAdjustBalance: (user: string, kind: BalanceKind, amount: string, reason: string) =>
+    invoke<Entry>('admin_adjust_balance', { user, kind, amount, reason }),
+  adminReverse: (entryId: string, reason: string) => invoke<Entry>('admin_reverse', { entry_id: entryId, reason }),
+  /** `model` null: the app is priced by Dify's reported price. */
+  adminAddApp: (name: string, shareUrl: string, model: string | null) =>
+    invoke<App>('admin_add_app', { name, share_url: shareUrl, model }),
+  adminSetAppEnabled: (id: number, enabled: boolean) => invoke<App>('admin_set_app_enabled', { id, enabled }),
+  adminTestApp: (id: number) => invoke<ConnectionTest>('admin_test_app', { id }),
+  adminSetPolicy: (policy: PolicyForm) => invoke<Policy>('admin_set_policy', { policy }),
+  adminApproveHeld: (id: string, note: string | null) => invoke<Entry>('admin_approve_held', { id, note }),
+  adminRejectHeld: (id: string, note: string | null) => invoke<HeldEvent>('admin_reject_held', { id, note }),
+  adminChangePassword: (current: string, next: string) =>
+    invoke<AdminStatus>('admin_change_password', { current, new: next }),
 };
 
 export interface EventPayloads {
   charge: ChargeEvent;
   monitor: MonitorStatus;
+  /** After any admin change: every view of ledger data refetches. */
+  'ledger-changed': null;
 }
 
 export function onEvent<K extends keyof EventPayloads>(

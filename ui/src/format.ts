@@ -31,3 +31,28 @@ export function formatTime(iso: string | Date): string {
     `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
   );
 }
+
+/**
+ * A decimal from Rust (a price, a rate, a USD cost) with exactly the digits it was sent with: JSON numbers
+ * of up to 15 significant digits parse to the double whose shortest form is that decimal, so `String()` gives
+ * the digits back. Only the exponent form `String()` uses for tiny or huge values is written out here.
+ * No grouping: this is also what an edit field starts with, and what Rust parses back.
+ */
+export function exactDecimal(value: number): string {
+  const text = String(value);
+  const sign = text.startsWith('-') ? '-' : '';
+  const [mantissa, exponent] = text.slice(sign.length).split('e');
+  if (exponent === undefined) return text;
+  const [int, frac = ''] = mantissa.split('.');
+  const digits = int + frac;
+  const point = int.length + Number(exponent); // where the decimal point falls within `digits`
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return sign + digits + '0'.repeat(point - digits.length);
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+/** `exactDecimal` with the integer part grouped, for display. */
+export function formatExact(value: number): string {
+  const [int, frac] = exactDecimal(value).split('.');
+  return int.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + (frac === undefined ? '' : `.${frac}`);
+}

@@ -1,26 +1,60 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, onEvent, type EventPayloads, type MonitorStatus } from './api';
 
-/** Subscribes to a Rust event for the component's lifetime; the latest handler is always the one called. */
-export function useTauriEvent<K extends keyof EventPayloads>(
-  name: K,
-  handler: (payload: EventPayloads[K]) => void,
-): void {
+type EventName = keyof EventPayloads;
+
+/**
+ * Subscribes to one Rust event, or several with one handler, for the component's lifetime; the latest
+ * handler is always the one called.
+ */
+export function useTauriEvent<K extends EventName>(names: K | readonly K[], handler: (payload: EventPayloads[K]) => void): void {
   const latest = useRef(handler);
   latest.current = handler;
+  const key = ([] as readonly K[]).concat(names).join(' ');
   useEffect(() => {
-    let unlisten: (() => void) | undefined;
     let gone = false;
-    void onEvent(name, (p) => latest.current(p)).then((fn) => {
-      // listen() resolves asynchronously: if we unmounted meanwhile, drop the listener at once.
-      if (gone) fn();
-      else unlisten = fn;
-    });
+    const unlisten: (() => void)[] = [];
+    for (const name of key.split(' ') as K[]) {
+      void onEvent(name, (p) => latest.current(p)).then((fn) => {
+        // listen() resolves asynchronously: if we unmounted meanwhile, drop the listener at once.
+        if (gone) fn();
+        else unlisten.push(fn);
+      });
+    }
     return () => {
       gone = true;
-      unlisten?.();
+      unlisten.forEach((fn) => fn());
     };
-  }, [name]);
+  }, [key]);
+}
+
+/** Events after which ledger data on screen is stale: a processed charge, or any admin change. */
+export const LEDGER_EVENTS = ['charge', 'ledger-changed'] as const;
+
+/**
+ * Data from a command: fetched on mount, whenever `fetch` changes (memoise it), and after each of `events`.
+ * Keeps the last data through a failed refetch, so a table does not blank out over a transient error.
+ */
+export function useLoad<T>(fetch: () => Promise<T>, events: readonly EventName[] = LEDGER_EVENTS) {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const claim = useLatest();
+  const reload = useCallback(async () => {
+    const current = claim();
+    try {
+      const value = await fetch();
+      if (!current()) return;
+      setData(value);
+      setError(null);
+    } catch (e) {
+      if (current()) setError(e);
+    }
+  }, [fetch, claim]);
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+  useTauriEvent(events, () => void reload());
+  return { data, error, reload };
 }
 
 /**

@@ -1,10 +1,11 @@
-import { render, screen, waitFor } from '@testing-library/react';
+import { act, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { App } from './App';
-import i18n, { pickLanguage } from './i18n';
+import i18n, { initialLanguage, LANGUAGE_KEY, pickLanguage } from './i18n';
 import en from './locales/en';
 import zh from './locales/zh';
 import { fakeBackend, page } from './test/backend';
+import { renderWindow } from './test/render';
+import { user } from './test/user';
 
 /** Every key path of a message tree, e.g. `dashboard.col.time`. */
 const keys = (tree: object, prefix = ''): string[] =>
@@ -24,7 +25,7 @@ describe('language', () => {
   it('renders the dashboard in Simplified Chinese, antd included', async () => {
     await i18n.changeLanguage(pickLanguage('zh-CN'));
     fakeBackend({ history: () => page([]) });
-    render(<App name="dashboard" />);
+    renderWindow('dashboard');
 
     expect(await screen.findByText('余额')).toBeInTheDocument();
     expect(screen.getByRole('button', { name: '打开对话' })).toBeInTheDocument();
@@ -37,18 +38,37 @@ describe('language', () => {
 
   it('renders the dashboard in English, antd included', async () => {
     fakeBackend({ history: () => page([]) });
-    render(<App name="dashboard" />);
+    renderWindow('dashboard');
 
     expect(await screen.findByText('Balance')).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Open chat' })).toBeInTheDocument();
-    expect(screen.getByText('No data', { selector: '.ant-empty-description' })).toBeInTheDocument();
+    expect(await screen.findByText('No data', { selector: '.ant-empty-description' })).toBeInTheDocument();
     expect(document.documentElement.lang).toBe('en');
     expect(screen.queryByText('余额')).toBeNull();
   });
 
+  it('switches by hand, remembers the choice over the OS language, and follows a switch made in another window', async () => {
+    fakeBackend({ history: () => page([]) });
+    renderWindow('admin');
+    expect(await screen.findByText('Admin login')).toBeInTheDocument();
+
+    await user.click(screen.getByText('中文'));
+    expect(await screen.findByText('管理员登录')).toBeInTheDocument();
+    expect(document.documentElement.lang).toBe('zh-CN');
+    expect(localStorage.getItem(LANGUAGE_KEY)).toBe('zh');
+    // The next window, or the next start, opens in Chinese although the OS says English.
+    expect(navigator.language).toMatch(/^en/);
+    expect(initialLanguage()).toBe('zh');
+
+    // Another window switched back: the storage event carries it here.
+    localStorage.setItem(LANGUAGE_KEY, 'en');
+    act(() => void window.dispatchEvent(new StorageEvent('storage', { key: LANGUAGE_KEY, newValue: 'en' })));
+    expect(await screen.findByText('Admin login')).toBeInTheDocument();
+  });
+
   it('shows the integration-off page in both languages, the user’s first, calling no command', () => {
     const backend = fakeBackend();
-    render(<App name="chat" />);
+    renderWindow('chat');
     expect(screen.getByText('Metering is off', { selector: '.ant-result-title' })).toBeInTheDocument();
     expect(screen.getByText(/计量已关闭 · Dify 集成已关闭/)).toBeInTheDocument();
     expect(screen.getByText(/nothing you do here is charged/)).toBeInTheDocument();

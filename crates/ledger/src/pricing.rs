@@ -69,6 +69,24 @@ pub struct ImportError {
     pub message: String,
 }
 
+/// What an import would do, row by row, before anything is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportPreview {
+    pub rows: Vec<PreviewRow>,
+    pub errors: Vec<ImportError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreviewRow {
+    pub line: u64,
+    pub name: String,
+    pub input_usd_per_1k: Decimal,
+    pub output_usd_per_1k: Decimal,
+    pub aliases: Vec<String>,
+    /// `create`, `update` or `unchanged`.
+    pub change: &'static str,
+}
+
 /// A row to import: a model name, its price, and optional aliases.
 struct PriceRow {
     line: u64,
@@ -431,37 +449,40 @@ impl Ledger {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Imports prices from CSV with a header `name,input_usd_per_1k,output_usd_per_1k[,aliases]`
-    /// (aliases separated by `|`).
-    pub fn import_models_csv(
-        &mut self,
-        text: &str,
-        actor: &str,
-        reason: &str,
-    ) -> Result<ImportReport> {
-        let (rows, errors) = parse_price_csv(text);
-        self.import_rows(rows, errors, actor, reason)
-    }
-
-    /// Imports prices from LiteLLM's price map (`model_prices_and_context_window.json`):
-    /// `input_cost_per_token` and `output_cost_per_token`, in USD per token, become USD per 1K.
-    pub fn import_litellm_json(
-        &mut self,
-        text: &str,
-        actor: &str,
-        reason: &str,
-    ) -> Result<ImportReport> {
-        let (rows, errors) = parse_litellm(text)?;
-        self.import_rows(rows, errors, actor, reason)
-    }
-
-    /// Imports a price file, CSV or LiteLLM JSON, told apart by its first character.
+    /// Imports a price file, told apart by its first character: CSV with a header
+    /// `name,input_usd_per_1k,output_usd_per_1k[,aliases]` (aliases separated by `|`), or LiteLLM's price map
+    /// (`model_prices_and_context_window.json`), whose per-token `input_cost_per_token` and
+    /// `output_cost_per_token` become USD per 1K.
     pub fn import_models(&mut self, text: &str, actor: &str, reason: &str) -> Result<ImportReport> {
-        if text.trim_start().starts_with('{') {
-            self.import_litellm_json(text, actor, reason)
-        } else {
-            self.import_models_csv(text, actor, reason)
+        let (rows, errors) = parse_price_file(text)?;
+        self.import_rows(rows, errors, actor, reason)
+    }
+
+    /// Parses a price file (CSV or LiteLLM JSON) and says what importing it would change, writing nothing.
+    pub fn preview_import(&self, text: &str) -> Result<ImportPreview> {
+        let (rows, mut errors) = parse_price_file(text)?;
+        let mut previewed = Vec::new();
+        for row in rows {
+            if let Err(err) = model_name(&row.name) {
+                errors.push(ImportError { line: row.line, message: err.to_string() });
+                continue;
+            }
+            let change = match find_model(&self.conn, &row.name)? {
+                None => "create",
+                Some(model) if model.price() == row.price => "unchanged",
+                Some(_) => "update",
+            };
+            previewed.push(PreviewRow {
+                line: row.line,
+                name: row.name,
+                input_usd_per_1k: row.price.input_per_1k,
+                output_usd_per_1k: row.price.output_per_1k,
+                aliases: row.aliases,
+                change,
+            });
         }
+        errors.sort_by_key(|error| error.line);
+        Ok(ImportPreview { rows: previewed, errors })
     }
 
     fn import_rows(
@@ -504,6 +525,10 @@ impl Ledger {
         report.errors = errors;
         Ok(report)
     }
+}
+
+fn parse_price_file(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
+    if text.trim_start().starts_with('{') { parse_litellm(text) } else { Ok(parse_price_csv(text)) }
 }
 
 fn parse_price_csv(text: &str) -> (Vec<PriceRow>, Vec<ImportError>) {

@@ -61,16 +61,21 @@ where
     Err(format!("timed out waiting for {what} (last error: {last_error:?})").into())
 }
 
+/// Changes made to the fresh ledger before the app starts.
+pub type Prepare = Box<dyn FnOnce(&mut Ledger, &DifySim) -> tokendesk_ledger::Result<()> + Send>;
+
 /// How the ledger is set up before the app starts.
 pub struct Setup {
     pub sim: SimConfig,
+    /// The app's locale (`LANG`), e.g. `zh_CN.UTF-8`; the machine's when `None`.
+    pub lang: Option<String>,
     /// Runs on the fresh ledger, after the app is registered.
-    pub prepare: Box<dyn FnOnce(&mut Ledger, &DifySim) -> tokendesk_ledger::Result<()> + Send>,
+    pub prepare: Prepare,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Self { sim: quick_sim(), prepare: Box::new(|_, _| Ok(())) }
+        Self { sim: quick_sim(), lang: None, prepare: Box::new(|_, _| Ok(())) }
     }
 }
 
@@ -106,7 +111,12 @@ impl DesktopApp {
             (setup.prepare)(&mut ledger, &sim)?;
         }
         let (port, native_port) = (free_port()?, free_port()?);
-        let driver = Command::new(tauri_driver())
+        let mut driver = Command::new(tauri_driver());
+        if let Some(lang) = &setup.lang {
+            // The app inherits the driver's environment: WebKit and the shell both read the locale from it.
+            driver.env("LANG", lang).env("LC_ALL", lang).env("LANGUAGE", lang.split('.').next().unwrap_or(lang));
+        }
+        let driver = driver
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -139,13 +149,9 @@ impl DesktopApp {
         Ok(Self { client, sim, data_dir, share_url, driver, session_requested_at })
     }
 
-    /// Ends the WebDriver session (a leaked one blocks the next), the app and the driver.
-    pub async fn finish(mut self) -> Outcome {
-        let closed = self.client.close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        self.sim.shutdown().await;
-        closed.map_err(Into::into)
+    /// Ends the WebDriver session (a leaked one blocks the next); dropping then stops the processes.
+    pub async fn finish(self) -> Outcome {
+        self.client.clone().close().await.map_err(Into::into)
     }
 
     /// A second view of the same ledger file, as the CLI or an admin would have.
@@ -179,6 +185,16 @@ impl DesktopApp {
 
     pub async fn to_chat(&self) -> Outcome {
         self.switch_to(&self.sim.base_url(), "textarea#query").await
+    }
+
+    /// Opens one of TokenDesk's windows from the dashboard, as its buttons do.
+    pub async fn open_window(&self, name: &str) -> Outcome {
+        self.to_dashboard().await?;
+        let opened = self.invoke_from_page("open_window", json!({ "name": name })).await?;
+        match opened.get("error") {
+            Some(error) => Err(format!("open_window {name}: {error}").into()),
+            None => Ok(()),
+        }
     }
 
     pub async fn to_dashboard(&self) -> Outcome {
@@ -222,7 +238,43 @@ impl DesktopApp {
         Ok(self.client.execute_async(script, vec![json!(command), args]).await?)
     }
 
+    /// Types into the input with this `data-testid`.
+    pub async fn fill(&self, test_id: &str, text: &str) -> Outcome {
+        let input = self.client.find(Locator::Css(&format!("[data-testid={test_id}]"))).await?;
+        input.clear().await?;
+        input.send_keys(text).await?;
+        Ok(())
+    }
+
+    pub async fn click(&self, test_id: &str) -> Outcome {
+        let element = eventually(&format!("[data-testid={test_id}]"), || async {
+            Ok(self.client.find(Locator::Css(&format!("[data-testid={test_id}]"))).await.ok())
+        })
+        .await?;
+        element.click().await?;
+        Ok(())
+    }
+
+    /// Opens the admin window and logs in (setting the password if none is set yet).
+    pub async fn login_admin(&self, password: &str) -> Outcome {
+        self.open_window("admin").await?;
+        self.switch_to("tauri://localhost", "[data-testid=admin-password]").await?;
+        self.fill("admin-password", password).await?;
+        if self.client.find(Locator::Css("[data-testid=admin-password-confirm]")).await.is_ok() {
+            self.fill("admin-password-confirm", password).await?;
+        }
+        self.click("admin-submit").await
+    }
+
     pub async fn text_of(&self, selector: &str) -> Outcome<String> {
         Ok(self.client.find(Locator::Css(selector)).await?.text().await?)
+    }
+}
+
+impl Drop for DesktopApp {
+    /// Stops the driver, also when a test failed half-way.
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }

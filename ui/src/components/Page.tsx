@@ -1,7 +1,8 @@
 import { Layout, Space, Typography } from 'antd';
 import type { ReactNode } from 'react';
+import { LanguageSwitch } from './LanguageSwitch';
 
-/** The frame every local window shares: a title bar with actions, then dense content. */
+/** The frame every local window shares: a title bar with actions and the language switch, then dense content. */
 export function Page({ title, extra, children }: { title: ReactNode; extra?: ReactNode; children: ReactNode }) {
   return (
     <Layout style={{ minHeight: '100vh' }}>
@@ -11,7 +12,10 @@ export function Page({ title, extra, children }: { title: ReactNode; extra?: Rea
             <Typography.Title level={4} style={{ margin: 0 }}>
               {title}
             </Typography.Title>
-            {extra}
+            <Space wrap>
+              {extra}
+              <LanguageSwitch />
+            </Space>
           </Space>
           {children}
         </Space>

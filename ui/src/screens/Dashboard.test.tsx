@@ -1,18 +1,24 @@
 import { emit } from '@tauri-apps/api/event';
-import { act, render, screen, waitFor, within } from '@testing-library/react';
+import { act, screen, waitFor, within } from '@testing-library/react';
+import dayjs from 'dayjs';
 import { describe, expect, it } from 'vitest';
-import { App } from '../App';
 import { charge, chargeEvent, dashboard, fakeBackend, monitor, page } from '../test/backend';
+import { pickOption, renderWindow } from '../test/render';
 import { user } from '../test/user';
 
 const rowIds = () => screen.getAllByTestId('charge-row').map((r) => r.getAttribute('data-entry-id'));
 
+/** A charge priced by Dify's reported price: no model, no price snapshot. */
+const difyPriced = charge('d1', 7, {
+  usage: { ...charge('d1', 7).usage!, pricing: 'dify_price', model: null, price: null, usd_cost: 0.007, dify_total_price: 0.007, dify_currency: 'USD' },
+});
+
 describe('dashboard window', () => {
-  it('shows balance, today, month, monitor status and the charge list from the commands', async () => {
+  it('shows balance, today, month, breakdowns, monitor status and the charge list from the commands', async () => {
     const backend = fakeBackend({
       history: () => page([charge('e2', 4.5), charge('e1', 34.825, { usage: { ...charge('e1', 0).usage!, estimated: true } })]),
     });
-    render(<App name="dashboard" />);
+    renderWindow('dashboard');
 
     expect(await screen.findByTestId('balance')).toHaveTextContent(/^9960\.675$/);
     expect(screen.getByText('≈ $9.96')).toBeInTheDocument();
@@ -20,9 +26,10 @@ describe('dashboard window', () => {
     expect(within(today).getByText('39.325')).toBeInTheDocument();
     expect(within(today).getByText('12,345')).toBeInTheDocument();
     expect(within(screen.getByTestId('month')).getByText('12')).toBeInTheDocument();
-    expect(screen.getByTestId('by-model')).toHaveTextContent("Dify's reported price39.325");
+    expect(screen.getAllByTestId('by-model-row').map((r) => r.textContent)).toEqual(['gpt-4o10000', "Dify's reported price39.32500"]);
     // month_by_app keys are app ids; the name comes from apps().
-    await waitFor(() => expect(screen.getByTestId('by-app')).toHaveTextContent('Support bot139.325'));
+    await waitFor(() => expect(screen.getByTestId('by-app-row')).toHaveTextContent(/^Support bot139\.325/));
+    expect(screen.getByTestId('spend-chart')).toHaveAccessibleName(/over the last 0 days/);
 
     expect(rowIds()).toEqual(['e2', 'e1']);
     const [newest, older] = screen.getAllByTestId('charge-row');
@@ -39,9 +46,9 @@ describe('dashboard window', () => {
     expect(backend.argsOf('history')).toEqual([{ query: { limit: 20 } }]);
   });
 
-  it('refetches the dashboard and the first history page on a charge event, keeping loaded pages', async () => {
+  it('refetches the summary and the first history page on charge and ledger-changed events, keeping loaded pages', async () => {
     const backend = fakeBackend({ history: () => page([charge('e2', 4.5)], 'c1') });
-    render(<App name="dashboard" />);
+    renderWindow('dashboard');
     await screen.findByTestId('balance');
 
     backend.on('history', () => page([charge('e1', 34.825)]));
@@ -60,6 +67,58 @@ describe('dashboard window', () => {
     expect(backend.argsOf('history')[2]).toEqual({ query: { limit: 20 } });
     // The older page was already loaded to the end: no "load more" for a cursor it has passed.
     expect(screen.queryByRole('button', { name: 'Load more' })).toBeNull();
+
+    // An admin grant elsewhere: no charge event, only ledger-changed.
+    backend.on('dashboard', () => dashboard({ balance: 10056.175, balance_micros: 10_056_175_000 }));
+    await act(() => emit('ledger-changed', null));
+    await waitFor(() => expect(screen.getByTestId('balance')).toHaveTextContent(/^10056\.175$/));
+    expect(backend.argsOf('history')).toHaveLength(4);
+  });
+
+  it('filters the history by app, model and date range, exports the same filter, and says where the file went', async () => {
+    const backend = fakeBackend({ export_history_csv: () => ({ path: '/home/alice/Downloads/tokendesk-history.csv', rows: 1234 }) });
+    renderWindow('dashboard');
+    await screen.findAllByTestId('charge-row');
+
+    await pickOption('history-filter-app', 'Support bot');
+    await waitFor(() => expect(backend.argsOf('history').at(-1)).toEqual({ query: { limit: 20, app_id: 2 } }));
+    await pickOption('history-filter-model', 'gpt-4o-mini');
+    await waitFor(() => expect(backend.argsOf('history').at(-1)).toEqual({ query: { limit: 20, app_id: 2, model: 'gpt-4o-mini' } }));
+
+    await user.click(screen.getAllByTestId('history-filter-range')[0]); // the start and end inputs both carry it
+    await user.click(await screen.findByText('This month', { selector: '.ant-picker-presets li' }));
+    // Whole local days: from the 1st at 00:00 to tomorrow at 00:00, exclusive.
+    const range = { from: dayjs().startOf('month').toISOString(), to: dayjs().add(1, 'day').startOf('day').toISOString() };
+    const filter = { app_id: 2, model: 'gpt-4o-mini', ...range };
+    await waitFor(() => expect(backend.argsOf('history').at(-1)).toEqual({ query: { limit: 20, ...filter } }));
+
+    await user.click(screen.getByTestId('export-csv'));
+    expect(await screen.findByTestId('export-result')).toHaveTextContent('Exported 1,234 rows to /home/alice/Downloads/tokendesk-history.csv');
+    expect(backend.argsOf('export_history_csv')).toEqual([{ query: filter }]);
+  });
+
+  it('opens a row in a drawer that shows the stored price snapshot and results, not a recomputation', async () => {
+    fakeBackend({ history: () => page([charge('e2', 4.5), difyPriced]) });
+    renderWindow('dashboard');
+    const [modelRow, difyRow] = await screen.findAllByTestId('charge-row');
+
+    await user.click(modelRow);
+    const detail = await screen.findByTestId('charge-detail');
+    // The fixture's usd_cost (0.0045) is not what the tokens would give today (0.0039325): the stored one shows.
+    expect(within(detail).getAllByTestId('charge-formula').map((f) => f.textContent)).toEqual([
+      '1,033 / 1000 × 0.0025 + 135 / 1000 × 0.01 = 0.0045 USD',
+      '0.0045 USD × 1,000 = 4.5 credits',
+    ]);
+    expect(detail).toHaveTextContent('msg-e2');
+    await user.click(screen.getByRole('button', { name: 'Close' }));
+    await waitFor(() => expect(screen.queryByTestId('charge-detail')).toBeNull());
+
+    // Keyboard: a focused row opens with Enter.
+    difyRow.focus();
+    await user.keyboard('{Enter}');
+    const dify = await screen.findByTestId('charge-detail');
+    expect(within(dify).getByTestId('charge-formula')).toHaveTextContent('0.007 USD × 1,000 = 7 credits');
+    expect(dify).toHaveTextContent("Dify's reported price0.007 USD");
   });
 
   it('warns on a low balance and follows monitor events', async () => {
@@ -67,7 +126,7 @@ describe('dashboard window', () => {
       dashboard: () => dashboard({ low_balance: true }),
       monitor_status: () => monitor({ chat_open: false, demo: false }),
     });
-    render(<App name="dashboard" />);
+    renderWindow('dashboard');
 
     expect(await screen.findByTestId('low-balance')).toHaveTextContent('Your balance is low');
     const status = await screen.findByTestId('monitor-status');
@@ -81,7 +140,7 @@ describe('dashboard window', () => {
 
   it('opens the other windows', async () => {
     const backend = fakeBackend();
-    render(<App name="dashboard" />);
+    renderWindow('dashboard');
     await screen.findByTestId('balance');
     for (const [label, name] of [['Open chat', 'chat'], ['Admin', 'admin'], ['Diagnostics', 'diagnostics']]) {
       await user.click(screen.getByRole('button', { name: label }));

@@ -1,80 +1,68 @@
-import { Alert, App as AntApp, Button, Card, Col, Descriptions, Row, Space, Table, Tag, Tooltip, Typography } from 'antd';
+import { Alert, App as AntApp, Button, Card, Col, DatePicker, Descriptions, Drawer, Row, Select, Space, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
-import { useCallback, useEffect, useMemo, useState, type HTMLAttributes } from 'react';
+import dayjs, { type Dayjs } from 'dayjs';
+import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, type App, type Dashboard as DashboardData, type Entry, type EntryKind, type Breakdown, type Spend, type WindowName } from '../api';
+import { api, type Breakdown, type Dashboard as DashboardData, type Entry, type HistoryFilter, type Spend, type WindowName } from '../api';
+import { ChargeDetail } from '../components/ChargeDetail';
+import { DataTable } from '../components/DataTable';
 import { ErrorAlert } from '../components/ErrorAlert';
+import { LedgerList } from '../components/LedgerList';
 import { MonitorStatusCard } from '../components/MonitorStatusCard';
 import { Page } from '../components/Page';
+import { SpendChart } from '../components/SpendChart';
 import { describeError } from '../errors';
-import { formatCount, formatCredits, formatTime, formatUsd } from '../format';
-import { appendPage, mergeFirstPage, type LoadedHistory } from '../history';
-import { useAction, useLatest, useTauriEvent } from '../hooks';
+import { formatCount, formatCredits, formatUsd } from '../format';
+import { useHistory } from '../history';
+import { useAction, useLoad } from '../hooks';
 
-const PAGE_SIZE = 20;
+type Range = [Dayjs, Dayjs];
 
-const KIND_COLORS: Record<EntryKind, string> = {
-  charge: 'default',
-  grant: 'green',
-  topup: 'green',
-  adjustment: 'blue',
-  reversal: 'orange',
-};
+interface Filters {
+  range: Range | null;
+  app_id?: number;
+  model?: string;
+}
+
+/** The history query for the filters: whole local days, `to` exclusive, as RFC 3339 instants. */
+function historyFilter({ range, app_id, model }: Filters): HistoryFilter {
+  return {
+    ...(range && { from: range[0].startOf('day').toISOString(), to: range[1].add(1, 'day').startOf('day').toISOString() }),
+    ...(app_id !== undefined && { app_id }),
+    ...(model !== undefined && { model }),
+  };
+}
 
 export function Dashboard() {
   const { t } = useTranslation();
   const { message } = AntApp.useApp();
-  const [data, setData] = useState<DashboardData | null>(null);
-  const [history, setHistory] = useState<LoadedHistory | null>(null);
-  const [apps, setApps] = useState<App[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const claim = useLatest();
+  const summary = useLoad(api.dashboard);
+  // Names for the by-app list and the filters; without them the lists show ids, so no banner for a failure.
+  const apps = useLoad(api.apps, ['ledger-changed']).data ?? [];
+  const models = useLoad(api.models, ['ledger-changed']).data ?? [];
+  const [filters, setFilters] = useState<Filters>({ range: null });
+  const filter = useMemo(() => historyFilter(filters), [filters]);
+  const history = useHistory(filter);
+  const [open, setOpen] = useState<Entry | null>(null);
+  const data = summary.data;
 
-  const refresh = useCallback(async () => {
-    const current = claim();
-    try {
-      const [dashboard, page] = await Promise.all([api.dashboard(), api.history({ limit: PAGE_SIZE })]);
-      if (!current()) return;
-      setData(dashboard);
-      setHistory((loaded) => mergeFirstPage(loaded, page));
-      setError(null);
-    } catch (e) {
-      if (current()) setError(e);
-    }
-  }, [claim]);
-
-  useEffect(() => {
-    void refresh();
-    // Only names for the by-app list; without them it shows app ids, so a failure here is not worth a banner.
-    api.apps().then(setApps, () => undefined);
-  }, [refresh]);
-
-  // Rust emits `charge` after every event the ledger processed: that is when the numbers change.
-  useTauriEvent('charge', () => void refresh());
-
-  const more = useAction(
-    useCallback(async (cursor: string) => {
-      const page = await api.history({ limit: PAGE_SIZE, cursor });
-      setHistory((loaded) => appendPage(loaded, page));
-    }, []),
-  );
-
-  const open = (name: WindowName) => api.openWindow(name).catch((e) => message.error(describeError(t, e)));
+  const openWindow = (name: WindowName) => api.openWindow(name).catch((e) => message.error(describeError(t, e)));
+  const appName = (key: string) => apps.find((a) => String(a.id) === key)?.name ?? `#${key}`;
 
   return (
     <Page
       title={t('app.windows.dashboard')}
       extra={
         <Space>
-          <Button type="primary" onClick={() => open('chat')}>
+          <Button type="primary" onClick={() => openWindow('chat')}>
             {t('dashboard.openChat')}
           </Button>
-          <Button onClick={() => open('admin')}>{t('dashboard.openAdmin')}</Button>
-          <Button onClick={() => open('diagnostics')}>{t('dashboard.openDiagnostics')}</Button>
+          <Button onClick={() => openWindow('admin')}>{t('dashboard.openAdmin')}</Button>
+          <Button onClick={() => openWindow('diagnostics')}>{t('dashboard.openDiagnostics')}</Button>
         </Space>
       }
     >
-      <ErrorAlert error={error} action={<Button size="small" onClick={() => void refresh()}>{t('common.retry')}</Button>} />
+      <ErrorAlert error={summary.error} action={<Button size="small" onClick={() => void summary.reload()}>{t('common.retry')}</Button>} />
       {data?.low_balance && <Alert type="warning" showIcon banner message={t('dashboard.lowBalance')} data-testid="low-balance" />}
       <Row gutter={[12, 12]}>
         <Col xs={24} md={12} xl={6}>
@@ -90,37 +78,90 @@ export function Dashboard() {
           <MonitorStatusCard />
         </Col>
       </Row>
+      <Card
+        size="small"
+        title={t('dashboard.chartTitle')}
+        loading={!data}
+        extra={data && <Typography.Text type="secondary">{t('dashboard.timeZone', { zone: data.time_zone })}</Typography.Text>}
+      >
+        {data && <SpendChart series={data.series} />}
+      </Card>
       <Row gutter={[12, 12]}>
         <Col xs={24} md={12}>
           <BreakdownCard title={t('dashboard.byModel')} rows={data?.month_by_model} label={(key) => key || t('dashboard.difyPrice')} testId="by-model" />
         </Col>
         <Col xs={24} md={12}>
-          <BreakdownCard
-            title={t('dashboard.byApp')}
-            rows={data?.month_by_app}
-            label={(key) => apps.find((a) => String(a.id) === key)?.name ?? `#${key}`}
-            testId="by-app"
-          />
+          <BreakdownCard title={t('dashboard.byApp')} rows={data?.month_by_app} label={appName} testId="by-app" />
         </Col>
       </Row>
-      <Card
-        size="small"
-        title={t('dashboard.history')}
-        extra={data && <Typography.Text type="secondary">{t('dashboard.timeZone', { zone: data.time_zone })}</Typography.Text>}
-      >
-        <HistoryTable entries={history?.entries} />
-        <Space style={{ marginTop: 8 }}>
-          {history?.nextCursor != null ? (
-            <Button loading={more.busy} onClick={() => void more.run(history.nextCursor!)}>
-              {t('dashboard.loadMore')}
-            </Button>
-          ) : (
-            history && history.entries.length > 0 && <Typography.Text type="secondary">{t('dashboard.allLoaded')}</Typography.Text>
-          )}
-          <ErrorAlert error={more.error} />
+      <Card size="small" title={t('dashboard.history')} extra={<ExportButton filter={filter} />}>
+        <Space direction="vertical" style={{ width: '100%' }}>
+          <Space wrap>
+            <DatePicker.RangePicker
+              value={filters.range}
+              onChange={(range) => setFilters((f) => ({ ...f, range: range as Range | null }))}
+              presets={[
+                { label: t('dashboard.presets.today'), value: [dayjs(), dayjs()] },
+                { label: t('dashboard.presets.week'), value: [dayjs().subtract(6, 'day'), dayjs()] },
+                { label: t('dashboard.presets.month'), value: [dayjs().startOf('month'), dayjs()] },
+                { label: t('dashboard.presets.days30'), value: [dayjs().subtract(29, 'day'), dayjs()] },
+              ]}
+              aria-label={t('dashboard.filters.range')}
+              data-testid="history-filter-range"
+            />
+            <Select<number>
+              allowClear
+              style={{ minWidth: 160 }}
+              placeholder={t('dashboard.filters.allApps')}
+              aria-label={t('dashboard.filters.app')}
+              value={filters.app_id}
+              onChange={(app_id) => setFilters((f) => ({ ...f, app_id }))}
+              options={apps.map((a) => ({ value: a.id, label: a.name }))}
+              data-testid="history-filter-app"
+            />
+            <Select<string>
+              allowClear
+              showSearch
+              style={{ minWidth: 180 }}
+              placeholder={t('dashboard.filters.allModels')}
+              aria-label={t('dashboard.filters.model')}
+              value={filters.model}
+              onChange={(model) => setFilters((f) => ({ ...f, model }))}
+              options={models.map((m) => ({ value: m.name, label: m.name }))}
+              data-testid="history-filter-model"
+            />
+          </Space>
+          <LedgerList state={history} onOpen={setOpen} />
         </Space>
       </Card>
+      <Drawer open={open !== null} onClose={() => setOpen(null)} title={t('detail.title')} width={560} destroyOnHidden>
+        {open && <ChargeDetail entry={open} />}
+      </Drawer>
     </Page>
+  );
+}
+
+/** Rust writes the CSV of every row matching the filters to Downloads; here we say where. */
+function ExportButton({ filter }: { filter: HistoryFilter }) {
+  const { t } = useTranslation();
+  const exporting = useAction(api.exportHistoryCsv);
+  const [done, setDone] = useState<string | null>(null);
+  const run = async () => {
+    setDone(null);
+    const result = await exporting.run(filter);
+    if (result) setDone(t('dashboard.exported', { rows: formatCount(result.rows), path: result.path }));
+  };
+  return (
+    <Space>
+      {done !== null || exporting.error ? (
+        <Typography.Text type={done ? 'success' : 'danger'} data-testid="export-result">
+          {done ?? describeError(t, exporting.error)}
+        </Typography.Text>
+      ) : null}
+      <Button size="small" loading={exporting.busy} onClick={() => void run()} data-testid="export-csv">
+        {t('dashboard.exportCsv')}
+      </Button>
+    </Space>
   );
 }
 
@@ -170,66 +211,27 @@ interface BreakdownProps {
 
 function BreakdownCard({ title, rows, label, testId }: BreakdownProps) {
   const { t } = useTranslation();
+  const columns: ColumnsType<Breakdown> = [
+    { title: t('dashboard.col.name'), key: 'name', render: (_, r) => label(r.key) },
+    { title: t('dashboard.spent'), key: 'credits', align: 'right', render: (_, r) => formatCredits(r.spend.credits) },
+    { title: t('dashboard.messages'), key: 'messages', align: 'right', render: (_, r) => formatCount(r.spend.messages) },
+    {
+      title: t('dashboard.tokens'),
+      key: 'tokens',
+      align: 'right',
+      render: (_, r) => formatCount(r.spend.prompt_tokens + r.spend.completion_tokens),
+    },
+  ];
   return (
-    <Card size="small" title={title} loading={!rows} data-testid={testId}>
-      {rows?.length === 0 && <Typography.Text type="secondary">{t('dashboard.nothingYet')}</Typography.Text>}
-      {rows?.map((row) => (
-        <Space key={row.key} style={{ width: '100%', justifyContent: 'space-between' }}>
-          <Typography.Text>{label(row.key)}</Typography.Text>
-          <Typography.Text>{formatCredits(row.spend.credits)}</Typography.Text>
-        </Space>
-      ))}
+    <Card size="small" title={title} data-testid={testId}>
+      <DataTable<Breakdown>
+        rowKey="key"
+        columns={columns}
+        dataSource={rows}
+        loading={!rows}
+        rowTestId={`${testId}-row`}
+        locale={{ emptyText: t('dashboard.nothingYet') }}
+      />
     </Card>
-  );
-}
-
-function HistoryTable({ entries }: { entries: Entry[] | undefined }) {
-  const { t } = useTranslation();
-  const columns = useMemo<ColumnsType<Entry>>(
-    () => [
-      { title: t('dashboard.col.time'), dataIndex: 'created_at', render: (v: string) => formatTime(v), width: 160 },
-      {
-        title: t('dashboard.col.kind'),
-        dataIndex: 'kind',
-        render: (kind: EntryKind) => <Tag color={KIND_COLORS[kind]}>{t(`kinds.${kind}`)}</Tag>,
-      },
-      { title: t('dashboard.col.app'), key: 'app', render: (_, e) => e.usage?.app_name ?? t('common.none') },
-      {
-        title: t('dashboard.col.model'),
-        key: 'model',
-        render: (_, e) => e.usage?.model ?? (e.usage?.pricing === 'dify_price' ? t('dashboard.difyPrice') : t('common.none')),
-      },
-      { title: t('dashboard.col.input'), key: 'in', align: 'right', render: (_, e) => (e.usage ? formatCount(e.usage.prompt_tokens) : '') },
-      { title: t('dashboard.col.output'), key: 'out', align: 'right', render: (_, e) => (e.usage ? formatCount(e.usage.completion_tokens) : '') },
-      {
-        title: t('dashboard.col.credits'),
-        key: 'credits',
-        align: 'right',
-        render: (_, e) => (
-          <Space size={4}>
-            {e.usage?.estimated && (
-              <Tooltip title={t('dashboard.estimatedHint')}>
-                <Tag color="gold">{t('dashboard.estimated')}</Tag>
-              </Tooltip>
-            )}
-            <Typography.Text type={e.amount > 0 ? 'success' : undefined}>{formatCredits(e.amount, true)}</Typography.Text>
-          </Space>
-        ),
-      },
-      { title: t('dashboard.col.note'), key: 'note', ellipsis: true, render: (_, e) => e.reason ?? '' },
-    ],
-    [t],
-  );
-  return (
-    <Table<Entry>
-      size="small"
-      rowKey="id"
-      columns={columns}
-      dataSource={entries}
-      loading={!entries}
-      pagination={false}
-      scroll={{ x: 'max-content' }}
-      onRow={(e) => ({ 'data-testid': 'charge-row', 'data-entry-id': e.id }) as HTMLAttributes<HTMLElement>}
-    />
   );
 }

@@ -1,23 +1,27 @@
 import { emit } from '@tauri-apps/api/event';
-import { act, render, screen, waitFor, within } from '@testing-library/react';
+import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { SimulatedEvent } from '../api';
-import { App } from '../App';
-import { chargeEvent, fakeBackend, reject } from '../test/backend';
+import i18n from '../i18n';
+import { chargeEvent, dashboard, fakeBackend, reject, type Backend } from '../test/backend';
+import { renderWindow } from '../test/render';
 import { user } from '../test/user';
 
-/** Like the shell: run the event, emit `charge` with the result, answer with the result. */
-function simulateLikeRust({ event }: Record<string, unknown>) {
-  const e = event as SimulatedEvent;
-  const result = chargeEvent({ message_id: e.message_id, amount: 4.5, balance: 9956.175 });
-  void emit('charge', result);
-  return result;
+/** Like the shell: run the event (the balance drops), emit `charge` with the result, answer with the result. */
+function simulateLikeRust(backend: () => Backend) {
+  return ({ event }: Record<string, unknown>) => {
+    const e = event as SimulatedEvent;
+    backend().on('dashboard', () => dashboard({ balance: 9956.175, balance_micros: 9_956_175_000 }));
+    const result = chargeEvent({ message_id: e.message_id, amount: 4.5, balance: 9956.175 });
+    void emit('charge', result);
+    return result;
+  };
 }
 
 describe('diagnostics window', () => {
   it('calls admin_simulate with the form values and logs the charge event', async () => {
-    const backend = fakeBackend({ admin_simulate: simulateLikeRust });
-    render(<App name="diagnostics" />);
+    const backend: Backend = fakeBackend({ admin_simulate: simulateLikeRust(() => backend) });
+    renderWindow('diagnostics');
     expect(await screen.findByTestId('balance')).toHaveTextContent(/^9960\.675$/);
     // The first enabled app is preselected (app 1 is disabled).
     await waitFor(() => expect(screen.getByText('Support bot')).toBeInTheDocument());
@@ -39,13 +43,13 @@ describe('diagnostics window', () => {
     expect(within(row).getByText('Charged')).toBeInTheDocument();
     expect(within(row).getByText('4.5')).toBeInTheDocument();
     expect(within(row).getByText('m-42')).toBeInTheDocument();
-    expect(screen.getByTestId('balance')).toHaveTextContent(/^9956\.175$/);
+    await waitFor(() => expect(screen.getByTestId('balance')).toHaveTextContent(/^9956\.175$/));
     expect(await screen.findByTestId('sim-result')).toHaveTextContent('Charged');
   });
 
   it('generates a message id when none is given, a new one per run', async () => {
-    const backend = fakeBackend({ admin_simulate: simulateLikeRust });
-    render(<App name="diagnostics" />);
+    const backend: Backend = fakeBackend({ admin_simulate: simulateLikeRust(() => backend) });
+    renderWindow('diagnostics');
     await waitFor(() => expect(screen.getByText('Support bot')).toBeInTheDocument());
 
     await user.click(screen.getByTestId('sim-submit'));
@@ -59,25 +63,41 @@ describe('diagnostics window', () => {
     expect(backend.argsOf('admin_simulate')[0].event).toMatchObject({ app_id: 2, prompt_tokens: 1000, completion_tokens: 200 });
   });
 
-  it('logs held and rejected events with their reason, newest first', async () => {
+  it('logs charged, duplicate, held and rejected events with their reasons, newest first', async () => {
     fakeBackend();
-    render(<App name="diagnostics" />);
+    renderWindow('diagnostics');
     await screen.findByTestId('balance');
 
-    await act(() => emit('charge', chargeEvent({ outcome: 'held', code: 'cap', reason: 'above the per-event cap', amount: 900 })));
-    await act(() => emit('charge', chargeEvent({ outcome: 'rejected', code: 'bad_usage', reason: 'negative tokens', amount: 0 })));
+    await act(() => emit('charge', chargeEvent({ entry_id: 'e-7' })));
+    // A replay names no reason: the log says which charge it repeats.
+    await act(() => emit('charge', chargeEvent({ outcome: 'duplicate', entry_id: 'e-7' })));
+    await act(() => emit('charge', chargeEvent({ outcome: 'held', code: 'cap', reason: 'above the per-event cap', amount: 900, entry_id: null, held_id: 'h-1' })));
+    await act(() => emit('charge', chargeEvent({ outcome: 'rejected', code: 'bad_usage', reason: 'negative tokens', amount: 0, entry_id: null })));
 
-    await waitFor(() => expect(screen.getAllByTestId('charge-log-row')).toHaveLength(2));
-    const [newest, older] = screen.getAllByTestId('charge-log-row');
-    expect(newest).toHaveTextContent('Rejected');
-    expect(newest).toHaveTextContent('bad_usage: negative tokens');
-    expect(older).toHaveTextContent('Held');
-    expect(older).toHaveTextContent('cap: above the per-event cap');
+    await waitFor(() => expect(screen.getAllByTestId('charge-log-row')).toHaveLength(4));
+    const rows = screen.getAllByTestId('charge-log-row');
+    expect(rows.map((r) => r.getAttribute('data-outcome'))).toEqual(['rejected', 'held', 'duplicate', 'charged']);
+    expect(rows[0]).toHaveTextContent('bad_usage: negative tokens');
+    expect(rows[1]).toHaveTextContent('cap: above the per-event cap');
+    expect(rows[2]).toHaveTextContent('Already charged as e-7');
+    expect(rows[3]).toHaveTextContent('Charged');
+
+    await act(() => i18n.changeLanguage('zh'));
+    expect(screen.getAllByTestId('charge-log-row')[2]).toHaveTextContent(/重复.*已扣费，账目 e-7/);
+  });
+
+  it('follows the balance through admin changes', async () => {
+    const backend = fakeBackend();
+    renderWindow('diagnostics');
+    expect(await screen.findByTestId('balance')).toHaveTextContent(/^9960\.675$/);
+    backend.on('dashboard', () => dashboard({ balance: 10060.675, balance_micros: 10_060_675_000 }));
+    await act(() => emit('ledger-changed', null));
+    await waitFor(() => expect(screen.getByTestId('balance')).toHaveTextContent(/^10060\.675$/));
   });
 
   it('asks for an admin login when there is no session, with a button to the admin window', async () => {
     const backend = fakeBackend({ admin_simulate: () => reject('admin_session_required', 'no admin session') });
-    render(<App name="diagnostics" />);
+    renderWindow('diagnostics');
     await waitFor(() => expect(screen.getByText('Support bot')).toBeInTheDocument());
 
     await user.click(screen.getByTestId('sim-submit'));

@@ -1,15 +1,17 @@
-import { Button, Card, Col, Descriptions, Form, Input, InputNumber, Row, Select, Space, Table, Typography } from 'antd';
+import { Button, Card, Col, Descriptions, Form, Input, InputNumber, Row, Select, Space, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
-import { useEffect, useMemo, useState, type HTMLAttributes } from 'react';
+import { useEffect, useMemo, useState } from 'react';
+import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { api, type App, type ChargeEvent, type ChargeResult } from '../api';
+import { DataTable } from '../components/DataTable';
 import { ErrorAlert } from '../components/ErrorAlert';
 import { MonitorStatusCard } from '../components/MonitorStatusCard';
 import { OutcomeTag } from '../components/OutcomeTag';
 import { Page } from '../components/Page';
 import { hasCode, SESSION_REQUIRED } from '../errors';
 import { formatCredits, formatTime } from '../format';
-import { useAction, useTauriEvent } from '../hooks';
+import { useAction, useLoad, useTauriEvent } from '../hooks';
 
 // The log is for watching, not auditing (the ledger keeps everything): keep the newest few hundred.
 const LOG_LIMIT = 200;
@@ -28,18 +30,14 @@ interface SimulateValues {
 
 export function Diagnostics() {
   const { t } = useTranslation();
-  const [balance, setBalance] = useState<number | null>(null);
-  const [apps, setApps] = useState<App[] | null>(null);
-  const [loadError, setLoadError] = useState<unknown>(null);
+  // Refetched after each charge and admin change (a grant, a reversal), so it is never older than the log.
+  const dashboard = useLoad(api.dashboard);
+  const apps = useLoad(api.apps, ['ledger-changed']);
   const [log, setLog] = useState<LogRow[]>([]);
-
-  useEffect(() => {
-    api.dashboard().then((d) => setBalance((b) => b ?? d.balance), setLoadError);
-    api.apps().then(setApps, setLoadError);
-  }, []);
+  const loadError = dashboard.error ?? apps.error;
+  const balance = dashboard.data?.balance ?? null;
 
   useTauriEvent('charge', (event) => {
-    setBalance(event.balance);
     setLog((rows) => [{ ...event, seq: (rows[0]?.seq ?? 0) + 1, received: new Date() }, ...rows].slice(0, LOG_LIMIT));
   });
 
@@ -61,7 +59,7 @@ export function Diagnostics() {
           </Card>
         </Col>
       </Row>
-      <SimulateForm apps={apps} />
+      <SimulateForm apps={apps.data} />
       <Card size="small" title={t('diagnostics.logTitle')}>
         <ChargeLog rows={log} />
       </Card>
@@ -157,13 +155,20 @@ function ResultView({ result }: { result: ChargeResult }) {
         <OutcomeTag outcome={result.outcome} />
       </Descriptions.Item>
       <Descriptions.Item label={t('diagnostics.col.amount')}>{formatCredits(result.amount)}</Descriptions.Item>
-      <Descriptions.Item label={t('diagnostics.col.reason')}>{reasonText(result) || t('common.none')}</Descriptions.Item>
+      <Descriptions.Item label={t('diagnostics.col.reason')}>{reasonText(t, result) || t('common.none')}</Descriptions.Item>
       <Descriptions.Item label={t('diagnostics.col.message')}>{result.message_id ?? t('common.none')}</Descriptions.Item>
     </Descriptions>
   );
 }
 
-const reasonText = (r: ChargeResult) => [r.code, r.reason].filter(Boolean).join(': ');
+/** Why an event ended as it did: the code and reason Rust gave, else what the ids say (a duplicate names its charge). */
+function reasonText(t: TFunction, r: ChargeResult): string {
+  const given = [r.code, r.reason].filter(Boolean).join(': ');
+  if (given) return given;
+  if (r.outcome === 'duplicate' && r.entry_id) return t('diagnostics.duplicateOf', { entry: r.entry_id });
+  if (r.outcome === 'held' && r.held_id) return t('diagnostics.heldAs', { id: r.held_id });
+  return '';
+}
 
 function ChargeLog({ rows }: { rows: LogRow[] }) {
   const { t } = useTranslation();
@@ -178,21 +183,19 @@ function ChargeLog({ rows }: { rows: LogRow[] }) {
         align: 'right',
         render: (a: number) => formatCredits(a),
       },
-      { title: t('diagnostics.col.reason'), key: 'reason', render: (_, r) => reasonText(r) },
+      { title: t('diagnostics.col.reason'), key: 'reason', render: (_, r) => reasonText(t, r) },
       { title: t('diagnostics.col.message'), dataIndex: 'message_id', ellipsis: true },
     ],
     [t],
   );
   return (
-    <Table<LogRow>
-      size="small"
+    <DataTable<LogRow>
       rowKey="seq"
       columns={columns}
       dataSource={rows}
-      pagination={false}
-      scroll={{ x: 'max-content' }}
       locale={{ emptyText: t('diagnostics.logEmpty') }}
-      onRow={(r) => ({ 'data-testid': 'charge-log-row', 'data-outcome': r.outcome }) as HTMLAttributes<HTMLElement>}
+      rowTestId="charge-log-row"
+      rowAttrs={(r) => ({ 'data-outcome': r.outcome })}
     />
   );
 }

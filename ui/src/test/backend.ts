@@ -1,15 +1,22 @@
 // A fake Rust shell for tests: mocked IPC with canned answers that each test can override, a log of
 // every command call, and the mocks' event bus so `emit` reaches the app's `listen` handlers.
+import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type {
+  Account,
   AdminStatus,
   App,
   ChargeEvent,
   CommandError,
   Dashboard,
   Entry,
+  HeldEvent,
   HistoryPage,
+  Model,
   MonitorStatus,
+  Policy,
+  Rate,
+  RejectedEvent,
   Spend,
 } from '../api';
 
@@ -90,6 +97,85 @@ export const APPS: App[] = [
   { id: 2, name: 'Support bot', share_url: 'http://dify.local/chat/abc', origin: 'http://dify.local', pricing: 'model', model: 'gpt-4o', enabled: true, demo: false },
 ];
 
+export function model(name: string, input: number, output: number, overrides: Partial<Model> = {}): Model {
+  return {
+    id: name.length,
+    name,
+    input_usd_per_1k: input,
+    output_usd_per_1k: output,
+    active: true,
+    needs_review: false,
+    aliases: [],
+    created_by: 'seed',
+    created_at: '2026-11-01T00:00:00Z',
+    updated_at: '2026-11-01T00:00:00Z',
+    ...overrides,
+  };
+}
+
+export const MODELS: Model[] = [
+  model('gpt-4o', 0.0025, 0.01, { aliases: ['gpt-4o-2024-08-06'] }),
+  model('gpt-4o-mini', 0.00015, 0.0006, { needs_review: true }),
+  model('legacy-1', 0.03, 0.06, { active: false }),
+];
+
+export const ACCOUNTS: Account[] = [
+  { id: 1, name: 'admin', display_name: 'Admin', role: 'admin', balance: 0, balance_micros: 0, password_set: true, created_at: '2026-11-01T00:00:00Z' },
+  { id: 2, name: 'alice', display_name: 'Alice Wang', role: 'staff', balance: 9960.675, balance_micros: 9_960_675_000, password_set: false, created_at: '2026-11-01T00:00:00Z' },
+];
+
+export const RATE: Rate = {
+  credits_per_usd: 1000,
+  history: [
+    { old_rate: 500, new_rate: 1000, changed_by: 'admin', reason: 'new budget year', changed_at: '2026-11-02T08:00:00Z' },
+    { old_rate: null, new_rate: 500, changed_by: 'seed', reason: 'initial rate', changed_at: '2026-11-01T00:00:00Z' },
+  ],
+};
+
+export const POLICY: Policy = {
+  integration_enabled: true,
+  min_balance: 1,
+  event_cap: 500,
+  flood_max_per_minute: 30,
+  low_balance: 100.5,
+  max_tokens_per_event: 200_000,
+  daily_budget: 0,
+  monthly_budget: 0,
+};
+
+export function held(id: string, overrides: Partial<HeldEvent> = {}): HeldEvent {
+  return {
+    id,
+    received_at: '2026-11-24T08:40:00Z',
+    reason: 'cap',
+    detail: '900 credits is above the cap of 500',
+    app_id: 2,
+    app_name: 'Support bot',
+    message_id: `msg-${id}`,
+    estimated: false,
+    amount: 900,
+    payload: '{"event":"message_end"}',
+    status: 'pending',
+    decided_by: null,
+    decided_at: null,
+    decision_note: null,
+    entry_id: null,
+    ...overrides,
+  };
+}
+
+export const REJECTED: RejectedEvent[] = [
+  {
+    id: 'r1',
+    received_at: '2026-11-24T08:45:00Z',
+    code: 'bad_usage',
+    message: 'negative token count',
+    source: 'relay',
+    payload: '{"usage":{"prompt_tokens":-5}}',
+    payload_bytes: 31,
+  },
+];
+
 export function chargeEvent(overrides: Partial<ChargeEvent> = {}): ChargeEvent {
   return {
     outcome: 'charged',
@@ -127,12 +213,34 @@ export interface Backend {
   on(cmd: string, handler: Handler): void;
 }
 
+// Like the shell, these announce `ledger-changed` when they succeed.
+const ADMIN_CHANGES = new Set([
+  'admin_set_rate',
+  'admin_adjust_balance',
+  'admin_reverse',
+  'admin_set_model',
+  'admin_set_model_active',
+  'admin_set_model_aliases',
+  'admin_import_models',
+  'admin_add_app',
+  'admin_set_app_enabled',
+  'admin_set_policy',
+  'admin_approve_held',
+  'admin_reject_held',
+]);
+
 export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
   const table: Record<string, Handler> = {
     dashboard: () => dashboard(),
     history: () => page([charge('e2', 4.5), charge('e1', 34.825)]),
     monitor_status: () => monitor(),
     apps: () => APPS,
+    models: () => MODELS,
+    rate: () => RATE,
+    accounts: () => ACCOUNTS,
+    policy: () => POLICY,
+    held_events: () => [held('h1'), held('h2', { reason: 'unpriced', amount: null, detail: 'no price for gpt-5' })],
+    rejected_events: () => REJECTED,
     open_window: () => null,
     admin_status: () => ({ password_set: true, session_expires_at: null }),
     ...handlers,
@@ -143,7 +251,10 @@ export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
       const a = (args ?? {}) as Record<string, unknown>;
       calls.push({ cmd, args: a });
       const handler = table[cmd];
-      return handler ? handler(a) : reject('unknown_command', `no fake for ${cmd}`);
+      if (!handler) reject('unknown_command', `no fake for ${cmd}`);
+      const result = handler(a);
+      if (ADMIN_CHANGES.has(cmd)) void emit('ledger-changed', null);
+      return result;
     },
     { shouldMockEvents: true },
   );

@@ -17,6 +17,23 @@ window.matchMedia = (query: string) =>
     dispatchEvent: () => false,
   }) as MediaQueryList;
 
+// jsdom has no ResizeObserver and lays nothing out: the chart, which draws once its box has a size, stays empty.
+window.ResizeObserver = class {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+};
+
+// jsdom's Blob has no text(); the price import reads the chosen file with it. FileReader does the same here.
+Blob.prototype.text ??= function (this: Blob) {
+  return new Promise<string>((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result as string);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsText(this);
+  });
+};
+
 // jsdom cannot style pseudo-elements; antd's table only asks to measure the scrollbar, which jsdom lacks anyway.
 const plainGetComputedStyle = window.getComputedStyle.bind(window);
 window.getComputedStyle = (elt: Element) => plainGetComputedStyle(elt);
@@ -25,5 +42,6 @@ afterEach(async () => {
   cleanup();
   clearMocks();
   location.hash = '';
+  localStorage.clear();
   await i18n.changeLanguage('en');
 });

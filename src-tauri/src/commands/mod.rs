@@ -1,0 +1,72 @@
+//! Commands of TokenDesk's own windows. `staff` reads; `admin` changes and needs a live admin session.
+
+pub mod admin;
+pub mod staff;
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tokendesk_ledger::ChargeResult;
+
+use crate::error::{ShellError, ShellResult};
+use crate::state::Shell;
+use crate::windows;
+
+/// What a charge event carries to the windows: the ledger's result and the app it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChargeEvent {
+    #[serde(flatten)]
+    pub result: ChargeResult,
+    pub app_name: Option<String>,
+}
+
+/// Tells every window about a processed event, updates the monitor and the tray, and notifies once
+/// when the balance crosses below the low-balance threshold.
+pub fn announce<R: Runtime>(app: &AppHandle<R>, shell: &Shell, result: &ChargeResult, app_name: Option<String>) -> ShellResult<()> {
+    let outcome = serde_json::to_value(result.outcome).ok().and_then(|value| value.as_str().map(str::to_owned));
+    let monitor = shell.update_monitor(|monitor| {
+        monitor.last_event_at = Some(chrono::Utc::now());
+        monitor.last_outcome = outcome;
+    })?;
+    app.emit("charge", ChargeEvent { result: result.clone(), app_name })?;
+    app.emit("monitor", monitor)?;
+    balance_changed(app, shell)
+}
+
+/// Refreshes what shows the balance outside the windows: the tray, and the low-balance notification.
+pub fn balance_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellResult<()> {
+    let dashboard = shell.ledger(|ledger| ledger.dashboard(1))?;
+    windows::show_balance(app, &dashboard.balance.to_string());
+    if shell.crossed_low_balance(dashboard.low_balance) {
+        notify_low_balance(app, &dashboard.balance.to_string());
+    }
+    Ok(())
+}
+
+fn notify_low_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
+    use tauri_plugin_notification::NotificationExt;
+    let chinese = sys_locale::get_locale().is_some_and(|locale| locale.starts_with("zh"));
+    let (title, body) = if chinese {
+        ("TokenDesk：积分不足", format!("余额 {balance} 积分，已低于提醒线。请联系管理员充值。"))
+    } else {
+        ("TokenDesk: low balance", format!("{balance} credits left, below the warning threshold. Ask your admin for a top-up."))
+    };
+    // A desktop without a notification service still works; the dashboard shows the same warning.
+    if app.try_state::<tauri_plugin_notification::Notification<R>>().is_some() {
+        let _ = app.notification().builder().title(title).body(body).show();
+    }
+}
+
+/// Tells every window that admin data changed, so they refetch.
+pub fn ledger_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellResult<()> {
+    app.emit("ledger-changed", ())?;
+    balance_changed(app, shell)
+}
+
+/// Fails with `UnknownWindow` unless `name` is one of the app's windows.
+pub fn window_name(name: &str) -> ShellResult<&'static str> {
+    windows::WINDOWS
+        .iter()
+        .find(|window| **window == name)
+        .copied()
+        .ok_or_else(|| ShellError::UnknownWindow(name.to_owned()))
+}

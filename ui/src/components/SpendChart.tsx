@@ -1,0 +1,95 @@
+// ECharts through `echarts/core`, registering only the pieces used here, so the bundle carries one bar chart.
+import { theme } from 'antd';
+import { BarChart } from 'echarts/charts';
+import { GridComponent, TooltipComponent } from 'echarts/components';
+import * as echarts from 'echarts/core';
+import { SVGRenderer } from 'echarts/renderers';
+import { useEffect, useMemo, useRef } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { Dashboard } from '../api';
+import { formatCount, formatCredits } from '../format';
+
+echarts.use([BarChart, GridComponent, TooltipComponent, SVGRenderer]);
+
+/** Credits spent per day, one bar a day; the tooltip adds messages and tokens. */
+export function SpendChart({ series, height = 220 }: { series: Dashboard['series']; height?: number }) {
+  const { t } = useTranslation();
+  const { token } = theme.useToken();
+  const box = useRef<HTMLDivElement>(null);
+  const chart = useRef<echarts.ECharts | null>(null);
+
+  const option = useMemo(
+    () => ({
+      animation: false,
+      textStyle: { fontFamily: token.fontFamily },
+      grid: { left: 8, right: 8, top: 16, bottom: 4, containLabel: true },
+      tooltip: {
+        trigger: 'axis',
+        axisPointer: { type: 'shadow' },
+        formatter: (items: { dataIndex: number }[]) => {
+          const day = series[items[0].dataIndex];
+          return [
+            day.date,
+            `${t('dashboard.spent')}: ${formatCredits(day.spend.credits)}`,
+            `${t('dashboard.messages')}: ${formatCount(day.spend.messages)}`,
+            `${t('dashboard.tokens')}: ${formatCount(day.spend.prompt_tokens + day.spend.completion_tokens)}`,
+          ].join('<br/>');
+        },
+      },
+      xAxis: {
+        type: 'category',
+        data: series.map((d) => d.date.slice(5)), // MM-DD: the year is on the card
+        axisLabel: { color: token.colorTextSecondary },
+        axisLine: { lineStyle: { color: token.colorBorder } },
+      },
+      yAxis: {
+        type: 'value',
+        axisLabel: { color: token.colorTextSecondary },
+        splitLine: { lineStyle: { color: token.colorSplit } },
+      },
+      series: [{ type: 'bar', name: t('dashboard.spent'), data: series.map((d) => d.spend.credits), itemStyle: { color: token.colorPrimary } }],
+    }),
+    [series, t, token],
+  );
+
+  const latestOption = useRef(option);
+  latestOption.current = option;
+
+  useEffect(() => {
+    const el = box.current!;
+    let instance: echarts.ECharts | null = null;
+    // Drawn once the box has a size (ECharts cannot lay out in 0×0, e.g. before the first paint), then resized with it.
+    const observer = new ResizeObserver(() => {
+      if (!el.clientWidth) return;
+      if (instance) {
+        instance.resize();
+        return;
+      }
+      instance = echarts.init(el, undefined, { renderer: 'svg' });
+      instance.setOption(latestOption.current);
+      chart.current = instance;
+    });
+    observer.observe(el);
+    return () => {
+      observer.disconnect();
+      instance?.dispose();
+      chart.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    chart.current?.setOption(option, true);
+  }, [option]);
+
+  const total = series.reduce((sum, d) => sum + d.spend.credits_micros, 0);
+  return (
+    <div
+      ref={box}
+      role="img"
+      // The chart is SVG without text semantics; say what it shows.
+      aria-label={t('dashboard.chartLabel', { days: series.length, credits: formatCredits(total / 1e6) })}
+      style={{ width: '100%', height }}
+      data-testid="spend-chart"
+    />
+  );
+}

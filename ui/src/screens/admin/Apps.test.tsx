@@ -1,0 +1,71 @@
+import { screen, waitFor } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import type { App } from '../../api';
+import { APPS, fakeBackend, session } from '../../test/backend';
+import { expectFieldError, openAdminTab, pickOption, renderWindow, typeInto } from '../../test/render';
+import { user } from '../../test/user';
+
+const added = (name: string, share_url: string, model: string | null): App => ({
+  id: 3,
+  name,
+  share_url,
+  origin: new URL(share_url).origin,
+  pricing: model ? 'model' : 'dify_price',
+  model,
+  enabled: true,
+  demo: false,
+});
+
+describe('admin: Dify apps', () => {
+  it('adds an app bound to a model or to Dify’s reported price', async () => {
+    const backend = fakeBackend({
+      admin_status: () => session(),
+      admin_add_app: ({ name, share_url, model }) => added(String(name), String(share_url), model as string | null),
+    });
+    renderWindow('admin');
+    await openAdminTab('apps');
+    expect(await screen.findAllByTestId('app-row')).toHaveLength(2);
+
+    await typeInto('app-name', 'HR bot');
+    await typeInto('app-url', 'not a url');
+    await user.click(screen.getByTestId('app-submit'));
+    await expectFieldError('app-url', /Enter a full URL/);
+    await user.clear(screen.getByTestId('app-url'));
+    await typeInto('app-url', 'https://dify.example.com/chat/hr');
+    // Dify's reported price is the default: sent as null.
+    await user.click(screen.getByTestId('app-submit'));
+    expect(await screen.findByText('Added HR bot.')).toBeInTheDocument();
+
+    await typeInto('app-name', 'Sales bot');
+    await typeInto('app-url', 'https://dify.example.com/chat/sales');
+    await pickOption('app-model', 'gpt-4o-mini');
+    await user.click(screen.getByTestId('app-submit'));
+    await waitFor(() =>
+      expect(backend.argsOf('admin_add_app')).toEqual([
+        { name: 'HR bot', share_url: 'https://dify.example.com/chat/hr', model: null },
+        { name: 'Sales bot', share_url: 'https://dify.example.com/chat/sales', model: 'gpt-4o-mini' },
+      ]),
+    );
+  });
+
+  it('switches an app and tests its connection', async () => {
+    const backend = fakeBackend({
+      admin_status: () => session(),
+      admin_set_app_enabled: ({ id, enabled }) => ({ ...APPS[0], id, enabled }),
+      admin_test_app: ({ id }) => (id === 2 ? { ok: true, status: 200, message: 'HTTP 200 OK in 35 ms' } : { ok: false, status: null, message: 'connection refused' }),
+    });
+    renderWindow('admin');
+    await openAdminTab('apps');
+    const table = await screen.findByTestId('apps-table');
+    expect(table).toHaveTextContent('http://dify.local/chat/abc');
+
+    await user.click(screen.getByTestId('app-enabled-1'));
+    expect(backend.argsOf('admin_set_app_enabled')).toEqual([{ id: 1, enabled: true }]);
+
+    await user.click(screen.getByTestId('app-test-2'));
+    expect(await screen.findByTestId('app-test-result-2')).toHaveTextContent('OK · HTTP 200 OK in 35 ms');
+    await user.click(screen.getByTestId('app-test-1'));
+    expect(await screen.findByTestId('app-test-result-1')).toHaveTextContent('Failed · connection refused');
+    expect(backend.argsOf('admin_test_app')).toEqual([{ id: 2 }, { id: 1 }]);
+  });
+});

@@ -1,0 +1,48 @@
+import { screen, waitFor } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { fakeBackend, POLICY, session } from '../../test/backend';
+import { expectFieldError, openAdminTab, renderWindow, typeInto } from '../../test/render';
+import { user } from '../../test/user';
+
+describe('admin: guards', () => {
+  it('starts from the stored policy and saves credit fields as decimal strings', async () => {
+    const backend = fakeBackend({ admin_status: () => session(), admin_set_policy: () => POLICY });
+    renderWindow('admin');
+    await openAdminTab('guards');
+    expect(await screen.findByTestId('guards-low-balance')).toHaveValue('100.5');
+    expect(screen.getByTestId('guards-integration')).toBeChecked();
+
+    await user.clear(screen.getByTestId('guards-event-cap'));
+    await typeInto('guards-event-cap', '250.75');
+    await user.clear(screen.getByTestId('guards-daily-budget'));
+    await typeInto('guards-daily-budget', '-1');
+    await user.click(screen.getByTestId('guards-save'));
+    await expectFieldError('guards-daily-budget', /at least 0 with at most 6 decimals/);
+    expect(backend.argsOf('admin_set_policy')).toEqual([]);
+
+    await user.clear(screen.getByTestId('guards-daily-budget'));
+    await typeInto('guards-daily-budget', '300');
+    await user.clear(screen.getByTestId('guards-flood'));
+    await typeInto('guards-flood', '10');
+    await user.click(screen.getByTestId('guards-integration'));
+    await user.click(screen.getByTestId('guards-save'));
+
+    await waitFor(() =>
+      expect(backend.argsOf('admin_set_policy')).toEqual([
+        {
+          policy: {
+            integration_enabled: false,
+            min_balance: '1',
+            event_cap: '250.75',
+            flood_max_per_minute: 10,
+            low_balance: '100.5',
+            max_tokens_per_event: 200_000,
+            daily_budget: '300',
+            monthly_budget: '0',
+          },
+        },
+      ]),
+    );
+    expect(await screen.findByText('Guards saved.')).toBeInTheDocument();
+  });
+});

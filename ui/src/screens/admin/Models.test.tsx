@@ -1,0 +1,132 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import type { ImportPreview, ImportReport } from '../../api';
+import { fakeBackend, model, MODELS, session } from '../../test/backend';
+import { expectFieldError, renderWindow, typeInto } from '../../test/render';
+import { user } from '../../test/user';
+
+const row = (name: string) => screen.getAllByTestId('model-row').find((r) => r.getAttribute('data-model') === name)!;
+
+describe('admin: models', () => {
+  it('lists models with prices as sent, aliases and review flags', async () => {
+    fakeBackend({ admin_status: () => session() });
+    renderWindow('admin');
+    await screen.findAllByTestId('model-row');
+    expect(screen.getAllByTestId('model-row').map((r) => r.getAttribute('data-model'))).toEqual(['gpt-4o', 'gpt-4o-mini', 'legacy-1']);
+    expect(row('gpt-4o-mini')).toHaveTextContent('0.00015');
+    expect(row('gpt-4o-mini')).toHaveTextContent('review');
+    expect(row('gpt-4o')).toHaveTextContent('gpt-4o-2024-08-06');
+    expect(screen.getByTestId('model-active-legacy-1')).not.toBeChecked();
+    expect(screen.getByTestId('model-active-gpt-4o')).toBeChecked();
+  });
+
+  it('edits a price only with a reason, sending decimal strings', async () => {
+    const backend = fakeBackend({
+      admin_status: () => session(),
+      admin_set_model: ({ name, input, output }) => model(String(name), Number(input), Number(output)),
+    });
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('model-edit-gpt-4o-mini'));
+    // The form starts from the exact stored prices.
+    expect(await screen.findByTestId('model-input-price')).toHaveValue('0.00015');
+    expect(screen.getByTestId('model-output-price')).toHaveValue('0.0006');
+
+    await user.clear(screen.getByTestId('model-input-price'));
+    await typeInto('model-input-price', '0.0002');
+    await user.click(screen.getByTestId('model-save'));
+    await expectFieldError('model-reason', 'Required');
+    expect(backend.argsOf('admin_set_model')).toEqual([]);
+
+    await typeInto('model-reason', ' vendor list price ');
+    backend.on('models', () => MODELS.map((m) => (m.name === 'gpt-4o-mini' ? { ...m, input_usd_per_1k: 0.0002, needs_review: false } : m)));
+    await user.click(screen.getByTestId('model-save'));
+    await waitFor(() => expect(screen.queryByTestId('model-save')).toBeNull());
+    expect(backend.argsOf('admin_set_model')).toEqual([{ name: 'gpt-4o-mini', input: '0.0002', output: '0.0006', reason: 'vendor list price' }]);
+    // Rust announced ledger-changed: the table shows the stored price.
+    await waitFor(() => expect(row('gpt-4o-mini')).toHaveTextContent('0.0002'));
+    expect(row('gpt-4o-mini')).not.toHaveTextContent('review');
+  });
+
+  it('adds a model, switches one off, edits aliases as tags, and shows the price history', async () => {
+    const backend = fakeBackend({
+      admin_status: () => session(),
+      admin_set_model: ({ name, input, output }) => model(String(name), Number(input), Number(output)),
+      admin_set_model_active: ({ name, active }) => ({ ...MODELS[0], name, active }),
+      admin_set_model_aliases: ({ aliases }) => ({ ...MODELS[0], aliases }),
+      model_history: () => [
+        { model: 'gpt-4o', old: { input_per_1k: 0.005, output_per_1k: 0.015 }, new: { input_per_1k: 0.0025, output_per_1k: 0.01 }, changed_by: 'admin', reason: 'price cut', changed_at: '2026-11-10T00:00:00Z' },
+        { model: 'gpt-4o', old: null, new: { input_per_1k: 0.005, output_per_1k: 0.015 }, changed_by: 'seed', reason: 'list price', changed_at: '2026-11-01T00:00:00Z' },
+      ],
+    });
+    renderWindow('admin');
+
+    await user.click(await screen.findByTestId('model-add'));
+    await typeInto('model-name', 'qwen-max');
+    await typeInto('model-input-price', '0.0016');
+    await typeInto('model-output-price', '0.0064');
+    await typeInto('model-reason', 'new vendor');
+    await user.click(screen.getByTestId('model-save'));
+    await waitFor(() => expect(backend.argsOf('admin_set_model')).toEqual([{ name: 'qwen-max', input: '0.0016', output: '0.0064', reason: 'new vendor' }]));
+
+    await user.click(screen.getByTestId('model-active-gpt-4o'));
+    expect(backend.argsOf('admin_set_model_active')).toEqual([{ name: 'gpt-4o', active: false }]);
+
+    await user.click(screen.getByTestId('model-aliases-gpt-4o'));
+    const aliases = within(await screen.findByTestId('model-aliases-input')).getByRole('combobox');
+    await user.type(aliases, '4o-latest{Enter}');
+    await user.click(screen.getByTestId('model-aliases-save'));
+    await waitFor(() => expect(backend.argsOf('admin_set_model_aliases')).toEqual([{ name: 'gpt-4o', aliases: ['gpt-4o-2024-08-06', '4o-latest'] }]));
+
+    await user.click(screen.getByTestId('model-history-gpt-4o'));
+    const rows = await screen.findAllByTestId('price-history-row');
+    expect(backend.argsOf('model_history')).toEqual([{ name: 'gpt-4o' }]);
+    expect(rows[0]).toHaveTextContent('0.005 → 0.0025');
+    expect(rows[0]).toHaveTextContent('price cut');
+    expect(rows[1]).toHaveTextContent('— → 0.015');
+  });
+
+  it('imports a price file: preview with a bad line, a reason, then the report', async () => {
+    const preview: ImportPreview = {
+      rows: [
+        { line: 2, name: 'gpt-4o', input_usd_per_1k: 0.0025, output_usd_per_1k: 0.01, aliases: [], change: 'unchanged' },
+        { line: 3, name: 'qwen-max', input_usd_per_1k: 0.0016, output_usd_per_1k: 0.0064, aliases: ['qwen'], change: 'create' },
+      ],
+      errors: [{ line: 4, message: 'input price "abc" is not a decimal' }],
+    };
+    const report: ImportReport = { created: 1, updated: 0, unchanged: 1, errors: preview.errors };
+    let finish = (_: ImportReport) => {};
+    const backend = fakeBackend({
+      admin_status: () => session(),
+      admin_preview_import: () => preview,
+      admin_import_models: () => new Promise<ImportReport>((resolve) => (finish = resolve)),
+    });
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('model-import'));
+
+    const text = 'name,input,output,aliases\ngpt-4o,0.0025,0.01,\nqwen-max,0.0016,0.0064,qwen\nbroken,abc,1,\n';
+    await user.upload(await screen.findByTestId('import-file'), new File([text], 'prices.csv', { type: 'text/csv' }));
+
+    const rows = await screen.findAllByTestId('import-preview-row');
+    expect(backend.argsOf('admin_preview_import')).toEqual([{ text }]);
+    expect(rows.map((r) => [r.getAttribute('data-line'), r.getAttribute('data-change')])).toEqual([['2', 'unchanged'], ['3', 'create']]);
+    const error = screen.getByTestId('import-error');
+    expect(error).toHaveAttribute('data-line', '4');
+    expect(error).toHaveTextContent('Line 4: input price "abc" is not a decimal');
+    expect(screen.getByTestId('import-summary')).toHaveTextContent('prices.csv: 1 to create, 0 to update, 1 unchanged, 1 with errors');
+    expect(backend.argsOf('admin_import_models')).toEqual([]); // the preview writes nothing
+
+    await user.click(screen.getByTestId('import-submit'));
+    await expectFieldError('import-reason', 'Required');
+    await typeInto('import-reason', 'Q4 price list');
+    await user.click(screen.getByTestId('import-submit'));
+    expect(await screen.findByTestId('import-progress')).toBeInTheDocument();
+    act(() => finish(report));
+
+    const done = await screen.findByTestId('import-report');
+    expect(screen.queryByTestId('import-progress')).toBeNull();
+    expect(backend.argsOf('admin_import_models')).toEqual([{ text, reason: 'Q4 price list' }]);
+    expect(done).toHaveTextContent('Create1Update0Unchanged1');
+    expect(within(done).getByTestId('import-error')).toHaveAttribute('data-line', '4');
+    expect(screen.queryByTestId('import-preview-row')).toBeNull();
+  });
+});

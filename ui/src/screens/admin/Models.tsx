@@ -1,0 +1,229 @@
+import { Button, Card, Drawer, Form, Input, Select, Space, Switch, Tag, Tooltip } from 'antd';
+import type { ColumnsType } from 'antd/es/table';
+import { useCallback, useMemo, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { api, type Model, type Price, type PriceChange } from '../../api';
+import { DataTable } from '../../components/DataTable';
+import { ErrorAlert } from '../../components/ErrorAlert';
+import { exactDecimal, formatExact, formatTime } from '../../format';
+import { useLoad } from '../../hooks';
+import { ModelImport } from './ModelImport';
+import { DECIMAL, decimalRule, FormModal, ReasonItem, useAdminAction, useRequired } from './shared';
+
+interface PriceValues {
+  name: string;
+  input: string;
+  output: string;
+  reason: string;
+}
+
+/** Which price form is open: a new model, or an existing one (its name fixed). */
+type Editing = { isNew: boolean; values: Partial<PriceValues> } | null;
+
+export function ModelsTab() {
+  const { t } = useTranslation();
+  const models = useLoad(api.models, ['ledger-changed']);
+  const [search, setSearch] = useState('');
+  const [editing, setEditing] = useState<Editing>(null);
+  const [aliasesOf, setAliasesOf] = useState<Model | null>(null);
+  const [historyOf, setHistoryOf] = useState<string | null>(null);
+  const [importing, setImporting] = useState(false);
+  const toggle = useAdminAction(api.adminSetModelActive);
+  const [toggling, setToggling] = useState<string | null>(null);
+  const setActive = async (name: string, active: boolean) => {
+    setToggling(name);
+    await toggle.run(name, active);
+    setToggling(null);
+  };
+
+  const shown = useMemo(() => {
+    const needle = search.trim().toLowerCase();
+    return models.data?.filter((m) => !needle || [m.name, ...m.aliases].some((n) => n.toLowerCase().includes(needle)));
+  }, [models.data, search]);
+
+  const columns: ColumnsType<Model> = [
+    {
+      title: t('admin.col.model'),
+      dataIndex: 'name',
+      sorter: (a, b) => a.name.localeCompare(b.name),
+      render: (name: string, m) => (
+        <Space size={4}>
+          {name}
+          {m.needs_review && (
+            <Tooltip title={t('admin.models.reviewHint')}>
+              <Tag color="gold">{t('admin.models.review')}</Tag>
+            </Tooltip>
+          )}
+        </Space>
+      ),
+    },
+    { title: t('admin.models.input'), dataIndex: 'input_usd_per_1k', align: 'right', render: (v: number) => formatExact(v) },
+    { title: t('admin.models.output'), dataIndex: 'output_usd_per_1k', align: 'right', render: (v: number) => formatExact(v) },
+    {
+      title: t('admin.models.aliases'),
+      key: 'aliases',
+      render: (_, m) => (
+        <Space size={[0, 4]} wrap>
+          {m.aliases.map((a) => (
+            <Tag key={a}>{a}</Tag>
+          ))}
+          <Button size="small" type="link" onClick={() => setAliasesOf(m)} data-testid={`model-aliases-${m.name}`}>
+            {t('common.edit')}
+          </Button>
+        </Space>
+      ),
+    },
+    {
+      title: t('admin.models.active'),
+      dataIndex: 'active',
+      filters: [
+        { text: t('admin.models.active'), value: true },
+        { text: t('admin.models.inactive'), value: false },
+      ],
+      onFilter: (value, m) => m.active === value,
+      render: (active: boolean, m) => (
+        <Switch
+          size="small"
+          checked={active}
+          loading={toggling === m.name}
+          aria-label={t('admin.models.activeLabel', { name: m.name })}
+          onChange={(on) => void setActive(m.name, on)}
+          data-testid={`model-active-${m.name}`}
+        />
+      ),
+    },
+    { title: t('admin.col.updated'), dataIndex: 'updated_at', render: (v: string) => formatTime(v) },
+    {
+      title: t('common.actions'),
+      key: 'actions',
+      render: (_, m) => (
+        <Space size={0}>
+          <Button
+            size="small"
+            type="link"
+            onClick={() =>
+              setEditing({ isNew: false, values: { name: m.name, input: exactDecimal(m.input_usd_per_1k), output: exactDecimal(m.output_usd_per_1k) } })
+            }
+            data-testid={`model-edit-${m.name}`}
+          >
+            {t('admin.models.editPrice')}
+          </Button>
+          <Button size="small" type="link" onClick={() => setHistoryOf(m.name)} data-testid={`model-history-${m.name}`}>
+            {t('admin.models.history')}
+          </Button>
+        </Space>
+      ),
+    },
+  ];
+
+  return (
+    <Card
+      size="small"
+      title={t('admin.tabs.models')}
+      extra={
+        <Space>
+          <Input.Search allowClear size="small" placeholder={t('admin.models.search')} aria-label={t('admin.models.search')} onChange={(e) => setSearch(e.target.value)} />
+          <Button size="small" onClick={() => setImporting(true)} data-testid="model-import">
+            {t('admin.import.open')}
+          </Button>
+          <Button size="small" type="primary" onClick={() => setEditing({ isNew: true, values: {} })} data-testid="model-add">
+            {t('admin.models.add')}
+          </Button>
+        </Space>
+      }
+    >
+      <ErrorAlert error={models.error ?? toggle.error} />
+      <DataTable<Model>
+        rowKey="name"
+        columns={columns}
+        dataSource={shown}
+        loading={!models.data && !models.error}
+        rowTestId="model-row"
+        rowAttrs={(m) => ({ 'data-model': m.name })}
+        pagination={{ defaultPageSize: 50, hideOnSinglePage: true, showSizeChanger: true }}
+        data-testid="models-table"
+      />
+      <PriceForm editing={editing} onClose={() => setEditing(null)} />
+      <AliasesForm model={aliasesOf} onClose={() => setAliasesOf(null)} />
+      <Drawer open={historyOf !== null} onClose={() => setHistoryOf(null)} title={t('admin.models.historyTitle', { name: historyOf })} width={720} destroyOnHidden>
+        {historyOf && <PriceHistory name={historyOf} />}
+      </Drawer>
+      <Drawer open={importing} onClose={() => setImporting(false)} title={t('admin.import.title')} width={820} destroyOnHidden>
+        <ModelImport />
+      </Drawer>
+    </Card>
+  );
+}
+
+function PriceForm({ editing, onClose }: { editing: Editing; onClose: () => void }) {
+  const { t } = useTranslation();
+  const required = useRequired();
+  const price = decimalRule(DECIMAL, t('admin.models.priceInvalid'), (v) => v >= 0);
+  return (
+    <FormModal<PriceValues>
+      title={editing?.isNew ? t('admin.models.add') : t('admin.models.editTitle', { name: editing?.values.name })}
+      initialValues={editing?.values ?? null}
+      onClose={onClose}
+      submit={(v) => api.adminSetModel(v.name.trim(), v.input.trim(), v.output.trim(), v.reason.trim())}
+      doneMessage={t('admin.models.saved')}
+      submitLabel={t('common.save')}
+      submitTestId="model-save"
+    >
+      <Form.Item name="name" label={t('admin.col.model')} rules={[required]}>
+        <Input disabled={!editing?.isNew} data-testid="model-name" />
+      </Form.Item>
+      <Form.Item name="input" label={t('admin.models.input')} rules={[required, price]}>
+        <Input inputMode="decimal" suffix="USD / 1K" data-testid="model-input-price" />
+      </Form.Item>
+      <Form.Item name="output" label={t('admin.models.output')} rules={[required, price]}>
+        <Input inputMode="decimal" suffix="USD / 1K" data-testid="model-output-price" />
+      </Form.Item>
+      <ReasonItem testId="model-reason" />
+    </FormModal>
+  );
+}
+
+function AliasesForm({ model, onClose }: { model: Model | null; onClose: () => void }) {
+  const { t } = useTranslation();
+  return (
+    <FormModal<{ aliases: string[] }>
+      title={t('admin.models.aliasesTitle', { name: model?.name })}
+      initialValues={model && { aliases: model.aliases }}
+      onClose={onClose}
+      submit={(v) => api.adminSetModelAliases(model!.name, v.aliases.map((a) => a.trim()).filter(Boolean))}
+      doneMessage={t('admin.models.saved')}
+      submitLabel={t('common.save')}
+      submitTestId="model-aliases-save"
+    >
+      <Form.Item name="aliases" label={t('admin.models.aliases')} extra={t('admin.models.aliasesHint')}>
+        <Select mode="tags" open={false} tokenSeparators={[',', ' ']} aria-label={t('admin.models.aliases')} data-testid="model-aliases-input" />
+      </Form.Item>
+    </FormModal>
+  );
+}
+
+function PriceHistory({ name }: { name: string }) {
+  const { t } = useTranslation();
+  const history = useLoad(useCallback(() => api.modelHistory(name), [name]), ['ledger-changed']);
+  const change = (pick: (p: Price) => number) => (_: unknown, c: PriceChange) =>
+    `${c.old ? formatExact(pick(c.old)) : t('common.none')} → ${formatExact(pick(c.new))}`;
+  const columns: ColumnsType<PriceChange> = [
+    { title: t('admin.col.time'), dataIndex: 'changed_at', render: (v: string) => formatTime(v), width: 160 },
+    { title: t('admin.models.input'), key: 'input', render: change((p) => p.input_per_1k) },
+    { title: t('admin.models.output'), key: 'output', render: change((p) => p.output_per_1k) },
+    { title: t('admin.col.by'), dataIndex: 'changed_by' },
+    { title: t('admin.reason'), dataIndex: 'reason' },
+  ];
+  return (
+    <>
+      <ErrorAlert error={history.error} />
+      <DataTable<PriceChange>
+        rowKey={(c) => c.changed_at + c.reason}
+        columns={columns}
+        dataSource={history.data ?? undefined}
+        loading={!history.data && !history.error}
+        rowTestId="price-history-row"
+      />
+    </>
+  );
+}

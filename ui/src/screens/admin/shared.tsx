@@ -1,0 +1,120 @@
+// Pieces every admin tab shares: the session-aware action hook, validation rules, reason fields, a form footer
+// and a form in a modal.
+import { Alert, App as AntApp, Button, Form, Input, Modal, Space } from 'antd';
+import type { Rule } from 'antd/es/form';
+import { createContext, useContext, type ReactNode } from 'react';
+import type { TFunction } from 'i18next';
+import { useTranslation } from 'react-i18next';
+import { ErrorAlert } from '../../components/ErrorAlert';
+import { useAction } from '../../hooks';
+
+/** Called with every failed admin command, so a lost session sends the window back to the login form. */
+export const CommandErrorContext = createContext<(error: unknown) => void>(() => undefined);
+
+export function useAdminAction<A extends unknown[], R>(fn: (...args: A) => Promise<R>) {
+  return useAction(fn, useContext(CommandErrorContext));
+}
+
+/** Decimal strings that Rust parses exactly: no exponent, no grouping. */
+export const DECIMAL = /^\d+(\.\d+)?$/;
+/** Credits have at most 6 decimals (micro-credits); adjustments may be negative. */
+export const CREDITS = /^\d+(\.\d{1,6})?$/;
+export const SIGNED_CREDITS = /^-?\d+(\.\d{1,6})?$/;
+
+/** Checks a decimal string's form and value; an empty field is left to the `required` rule. */
+export function decimalRule(pattern: RegExp, message: string, accept: (value: number) => boolean = (v) => v > 0): Rule {
+  return {
+    validator: (_, value?: string) =>
+      !value || (pattern.test(value.trim()) && accept(Number(value))) ? Promise.resolve() : Promise.reject(new Error(message)),
+  };
+}
+
+export function useRequired(): Rule {
+  const { t } = useTranslation();
+  return { required: true, whitespace: true, message: t('admin.required') };
+}
+
+/** A required reason, kept with the change in its history. */
+export function ReasonItem({ testId, name = 'reason', label }: { testId: string; name?: string; label?: string }) {
+  const { t } = useTranslation();
+  return (
+    <Form.Item name={name} label={label ?? t('admin.reason')} extra={t('admin.reasonHint')} rules={[useRequired()]}>
+      <Input maxLength={500} data-testid={testId} />
+    </Form.Item>
+  );
+}
+
+interface FooterProps {
+  busy: boolean;
+  error: unknown;
+  done?: string | null;
+  label: string;
+  testId: string;
+}
+
+export function FormFooter({ busy, error, done, label, testId }: FooterProps) {
+  return (
+    <Space direction="vertical" style={{ width: '100%' }}>
+      <ErrorAlert error={error} />
+      {done && <Alert type="success" showIcon message={done} />}
+      <Button type="primary" htmlType="submit" loading={busy} data-testid={testId}>
+        {label}
+      </Button>
+    </Space>
+  );
+}
+
+interface FormModalProps<V> {
+  title: ReactNode;
+  /** Null: closed. Otherwise the values the form opens with. */
+  initialValues: Partial<V> | null;
+  onClose: () => void;
+  /** The command; resolving (to anything but undefined) closes the modal and says `doneMessage`. */
+  submit: (values: V) => Promise<unknown>;
+  doneMessage: string;
+  submitLabel: string;
+  submitTestId: string;
+  children: ReactNode;
+}
+
+/** A short admin form in a modal: edit a price, reverse an entry, decide a held event. */
+export function FormModal<V extends object>({ title, initialValues, onClose, ...body }: FormModalProps<V>) {
+  return (
+    <Modal open={initialValues !== null} title={title} onCancel={onClose} footer={null} destroyOnHidden>
+      {initialValues && <FormModalBody<V> initialValues={initialValues} onClose={onClose} {...body} />}
+    </Modal>
+  );
+}
+
+// A body per opening, so a failed attempt's error does not greet the next one.
+function FormModalBody<V extends object>({ initialValues, onClose, submit, doneMessage, submitLabel, submitTestId, children }: Omit<FormModalProps<V>, 'title'> & { initialValues: Partial<V> }) {
+  const { message } = AntApp.useApp();
+  const action = useAdminAction(submit);
+  const finish = async (values: V) => {
+    if ((await action.run(values)) === undefined) return;
+    void message.success(doneMessage);
+    onClose();
+  };
+  return (
+    <Form<V> layout="vertical" requiredMark={false} initialValues={initialValues} onFinish={finish}>
+      {children}
+      <FormFooter busy={action.busy} error={action.error} label={submitLabel} testId={submitTestId} />
+    </Form>
+  );
+}
+
+/** A new password (at least 8 characters, as Rust requires) and its repetition, which must match `field`. */
+export function passwordRules(t: TFunction, field: string): { required: Rule; password: Rule[]; confirm: Rule[] } {
+  const required: Rule = { required: true, message: t('admin.required') };
+  return {
+    required,
+    password: [required, { min: 8, message: t('admin.tooShort') }],
+    confirm: [
+      required,
+      ({ getFieldValue }) => ({
+        validator: (_, value) =>
+          !value || value === getFieldValue(field) ? Promise.resolve() : Promise.reject(new Error(t('admin.mismatch'))),
+      }),
+    ],
+  };
+}
