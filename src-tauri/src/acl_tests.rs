@@ -22,8 +22,18 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut ledger = Ledger::open_dir(dir.path()).unwrap();
-    ledger.add_app("ACL", SHARE_URL, &AppBinding::Model("gpt-4o-mini".into()), false).unwrap();
-    let app = with_commands(mock_builder()).manage(Shell::new(ledger, dir.path().to_owned(), false, None)).build(tauri::generate_context!()).unwrap();
+    ledger
+        .add_app(
+            "ACL",
+            SHARE_URL,
+            &AppBinding::Model("gpt-4o-mini".into()),
+            false,
+        )
+        .unwrap();
+    let app = with_commands(mock_builder())
+        .manage(Shell::new(ledger, dir.path().to_owned(), false, None))
+        .build(tauri::generate_context!())
+        .unwrap();
     relay::allow_origins(app.handle(), "dify", &[DIFY.to_owned()]).unwrap();
     Fixture { app, _dir: dir }
 }
@@ -32,7 +42,12 @@ fn window(app: &App<MockRuntime>, label: &str, url: WebviewUrl) -> WebviewWindow
     WebviewWindowBuilder::new(app, label, url).build().unwrap()
 }
 
-fn invoke(window: &WebviewWindow<MockRuntime>, from: &str, cmd: &str, body: serde_json::Value) -> Result<serde_json::Value, String> {
+fn invoke(
+    window: &WebviewWindow<MockRuntime>,
+    from: &str,
+    cmd: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, String> {
     get_ipc_response(
         window,
         InvokeRequest {
@@ -58,14 +73,36 @@ fn frame(message_id: &str) -> serde_json::Value {
 #[test]
 fn the_dify_origin_may_call_the_relay_and_nothing_else() {
     let fixture = fixture();
-    let chat = window(&fixture.app, windows::CHAT, WebviewUrl::External(SHARE_URL.parse().unwrap()));
+    let chat = window(
+        &fixture.app,
+        windows::CHAT,
+        WebviewUrl::External(SHARE_URL.parse().unwrap()),
+    );
     let charged = invoke(&chat, SHARE_URL, "report_usage", frame("m1")).unwrap();
     assert_eq!(charged["outcome"], "charged");
-    assert_eq!(invoke(&chat, SHARE_URL, "check_send", serde_json::json!({"endpoint": "chat-messages"})).unwrap()["allowed"], true);
-    assert!(invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap()["balance"].is_number());
+    assert_eq!(
+        invoke(
+            &chat,
+            SHARE_URL,
+            "check_send",
+            serde_json::json!({"endpoint": "chat-messages"})
+        )
+        .unwrap()["allowed"],
+        true
+    );
+    assert!(
+        invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap()["balance"]
+            .is_number()
+    );
     for (cmd, body) in [
-        ("admin_set_rate", serde_json::json!({"rate": "1", "reason": "x"})),
-        ("admin_adjust_balance", serde_json::json!({"user": "staff", "kind": "grant", "amount": "1000", "reason": "x"})),
+        (
+            "admin_set_rate",
+            serde_json::json!({"rate": "1", "reason": "x"}),
+        ),
+        (
+            "admin_adjust_balance",
+            serde_json::json!({"user": "staff", "kind": "grant", "amount": "1000", "reason": "x"}),
+        ),
         ("dashboard", serde_json::json!({})),
         ("admin_login", serde_json::json!({"password": "x"})),
     ] {
@@ -78,33 +115,100 @@ fn the_dify_origin_may_call_the_relay_and_nothing_else() {
 fn an_unconfigured_origin_may_call_nothing() {
     let fixture = fixture();
     let other = "http://127.0.0.1:9999/chat/acl";
-    let chat = window(&fixture.app, windows::CHAT, WebviewUrl::External(other.parse().unwrap()));
-    for cmd in ["report_usage", "check_send", "relay_status", "dashboard", "admin_set_rate"] {
+    let chat = window(
+        &fixture.app,
+        windows::CHAT,
+        WebviewUrl::External(other.parse().unwrap()),
+    );
+    for cmd in [
+        "report_usage",
+        "check_send",
+        "relay_status",
+        "dashboard",
+        "admin_set_rate",
+    ] {
         let refused = invoke(&chat, other, cmd, frame("m1")).unwrap_err();
         assert!(refused.contains("not allowed"), "{cmd}: {refused}");
     }
     // Nor may the Dify origin from a window other than the chat window.
-    let stray = window(&fixture.app, "stray", WebviewUrl::External(SHARE_URL.parse().unwrap()));
-    assert!(invoke(&stray, SHARE_URL, "report_usage", frame("m2")).unwrap_err().contains("not allowed"));
-    let ledger_charges = fixture.app.state::<Shell>().ledger(|ledger| ledger.history(&Default::default())).unwrap();
-    assert!(ledger_charges.entries.iter().all(|entry| entry.usage.is_none()), "nothing was charged");
+    let stray = window(
+        &fixture.app,
+        "stray",
+        WebviewUrl::External(SHARE_URL.parse().unwrap()),
+    );
+    assert!(
+        invoke(&stray, SHARE_URL, "report_usage", frame("m2"))
+            .unwrap_err()
+            .contains("not allowed")
+    );
+    let ledger_charges = fixture
+        .app
+        .state::<Shell>()
+        .ledger(|ledger| ledger.history(&Default::default()))
+        .unwrap();
+    assert!(
+        ledger_charges
+            .entries
+            .iter()
+            .all(|entry| entry.usage.is_none()),
+        "nothing was charged"
+    );
 }
 
 #[test]
 fn local_windows_may_call_admin_commands_with_a_session() {
     let fixture = fixture();
-    let admin = window(&fixture.app, windows::ADMIN, WebviewUrl::App("index.html".into()));
+    let admin = window(
+        &fixture.app,
+        windows::ADMIN,
+        WebviewUrl::App("index.html".into()),
+    );
     let local = "tauri://localhost";
-    let refused = invoke(&admin, local, "admin_set_rate", serde_json::json!({"rate": "12000", "reason": "x"})).unwrap_err();
+    let refused = invoke(
+        &admin,
+        local,
+        "admin_set_rate",
+        serde_json::json!({"rate": "12000", "reason": "x"}),
+    )
+    .unwrap_err();
     assert!(refused.contains("admin_session_required"), "{refused}");
-    invoke(&admin, local, "admin_set_password", serde_json::json!({"password": "long enough secret"})).unwrap();
-    let change = invoke(&admin, local, "admin_set_rate", serde_json::json!({"rate": "12000", "reason": "new quarter"})).unwrap();
+    invoke(
+        &admin,
+        local,
+        "admin_set_password",
+        serde_json::json!({"password": "long enough secret"}),
+    )
+    .unwrap();
+    let change = invoke(
+        &admin,
+        local,
+        "admin_set_rate",
+        serde_json::json!({"rate": "12000", "reason": "new quarter"}),
+    )
+    .unwrap();
     assert_eq!(change["new_rate"], serde_json::json!(12000));
     invoke(&admin, local, "admin_logout", serde_json::json!({})).unwrap();
-    let wrong = invoke(&admin, local, "admin_login", serde_json::json!({"password": "wrong"})).unwrap_err();
+    let wrong = invoke(
+        &admin,
+        local,
+        "admin_login",
+        serde_json::json!({"password": "wrong"}),
+    )
+    .unwrap_err();
     assert!(wrong.contains("wrong_password"), "{wrong}");
-    let dashboard = window(&fixture.app, windows::DASHBOARD, WebviewUrl::App("index.html".into()));
-    assert!(invoke(&dashboard, local, "dashboard", serde_json::json!({})).unwrap()["balance"].is_number());
+    let dashboard = window(
+        &fixture.app,
+        windows::DASHBOARD,
+        WebviewUrl::App("index.html".into()),
+    );
+    assert!(
+        invoke(&dashboard, local, "dashboard", serde_json::json!({})).unwrap()["balance"]
+            .is_number()
+    );
     // The relay's commands are not the local windows' business.
-    assert!(invoke(&dashboard, local, "report_usage", frame("m3")).unwrap_err().contains("not allowed"));
+    assert!(
+        invoke(&dashboard, local, "report_usage", frame("m3"))
+            .unwrap_err()
+            .contains("not allowed")
+    );
 }

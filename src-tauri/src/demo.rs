@@ -17,7 +17,13 @@ pub fn start_simulator() -> std::io::Result<DifySim> {
         let preferred = SocketAddr::from((Ipv4Addr::LOCALHOST, DEMO_PORT));
         match DifySim::start(preferred, SimConfig::default()).await {
             Ok(sim) => Ok(sim),
-            Err(_) => DifySim::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), SimConfig::default()).await,
+            Err(_) => {
+                DifySim::start(
+                    SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                    SimConfig::default(),
+                )
+                .await
+            }
         }
     })
 }

@@ -22,7 +22,11 @@ use state::Shell;
 const APP_IDENTIFIER: &str = "com.tokendesk.desktop";
 
 #[derive(Parser, Debug)]
-#[command(name = "tokendesk-desktop", version, about = "TokenDesk: meters Dify chat usage in credits")]
+#[command(
+    name = "tokendesk-desktop",
+    version,
+    about = "TokenDesk: meters Dify chat usage in credits"
+)]
 struct Args {
     /// The data directory holding ledger.sqlite3.
     #[arg(long, env = "TOKENDESK_DATA_DIR")]
@@ -34,8 +38,12 @@ struct Args {
 
 /// `TOKENDESK_ENABLE_DIFY=false` (or 0/no/off) turns the integration off whatever the ledger says.
 fn integration_forced_off() -> bool {
-    std::env::var("TOKENDESK_ENABLE_DIFY")
-        .is_ok_and(|value| matches!(value.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off"))
+    std::env::var("TOKENDESK_ENABLE_DIFY").is_ok_and(|value| {
+        matches!(
+            value.trim().to_ascii_lowercase().as_str(),
+            "false" | "0" | "no" | "off"
+        )
+    })
 }
 
 /// Registers all commands on a builder (also used by the ACL tests with the mock runtime).
@@ -89,9 +97,17 @@ fn chosen_app(ledger: &mut Ledger, dify_url: Option<&str>) -> Result<Option<Dify
         if let Some(app) = ledger.app_for_url(url).map_err(|err| err.to_string())? {
             return Ok(Some(app));
         }
-        let location = share_location(url).ok_or_else(|| format!("{url:?} is not a Dify share URL"))?;
-        let name = location.origin.trim_start_matches("https://").trim_start_matches("http://").to_owned();
-        return ledger.add_app(&name, url, &AppBinding::DifyPrice, false).map(Some).map_err(|err| err.to_string());
+        let location =
+            share_location(url).ok_or_else(|| format!("{url:?} is not a Dify share URL"))?;
+        let name = location
+            .origin
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_owned();
+        return ledger
+            .add_app(&name, url, &AppBinding::DifyPrice, false)
+            .map(Some)
+            .map_err(|err| err.to_string());
     }
     let apps = ledger.apps().map_err(|err| err.to_string())?;
     Ok(apps.into_iter().find(|app| app.enabled && !app.demo))
@@ -100,22 +116,31 @@ fn chosen_app(ledger: &mut Ledger, dify_url: Option<&str>) -> Result<Option<Dify
 fn launch(args: Args) -> Result<(), String> {
     let data_dir = match args.data_dir {
         Some(dir) => dir,
-        None => dirs::data_dir().map(|dir| dir.join(APP_IDENTIFIER)).ok_or("no data directory; pass --data-dir")?,
+        None => dirs::data_dir()
+            .map(|dir| dir.join(APP_IDENTIFIER))
+            .ok_or("no data directory; pass --data-dir")?,
     };
     let mut ledger = Ledger::open_dir(&data_dir).map_err(|err| err.to_string())?;
-    let starts_low = ledger.dashboard(1).map_err(|err| err.to_string())?.low_balance;
+    let starts_low = ledger
+        .dashboard(1)
+        .map_err(|err| err.to_string())?
+        .low_balance;
     let mut current = chosen_app(&mut ledger, args.dify_url.as_deref())?;
     let demo = match current {
         Some(_) => None,
         None => {
-            let sim = demo::start_simulator().map_err(|err| format!("could not start the demo simulator: {err}"))?;
+            let sim = demo::start_simulator()
+                .map_err(|err| format!("could not start the demo simulator: {err}"))?;
             current = Some(demo::demo_app(&mut ledger, &sim).map_err(|err| err.to_string())?);
             Some(sim)
         }
     };
     let shell = Shell::new(ledger, data_dir, integration_forced_off(), demo);
     shell.crossed_low_balance(starts_low);
-    *shell.current_app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = current;
+    *shell
+        .current_app
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = current;
 
     with_commands(tauri::Builder::default())
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {

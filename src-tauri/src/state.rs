@@ -44,13 +44,21 @@ pub struct AdminStatus {
 }
 
 impl Shell {
-    pub fn new(ledger: Ledger, data_dir: std::path::PathBuf, integration_forced_off: bool, demo: Option<dify_sim::DifySim>) -> Self {
+    pub fn new(
+        ledger: Ledger,
+        data_dir: std::path::PathBuf,
+        integration_forced_off: bool,
+        demo: Option<dify_sim::DifySim>,
+    ) -> Self {
         Self {
             data_dir,
             was_low: Mutex::new(None),
             ledger: Mutex::new(ledger),
             admin_session_until: Mutex::new(None),
-            monitor: Mutex::new(MonitorStatus { demo: demo.is_some(), ..MonitorStatus::default() }),
+            monitor: Mutex::new(MonitorStatus {
+                demo: demo.is_some(),
+                ..MonitorStatus::default()
+            }),
             current_app: Mutex::new(None),
             integration_forced_off,
             _demo_simulator: demo,
@@ -59,28 +67,47 @@ impl Shell {
 
     /// Runs `work` on the ledger. A poisoned lock only means an earlier command panicked mid-way;
     /// SQLite rolled that transaction back, so the ledger is still consistent.
-    pub fn ledger<T>(&self, work: impl FnOnce(&mut Ledger) -> tokendesk_ledger::Result<T>) -> ShellResult<T> {
-        let mut ledger = self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    pub fn ledger<T>(
+        &self,
+        work: impl FnOnce(&mut Ledger) -> tokendesk_ledger::Result<T>,
+    ) -> ShellResult<T> {
+        let mut ledger = self
+            .ledger
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(work(&mut ledger)?)
     }
 
     pub fn integration_enabled(&self) -> ShellResult<bool> {
-        Ok(!self.integration_forced_off && self.ledger(|ledger| ledger.policy())?.integration_enabled)
+        Ok(!self.integration_forced_off
+            && self.ledger(|ledger| ledger.policy())?.integration_enabled)
     }
 
     pub fn admin_status(&self) -> ShellResult<AdminStatus> {
         let password_set = self.ledger(|ledger| ledger.admin_password_set(ADMIN))?;
-        let until = *self.admin_session_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(AdminStatus { password_set, session_expires_at: until.filter(|until| *until > Utc::now()) })
+        let until = *self
+            .admin_session_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(AdminStatus {
+            password_set,
+            session_expires_at: until.filter(|until| *until > Utc::now()),
+        })
     }
 
     pub fn open_admin_session(&self) -> ShellResult<AdminStatus> {
-        *self.admin_session_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Utc::now() + ADMIN_SESSION);
+        *self
+            .admin_session_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Utc::now() + ADMIN_SESSION);
         self.admin_status()
     }
 
     pub fn close_admin_session(&self) {
-        *self.admin_session_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+        *self
+            .admin_session_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     }
 
     /// Fails unless an admin session is live.
@@ -92,21 +119,36 @@ impl Shell {
     }
 
     pub fn monitor(&self) -> ShellResult<MonitorStatus> {
-        let mut status = self.monitor.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let mut status = self
+            .monitor
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         status.integration_enabled = self.integration_enabled()?;
         Ok(status)
     }
 
     /// True exactly when the balance has just gone from at or above the threshold to below it.
     pub fn crossed_low_balance(&self, low_now: bool) -> bool {
-        let mut was_low = self.was_low.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut was_low = self
+            .was_low
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let crossed = *was_low == Some(false) && low_now;
         *was_low = Some(low_now);
         crossed
     }
 
-    pub fn update_monitor(&self, change: impl FnOnce(&mut MonitorStatus)) -> ShellResult<MonitorStatus> {
-        change(&mut self.monitor.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    pub fn update_monitor(
+        &self,
+        change: impl FnOnce(&mut MonitorStatus),
+    ) -> ShellResult<MonitorStatus> {
+        change(
+            &mut self
+                .monitor
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
         self.monitor()
     }
 }

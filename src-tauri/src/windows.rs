@@ -4,7 +4,9 @@
 use tauri::menu::{Menu, MenuBuilder, MenuEvent, SubmenuBuilder};
 use tauri::tray::TrayIconBuilder;
 use tauri::webview::PageLoadEvent;
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent};
+use tauri::{
+    AppHandle, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent,
+};
 use tauri_plugin_opener::OpenerExt;
 use url::Url;
 
@@ -38,15 +40,25 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, name: &str) -> ShellResult<()> {
         window.set_focus()?;
         return Ok(());
     }
-    if label == CHAT { open_chat(app) } else { open_local(app, label).map(drop) }
+    if label == CHAT {
+        open_chat(app)
+    } else {
+        open_local(app, label).map(drop)
+    }
 }
 
 fn open_local<R: Runtime>(app: &AppHandle<R>, label: &str) -> ShellResult<WebviewWindow<R>> {
-    let (width, height) = if label == DASHBOARD { (1100.0, 760.0) } else { (960.0, 700.0) };
-    Ok(WebviewWindowBuilder::new(app, label, WebviewUrl::App("index.html".into()))
-        .title(title(label))
-        .inner_size(width, height)
-        .build()?)
+    let (width, height) = if label == DASHBOARD {
+        (1100.0, 760.0)
+    } else {
+        (960.0, 700.0)
+    };
+    Ok(
+        WebviewWindowBuilder::new(app, label, WebviewUrl::App("index.html".into()))
+            .title(title(label))
+            .inner_size(width, height)
+            .build()?,
+    )
 }
 
 /// Origins the chat window may show: the enabled apps' and the admin's extra hosts.
@@ -58,9 +70,15 @@ fn allowed_origins(shell: &Shell) -> ShellResult<Vec<String>> {
 
 fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
     let shell = app.state::<Shell>();
-    let current = shell.current_app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let current = shell
+        .current_app
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
     let target = match current {
-        Some(dify_app) if shell.integration_enabled()? => Url::parse(&dify_app.share_url).ok().map(|url| (dify_app, url)),
+        Some(dify_app) if shell.integration_enabled()? => Url::parse(&dify_app.share_url)
+            .ok()
+            .map(|url| (dify_app, url)),
         _ => None,
     };
     let Some((dify_app, url)) = target else {
@@ -88,7 +106,8 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
             if payload.event() == PageLoadEvent::Finished
                 && let Some(shell) = webview.app_handle().try_state::<Shell>()
             {
-                let _ = shell.update_monitor(|monitor| monitor.chat_url = Some(payload.url().to_string()));
+                let _ = shell
+                    .update_monitor(|monitor| monitor.chat_url = Some(payload.url().to_string()));
             }
         })
         .build()?;
@@ -119,7 +138,10 @@ fn track_chat<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>, url: Op
 fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
     let shell = app.state::<Shell>();
     let dify_app = shell.ledger(|ledger| ledger.app(app_id))?;
-    *shell.current_app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(dify_app);
+    *shell
+        .current_app
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(dify_app);
     if let Some(window) = app.get_webview_window(CHAT) {
         window.destroy()?;
     }
@@ -136,17 +158,26 @@ fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<Menu<R>> {
         .text("quit", "Quit / 退出")
         .build()?;
     let mut apps = SubmenuBuilder::new(app, "Apps / 应用");
-    for dify_app in app.state::<Shell>().ledger(|ledger| ledger.apps())?.into_iter().filter(|dify_app| dify_app.enabled) {
+    for dify_app in app
+        .state::<Shell>()
+        .ledger(|ledger| ledger.apps())?
+        .into_iter()
+        .filter(|dify_app| dify_app.enabled)
+    {
         apps = apps.text(format!("app:{}", dify_app.id), dify_app.name);
     }
-    Ok(MenuBuilder::new(app).items(&[&windows, &apps.build()?]).build()?)
+    Ok(MenuBuilder::new(app)
+        .items(&[&windows, &apps.build()?])
+        .build()?)
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     let id = event.id().as_ref();
     let result = match (id.strip_prefix("open:"), id.strip_prefix("app:")) {
         (Some(window), _) => show(app, window),
-        (_, Some(app_id)) => app_id.parse().map_or(Ok(()), |app_id| switch_app(app, app_id)),
+        (_, Some(app_id)) => app_id
+            .parse()
+            .map_or(Ok(()), |app_id| switch_app(app, app_id)),
         _ if id == "quit" => {
             app.exit(0);
             Ok(())
@@ -163,7 +194,9 @@ pub fn install_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
     let app_menu = menu(app)?;
     app.set_menu(app_menu)?;
     app.on_menu_event(on_menu);
-    let mut tray = TrayIconBuilder::with_id(TRAY).tooltip("TokenDesk").menu(&menu(app)?);
+    let mut tray = TrayIconBuilder::with_id(TRAY)
+        .tooltip("TokenDesk")
+        .menu(&menu(app)?);
     if let Some(icon) = app.default_window_icon() {
         tray = tray.icon(icon.clone());
     }

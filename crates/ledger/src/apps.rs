@@ -237,8 +237,12 @@ impl Ledger {
 
     /// Extra origins the chat window may show (an SSO login, say). They get no IPC.
     pub fn navigation_hosts(&self) -> Result<Vec<String>> {
-        let mut statement = self.conn.prepare("SELECT origin FROM navigation_hosts ORDER BY origin")?;
-        Ok(statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?)
+        let mut statement = self
+            .conn
+            .prepare("SELECT origin FROM navigation_hosts ORDER BY origin")?;
+        Ok(statement
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// Allows the chat window to show pages of `url`'s origin, without IPC.

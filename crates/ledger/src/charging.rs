@@ -307,7 +307,9 @@ impl Ledger {
         message_id: Option<&str>,
     ) -> Result<()> {
         if !matches!(kind, "conversation_name" | "suggested_questions") {
-            return Err(LedgerError::invalid(format!("{kind:?} is not a known model call")));
+            return Err(LedgerError::invalid(format!(
+                "{kind:?} is not a known model call"
+            )));
         }
         let app = match resolve(&self.conn, page_url) {
             Ok(app) => app,

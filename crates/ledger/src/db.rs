@@ -9,7 +9,9 @@ use crate::error::{LedgerError, Result};
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/0001_ledger.sql")),
-    M::up(include_str!("../../../migrations/0002_hosts_and_model_calls.sql")),
+    M::up(include_str!(
+        "../../../migrations/0002_hosts_and_model_calls.sql"
+    )),
 ];
 
 pub(crate) fn open(path: &Path) -> Result<Connection> {

@@ -464,7 +464,10 @@ impl Ledger {
         let mut previewed = Vec::new();
         for row in rows {
             if let Err(err) = model_name(&row.name) {
-                errors.push(ImportError { line: row.line, message: err.to_string() });
+                errors.push(ImportError {
+                    line: row.line,
+                    message: err.to_string(),
+                });
                 continue;
             }
             let change = match find_model(&self.conn, &row.name)? {
@@ -482,7 +485,10 @@ impl Ledger {
             });
         }
         errors.sort_by_key(|error| error.line);
-        Ok(ImportPreview { rows: previewed, errors })
+        Ok(ImportPreview {
+            rows: previewed,
+            errors,
+        })
     }
 
     fn import_rows(
@@ -528,7 +534,11 @@ impl Ledger {
 }
 
 fn parse_price_file(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
-    if text.trim_start().starts_with('{') { parse_litellm(text) } else { Ok(parse_price_csv(text)) }
+    if text.trim_start().starts_with('{') {
+        parse_litellm(text)
+    } else {
+        Ok(parse_price_csv(text))
+    }
 }
 
 fn parse_price_csv(text: &str) -> (Vec<PriceRow>, Vec<ImportError>) {

@@ -196,15 +196,26 @@ fn csv_price_import_keeps_good_rows_and_reports_bad_lines() {
                 ,0.001,0.001\n\
                 gpt-4o,0.0025,0.01\n";
     let preview = t.ledger.preview_import(file).unwrap();
-    let changes: Vec<(&str, &str)> = preview.rows.iter().map(|row| (row.name.as_str(), row.change)).collect();
+    let changes: Vec<(&str, &str)> = preview
+        .rows
+        .iter()
+        .map(|row| (row.name.as_str(), row.change))
+        .collect();
     assert_eq!(
         changes,
-        [("house-llm", "create"), ("test-model", "update"), ("gpt-4o", "unchanged")],
+        [
+            ("house-llm", "create"),
+            ("test-model", "update"),
+            ("gpt-4o", "unchanged")
+        ],
         "{preview:?}"
     );
     let preview_lines: Vec<u64> = preview.errors.iter().map(|error| error.line).collect();
     assert_eq!(preview_lines, [3, 5], "{preview:?}");
-    assert!(t.ledger.model("house-llm").is_err(), "a preview writes nothing");
+    assert!(
+        t.ledger.model("house-llm").is_err(),
+        "a preview writes nothing"
+    );
     let report = t
         .ledger
         .import_models(file, "admin", "quarterly price list")

@@ -30,7 +30,10 @@ fn change<R: Runtime, T>(
 }
 
 #[tauri::command]
-pub async fn admin_set_password(shell: State<'_, Shell>, password: String) -> ShellResult<AdminStatus> {
+pub async fn admin_set_password(
+    shell: State<'_, Shell>,
+    password: String,
+) -> ShellResult<AdminStatus> {
     shell.ledger(|ledger| ledger.set_admin_password(ADMIN, &password))?;
     shell.open_admin_session()
 }
@@ -48,16 +51,27 @@ pub async fn admin_logout(shell: State<'_, Shell>) -> ShellResult<()> {
 }
 
 #[tauri::command]
-pub async fn admin_change_password(shell: State<'_, Shell>, current: String, new: String) -> ShellResult<AdminStatus> {
+pub async fn admin_change_password(
+    shell: State<'_, Shell>,
+    current: String,
+    new: String,
+) -> ShellResult<AdminStatus> {
     shell.require_admin()?;
     shell.ledger(|ledger| ledger.change_admin_password(ADMIN, &current, &new))?;
     shell.open_admin_session()
 }
 
 #[tauri::command]
-pub async fn admin_set_rate<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, rate: String, reason: String) -> ShellResult<RateChange> {
+pub async fn admin_set_rate<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    rate: String,
+    reason: String,
+) -> ShellResult<RateChange> {
     let rate = parse_rate(&rate)?;
-    change(&app, &shell, |ledger, admin| ledger.set_exchange_rate(rate, admin, &reason))
+    change(&app, &shell, |ledger, admin| {
+        ledger.set_exchange_rate(rate, admin, &reason)
+    })
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -86,8 +100,15 @@ pub async fn admin_adjust_balance<R: Runtime>(
 }
 
 #[tauri::command]
-pub async fn admin_reverse<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, entry_id: String, reason: String) -> ShellResult<Entry> {
-    change(&app, &shell, |ledger, admin| ledger.reverse(&entry_id, admin, &reason))
+pub async fn admin_reverse<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    entry_id: String,
+    reason: String,
+) -> ShellResult<Entry> {
+    change(&app, &shell, |ledger, admin| {
+        ledger.reverse(&entry_id, admin, &reason)
+    })
 }
 
 #[tauri::command]
@@ -99,13 +120,25 @@ pub async fn admin_set_model<R: Runtime>(
     output: String,
     reason: String,
 ) -> ShellResult<ModelConfig> {
-    let price = Price { input_per_1k: parse_price(&input)?, output_per_1k: parse_price(&output)? };
-    change(&app, &shell, |ledger, admin| ledger.set_model(&name, price, admin, &reason))
+    let price = Price {
+        input_per_1k: parse_price(&input)?,
+        output_per_1k: parse_price(&output)?,
+    };
+    change(&app, &shell, |ledger, admin| {
+        ledger.set_model(&name, price, admin, &reason)
+    })
 }
 
 #[tauri::command]
-pub async fn admin_set_model_active<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, name: String, active: bool) -> ShellResult<ModelConfig> {
-    change(&app, &shell, |ledger, _| ledger.set_model_active(&name, active))
+pub async fn admin_set_model_active<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    name: String,
+    active: bool,
+) -> ShellResult<ModelConfig> {
+    change(&app, &shell, |ledger, _| {
+        ledger.set_model_active(&name, active)
+    })
 }
 
 #[tauri::command]
@@ -115,18 +148,30 @@ pub async fn admin_set_model_aliases<R: Runtime>(
     name: String,
     aliases: Vec<String>,
 ) -> ShellResult<ModelConfig> {
-    change(&app, &shell, |ledger, _| ledger.set_model_aliases(&name, &aliases))
+    change(&app, &shell, |ledger, _| {
+        ledger.set_model_aliases(&name, &aliases)
+    })
 }
 
 #[tauri::command]
-pub async fn admin_preview_import(shell: State<'_, Shell>, text: String) -> ShellResult<ImportPreview> {
+pub async fn admin_preview_import(
+    shell: State<'_, Shell>,
+    text: String,
+) -> ShellResult<ImportPreview> {
     shell.require_admin()?;
     shell.ledger(|ledger| ledger.preview_import(&text))
 }
 
 #[tauri::command]
-pub async fn admin_import_models<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, text: String, reason: String) -> ShellResult<ImportReport> {
-    change(&app, &shell, |ledger, admin| ledger.import_models(&text, admin, &reason))
+pub async fn admin_import_models<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    text: String,
+    reason: String,
+) -> ShellResult<ImportReport> {
+    change(&app, &shell, |ledger, admin| {
+        ledger.import_models(&text, admin, &reason)
+    })
 }
 
 #[tauri::command]
@@ -137,16 +182,31 @@ pub async fn admin_add_app<R: Runtime>(
     share_url: String,
     model: Option<String>,
 ) -> ShellResult<DifyApp> {
-    let binding = model.filter(|model| !model.trim().is_empty()).map_or(AppBinding::DifyPrice, AppBinding::Model);
-    let added = change(&app, &shell, |ledger, _| ledger.add_app(&name, &share_url, &binding, false))?;
+    let binding = model
+        .filter(|model| !model.trim().is_empty())
+        .map_or(AppBinding::DifyPrice, AppBinding::Model);
+    let added = change(&app, &shell, |ledger, _| {
+        ledger.add_app(&name, &share_url, &binding, false)
+    })?;
     // The new origin may report from now on, in the chat window only.
-    relay::allow_origins(&app, &format!("dify-app-{}", added.id), std::slice::from_ref(&added.origin))?;
+    relay::allow_origins(
+        &app,
+        &format!("dify-app-{}", added.id),
+        std::slice::from_ref(&added.origin),
+    )?;
     Ok(added)
 }
 
 #[tauri::command]
-pub async fn admin_set_app_enabled<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, id: i64, enabled: bool) -> ShellResult<DifyApp> {
-    change(&app, &shell, |ledger, _| ledger.set_app_enabled(id, enabled))
+pub async fn admin_set_app_enabled<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: i64,
+    enabled: bool,
+) -> ShellResult<DifyApp> {
+    change(&app, &shell, |ledger, _| {
+        ledger.set_app_enabled(id, enabled)
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -170,9 +230,17 @@ pub async fn admin_test_app(shell: State<'_, Shell>, id: i64) -> ShellResult<Con
         Ok(response) => ConnectionTest {
             ok: response.status().is_success(),
             status: Some(response.status().as_u16()),
-            message: format!("HTTP {} in {} ms", response.status(), started.elapsed().as_millis()),
+            message: format!(
+                "HTTP {} in {} ms",
+                response.status(),
+                started.elapsed().as_millis()
+            ),
         },
-        Err(error) => ConnectionTest { ok: false, status: None, message: error.to_string() },
+        Err(error) => ConnectionTest {
+            ok: false,
+            status: None,
+            message: error.to_string(),
+        },
     })
 }
 
@@ -190,7 +258,11 @@ pub struct PolicyForm {
 }
 
 #[tauri::command]
-pub async fn admin_set_policy<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, policy: PolicyForm) -> ShellResult<PolicyView> {
+pub async fn admin_set_policy<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    policy: PolicyForm,
+) -> ShellResult<PolicyView> {
     let policy = Policy {
         integration_enabled: policy.integration_enabled,
         min_balance_micros: parse_credits(&policy.min_balance)?,
@@ -201,17 +273,34 @@ pub async fn admin_set_policy<R: Runtime>(app: AppHandle<R>, shell: State<'_, Sh
         daily_budget_micros: parse_credits(&policy.daily_budget)?,
         monthly_budget_micros: parse_credits(&policy.monthly_budget)?,
     };
-    Ok(change(&app, &shell, |ledger, admin| ledger.set_policy(&policy, admin))?.into())
+    Ok(change(&app, &shell, |ledger, admin| {
+        ledger.set_policy(&policy, admin)
+    })?
+    .into())
 }
 
 #[tauri::command]
-pub async fn admin_approve_held<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, id: String, note: Option<String>) -> ShellResult<Entry> {
-    change(&app, &shell, |ledger, admin| ledger.approve_held(&id, admin, note.as_deref().unwrap_or("")))
+pub async fn admin_approve_held<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+    note: Option<String>,
+) -> ShellResult<Entry> {
+    change(&app, &shell, |ledger, admin| {
+        ledger.approve_held(&id, admin, note.as_deref().unwrap_or(""))
+    })
 }
 
 #[tauri::command]
-pub async fn admin_reject_held<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, id: String, note: Option<String>) -> ShellResult<HeldEvent> {
-    change(&app, &shell, |ledger, admin| ledger.reject_held(&id, admin, note.as_deref().unwrap_or("")))
+pub async fn admin_reject_held<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+    note: Option<String>,
+) -> ShellResult<HeldEvent> {
+    change(&app, &shell, |ledger, admin| {
+        ledger.reject_held(&id, admin, note.as_deref().unwrap_or(""))
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,7 +313,11 @@ pub struct SimulatedEvent {
 
 /// Runs a synthetic Dify message_end through the real charge path, as if the app's page had sent it.
 #[tauri::command]
-pub async fn admin_simulate<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, event: SimulatedEvent) -> ShellResult<ChargeResult> {
+pub async fn admin_simulate<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    event: SimulatedEvent,
+) -> ShellResult<ChargeResult> {
     shell.require_admin()?;
     let dify_app = shell.ledger(|ledger| ledger.app(event.app_id))?;
     let message_id = event
@@ -240,7 +333,8 @@ pub async fn admin_simulate<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shel
             "total_price": "0", "currency": "USD"}},
         "files": null,
     });
-    let result = shell.ledger(|ledger| ledger.record_frame(&dify_app.share_url, &frame.to_string()))?;
+    let result =
+        shell.ledger(|ledger| ledger.record_frame(&dify_app.share_url, &frame.to_string()))?;
     announce(&app, &shell, &result, Some(dify_app.name))?;
     Ok(result)
 }

@@ -21,13 +21,26 @@ pub struct ChargeEvent {
 
 /// Tells every window about a processed event, updates the monitor and the tray, and notifies once
 /// when the balance crosses below the low-balance threshold.
-pub fn announce<R: Runtime>(app: &AppHandle<R>, shell: &Shell, result: &ChargeResult, app_name: Option<String>) -> ShellResult<()> {
-    let outcome = serde_json::to_value(result.outcome).ok().and_then(|value| value.as_str().map(str::to_owned));
+pub fn announce<R: Runtime>(
+    app: &AppHandle<R>,
+    shell: &Shell,
+    result: &ChargeResult,
+    app_name: Option<String>,
+) -> ShellResult<()> {
+    let outcome = serde_json::to_value(result.outcome)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned));
     let monitor = shell.update_monitor(|monitor| {
         monitor.last_event_at = Some(chrono::Utc::now());
         monitor.last_outcome = outcome;
     })?;
-    app.emit("charge", ChargeEvent { result: result.clone(), app_name })?;
+    app.emit(
+        "charge",
+        ChargeEvent {
+            result: result.clone(),
+            app_name,
+        },
+    )?;
     app.emit("monitor", monitor)?;
     balance_changed(app, shell)
 }
@@ -46,12 +59,23 @@ fn notify_low_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
     use tauri_plugin_notification::NotificationExt;
     let chinese = sys_locale::get_locale().is_some_and(|locale| locale.starts_with("zh"));
     let (title, body) = if chinese {
-        ("TokenDesk：积分不足", format!("余额 {balance} 积分，已低于提醒线。请联系管理员充值。"))
+        (
+            "TokenDesk：积分不足",
+            format!("余额 {balance} 积分，已低于提醒线。请联系管理员充值。"),
+        )
     } else {
-        ("TokenDesk: low balance", format!("{balance} credits left, below the warning threshold. Ask your admin for a top-up."))
+        (
+            "TokenDesk: low balance",
+            format!(
+                "{balance} credits left, below the warning threshold. Ask your admin for a top-up."
+            ),
+        )
     };
     // A desktop without a notification service still works; the dashboard shows the same warning.
-    if app.try_state::<tauri_plugin_notification::Notification<R>>().is_some() {
+    if app
+        .try_state::<tauri_plugin_notification::Notification<R>>()
+        .is_some()
+    {
         let _ = app.notification().builder().title(title).body(body).show();
     }
 }

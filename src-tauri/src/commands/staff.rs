@@ -4,13 +4,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
+use tokendesk_ledger::accounts::Account;
 use tokendesk_ledger::apps::DifyApp;
 use tokendesk_ledger::guards::Policy;
 use tokendesk_ledger::held::{HeldEvent, RejectedEvent};
 use tokendesk_ledger::money::micros_to_credits;
 use tokendesk_ledger::pricing::{ModelConfig, PriceChange, RateChange};
 use tokendesk_ledger::stats::{Dashboard, HistoryPage, HistoryQuery};
-use tokendesk_ledger::accounts::Account;
 
 use crate::error::ShellResult;
 use crate::state::{AdminStatus, MonitorStatus, Shell};
@@ -63,11 +63,17 @@ pub struct Export {
 
 /// Writes the filtered history as CSV into the user's Downloads folder (else the data directory).
 #[tauri::command]
-pub async fn export_history_csv(shell: State<'_, Shell>, query: HistoryArgs) -> ShellResult<Export> {
+pub async fn export_history_csv(
+    shell: State<'_, Shell>,
+    query: HistoryArgs,
+) -> ShellResult<Export> {
     let query = HistoryQuery::from(query);
     let folder = dirs::download_dir().unwrap_or_else(|| shell.data_dir.clone());
     std::fs::create_dir_all(&folder).map_err(tokendesk_ledger::LedgerError::from)?;
-    let path = folder.join(format!("tokendesk-history-{}.csv", Utc::now().format("%Y%m%d-%H%M%S")));
+    let path = folder.join(format!(
+        "tokendesk-history-{}.csv",
+        Utc::now().format("%Y%m%d-%H%M%S")
+    ));
     let file = std::fs::File::create(&path).map_err(tokendesk_ledger::LedgerError::from)?;
     let rows = shell.ledger(|ledger| ledger.export_csv(&query, file))?;
     Ok(Export { path, rows })
@@ -101,7 +107,12 @@ pub struct Rate {
 
 #[tauri::command]
 pub async fn rate(shell: State<'_, Shell>) -> ShellResult<Rate> {
-    shell.ledger(|ledger| Ok(Rate { credits_per_usd: ledger.exchange_rate()?, history: ledger.exchange_rate_history()? }))
+    shell.ledger(|ledger| {
+        Ok(Rate {
+            credits_per_usd: ledger.exchange_rate()?,
+            history: ledger.exchange_rate_history()?,
+        })
+    })
 }
 
 #[tauri::command]
@@ -148,7 +159,10 @@ pub async fn held_events(shell: State<'_, Shell>, all: bool) -> ShellResult<Vec<
 }
 
 #[tauri::command]
-pub async fn rejected_events(shell: State<'_, Shell>, limit: Option<usize>) -> ShellResult<Vec<RejectedEvent>> {
+pub async fn rejected_events(
+    shell: State<'_, Shell>,
+    limit: Option<usize>,
+) -> ShellResult<Vec<RejectedEvent>> {
     shell.ledger(|ledger| ledger.rejected_events(limit.unwrap_or(200)))
 }
 

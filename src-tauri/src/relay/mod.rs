@@ -24,11 +24,17 @@ pub const PERMISSIONS: &[&str] = &[
 ];
 
 /// Lets pages of these origins, in the chat window only, call the relay's commands and nothing else.
-pub fn allow_origins<R: Runtime>(app: &AppHandle<R>, identifier: &str, origins: &[String]) -> tauri::Result<()> {
+pub fn allow_origins<R: Runtime>(
+    app: &AppHandle<R>,
+    identifier: &str,
+    origins: &[String],
+) -> tauri::Result<()> {
     if origins.is_empty() {
         return Ok(());
     }
-    let mut capability = CapabilityBuilder::new(identifier).window(crate::windows::CHAT).local(false);
+    let mut capability = CapabilityBuilder::new(identifier)
+        .window(crate::windows::CHAT)
+        .local(false);
     for origin in origins {
         capability = capability.remote(format!("{origin}/*"));
     }
@@ -39,11 +45,18 @@ pub fn allow_origins<R: Runtime>(app: &AppHandle<R>, identifier: &str, origins: 
 }
 
 fn page_url<R: Runtime>(webview: &Webview<R>) -> ShellResult<String> {
-    webview.url().map(|url| url.to_string()).map_err(|err| ShellError::PageUrl(err.to_string()))
+    webview
+        .url()
+        .map(|url| url.to_string())
+        .map_err(|err| ShellError::PageUrl(err.to_string()))
 }
 
 fn app_name(shell: &Shell, page: &str) -> Option<String> {
-    shell.ledger(|ledger| ledger.app_for_url(page)).ok().flatten().map(|app| app.name)
+    shell
+        .ledger(|ledger| ledger.app_for_url(page))
+        .ok()
+        .flatten()
+        .map(|app| app.name)
 }
 
 #[tauri::command]
@@ -80,10 +93,19 @@ pub struct ModelCall {
 }
 
 #[tauri::command]
-pub async fn report_model_call<R: Runtime>(webview: Webview<R>, shell: State<'_, Shell>, call: ModelCall) -> ShellResult<()> {
+pub async fn report_model_call<R: Runtime>(
+    webview: Webview<R>,
+    shell: State<'_, Shell>,
+    call: ModelCall,
+) -> ShellResult<()> {
     let page = page_url(&webview)?;
     shell.ledger(|ledger| {
-        ledger.record_model_call(&page, &call.kind, call.conversation_id.as_deref(), call.message_id.as_deref())
+        ledger.record_model_call(
+            &page,
+            &call.kind,
+            call.conversation_id.as_deref(),
+            call.message_id.as_deref(),
+        )
     })
 }
 
@@ -97,7 +119,11 @@ pub struct SendAnswer {
 
 /// The pre-send gate. A refusal comes with a status and a message Dify shows as its own error toast.
 #[tauri::command]
-pub async fn check_send<R: Runtime>(webview: Webview<R>, shell: State<'_, Shell>, endpoint: String) -> ShellResult<SendAnswer> {
+pub async fn check_send<R: Runtime>(
+    webview: Webview<R>,
+    shell: State<'_, Shell>,
+    endpoint: String,
+) -> ShellResult<SendAnswer> {
     let _ = endpoint;
     if shell.integration_forced_off {
         return Ok(refusal("integration_disabled", None));
@@ -105,8 +131,16 @@ pub async fn check_send<R: Runtime>(webview: Webview<R>, shell: State<'_, Shell>
     let page = page_url(&webview)?;
     let decision = shell.ledger(|ledger| ledger.may_send(&page))?;
     Ok(match decision.code {
-        None => SendAnswer { allowed: true, status: None, code: None, message: None },
-        Some(code) => refusal(code, Some(micros_to_credits(decision.balance_micros).to_string())),
+        None => SendAnswer {
+            allowed: true,
+            status: None,
+            code: None,
+            message: None,
+        },
+        Some(code) => refusal(
+            code,
+            Some(micros_to_credits(decision.balance_micros).to_string()),
+        ),
     })
 }
 
@@ -114,20 +148,46 @@ fn refusal(code: &str, balance: Option<String>) -> SendAnswer {
     let chinese = sys_locale::get_locale().is_some_and(|locale| locale.starts_with("zh"));
     let balance = balance.unwrap_or_default();
     let (status, message) = match (code, chinese) {
-        ("insufficient_credits", true) => (402, format!("TokenDesk：积分不足（余额 {balance}），无法发送。请联系管理员充值。")),
-        ("insufficient_credits", false) => {
-            (402, format!("TokenDesk: not enough credits to send (balance {balance}). Ask your admin for a top-up."))
+        ("insufficient_credits", true) => (
+            402,
+            format!("TokenDesk：积分不足（余额 {balance}），无法发送。请联系管理员充值。"),
+        ),
+        ("insufficient_credits", false) => (
+            402,
+            format!(
+                "TokenDesk: not enough credits to send (balance {balance}). Ask your admin for a top-up."
+            ),
+        ),
+        ("daily_budget_spent" | "monthly_budget_spent", true) => {
+            (402, "TokenDesk：本期预算已用完，暂时无法发送。".into())
         }
-        ("daily_budget_spent" | "monthly_budget_spent", true) => (402, "TokenDesk：本期预算已用完，暂时无法发送。".into()),
-        ("daily_budget_spent" | "monthly_budget_spent", false) => {
-            (402, "TokenDesk: the budget for this period is spent; sending is paused.".into())
-        }
-        ("integration_disabled", true) => (403, "TokenDesk：计量已关闭，暂时无法通过 TokenDesk 发送。".into()),
-        ("integration_disabled", false) => (403, "TokenDesk: metering is switched off, so sending is paused.".into()),
-        (_, true) => (403, "TokenDesk：此应用未在 TokenDesk 中配置或已停用。".into()),
-        (_, false) => (403, "TokenDesk: this app is not configured in TokenDesk, or is disabled.".into()),
+        ("daily_budget_spent" | "monthly_budget_spent", false) => (
+            402,
+            "TokenDesk: the budget for this period is spent; sending is paused.".into(),
+        ),
+        ("integration_disabled", true) => (
+            403,
+            "TokenDesk：计量已关闭，暂时无法通过 TokenDesk 发送。".into(),
+        ),
+        ("integration_disabled", false) => (
+            403,
+            "TokenDesk: metering is switched off, so sending is paused.".into(),
+        ),
+        (_, true) => (
+            403,
+            "TokenDesk：此应用未在 TokenDesk 中配置或已停用。".into(),
+        ),
+        (_, false) => (
+            403,
+            "TokenDesk: this app is not configured in TokenDesk, or is disabled.".into(),
+        ),
     };
-    SendAnswer { allowed: false, status: Some(status), code: Some(code.into()), message: Some(message) }
+    SendAnswer {
+        allowed: false,
+        status: Some(status),
+        code: Some(code.into()),
+        message: Some(message),
+    }
 }
 
 #[tauri::command]
@@ -135,4 +195,3 @@ pub async fn relay_status(shell: State<'_, Shell>) -> ShellResult<serde_json::Va
     let account = shell.ledger(|ledger| ledger.active_account())?;
     Ok(serde_json::json!({"balance": account.balance, "monitor": "monitoring"}))
 }
-

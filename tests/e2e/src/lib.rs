@@ -34,12 +34,17 @@ pub fn app_binary() -> PathBuf {
 }
 
 fn tauri_driver() -> PathBuf {
-    let installed = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/tauri-driver"));
-    installed.filter(|path| path.exists()).unwrap_or_else(|| PathBuf::from("tauri-driver"))
+    let installed =
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/tauri-driver"));
+    installed
+        .filter(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from("tauri-driver"))
 }
 
 fn free_port() -> Outcome<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
 }
 
 /// Polls `check` until it yields a value or [`PATIENCE`] runs out.
@@ -75,7 +80,11 @@ pub struct Setup {
 
 impl Default for Setup {
     fn default() -> Self {
-        Self { sim: quick_sim(), lang: None, prepare: Box::new(|_, _| Ok(())) }
+        Self {
+            sim: quick_sim(),
+            lang: None,
+            prepare: Box::new(|_, _| Ok(())),
+        }
     }
 }
 
@@ -114,14 +123,24 @@ impl DesktopApp {
         let mut driver = Command::new(tauri_driver());
         if let Some(lang) = &setup.lang {
             // The app inherits the driver's environment: WebKit and the shell both read the locale from it.
-            driver.env("LANG", lang).env("LC_ALL", lang).env("LANGUAGE", lang.split('.').next().unwrap_or(lang));
+            driver
+                .env("LANG", lang)
+                .env("LC_ALL", lang)
+                .env("LANGUAGE", lang.split('.').next().unwrap_or(lang));
         }
         let driver = driver
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|err| format!("cannot start tauri-driver (cargo install tauri-driver --locked): {err}"))?;
+            .map_err(|err| {
+                format!("cannot start tauri-driver (cargo install tauri-driver --locked): {err}")
+            })?;
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "tauri:options".into(),
@@ -132,21 +151,34 @@ impl DesktopApp {
         );
         let webdriver = format!("http://127.0.0.1:{port}");
         eventually("tauri-driver to listen", || async {
-            Ok(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok().map(drop))
+            Ok(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+                .ok()
+                .map(drop))
         })
         .await?;
         let session_requested_at = Instant::now();
         let client = eventually("a WebDriver session", || {
             let (capabilities, webdriver) = (capabilities.clone(), webdriver.clone());
             async move {
-                match ClientBuilder::native().capabilities(capabilities).connect(&webdriver).await {
+                match ClientBuilder::native()
+                    .capabilities(capabilities)
+                    .connect(&webdriver)
+                    .await
+                {
                     Ok(client) => Ok(Some(client)),
                     Err(error) => Err(error.into()),
                 }
             }
         })
         .await?;
-        Ok(Self { client, sim, data_dir, share_url, driver, session_requested_at })
+        Ok(Self {
+            client,
+            sim,
+            data_dir,
+            share_url,
+            driver,
+            session_requested_at,
+        })
     }
 
     /// Ends the WebDriver session (a leaked one blocks the next); dropping then stops the processes.
@@ -174,7 +206,9 @@ impl DesktopApp {
             for handle in self.client.windows().await? {
                 self.client.switch_to_window(handle).await?;
                 let at = self.client.current_url().await?;
-                if at.as_str().starts_with(prefix) && self.client.find(Locator::Css(selector)).await.is_ok() {
+                if at.as_str().starts_with(prefix)
+                    && self.client.find(Locator::Css(selector)).await.is_ok()
+                {
                     return Ok(Some(()));
                 }
             }
@@ -190,7 +224,9 @@ impl DesktopApp {
     /// Opens one of TokenDesk's windows from the dashboard, as its buttons do.
     pub async fn open_window(&self, name: &str) -> Outcome {
         self.to_dashboard().await?;
-        let opened = self.invoke_from_page("open_window", json!({ "name": name })).await?;
+        let opened = self
+            .invoke_from_page("open_window", json!({ "name": name }))
+            .await?;
         match opened.get("error") {
             Some(error) => Err(format!("open_window {name}: {error}").into()),
             None => Ok(()),
@@ -198,7 +234,8 @@ impl DesktopApp {
     }
 
     pub async fn to_dashboard(&self) -> Outcome {
-        self.switch_to("tauri://localhost", "[data-testid=balance]").await
+        self.switch_to("tauri://localhost", "[data-testid=balance]")
+            .await
     }
 
     /// Types a question in the Dify page and sends it.
@@ -206,14 +243,21 @@ impl DesktopApp {
         let input = self.client.find(Locator::Css("textarea#query")).await?;
         input.clear().await?;
         input.send_keys(text).await?;
-        self.client.find(Locator::Css("#send")).await?.click().await?;
+        self.client
+            .find(Locator::Css("#send"))
+            .await?
+            .click()
+            .await?;
         Ok(())
     }
 
     /// Waits until `count` replies have finished streaming in the Dify page.
     pub async fn replies_done(&self, count: usize) -> Outcome {
         eventually(&format!("{count} finished replies"), || async {
-            let done = self.client.find_all(Locator::Css(".message.answer[data-done=\"true\"]")).await?;
+            let done = self
+                .client
+                .find_all(Locator::Css(".message.answer[data-done=\"true\"]"))
+                .await?;
             Ok((done.len() >= count).then_some(()))
         })
         .await
@@ -235,12 +279,18 @@ impl DesktopApp {
             window.__TAURI_INTERNALS__.invoke(command, args)
                 .then(value => done({ ok: value }), error => done({ error: String(error && error.message || error) }));
         "#;
-        Ok(self.client.execute_async(script, vec![json!(command), args]).await?)
+        Ok(self
+            .client
+            .execute_async(script, vec![json!(command), args])
+            .await?)
     }
 
     /// Types into the input with this `data-testid`.
     pub async fn fill(&self, test_id: &str, text: &str) -> Outcome {
-        let input = self.client.find(Locator::Css(&format!("[data-testid={test_id}]"))).await?;
+        let input = self
+            .client
+            .find(Locator::Css(&format!("[data-testid={test_id}]")))
+            .await?;
         input.clear().await?;
         input.send_keys(text).await?;
         Ok(())
@@ -248,7 +298,11 @@ impl DesktopApp {
 
     pub async fn click(&self, test_id: &str) -> Outcome {
         let element = eventually(&format!("[data-testid={test_id}]"), || async {
-            Ok(self.client.find(Locator::Css(&format!("[data-testid={test_id}]"))).await.ok())
+            Ok(self
+                .client
+                .find(Locator::Css(&format!("[data-testid={test_id}]")))
+                .await
+                .ok())
         })
         .await?;
         element.click().await?;
@@ -258,16 +312,27 @@ impl DesktopApp {
     /// Opens the admin window and logs in (setting the password if none is set yet).
     pub async fn login_admin(&self, password: &str) -> Outcome {
         self.open_window("admin").await?;
-        self.switch_to("tauri://localhost", "[data-testid=admin-password]").await?;
+        self.switch_to("tauri://localhost", "[data-testid=admin-password]")
+            .await?;
         self.fill("admin-password", password).await?;
-        if self.client.find(Locator::Css("[data-testid=admin-password-confirm]")).await.is_ok() {
+        if self
+            .client
+            .find(Locator::Css("[data-testid=admin-password-confirm]"))
+            .await
+            .is_ok()
+        {
             self.fill("admin-password-confirm", password).await?;
         }
         self.click("admin-submit").await
     }
 
     pub async fn text_of(&self, selector: &str) -> Outcome<String> {
-        Ok(self.client.find(Locator::Css(selector)).await?.text().await?)
+        Ok(self
+            .client
+            .find(Locator::Css(selector))
+            .await?
+            .text()
+            .await?)
     }
 }
 

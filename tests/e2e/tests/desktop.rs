@@ -10,7 +10,10 @@ use tokendesk_ledger::money::MICROS_PER_CREDIT;
 const REPLY_MICROS: i64 = 3_600_000;
 
 fn with_sim(sim: SimConfig) -> Setup {
-    Setup { sim, ..Setup::default() }
+    Setup {
+        sim,
+        ..Setup::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -26,7 +29,14 @@ async fn a_message_is_charged_once_and_the_dashboard_follows() -> Outcome {
     assert_eq!(charges.len(), 1);
     assert_eq!(charges[0].amount_micros, -REPLY_MICROS);
     let usage = charges[0].usage.as_ref().unwrap();
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.estimated), (1200, 300, false));
+    assert_eq!(
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.estimated
+        ),
+        (1200, 300, false)
+    );
     assert_eq!(usage.app_name, "E2E");
     app.to_dashboard().await?;
     eventually("the dashboard balance to drop by one reply", || async {
@@ -39,7 +49,11 @@ async fn a_message_is_charged_once_and_the_dashboard_follows() -> Outcome {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replayed_message_end_is_still_one_charge() -> Outcome {
-    let app = DesktopApp::launch(with_sim(SimConfig { duplicate_message_end: true, ..quick_sim() })).await?;
+    let app = DesktopApp::launch(with_sim(SimConfig {
+        duplicate_message_end: true,
+        ..quick_sim()
+    }))
+    .await?;
     app.to_chat().await?;
     app.send("Say it twice").await?;
     app.replies_done(1).await?;
@@ -59,8 +73,13 @@ async fn two_replies_within_a_second_are_two_charges() -> Outcome {
     app.replies_done(2).await?;
     let charges = app.charged(2).await?;
     assert_eq!(charges.len(), 2);
-    let spread = (charges[0].created_at - charges[1].created_at).num_milliseconds().abs();
-    assert!(spread < 1000, "both replies landed within a second ({spread} ms apart)");
+    let spread = (charges[0].created_at - charges[1].created_at)
+        .num_milliseconds()
+        .abs();
+    assert!(
+        spread < 1000,
+        "both replies landed within a second ({spread} ms apart)"
+    );
     app.finish().await
 }
 
@@ -81,7 +100,11 @@ async fn below_the_minimum_the_send_is_blocked_before_dify() -> Outcome {
     })
     .await?;
     assert!(toast.contains("TokenDesk"), "{toast}");
-    assert_eq!(app.sim.request_count("chat-messages"), sent_before, "Dify never received the send");
+    assert_eq!(
+        app.sim.request_count("chat-messages"),
+        sent_before,
+        "Dify never received the send"
+    );
     assert!(app.charges()?.is_empty());
     app.finish().await
 }
@@ -97,17 +120,35 @@ async fn the_dify_page_cannot_call_admin_commands_and_other_origins_cannot_repor
     };
     let app = DesktopApp::launch(setup).await?;
     app.to_chat().await?;
-    let refused = app.invoke_from_page("admin_set_rate", json!({"rate": "1", "reason": "page"})).await?;
-    assert!(refused["error"].as_str().unwrap_or_default().contains("not allowed"), "{refused}");
-    let allowed = app.invoke_from_page("check_send", json!({"endpoint": "chat-messages"})).await?;
+    let refused = app
+        .invoke_from_page("admin_set_rate", json!({"rate": "1", "reason": "page"}))
+        .await?;
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not allowed"),
+        "{refused}"
+    );
+    let allowed = app
+        .invoke_from_page("check_send", json!({"endpoint": "chat-messages"}))
+        .await?;
     assert_eq!(allowed["ok"]["allowed"], json!(true), "{allowed}");
 
     // An extra host (e.g. an SSO page) may be shown, but gets no IPC.
     app.client.goto(&other_url).await?;
     app.switch_to(&other.base_url(), "textarea#query").await?;
     let frame = json!({"event": "message_end", "message_id": "forged", "metadata": {"usage": {"prompt_tokens": 1, "completion_tokens": 1}}});
-    let refused = app.invoke_from_page("report_usage", json!({"frame": frame.to_string()})).await?;
-    assert!(refused["error"].as_str().unwrap_or_default().contains("not allowed"), "{refused}");
+    let refused = app
+        .invoke_from_page("report_usage", json!({"frame": frame.to_string()}))
+        .await?;
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not allowed"),
+        "{refused}"
+    );
     assert!(app.charges()?.is_empty());
     app.finish().await?;
     other.shutdown().await;
@@ -116,7 +157,11 @@ async fn the_dify_page_cannot_call_admin_commands_and_other_origins_cannot_repor
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_message_end_without_usage_is_one_estimated_charge() -> Outcome {
-    let app = DesktopApp::launch(with_sim(SimConfig { omit_usage: true, ..quick_sim() })).await?;
+    let app = DesktopApp::launch(with_sim(SimConfig {
+        omit_usage: true,
+        ..quick_sim()
+    }))
+    .await?;
     app.to_chat().await?;
     app.send("Estimate me, please").await?;
     app.replies_done(1).await?;
@@ -124,12 +169,16 @@ async fn a_message_end_without_usage_is_one_estimated_charge() -> Outcome {
     assert_eq!(charges.len(), 1);
     let usage = charges[0].usage.as_ref().unwrap();
     assert!(usage.estimated);
-    assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0, "{usage:?}");
+    assert!(
+        usage.prompt_tokens > 0 && usage.completion_tokens > 0,
+        "{usage:?}"
+    );
     app.finish().await
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn with_the_integration_off_the_chat_window_is_a_friendly_page_and_nothing_is_charged() -> Outcome {
+async fn with_the_integration_off_the_chat_window_is_a_friendly_page_and_nothing_is_charged()
+-> Outcome {
     let setup = Setup {
         prepare: Box::new(|ledger, _| {
             let mut policy = ledger.policy()?;
@@ -139,7 +188,8 @@ async fn with_the_integration_off_the_chat_window_is_a_friendly_page_and_nothing
         ..Setup::default()
     };
     let app = DesktopApp::launch(setup).await?;
-    app.switch_to("tauri://localhost", "[data-testid=integration-off]").await?;
+    app.switch_to("tauri://localhost", "[data-testid=integration-off]")
+        .await?;
     let text = app.text_of("[data-testid=integration-off]").await?;
     assert!(!text.is_empty());
     assert_eq!(app.sim.request_count("chat-messages"), 0);

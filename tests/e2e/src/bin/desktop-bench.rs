@@ -52,7 +52,11 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn column(runs: &serde_json::Value, index: usize) -> Vec<f64> {
-    runs.as_array().into_iter().flatten().filter_map(|run| run[index].as_f64()).collect()
+    runs.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|run| run[index].as_f64())
+        .collect()
 }
 
 #[tokio::main]
@@ -68,8 +72,16 @@ async fn main() -> Outcome {
         app.finish().await?;
     }
 
-    let stream = SimConfig { pieces: FRAMES, answer: Some("x".repeat(FRAMES * 8)), ..quick_sim() };
-    let app = DesktopApp::launch(Setup { sim: stream, ..Setup::default() }).await?;
+    let stream = SimConfig {
+        pieces: FRAMES,
+        answer: Some("x".repeat(FRAMES * 8)),
+        ..quick_sim()
+    };
+    let app = DesktopApp::launch(Setup {
+        sim: stream,
+        ..Setup::default()
+    })
+    .await?;
     // No flood guard while the bench streams dozens of replies a minute.
     let mut ledger = app.ledger()?;
     let mut policy = ledger.policy()?;
@@ -80,13 +92,22 @@ async fn main() -> Outcome {
     timeouts.set_script(Some(Duration::from_secs(300)));
     app.client.update_timeouts(timeouts).await?;
     let url = format!("{}/api/chat-messages", app.sim.base_url());
-    let timings = app.client.execute_async(STREAM_TIMINGS, vec![json!(url), json!(STREAM_RUNS)]).await?;
+    let timings = app
+        .client
+        .execute_async(STREAM_TIMINGS, vec![json!(url), json!(STREAM_RUNS)])
+        .await?;
     app.finish().await?;
     if let Some(error) = timings.get("error") {
         return Err(format!("stream timing failed: {error}").into());
     }
-    let (relay_first, plain_first) = (median(column(&timings["relay"], 0)), median(column(&timings["plain"], 0)));
-    let (relay_total, plain_total) = (median(column(&timings["relay"], 1)), median(column(&timings["plain"], 1)));
+    let (relay_first, plain_first) = (
+        median(column(&timings["relay"], 0)),
+        median(column(&timings["plain"], 0)),
+    );
+    let (relay_total, plain_total) = (
+        median(column(&timings["relay"], 1)),
+        median(column(&timings["plain"], 1)),
+    );
     let cold_start = median(starts);
     let report = json!({
         "p3_frames": FRAMES,
@@ -101,10 +122,22 @@ async fn main() -> Outcome {
         "p4_cold_start_s": cold_start,
     });
     println!("P3 relay, {FRAMES}-frame stream (median of {STREAM_RUNS}):");
-    println!("  first byte: {relay_first:.2} ms with the relay, {plain_first:.2} ms without: +{:.2} ms (goal ≤ 1 ms), ×{:.2}", relay_first - plain_first, relay_first / plain_first);
-    println!("  whole stream: {relay_total:.1} ms with, {plain_total:.1} ms without: ×{:.2}", relay_total / plain_total);
-    println!("P4 binary {}: {size_mb:.1} MB (goal ≤ 20 MB)", binary.display());
-    println!("P4 cold start to a usable dashboard (median of {STARTS}, WebDriver session included): {cold_start:.2} s (goal ≤ 1.5 s)");
+    println!(
+        "  first byte: {relay_first:.2} ms with the relay, {plain_first:.2} ms without: +{:.2} ms (goal ≤ 1 ms), ×{:.2}",
+        relay_first - plain_first,
+        relay_first / plain_first
+    );
+    println!(
+        "  whole stream: {relay_total:.1} ms with, {plain_total:.1} ms without: ×{:.2}",
+        relay_total / plain_total
+    );
+    println!(
+        "P4 binary {}: {size_mb:.1} MB (goal ≤ 20 MB)",
+        binary.display()
+    );
+    println!(
+        "P4 cold start to a usable dashboard (median of {STARTS}, WebDriver session included): {cold_start:.2} s (goal ≤ 1.5 s)"
+    );
     println!("{report}");
     Ok(())
 }

@@ -20,7 +20,12 @@ async fn shoot(lang: &str, folder: PathBuf) -> Outcome {
         lang: Some(lang.into()),
         prepare: Box::new(|ledger, _| {
             // A few days of history so the charts and tables have something to show.
-            let page = ledger.apps()?.into_iter().next().map(|app| app.share_url).unwrap_or_default();
+            let page = ledger
+                .apps()?
+                .into_iter()
+                .next()
+                .map(|app| app.share_url)
+                .unwrap_or_default();
             for n in 0..12_u64 {
                 let frame = serde_json::json!({"event": "message_end", "message_id": format!("seed-{n}"),
                     "conversation_id": "seed", "metadata": {"usage": {"prompt_tokens": 800 + n * 150,
@@ -33,20 +38,38 @@ async fn shoot(lang: &str, folder: PathBuf) -> Outcome {
     };
     let app = DesktopApp::launch(setup).await?;
     app.to_chat().await?;
-    app.send(if lang.starts_with("zh") { "请用三句话介绍我们的差旅政策" } else { "Summarize our travel policy" }).await?;
+    app.send(if lang.starts_with("zh") {
+        "请用三句话介绍我们的差旅政策"
+    } else {
+        "Summarize our travel policy"
+    })
+    .await?;
     app.replies_done(1).await?;
     save(&app, &folder, "chat").await?;
     app.to_dashboard().await?;
     // The UI remembers a manual language choice; pick this run's language explicitly.
-    let label = if lang.starts_with("zh") { "中文" } else { "EN" };
-    let switch = format!("//*[@data-testid='language-switch']//*[normalize-space(text())='{label}']");
-    app.client.find(Locator::XPath(&switch)).await?.click().await?;
+    let label = if lang.starts_with("zh") {
+        "中文"
+    } else {
+        "EN"
+    };
+    let switch =
+        format!("//*[@data-testid='language-switch']//*[normalize-space(text())='{label}']");
+    app.client
+        .find(Locator::XPath(&switch))
+        .await?
+        .click()
+        .await?;
     save(&app, &folder, "dashboard").await?;
 
     app.login_admin(ADMIN_PASSWORD).await?;
-    app.switch_to("tauri://localhost", "[data-testid=admin-session]").await?;
+    app.switch_to("tauri://localhost", "[data-testid=admin-session]")
+        .await?;
     save(&app, &folder, "admin").await?;
-    let tabs = app.client.find_all(Locator::Css(".ant-tabs-tab, .ant-menu-item")).await?;
+    let tabs = app
+        .client
+        .find_all(Locator::Css(".ant-tabs-tab, .ant-menu-item"))
+        .await?;
     for (index, tab) in tabs.iter().enumerate() {
         tab.click().await?;
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
@@ -54,7 +77,8 @@ async fn shoot(lang: &str, folder: PathBuf) -> Outcome {
     }
 
     app.open_window("diagnostics").await?;
-    app.switch_to("tauri://localhost", "[data-testid^=sim-]").await?;
+    app.switch_to("tauri://localhost", "[data-testid^=sim-]")
+        .await?;
     save(&app, &folder, "diagnostics").await?;
     app.finish().await
 }
