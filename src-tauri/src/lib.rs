@@ -121,10 +121,6 @@ fn launch(args: Args) -> Result<(), String> {
             .ok_or("no data directory; pass --data-dir")?,
     };
     let mut ledger = Ledger::open_dir(&data_dir).map_err(|err| err.to_string())?;
-    let starts_low = ledger
-        .dashboard(1)
-        .map_err(|err| err.to_string())?
-        .low_balance;
     let mut current = chosen_app(&mut ledger, args.dify_url.as_deref())?;
     let demo = match current {
         Some(_) => None,
@@ -136,6 +132,8 @@ fn launch(args: Args) -> Result<(), String> {
         }
     };
     let shell = Shell::new(ledger, data_dir, integration_forced_off(), demo);
+    // Remember where the balance starts, so only a later crossing notifies.
+    let (_, starts_low) = shell.balance().map_err(|err| err.to_string())?;
     shell.crossed_low_balance(starts_low);
     *shell
         .current_app

@@ -128,6 +128,18 @@ impl Shell {
         Ok(status)
     }
 
+    /// The active user's balance in credits, and whether it is under the low-balance threshold: two point
+    /// reads, cheap enough for every charge (unlike the whole dashboard).
+    pub fn balance(&self) -> ShellResult<(rust_decimal::Decimal, bool)> {
+        self.ledger(|ledger| {
+            let account = ledger.active_account()?;
+            Ok((
+                account.balance,
+                account.balance_micros < ledger.policy()?.low_balance_micros,
+            ))
+        })
+    }
+
     /// True exactly when the balance has just gone from at or above the threshold to below it.
     pub fn crossed_low_balance(&self, low_now: bool) -> bool {
         let mut was_low = self

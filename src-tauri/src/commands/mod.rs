@@ -47,10 +47,10 @@ pub fn announce<R: Runtime>(
 
 /// Refreshes what shows the balance outside the windows: the tray, and the low-balance notification.
 pub fn balance_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellResult<()> {
-    let dashboard = shell.ledger(|ledger| ledger.dashboard(1))?;
-    windows::show_balance(app, &dashboard.balance.to_string());
-    if shell.crossed_low_balance(dashboard.low_balance) {
-        notify_low_balance(app, &dashboard.balance.to_string());
+    let (balance, low) = shell.balance()?;
+    windows::show_balance(app, &balance.to_string());
+    if shell.crossed_low_balance(low) {
+        notify_low_balance(app, &balance.to_string());
     }
     Ok(())
 }

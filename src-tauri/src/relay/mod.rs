@@ -124,6 +124,7 @@ pub async fn check_send<R: Runtime>(
     shell: State<'_, Shell>,
     endpoint: String,
 ) -> ShellResult<SendAnswer> {
+    // Every send endpoint passes the same gate; the relay names it for logs and future per-endpoint rules.
     let _ = endpoint;
     if shell.integration_forced_off {
         return Ok(refusal("integration_disabled", None));
