@@ -36,6 +36,8 @@ pub struct ChargeResult {
     pub code: Option<String>,
     pub reason: Option<String>,
     pub message_id: Option<String>,
+    /// The Dify app the event was resolved to; `None` when it was rejected before that.
+    pub app_name: Option<String>,
     pub entry_id: Option<String>,
     pub held_id: Option<String>,
     pub audit_id: Option<String>,
@@ -349,11 +351,12 @@ impl Ledger {
                     Err(EventError::UnknownApp(error.to_string()))
                 }
             });
-            let (claimed, estimated, message_id) = match resolved {
+            let (claimed, estimated, message_id, app_name) = match resolved {
                 Ok((event, app)) => (
                     settle(tx, &policy, account_id, &app, &event, payload)?,
                     event.estimated,
                     Some(event.message_id),
+                    Some(app.name),
                 ),
                 Err(error) => {
                     let audit_id = audit_rejection(tx, page_url, payload, &error)?;
@@ -361,7 +364,7 @@ impl Ledger {
                         audit_id: Some(audit_id),
                         ..Claimed::new(Outcome::Rejected, 0, error.code(), error.to_string())
                     };
-                    (claimed, false, None)
+                    (claimed, false, None, None)
                 }
             };
             let balance_micros = account_by_id(tx, account_id)?.balance_micros;
@@ -372,6 +375,7 @@ impl Ledger {
                 code: claimed.code,
                 reason: claimed.reason,
                 message_id,
+                app_name,
                 entry_id: claimed.entry_id,
                 held_id: claimed.held_id,
                 audit_id: claimed.audit_id,

@@ -335,6 +335,6 @@ pub async fn admin_simulate<R: Runtime>(
     });
     let result =
         shell.ledger(|ledger| ledger.record_frame(&dify_app.share_url, &frame.to_string()))?;
-    announce(&app, &shell, &result, Some(dify_app.name))?;
+    announce(&app, &shell, &result)?;
     Ok(result)
 }

@@ -3,7 +3,6 @@
 pub mod admin;
 pub mod staff;
 
-use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokendesk_ledger::ChargeResult;
 
@@ -11,21 +10,12 @@ use crate::error::{ShellError, ShellResult};
 use crate::state::Shell;
 use crate::windows;
 
-/// What a charge event carries to the windows: the ledger's result and the app it came from.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChargeEvent {
-    #[serde(flatten)]
-    pub result: ChargeResult,
-    pub app_name: Option<String>,
-}
-
 /// Tells every window about a processed event, updates the monitor and the tray, and notifies once
 /// when the balance crosses below the low-balance threshold.
 pub fn announce<R: Runtime>(
     app: &AppHandle<R>,
     shell: &Shell,
     result: &ChargeResult,
-    app_name: Option<String>,
 ) -> ShellResult<()> {
     let outcome = serde_json::to_value(result.outcome)
         .ok()
@@ -34,13 +24,7 @@ pub fn announce<R: Runtime>(
         monitor.last_event_at = Some(chrono::Utc::now());
         monitor.last_outcome = outcome;
     })?;
-    app.emit(
-        "charge",
-        ChargeEvent {
-            result: result.clone(),
-            app_name,
-        },
-    )?;
+    app.emit("charge", result)?;
     app.emit("monitor", monitor)?;
     balance_changed(app, shell)
 }

@@ -51,14 +51,6 @@ fn page_url<R: Runtime>(webview: &Webview<R>) -> ShellResult<String> {
         .map_err(|err| ShellError::PageUrl(err.to_string()))
 }
 
-fn app_name(shell: &Shell, page: &str) -> Option<String> {
-    shell
-        .ledger(|ledger| ledger.app_for_url(page))
-        .ok()
-        .flatten()
-        .map(|app| app.name)
-}
-
 #[tauri::command]
 pub async fn report_usage<R: Runtime>(
     app: AppHandle<R>,
@@ -68,7 +60,7 @@ pub async fn report_usage<R: Runtime>(
 ) -> ShellResult<ChargeResult> {
     let page = page_url(&webview)?;
     let result = shell.ledger(|ledger| ledger.record_frame(&page, &frame))?;
-    announce(&app, &shell, &result, app_name(&shell, &page))?;
+    announce(&app, &shell, &result)?;
     Ok(result)
 }
 
@@ -81,7 +73,7 @@ pub async fn report_incomplete<R: Runtime>(
 ) -> ShellResult<ChargeResult> {
     let page = page_url(&webview)?;
     let result = shell.ledger(|ledger| ledger.record_incomplete(&page, &report.to_string()))?;
-    announce(&app, &shell, &result, app_name(&shell, &page))?;
+    announce(&app, &shell, &result)?;
     Ok(result)
 }
 
