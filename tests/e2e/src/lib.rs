@@ -107,6 +107,8 @@ pub struct DesktopApp {
     /// When the WebDriver session (which starts the app) was asked for: the start of a cold start.
     pub session_requested_at: Instant,
     driver: Child,
+    /// Until [`DesktopApp::finish`]: a test that failed half-way still has to end its session.
+    session_open: bool,
 }
 
 impl DesktopApp {
@@ -121,6 +123,17 @@ impl DesktopApp {
         }
         let (port, native_port) = (free_port()?, free_port()?);
         let mut driver = Command::new(tauri_driver());
+        // The app's own settings (window state) and its Downloads folder live in the test's folder too.
+        let config_home = data_dir.path().join("config");
+        std::fs::create_dir_all(&config_home)?;
+        std::fs::write(
+            config_home.join("user-dirs.dirs"),
+            format!(
+                "XDG_DOWNLOAD_DIR=\"{}\"\n",
+                data_dir.path().join("Downloads").display()
+            ),
+        )?;
+        driver.env("XDG_CONFIG_HOME", &config_home);
         if let Some(lang) = &setup.lang {
             // The app inherits the driver's environment: WebKit and the shell both read the locale from it.
             driver
@@ -178,12 +191,19 @@ impl DesktopApp {
             share_url,
             driver,
             session_requested_at,
+            session_open: true,
         })
     }
 
-    /// Ends the WebDriver session (a leaked one blocks the next); dropping then stops the processes.
-    pub async fn finish(self) -> Outcome {
+    /// Ends the WebDriver session, which closes the app; dropping then stops the driver.
+    pub async fn finish(mut self) -> Outcome {
+        self.session_open = false;
         self.client.clone().close().await.map_err(Into::into)
+    }
+
+    /// Where the app saves what the user exports.
+    pub fn downloads(&self) -> PathBuf {
+        self.data_dir.path().join("Downloads")
     }
 
     /// A second view of the same ledger file, as the CLI or an admin would have.
@@ -285,28 +305,54 @@ impl DesktopApp {
             .await?)
     }
 
-    /// Types into the input with this `data-testid`.
+    /// Waits for the element with this `data-testid`, e.g. in a modal that is still opening.
+    pub async fn element(&self, test_id: &str) -> Outcome<fantoccini::elements::Element> {
+        let selector = format!("[data-testid={test_id}]");
+        eventually(&selector, || async {
+            Ok(self.client.find(Locator::Css(&selector)).await.ok())
+        })
+        .await
+    }
+
+    /// Replaces the text of the input with this `data-testid`, as a user would: select all, then type.
     pub async fn fill(&self, test_id: &str, text: &str) -> Outcome {
-        let input = self
-            .client
-            .find(Locator::Css(&format!("[data-testid={test_id}]")))
-            .await?;
-        input.clear().await?;
+        let input = self.element(test_id).await?;
+        // Ctrl+A and Backspace, so React sees the old text go (a WebDriver clear bypasses its events).
+        input.send_keys("\u{E009}a\u{E009}\u{E003}").await?;
         input.send_keys(text).await?;
         Ok(())
     }
 
+    /// Clicks the element with this `data-testid` once it takes clicks: a closing modal or a
+    /// fading message may still lie over it for a moment.
     pub async fn click(&self, test_id: &str) -> Outcome {
-        let element = eventually(&format!("[data-testid={test_id}]"), || async {
-            Ok(self
-                .client
-                .find(Locator::Css(&format!("[data-testid={test_id}]")))
-                .await
-                .ok())
+        let element = self.element(test_id).await?;
+        eventually(&format!("a click on [data-testid={test_id}]"), || async {
+            match element.click().await {
+                Ok(()) => Ok(Some(())),
+                Err(fantoccini::error::CmdError::Standard(error))
+                    if error.error == fantoccini::error::ErrorStatus::ElementClickIntercepted =>
+                {
+                    Ok(None)
+                }
+                Err(error) => Err(error.into()),
+            }
         })
-        .await?;
-        element.click().await?;
-        Ok(())
+        .await
+    }
+
+    /// Opens a tab of the logged-in admin window.
+    pub async fn admin_tab(&self, key: &str) -> Outcome {
+        self.click(&format!("admin-tab-{key}")).await
+    }
+
+    /// Waits until the element with this `data-testid` shows some text, and returns it.
+    pub async fn text_shown(&self, test_id: &str) -> Outcome<String> {
+        eventually(&format!("text in [data-testid={test_id}]"), || async {
+            let text = self.text_of(&format!("[data-testid={test_id}]")).await.ok();
+            Ok(text.filter(|text| !text.trim().is_empty()))
+        })
+        .await
     }
 
     /// Opens the admin window and logs in (setting the password if none is set yet).
@@ -337,8 +383,21 @@ impl DesktopApp {
 }
 
 impl Drop for DesktopApp {
-    /// Stops the driver, also when a test failed half-way.
+    /// Ends the session and stops the driver, also when a test failed half-way. Killing the driver
+    /// alone would leave the app running, and the next test's app would then hand over to it as
+    /// the single instance and never answer.
     fn drop(&mut self) {
+        if self.session_open
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            let client = self.client.clone();
+            tokio::task::block_in_place(|| {
+                runtime.block_on(async {
+                    let _ = tokio::time::timeout(PATIENCE, client.close()).await;
+                })
+            });
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
