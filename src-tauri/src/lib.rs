@@ -3,6 +3,7 @@
 mod commands;
 mod demo;
 mod error;
+mod language;
 mod relay;
 mod state;
 mod windows;

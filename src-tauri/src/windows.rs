@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::commands::window_name;
 use crate::error::ShellResult;
+use crate::language::{self, pick};
 use crate::relay;
 use crate::state::Shell;
 
@@ -25,9 +26,9 @@ const TRAY: &str = "tokendesk";
 fn title(label: &str) -> &'static str {
     match label {
         DASHBOARD => "TokenDesk",
-        ADMIN => "TokenDesk — Admin",
-        DIAGNOSTICS => "TokenDesk — Diagnostics",
-        _ => "TokenDesk — Chat",
+        ADMIN => pick("TokenDesk — 管理", "TokenDesk — Admin"),
+        DIAGNOSTICS => pick("TokenDesk — 诊断", "TokenDesk — Diagnostics"),
+        _ => pick("TokenDesk — 对话", "TokenDesk — Chat"),
     }
 }
 
@@ -55,6 +56,7 @@ fn open_local<R: Runtime>(app: &AppHandle<R>, label: &str) -> ShellResult<Webvie
     };
     Ok(
         WebviewWindowBuilder::new(app, label, WebviewUrl::App("index.html".into()))
+            .initialization_script(language::init_script())
             .title(title(label))
             .inner_size(width, height)
             .build()?,
@@ -92,6 +94,8 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
     let window = WebviewWindowBuilder::new(app, CHAT, WebviewUrl::External(url.clone()))
         .title(format!("{} — TokenDesk", dify_app.name))
         .inner_size(1000.0, 780.0)
+        // The locale first: the relay's badge reads it.
+        .initialization_script(language::init_script())
         .initialization_script(relay::SCRIPT)
         .on_navigation(move |target| {
             let origin = target.origin().ascii_serialization();
@@ -150,14 +154,14 @@ fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
 
 fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<Menu<R>> {
     let windows = SubmenuBuilder::new(app, "TokenDesk")
-        .text("open:chat", "Chat / 对话")
-        .text("open:dashboard", "Dashboard / 仪表盘")
-        .text("open:admin", "Admin / 管理")
-        .text("open:diagnostics", "Diagnostics / 诊断")
+        .text("open:chat", pick("对话", "Chat"))
+        .text("open:dashboard", pick("仪表盘", "Dashboard"))
+        .text("open:admin", pick("管理", "Admin"))
+        .text("open:diagnostics", pick("诊断", "Diagnostics"))
         .separator()
-        .text("quit", "Quit / 退出")
+        .text("quit", pick("退出", "Quit"))
         .build()?;
-    let mut apps = SubmenuBuilder::new(app, "Apps / 应用");
+    let mut apps = SubmenuBuilder::new(app, pick("应用", "Apps"));
     for dify_app in app
         .state::<Shell>()
         .ledger(|ledger| ledger.apps())?
@@ -207,7 +211,7 @@ pub fn install_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
 /// Shows the balance on the tray icon (its tooltip, and its label where the platform has one).
 pub fn show_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
     if let Some(tray) = app.tray_by_id(TRAY) {
-        let text = format!("TokenDesk — {balance} credits / 积分");
+        let text = format!("TokenDesk — {balance} {}", pick("积分", "credits"));
         let _ = tray.set_tooltip(Some(&text));
         let _ = tray.set_title(Some(&text));
     }

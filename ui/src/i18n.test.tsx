@@ -17,6 +17,26 @@ describe('language', () => {
     expect(['en-US', 'fr-FR', 'ja', undefined].map(pickLanguage)).toEqual(['en', 'en', 'en', 'en']);
   });
 
+  it("takes the OS locale from the desktop shell over the webview's navigator.language", () => {
+    expect(navigator.language).toMatch(/^en/);
+    try {
+      window.__TOKENDESK_OS_LOCALE__ = 'zh-CN';
+      expect(initialLanguage()).toBe('zh');
+      window.__TOKENDESK_OS_LOCALE__ = 'en-GB';
+      expect(initialLanguage()).toBe('en');
+      // The shell found no locale: the webview's guess is all there is.
+      window.__TOKENDESK_OS_LOCALE__ = null;
+      expect(initialLanguage()).toBe('en');
+      // A choice made by hand still wins.
+      localStorage.setItem(LANGUAGE_KEY, 'zh');
+      window.__TOKENDESK_OS_LOCALE__ = 'en-US';
+      expect(initialLanguage()).toBe('zh');
+    } finally {
+      delete window.__TOKENDESK_OS_LOCALE__;
+      localStorage.removeItem(LANGUAGE_KEY);
+    }
+  });
+
   it('has every string in both languages, none left empty', () => {
     expect(keys(zh)).toEqual(keys(en));
     expect(keys(zh).filter((k) => !i18n.getFixedT('zh')(k as never))).toEqual([]);

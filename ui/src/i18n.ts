@@ -23,10 +23,22 @@ export function pickLanguage(tag: string | undefined): Lang {
   return tag?.toLowerCase().startsWith('zh') ? 'zh' : 'en';
 }
 
+declare global {
+  interface Window {
+    /** The OS locale, set by the desktop shell before the UI loads (WebKitGTK's `navigator.language` ignores it). */
+    __TOKENDESK_OS_LOCALE__?: string | null;
+  }
+}
+
+/** The OS locale as the shell read it, else the webview's idea of it. */
+export function osLocale(): string | undefined {
+  return window.__TOKENDESK_OS_LOCALE__ ?? navigator.language;
+}
+
 /** The language chosen by hand earlier, else the OS language. */
 export function initialLanguage(): Lang {
   const saved = localStorage.getItem(LANGUAGE_KEY);
-  return isLang(saved) ? saved : pickLanguage(navigator.language);
+  return isLang(saved) ? saved : pickLanguage(osLocale());
 }
 
 /** Switches by hand and remembers it. */

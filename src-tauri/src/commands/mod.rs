@@ -41,8 +41,7 @@ pub fn balance_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellRe
 
 fn notify_low_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
     use tauri_plugin_notification::NotificationExt;
-    let chinese = sys_locale::get_locale().is_some_and(|locale| locale.starts_with("zh"));
-    let (title, body) = if chinese {
+    let (title, body) = if crate::language::speaks_chinese() {
         (
             "TokenDesk：积分不足",
             format!("余额 {balance} 积分，已低于提醒线。请联系管理员充值。"),

@@ -59,8 +59,9 @@ function fakeDom({ readyState = 'loading', constructableSheets = true } = {}) {
   };
 }
 
-function setup({ dom, language = 'en-US', invoke }) {
+function setup({ dom, language = 'en-US', osLocale, invoke }) {
   const win = {
+    __TOKENDESK_OS_LOCALE__: osLocale,
     fetch: vi.fn(async () => sseResponse(fixture('chat-compact.sse'))),
     location: { href: PAGE },
     navigator: { language },
@@ -120,6 +121,13 @@ describe('badge', () => {
     await settle();
     expect(dom.badge().label.textContent).toBe('1,234.57 积分 · 监控中');
     expect(dom.badge().host.attributes['data-balance']).toBe('1234.5678');
+  });
+
+  it("speaks the OS language the shell hands over, over the webview's navigator.language", async () => {
+    const dom = fakeDom({ readyState: 'complete' });
+    setup({ dom, language: 'en-US', osLocale: 'zh-CN', invoke: replies({ relay_status: 5 }) });
+    await settle();
+    expect(dom.badge().label.textContent).toBe('5 积分 · 监控中');
   });
 
   it.each([

@@ -138,7 +138,7 @@ pub async fn check_send<R: Runtime>(
 }
 
 fn refusal(code: &str, balance: Option<String>) -> SendAnswer {
-    let chinese = sys_locale::get_locale().is_some_and(|locale| locale.starts_with("zh"));
+    let chinese = crate::language::speaks_chinese();
     let balance = balance.unwrap_or_default();
     let (status, message) = match (code, chinese) {
         ("insufficient_credits", true) => (

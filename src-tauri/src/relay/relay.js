@@ -306,7 +306,9 @@
       if (protocol !== 'http:' && protocol !== 'https:') return false;
       Object.defineProperty(win, GUARD, { value: true });
 
-      const text = /^zh/i.test(String((win.navigator && win.navigator.language) || '')) ? TEXT.zh : TEXT.en;
+      // The shell hands over the OS locale; WebKitGTK's navigator.language does not follow it.
+      const locale = win.__TOKENDESK_OS_LOCALE__ || (win.navigator && win.navigator.language) || '';
+      const text = /^zh/i.test(String(locale)) ? TEXT.zh : TEXT.en;
       const badge = createBadge(win, text);
       const originalFetch = win.fetch;
 

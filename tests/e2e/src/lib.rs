@@ -123,7 +123,13 @@ impl DesktopApp {
         }
         let (port, native_port) = (free_port()?, free_port()?);
         let mut driver = Command::new(tauri_driver());
-        // The app's own settings (window state) and its Downloads folder live in the test's folder too.
+        // The app's settings (window state), its webview's storage (the remembered language) and its
+        // Downloads folder live in the test's folder too: nothing carries over from an earlier run.
+        for (variable, folder) in [("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")] {
+            let folder = data_dir.path().join(folder);
+            std::fs::create_dir_all(&folder)?;
+            driver.env(variable, folder);
+        }
         let config_home = data_dir.path().join("config");
         std::fs::create_dir_all(&config_home)?;
         std::fs::write(

@@ -200,3 +200,26 @@ async fn with_the_integration_off_the_chat_window_is_a_friendly_page_and_nothing
     assert!(app.charges()?.is_empty());
     app.finish().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_windows_speak_the_os_language() -> Outcome {
+    for (lang, html_lang, export_label) in [
+        ("zh_CN.UTF-8", "zh-CN", "导出 CSV"),
+        ("en_US.UTF-8", "en", "Export CSV"),
+    ] {
+        let app = DesktopApp::launch(Setup {
+            lang: Some(lang.into()),
+            ..Setup::default()
+        })
+        .await?;
+        app.to_dashboard().await?;
+        let shown = app
+            .client
+            .execute("return document.documentElement.lang", vec![])
+            .await?;
+        assert_eq!(shown, json!(html_lang), "{lang}");
+        assert_eq!(app.text_shown("export-csv").await?, export_label, "{lang}");
+        app.finish().await?;
+    }
+    Ok(())
+}

@@ -3,11 +3,20 @@
 
 use fantoccini::Locator;
 use std::path::{Path, PathBuf};
-use tokendesk_e2e::{DesktopApp, Outcome, Setup};
+use tokendesk_e2e::{DesktopApp, Outcome, Setup, eventually};
 
 const ADMIN_PASSWORD: &str = "screenshot password";
 
 async fn save(app: &DesktopApp, folder: &Path, name: &str) -> Outcome {
+    // Data first: no skeleton or spinner left on the page.
+    eventually("the page to finish loading", || async {
+        let loading = app
+            .client
+            .find_all(Locator::Css(".ant-skeleton, .ant-spin-spinning"))
+            .await?;
+        Ok(loading.is_empty().then_some(()))
+    })
+    .await?;
     let png = app.client.screenshot().await?;
     std::fs::write(folder.join(format!("{name}.png")), png)?;
     println!("saved {}", folder.join(format!("{name}.png")).display());
@@ -47,19 +56,6 @@ async fn shoot(lang: &str, folder: PathBuf) -> Outcome {
     app.replies_done(1).await?;
     save(&app, &folder, "chat").await?;
     app.to_dashboard().await?;
-    // The UI remembers a manual language choice; pick this run's language explicitly.
-    let label = if lang.starts_with("zh") {
-        "中文"
-    } else {
-        "EN"
-    };
-    let switch =
-        format!("//*[@data-testid='language-switch']//*[normalize-space(text())='{label}']");
-    app.client
-        .find(Locator::XPath(&switch))
-        .await?
-        .click()
-        .await?;
     save(&app, &folder, "dashboard").await?;
 
     app.login_admin(ADMIN_PASSWORD).await?;
