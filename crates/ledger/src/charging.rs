@@ -344,13 +344,12 @@ impl Ledger {
             } else {
                 Err(EventError::IntegrationDisabled)
             };
-            let resolved = checked.and_then(|event| match resolve(tx, page_url) {
-                Ok(app) => Ok((event, app)),
-                Err(ResolveError::Event(error)) => Err(error),
-                Err(ResolveError::Database(error)) => {
-                    Err(EventError::UnknownApp(error.to_string()))
-                }
-            });
+            // A bad event is audited and answered; a failing database fails the whole call.
+            let resolved = match checked.map(|event| (event, resolve(tx, page_url))) {
+                Ok((event, Ok(app))) => Ok((event, app)),
+                Ok((_, Err(ResolveError::Event(error)))) | Err(error) => Err(error),
+                Ok((_, Err(ResolveError::Database(error)))) => return Err(error.into()),
+            };
             let (claimed, estimated, message_id, app_name) = match resolved {
                 Ok((event, app)) => (
                     settle(tx, &policy, account_id, &app, &event, payload)?,

@@ -226,3 +226,26 @@ fn bad_admin_input_is_refused_with_a_clear_error() {
     policy.event_cap_micros = -1;
     assert!(t.ledger.set_policy(&policy, "admin").is_err());
 }
+
+#[test]
+fn a_database_failure_is_an_error_not_a_rejected_event() {
+    let mut t = ledger();
+    // The apps table goes missing under the open ledger: resolving the page's app now fails in SQLite.
+    t.raw()
+        .execute_batch("ALTER TABLE dify_apps RENAME TO dify_apps_gone")
+        .unwrap();
+    let error = t
+        .ledger
+        .record_frame(PAGE, &frame("m1", 100, 50))
+        .unwrap_err();
+    assert_eq!(error.code(), "database", "{error}");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM rejected_events"),
+        0,
+        "nothing is blamed on the event"
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM entries WHERE kind = 'charge'"),
+        0
+    );
+}
