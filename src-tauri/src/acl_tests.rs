@@ -1,5 +1,6 @@
 //! The IPC ACL, checked with Tauri's mock runtime: the Dify origin may call the relay's commands and
 //! nothing else, other origins may call nothing, and TokenDesk's own windows may call admin commands.
+//! Also what the shell itself does after admin commands, such as rebuilding the app menu.
 
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
@@ -8,6 +9,7 @@ use tauri::{App, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::AppBinding;
 
+use crate::commands::admin;
 use crate::state::Shell;
 use crate::{relay, windows, with_commands};
 
@@ -211,4 +213,55 @@ fn local_windows_may_call_admin_commands_with_a_session() {
             .unwrap_err()
             .contains("not allowed")
     );
+}
+
+/// The ids of every item in the app menu's submenus.
+fn menu_ids(app: &App<MockRuntime>) -> Vec<String> {
+    let mut ids = Vec::new();
+    for item in app.menu().expect("an app menu").items().unwrap() {
+        if let Some(submenu) = item.as_submenu() {
+            for inner in submenu.items().unwrap() {
+                ids.push(inner.id().as_ref().to_owned());
+            }
+        }
+    }
+    ids
+}
+
+#[test]
+fn the_apps_menu_follows_the_apps_an_admin_adds_and_switches_off() {
+    // No window and no tray: the mock runtime can set the app menu, but not put it on a window or
+    // start a tray (both need a real GTK). So the commands are called directly, not through IPC.
+    let fixture = fixture();
+    let app = fixture.app.handle();
+    windows::refresh_menus(app).unwrap();
+    let shell = fixture.app.state::<Shell>();
+    let first = shell.ledger(|ledger| ledger.apps()).unwrap()[0].id;
+    assert!(menu_ids(&fixture.app).contains(&format!("app:{first}")));
+
+    shell
+        .ledger(|ledger| ledger.set_admin_password(crate::state::ADMIN, "long enough secret"))
+        .unwrap();
+    shell.open_admin_session().unwrap();
+    let added = tauri::async_runtime::block_on(admin::admin_add_app(
+        app.clone(),
+        fixture.app.state(),
+        "HR".into(),
+        "http://127.0.0.1:8765/chat/hr".into(),
+        None,
+    ))
+    .unwrap();
+    let added = format!("app:{}", added.id);
+    assert!(menu_ids(&fixture.app).contains(&added), "{added}");
+
+    tauri::async_runtime::block_on(admin::admin_set_app_enabled(
+        app.clone(),
+        fixture.app.state(),
+        first,
+        false,
+    ))
+    .unwrap();
+    let ids = menu_ids(&fixture.app);
+    assert!(!ids.contains(&format!("app:{first}")), "{ids:?}");
+    assert!(ids.contains(&added), "{ids:?}");
 }

@@ -193,18 +193,23 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     }
 }
 
-/// The app menu and the tray menu, both opening every window.
+/// The app menu and the tray, whose menu opens every window and every enabled Dify app.
 pub fn install_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
-    let app_menu = menu(app)?;
-    app.set_menu(app_menu)?;
     app.on_menu_event(on_menu);
-    let mut tray = TrayIconBuilder::with_id(TRAY)
-        .tooltip("TokenDesk")
-        .menu(&menu(app)?);
+    let mut tray = TrayIconBuilder::with_id(TRAY).tooltip("TokenDesk");
     if let Some(icon) = app.default_window_icon() {
         tray = tray.icon(icon.clone());
     }
     tray.on_menu_event(on_menu).build(app)?;
+    refresh_menus(app)
+}
+
+/// Builds both menus again from the ledger, after an admin added an app or switched one on or off.
+pub fn refresh_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
+    app.set_menu(menu(app)?)?;
+    if let Some(tray) = app.tray_by_id(TRAY) {
+        tray.set_menu(Some(menu(app)?))?;
+    }
     Ok(())
 }
 

@@ -14,8 +14,8 @@ use tokendesk_ledger::{ChargeResult, Entry, Ledger, LedgerError};
 use super::staff::PolicyView;
 use super::{announce, ledger_changed};
 use crate::error::ShellResult;
-use crate::relay;
 use crate::state::{ADMIN, AdminStatus, Shell};
+use crate::{relay, windows};
 
 /// Runs an admin change on the ledger, then tells the windows.
 fn change<R: Runtime, T>(
@@ -194,6 +194,7 @@ pub async fn admin_add_app<R: Runtime>(
         &format!("dify-app-{}", added.id),
         std::slice::from_ref(&added.origin),
     )?;
+    windows::refresh_menus(&app)?;
     Ok(added)
 }
 
@@ -204,9 +205,11 @@ pub async fn admin_set_app_enabled<R: Runtime>(
     id: i64,
     enabled: bool,
 ) -> ShellResult<DifyApp> {
-    change(&app, &shell, |ledger, _| {
+    let changed = change(&app, &shell, |ledger, _| {
         ledger.set_app_enabled(id, enabled)
-    })
+    })?;
+    windows::refresh_menus(&app)?;
+    Ok(changed)
 }
 
 #[derive(Debug, Serialize)]
