@@ -6,6 +6,7 @@
 //! (`TOKENDESK_DESKTOP_BIN` points at it, else target/debug/tokendesk-desktop).
 
 use dify_sim::{AppKind, DifySim, SimConfig};
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -312,7 +313,7 @@ impl DesktopApp {
     }
 
     /// Waits for the element with this `data-testid`, e.g. in a modal that is still opening.
-    pub async fn element(&self, test_id: &str) -> Outcome<fantoccini::elements::Element> {
+    pub async fn element(&self, test_id: &str) -> Outcome<Element> {
         let selector = format!("[data-testid={test_id}]");
         eventually(&selector, || async {
             Ok(self.client.find(Locator::Css(&selector)).await.ok())
@@ -329,11 +330,31 @@ impl DesktopApp {
         Ok(())
     }
 
-    /// Clicks the element with this `data-testid` once it takes clicks: a closing modal or a
-    /// fading message may still lie over it for a moment.
+    /// Clicks the element with this `data-testid`, as [`DesktopApp::click_element`] does.
     pub async fn click(&self, test_id: &str) -> Outcome {
         let element = self.element(test_id).await?;
-        eventually(&format!("a click on [data-testid={test_id}]"), || async {
+        self.click_element(&element, &format!("[data-testid={test_id}]"))
+            .await
+    }
+
+    /// Clicks `element` (named `what` in errors) once it stands still and takes clicks: a drawer
+    /// sliding in or a tab pane fading in moves it (a click would land where it was), and a closing
+    /// modal or a fading message may still lie over it for a moment.
+    pub async fn click_element(&self, element: &Element, what: &str) -> Outcome {
+        let start = Instant::now();
+        let mut last = element.rectangle().await?;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = element.rectangle().await?;
+            if now == last {
+                break;
+            }
+            if start.elapsed() > PATIENCE {
+                return Err(format!("{what} never stood still").into());
+            }
+            last = now;
+        }
+        eventually(&format!("a click on {what}"), || async {
             match element.click().await {
                 Ok(()) => Ok(Some(())),
                 Err(fantoccini::error::CmdError::Standard(error))
@@ -388,6 +409,24 @@ impl DesktopApp {
     }
 }
 
+/// What the window showed when a test gave up: a PNG and the page's HTML under target/e2e-failures/.
+async fn save_failure(client: &Client) {
+    let folder = workspace_root().join("target/e2e-failures");
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis());
+    let base = folder.join(format!("{stamp}"));
+    let (Ok(png), Ok(html)) = (client.screenshot().await, client.source().await) else {
+        return;
+    };
+    if std::fs::create_dir_all(&folder).is_ok()
+        && std::fs::write(base.with_extension("png"), png).is_ok()
+        && std::fs::write(base.with_extension("html"), html).is_ok()
+    {
+        eprintln!("the failed test's window: {}.png", base.display());
+    }
+}
+
 impl Drop for DesktopApp {
     /// Ends the session and stops the driver, also when a test failed half-way. Killing the driver
     /// alone would leave the app running, and the next test's app would then hand over to it as
@@ -400,6 +439,7 @@ impl Drop for DesktopApp {
             let client = self.client.clone();
             tokio::task::block_in_place(|| {
                 runtime.block_on(async {
+                    let _ = tokio::time::timeout(PATIENCE, save_failure(&client)).await;
                     let _ = tokio::time::timeout(PATIENCE, client.close()).await;
                 })
             });

@@ -114,12 +114,13 @@ async fn a_rate_change_is_kept_in_the_history_and_prices_the_next_charge() -> Ou
 async fn a_top_up_raises_the_balance() -> Outcome {
     let app = admin_app().await?;
     app.admin_tab("users").await?;
-    app.client
+    let top_up_choice = app
+        .client
         .find(Locator::XPath(
             "//*[@data-testid='balance-kind']//label[.//input[@value='topup']]",
         ))
-        .await?
-        .click()
+        .await?;
+    app.click_element(&top_up_choice, "the top-up choice")
         .await?;
     app.fill("grant-amount", "250.5").await?;
     app.fill("grant-reason", "Quarterly top-up").await?;
