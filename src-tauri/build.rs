@@ -36,6 +36,7 @@ const COMMANDS: &[&str] = &[
     "admin_preview_import",
     "admin_import_models",
     "admin_add_app",
+    "admin_update_app",
     "admin_set_app_enabled",
     "admin_test_app",
     "admin_set_policy",

@@ -265,3 +265,127 @@ fn the_apps_menu_follows_the_apps_an_admin_adds_and_switches_off() {
     assert!(!ids.contains(&format!("app:{first}")), "{ids:?}");
     assert!(ids.contains(&added), "{ids:?}");
 }
+
+#[test]
+fn the_monitor_shows_the_relay_reporting_in_and_the_last_send_check() {
+    let fixture = fixture();
+    let local = "tauri://localhost";
+    let dashboard = window(
+        &fixture.app,
+        windows::DASHBOARD,
+        WebviewUrl::App("index.html".into()),
+    );
+    let monitor = || invoke(&dashboard, local, "monitor_status", serde_json::json!({})).unwrap();
+    assert_eq!(monitor()["relay_seen_at"], serde_json::Value::Null);
+    assert_eq!(monitor()["last_send"], serde_json::Value::Null);
+
+    let chat = window(
+        &fixture.app,
+        windows::CHAT,
+        WebviewUrl::External(SHARE_URL.parse().unwrap()),
+    );
+    let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
+    assert_eq!(status["monitor"], "monitoring");
+    assert!(monitor()["relay_seen_at"].is_string(), "{}", monitor());
+
+    let send = |endpoint: &str| {
+        invoke(
+            &chat,
+            SHARE_URL,
+            "check_send",
+            serde_json::json!({ "endpoint": endpoint }),
+        )
+        .unwrap()
+    };
+    assert_eq!(send("chat-messages")["allowed"], true);
+    let last = monitor()["last_send"].clone();
+    assert_eq!(
+        (&last["endpoint"], &last["allowed"], &last["code"]),
+        (
+            &serde_json::json!("chat-messages"),
+            &serde_json::json!(true),
+            &serde_json::Value::Null
+        )
+    );
+
+    let shell = fixture.app.state::<Shell>();
+    shell
+        .ledger(|ledger| {
+            let mut policy = ledger.policy()?;
+            policy.min_balance_micros = 1_000_000 * tokendesk_ledger::money::MICROS_PER_CREDIT;
+            ledger.set_policy(&policy, "admin").map(drop)
+        })
+        .unwrap();
+    assert_eq!(send("workflows/run")["allowed"], false);
+    let last = monitor()["last_send"].clone();
+    assert_eq!(
+        (&last["endpoint"], &last["allowed"], &last["code"]),
+        (
+            &serde_json::json!("workflows/run"),
+            &serde_json::json!(false),
+            &serde_json::json!("insufficient_credits")
+        )
+    );
+
+    let id = shell.ledger(|ledger| ledger.apps()).unwrap()[0].id;
+    shell
+        .ledger(|ledger| ledger.set_app_enabled(id, false).map(drop))
+        .unwrap();
+    let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
+    assert_eq!(status["monitor"], "not_metered");
+}
+
+#[test]
+fn a_simulation_runs_the_real_charge_path_priced_as_the_chosen_model() {
+    let fixture = fixture();
+    let local = "tauri://localhost";
+    let diagnostics = window(
+        &fixture.app,
+        windows::DIAGNOSTICS,
+        WebviewUrl::App("index.html".into()),
+    );
+    let shell = fixture.app.state::<Shell>();
+    let app_id = shell.ledger(|ledger| ledger.apps()).unwrap()[0].id;
+    let simulate = |model: serde_json::Value, message_id: &str| {
+        invoke(
+            &diagnostics,
+            local,
+            "admin_simulate",
+            serde_json::json!({"event": {"app_id": app_id, "model": model, "prompt_tokens": 1000,
+                "completion_tokens": 1000, "dify_total_price": "0.0123", "message_id": message_id}}),
+        )
+    };
+    let refused = simulate(serde_json::Value::Null, "s0").unwrap_err();
+    assert!(refused.contains("admin_session_required"), "{refused}");
+    shell
+        .ledger(|ledger| ledger.set_admin_password(crate::state::ADMIN, "long enough secret"))
+        .unwrap();
+    shell.open_admin_session().unwrap();
+
+    // As bound (gpt-4o-mini), then as gpt-4o: each priced by its own list price.
+    let as_bound = simulate(serde_json::Value::Null, "s1").unwrap();
+    let as_4o = simulate(serde_json::json!("gpt-4o"), "s2").unwrap();
+    assert_eq!(
+        (&as_bound["outcome"], &as_4o["outcome"]),
+        (&serde_json::json!("charged"), &serde_json::json!("charged"))
+    );
+    let usage_of = |result: &serde_json::Value| {
+        shell
+            .ledger(|ledger| ledger.entry(result["entry_id"].as_str().unwrap()))
+            .unwrap()
+            .usage
+            .unwrap()
+    };
+    let (bound, four_o) = (usage_of(&as_bound), usage_of(&as_4o));
+    assert_eq!(
+        (bound.model.as_deref(), four_o.model.as_deref()),
+        (Some("gpt-4o-mini"), Some("gpt-4o"))
+    );
+    assert_eq!(
+        four_o.dify_total_price.map(|price| price.to_string()),
+        Some("0.0123".into())
+    );
+    assert!(as_4o["amount_micros"].as_i64() > as_bound["amount_micros"].as_i64());
+    let unknown = simulate(serde_json::json!("no-such-model"), "s3").unwrap_err();
+    assert!(unknown.contains("not_found"), "{unknown}");
+}

@@ -82,6 +82,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::admin::admin_preview_import,
         commands::admin::admin_import_models,
         commands::admin::admin_add_app,
+        commands::admin::admin_update_app,
         commands::admin::admin_set_app_enabled,
         commands::admin::admin_test_app,
         commands::admin::admin_set_policy,

@@ -31,10 +31,23 @@ pub struct Shell {
 pub struct MonitorStatus {
     pub chat_open: bool,
     pub chat_url: Option<String>,
+    /// When the relay in the page now shown in the chat window reported in: `None` until it has, so
+    /// a page without it (not Dify, or still loading) shows as not connected.
+    pub relay_seen_at: Option<DateTime<Utc>>,
+    /// The pre-send gate's last answer.
+    pub last_send: Option<SendCheck>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub last_outcome: Option<String>,
     pub integration_enabled: bool,
     pub demo: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SendCheck {
+    pub endpoint: String,
+    pub at: DateTime<Utc>,
+    pub allowed: bool,
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,6 +164,7 @@ impl Shell {
         crossed
     }
 
+    /// Changes the monitor's status; `commands::update_monitor` also tells the windows.
     pub fn update_monitor(
         &self,
         change: impl FnOnce(&mut MonitorStatus),

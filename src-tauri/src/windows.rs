@@ -10,7 +10,7 @@ use tauri::{
 use tauri_plugin_opener::OpenerExt;
 use url::Url;
 
-use crate::commands::window_name;
+use crate::commands::{update_monitor, window_name};
 use crate::error::ShellResult;
 use crate::language::{self, pick};
 use crate::relay;
@@ -89,7 +89,6 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
         track_chat(app, &window, None);
         return Ok(());
     };
-    let allowed = allowed_origins(&shell)?;
     let handle = app.clone();
     let window = WebviewWindowBuilder::new(app, CHAT, WebviewUrl::External(url.clone()))
         .title(format!("{} — TokenDesk", dify_app.name))
@@ -98,7 +97,9 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
         .initialization_script(language::init_script())
         .initialization_script(relay::SCRIPT)
         .on_navigation(move |target| {
+            // Read on each navigation, so an app an admin adds or moves is reachable at once.
             let origin = target.origin().ascii_serialization();
+            let allowed = allowed_origins(&handle.state::<Shell>()).unwrap_or_default();
             if allowed.contains(&origin) || target.scheme() == "about" {
                 return true;
             }
@@ -107,12 +108,14 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
             false
         })
         .on_page_load(|webview, payload| {
-            if payload.event() == PageLoadEvent::Finished
-                && let Some(shell) = webview.app_handle().try_state::<Shell>()
-            {
-                let _ = shell
-                    .update_monitor(|monitor| monitor.chat_url = Some(payload.url().to_string()));
-            }
+            let url = payload.url().to_string();
+            let _ = update_monitor(webview.app_handle(), |monitor| {
+                // A new page has not loaded the relay yet: it reports in once it has.
+                if payload.event() == PageLoadEvent::Started {
+                    monitor.relay_seen_at = None;
+                }
+                monitor.chat_url = Some(url);
+            });
         })
         .build()?;
     track_chat(app, &window, Some(url.to_string()));
@@ -122,12 +125,11 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
 /// Keeps the monitor's "chat window open" in step with the window.
 fn track_chat<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>, url: Option<String>) {
     let set = |app: &AppHandle<R>, open: bool, url: Option<String>| {
-        if let Some(shell) = app.try_state::<Shell>() {
-            let _ = shell.update_monitor(|monitor| {
-                monitor.chat_open = open;
-                monitor.chat_url = url;
-            });
-        }
+        let _ = update_monitor(app, |monitor| {
+            monitor.chat_open = open;
+            monitor.chat_url = url;
+            monitor.relay_seen_at = None;
+        });
     };
     set(app, true, url);
     let handle = app.clone();
@@ -146,10 +148,24 @@ fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
         .current_app
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(dify_app);
-    if let Some(window) = app.get_webview_window(CHAT) {
-        window.destroy()?;
-    }
-    show(app, CHAT)
+    let Some(window) = app.get_webview_window(CHAT) else {
+        return show(app, CHAT);
+    };
+    // The new window takes the label once the old one is gone: after its Destroyed event has been
+    // handled, which is why the opening is queued behind it.
+    let handle = app.clone();
+    window.on_window_event(move |event| {
+        if matches!(event, WindowEvent::Destroyed) {
+            let again = handle.clone();
+            let _ = handle.run_on_main_thread(move || {
+                if let Err(error) = show(&again, CHAT) {
+                    eprintln!("tokendesk-desktop: {error}");
+                }
+            });
+        }
+    });
+    window.destroy()?;
+    Ok(())
 }
 
 fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<Menu<R>> {

@@ -1,7 +1,7 @@
 // Typed wrappers over the Rust shell's IPC commands and events. The shapes follow the ledger crate's
 // serde types (crates/ledger): amounts are credits as JSON numbers with at most 6 decimals, each with
 // an exact integer `*_micros` twin; times are RFC 3339 UTC.
-import { invoke } from '@tauri-apps/api/core';
+import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 
 export type WindowName = 'chat' | 'dashboard' | 'admin' | 'diagnostics';
@@ -92,9 +92,21 @@ export interface HistoryPage {
   next_cursor: string | null;
 }
 
+/** The pre-send gate's last answer to the chat page. */
+export interface SendCheck {
+  endpoint: string;
+  at: string;
+  allowed: boolean;
+  /** Why it was refused, e.g. `insufficient_credits`; null when allowed. */
+  code: string | null;
+}
+
 export interface MonitorStatus {
   chat_open: boolean;
   chat_url: string | null;
+  /** When the relay in the page now shown in the chat window reported in; null until it has. */
+  relay_seen_at: string | null;
+  last_send: SendCheck | null;
   last_event_at: string | null;
   last_outcome: string | null;
   integration_enabled: boolean;
@@ -118,6 +130,7 @@ export interface AdminStatus {
 }
 
 export interface RateChange {
+  id: number;
   old_rate: number | null;
   new_rate: number;
   changed_by: string;
@@ -145,6 +158,7 @@ export interface Model {
 }
 
 export interface PriceChange {
+  id: number;
   model: string;
   old: Price | null;
   new: Price;
@@ -206,6 +220,12 @@ export interface ImportError {
 export interface ImportPreview {
   rows: ImportRow[];
   errors: ImportError[];
+}
+
+/** How far an import has got: `done` of `total` rows written (or failed). */
+export interface ImportProgress {
+  done: number;
+  total: number;
 }
 
 export interface ImportReport {
@@ -278,8 +298,12 @@ export interface ChargeEvent extends ChargeResult {
 
 export interface SimulatedEvent {
   app_id: number;
+  /** Price it as this model instead of the app's binding; null: as the app is bound. */
+  model: string | null;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Dify's reported `total_price` in USD, a decimal string; null: none reported. */
+  dify_total_price: string | null;
   message_id: string;
 }
 
@@ -321,13 +345,21 @@ export const api = {
   adminSetModelActive: (name: string, active: boolean) => invoke<Model>('admin_set_model_active', { name, active }),
   adminSetModelAliases: (name: string, aliases: string[]) => invoke<Model>('admin_set_model_aliases', { name, aliases }),
   adminPreviewImport: (text: string) => invoke<ImportPreview>('admin_preview_import', { text }),
-  adminImportModels: (text: string, reason: string) => invoke<ImportReport>('admin_import_models', { text, reason }),
+  /** `onProgress` hears how far the import has got, about once per percent. */
+  adminImportModels: (text: string, reason: string, onProgress: (progress: ImportProgress) => void) => {
+    const channel = new Channel<ImportProgress>();
+    channel.onmessage = onProgress;
+    return invoke<ImportReport>('admin_import_models', { text, reason, onProgress: channel });
+  },
   adminAdjustBalance: (user: string, kind: BalanceKind, amount: string, reason: string) =>
     invoke<Entry>('admin_adjust_balance', { user, kind, amount, reason }),
-  adminReverse: (entryId: string, reason: string) => invoke<Entry>('admin_reverse', { entry_id: entryId, reason }),
+  adminReverse: (entryId: string, reason: string) => invoke<Entry>('admin_reverse', { entryId, reason }),
   /** `model` null: the app is priced by Dify's reported price. */
   adminAddApp: (name: string, shareUrl: string, model: string | null) =>
-    invoke<App>('admin_add_app', { name, share_url: shareUrl, model }),
+    invoke<App>('admin_add_app', { name, shareUrl, model }),
+  /** Renames, moves or rebinds an app; `model` null: Dify's reported price. */
+  adminUpdateApp: (id: number, name: string, shareUrl: string, model: string | null) =>
+    invoke<App>('admin_update_app', { id, name, shareUrl, model }),
   adminSetAppEnabled: (id: number, enabled: boolean) => invoke<App>('admin_set_app_enabled', { id, enabled }),
   adminTestApp: (id: number) => invoke<ConnectionTest>('admin_test_app', { id }),
   adminSetPolicy: (policy: PolicyForm) => invoke<Policy>('admin_set_policy', { policy }),

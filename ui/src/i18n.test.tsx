@@ -51,7 +51,7 @@ describe('language', () => {
     expect(screen.getByRole('button', { name: '打开对话' })).toBeInTheDocument();
     expect(await screen.findByText('今日')).toBeInTheDocument();
     expect(screen.getByText('暂无数据', { selector: '.ant-empty-description' })).toBeInTheDocument(); // antd's own zh_CN
-    await waitFor(() => expect(screen.getByTestId('monitor-status')).toHaveTextContent('对话窗口已打开'));
+    await waitFor(() => expect(screen.getByTestId('monitor-status')).toHaveTextContent('对话已连接'));
     expect(document.documentElement.lang).toBe('zh-CN');
     expect(screen.queryByText('Balance')).toBeNull();
   });

@@ -538,7 +538,7 @@ fn models(
             let text = std::fs::read_to_string(&file)
                 .map_err(|err| CliError::Input(format!("cannot read {}: {err}", file.display())))?;
             let reason = reason.unwrap_or_else(|| format!("imported from {}", file_name(&file)));
-            let report = ledger.import_models(&text, actor, &reason)?;
+            let report = ledger.import_models(&text, actor, &reason, |_| ())?;
             printer.print(&report, || {
                 let mut text = format!(
                     "{} created, {} updated, {} unchanged, {} errors",

@@ -7,7 +7,7 @@ use url::Url;
 
 use crate::entries::Pricing;
 use crate::error::{EventError, LedgerError, Result};
-use crate::pricing::find_model;
+use crate::pricing::{ModelConfig, find_model};
 use crate::{Ledger, time};
 
 /// Path segments that start a Dify share page: `/chat/{token}`, `/chatbot/{token}`, ...
@@ -117,18 +117,77 @@ pub(crate) fn resolve(conn: &Connection, page_url: &str) -> Result<DifyApp, Reso
     }
 }
 
-/// The pricing columns for a binding.
-fn bind(conn: &Connection, binding: &AppBinding) -> Result<(Pricing, Option<i64>)> {
+/// Prices `app` by `binding` from now on in this transaction only; the stored app is unchanged.
+pub(crate) fn rebind(conn: &Connection, app: &mut DifyApp, binding: &AppBinding) -> Result<()> {
+    let model = bound_model(conn, binding)?;
+    app.pricing = pricing_of(&model);
+    app.model_id = model.as_ref().map(|model| model.id);
+    app.model = model.map(|model| model.name);
+    Ok(())
+}
+
+/// An app's trimmed name and where its share URL points, or why they are not usable.
+fn checked_app<'a>(name: &'a str, share_url: &str) -> Result<(&'a str, ShareLocation)> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(LedgerError::invalid("an app name is required"));
+    }
+    let location = share_location(share_url).ok_or_else(|| {
+        LedgerError::invalid(format!(
+            "{share_url:?} is not a Dify share URL like https://dify.example.com/chat/TOKEN"
+        ))
+    })?;
+    Ok((name, location))
+}
+
+/// Fails when another app than `except` already has this share location.
+fn refuse_taken(
+    conn: &Connection,
+    location: &ShareLocation,
+    share_url: &str,
+    except: Option<i64>,
+) -> Result<()> {
+    let taken: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM dify_apps WHERE origin = ?1 AND share_token = ?2",
+            (&location.origin, &location.token),
+            |row| row.get(0),
+        )
+        .optional()?;
+    match taken {
+        Some(id) if Some(id) != except => Err(LedgerError::AlreadyExists {
+            what: "Dify app",
+            name: share_url.trim().into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The model a binding names (by name or alias), or `None` for Dify's reported price.
+fn bound_model(conn: &Connection, binding: &AppBinding) -> Result<Option<ModelConfig>> {
     match binding {
-        AppBinding::Model(model) => {
-            let model = find_model(conn, model)?.ok_or_else(|| LedgerError::NotFound {
+        AppBinding::Model(model) => Ok(Some(find_model(conn, model)?.ok_or_else(|| {
+            LedgerError::NotFound {
                 what: "model",
                 name: model.clone(),
-            })?;
-            Ok((Pricing::Model, Some(model.id)))
-        }
-        AppBinding::DifyPrice => Ok((Pricing::DifyPrice, None)),
+            }
+        })?)),
+        AppBinding::DifyPrice => Ok(None),
     }
+}
+
+fn pricing_of(model: &Option<ModelConfig>) -> Pricing {
+    if model.is_some() {
+        Pricing::Model
+    } else {
+        Pricing::DifyPrice
+    }
+}
+
+/// The pricing columns for a binding.
+fn bind(conn: &Connection, binding: &AppBinding) -> Result<(Pricing, Option<i64>)> {
+    let model = bound_model(conn, binding)?;
+    Ok((pricing_of(&model), model.map(|model| model.id)))
 }
 
 /// Resolving can fail on the input or, rarely, on the database.
@@ -168,27 +227,10 @@ impl Ledger {
         binding: &AppBinding,
         demo: bool,
     ) -> Result<DifyApp> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(LedgerError::invalid("an app name is required"));
-        }
-        let location = share_location(share_url).ok_or_else(|| {
-            LedgerError::invalid(format!(
-                "{share_url:?} is not a Dify share URL like https://dify.example.com/chat/TOKEN"
-            ))
-        })?;
+        let (name, location) = checked_app(name, share_url)?;
         let id = self.write(|tx| {
             let (pricing, model_id) = bind(tx, binding)?;
-            let taken: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM dify_apps WHERE origin = ?1 AND share_token = ?2",
-                    (&location.origin, &location.token),
-                    |row| row.get(0),
-                )
-                .optional()?;
-            if taken.is_some() {
-                return Err(LedgerError::AlreadyExists { what: "Dify app", name: share_url.into() });
-            }
+            refuse_taken(tx, &location, share_url, None)?;
             tx.execute(
                 "INSERT INTO dify_apps (name, share_url, origin, share_token, pricing, model_id, demo, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -216,13 +258,23 @@ impl Ledger {
         self.app(id)
     }
 
-    /// Rebinds an app to another model or to Dify's price.
-    pub fn set_app_binding(&mut self, id: i64, binding: &AppBinding) -> Result<DifyApp> {
+    /// Renames an app, moves it to another share URL, or rebinds it to another model or to Dify's price.
+    /// Charges already made keep the app name and price snapshot they were made with.
+    pub fn update_app(
+        &mut self,
+        id: i64,
+        name: &str,
+        share_url: &str,
+        binding: &AppBinding,
+    ) -> Result<DifyApp> {
+        let (name, location) = checked_app(name, share_url)?;
         self.write(|tx| {
             let (pricing, model_id) = bind(tx, binding)?;
+            refuse_taken(tx, &location, share_url, Some(id))?;
             let changed = tx.execute(
-                "UPDATE dify_apps SET pricing = ?2, model_id = ?3 WHERE id = ?1",
-                (id, pricing.as_str(), model_id),
+                "UPDATE dify_apps SET name = ?2, share_url = ?3, origin = ?4, share_token = ?5, pricing = ?6,
+                 model_id = ?7 WHERE id = ?1",
+                (id, name, share_url.trim(), &location.origin, &location.token, pricing.as_str(), model_id),
             )?;
             if changed == 0 {
                 return Err(LedgerError::NotFound {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::accounts::account_by_id;
-use crate::apps::{DifyApp, ResolveError, resolve};
+use crate::apps::{AppBinding, DifyApp, ResolveError, rebind, resolve};
 use crate::entries::{self, EntryKind, NewEntry, Pricing, UsageSnapshot};
 use crate::error::{EventError, LedgerError, Result};
 use crate::frame::{self, MAX_PAYLOAD_BYTES};
@@ -292,12 +292,23 @@ impl Ledger {
     /// Charges one `message_end` frame (its JSON text) that came from the Dify page at `page_url`.
     /// Bad input is never an `Err`: it is a `rejected` outcome with an audit row. `Err` is a storage failure.
     pub fn record_frame(&mut self, page_url: &str, payload: &str) -> Result<ChargeResult> {
-        self.record(page_url, payload, parse_message_end)
+        self.record(page_url, payload, parse_message_end, None)
+    }
+
+    /// Charges a frame as [`Ledger::record_frame`] does, but priced by `binding` instead of the app's own
+    /// (the diagnostics window's simulation). The charge's snapshot names the model it was priced by.
+    pub fn record_frame_priced_as(
+        &mut self,
+        page_url: &str,
+        payload: &str,
+        binding: &AppBinding,
+    ) -> Result<ChargeResult> {
+        self.record(page_url, payload, parse_message_end, Some(binding))
     }
 
     /// Charges an estimate for a reply whose usage never arrived, from a JSON [`IncompleteReport`].
     pub fn record_incomplete(&mut self, page_url: &str, payload: &str) -> Result<ChargeResult> {
-        self.record(page_url, payload, parse_incomplete)
+        self.record(page_url, payload, parse_incomplete, None)
     }
 
     /// Records a call that spends tokens without a message_end: `conversation_name` or `suggested_questions`.
@@ -333,6 +344,7 @@ impl Ledger {
         page_url: &str,
         payload: &str,
         parse: fn(&str, &Policy) -> std::result::Result<Event, EventError>,
+        priced_as: Option<&AppBinding>,
     ) -> Result<ChargeResult> {
         self.write(|tx| {
             let policy = read_policy(tx)?;
@@ -346,7 +358,12 @@ impl Ledger {
             };
             // A bad event is audited and answered; a failing database fails the whole call.
             let resolved = match checked.map(|event| (event, resolve(tx, page_url))) {
-                Ok((event, Ok(app))) => Ok((event, app)),
+                Ok((event, Ok(mut app))) => {
+                    if let Some(binding) = priced_as {
+                        rebind(tx, &mut app, binding)?;
+                    }
+                    Ok((event, app))
+                }
                 Ok((_, Err(ResolveError::Event(error)))) | Err(error) => Err(error),
                 Ok((_, Err(ResolveError::Database(error)))) => return Err(error.into()),
             };

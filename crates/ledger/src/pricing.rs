@@ -37,6 +37,7 @@ impl ModelConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PriceChange {
+    pub id: i64,
     pub model: String,
     pub old: Option<Price>,
     pub new: Price,
@@ -47,6 +48,7 @@ pub struct PriceChange {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RateChange {
+    pub id: i64,
     pub old_rate: Option<Decimal>,
     pub new_rate: Decimal,
     pub changed_by: String,
@@ -61,6 +63,13 @@ pub struct ImportReport {
     pub updated: usize,
     pub unchanged: usize,
     pub errors: Vec<ImportError>,
+}
+
+/// How far an import has got: `done` of its `total` parsed rows written (or failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportProgress {
+    pub done: usize,
+    pub total: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -365,7 +374,7 @@ impl Ledger {
     pub fn model_price_history(&self, name: &str) -> Result<Vec<PriceChange>> {
         let model = self.model(name)?;
         let mut statement = self.conn.prepare(
-            "SELECT old_input, old_output, new_input, new_output, changed_by, reason, changed_at
+            "SELECT old_input, old_output, new_input, new_output, changed_by, reason, changed_at, id
              FROM model_price_history WHERE model_id = ?1 ORDER BY changed_at DESC, id DESC",
         )?;
         let rows = statement.query_map([model.id], |row| {
@@ -380,6 +389,7 @@ impl Ledger {
                 _ => None,
             };
             Ok(PriceChange {
+                id: row.get(7)?,
                 model: model.name.clone(),
                 old,
                 new: Price {
@@ -420,6 +430,7 @@ impl Ledger {
                 (old.to_string(), rate.to_string(), actor, &reason, now),
             )?;
             Ok(RateChange {
+                id: tx.last_insert_rowid(),
                 old_rate: Some(old),
                 new_rate: rate,
                 changed_by: actor.into(),
@@ -431,11 +442,12 @@ impl Ledger {
 
     pub fn exchange_rate_history(&self) -> Result<Vec<RateChange>> {
         let mut statement = self.conn.prepare(
-            "SELECT old_rate, new_rate, changed_by, reason, changed_at FROM exchange_rate_history
+            "SELECT old_rate, new_rate, changed_by, reason, changed_at, id FROM exchange_rate_history
              ORDER BY changed_at DESC, id DESC",
         )?;
         let rows = statement.query_map([], |row| {
             Ok(RateChange {
+                id: row.get(5)?,
                 old_rate: row
                     .get::<_, Option<String>>(0)?
                     .map(|rate| stored_decimal(&rate))
@@ -452,10 +464,16 @@ impl Ledger {
     /// Imports a price file, told apart by its first character: CSV with a header
     /// `name,input_usd_per_1k,output_usd_per_1k[,aliases]` (aliases separated by `|`), or LiteLLM's price map
     /// (`model_prices_and_context_window.json`), whose per-token `input_cost_per_token` and
-    /// `output_cost_per_token` become USD per 1K.
-    pub fn import_models(&mut self, text: &str, actor: &str, reason: &str) -> Result<ImportReport> {
+    /// `output_cost_per_token` become USD per 1K. `progress` hears of every row as it is done.
+    pub fn import_models(
+        &mut self,
+        text: &str,
+        actor: &str,
+        reason: &str,
+        progress: impl FnMut(ImportProgress),
+    ) -> Result<ImportReport> {
         let (rows, errors) = parse_price_file(text)?;
-        self.import_rows(rows, errors, actor, reason)
+        self.import_rows(rows, errors, actor, reason, progress)
     }
 
     /// Parses a price file (CSV or LiteLLM JSON) and says what importing it would change, writing nothing.
@@ -497,10 +515,12 @@ impl Ledger {
         mut errors: Vec<ImportError>,
         actor: &str,
         reason: &str,
+        mut progress: impl FnMut(ImportProgress),
     ) -> Result<ImportReport> {
+        let total = rows.len();
         let mut report = self.write(|tx| {
             let mut report = ImportReport::default();
-            for row in rows {
+            for (index, row) in rows.into_iter().enumerate() {
                 // Each row is its own savepoint, so one bad row leaves the others in.
                 let outcome = (|| {
                     tx.execute_batch("SAVEPOINT import_row")?;
@@ -523,6 +543,10 @@ impl Ledger {
                         });
                     }
                 }
+                progress(ImportProgress {
+                    done: index + 1,
+                    total,
+                });
             }
             Ok(report)
         })?;

@@ -246,53 +246,6 @@ impl Ledger {
         })
     }
 
-    /// Spend per local day over the last `days` days, today included.
-    pub fn daily_series(&self, days: u16) -> Result<Vec<DayPoint>> {
-        let account = self.active_account()?;
-        let today = self.today();
-        series(
-            &self.conn,
-            account.id,
-            today - i32::from(days.max(1)) + 1,
-            today,
-        )
-    }
-
-    /// Spend per model over local dates `from..=to`.
-    pub fn totals_by_model(
-        &self,
-        from: chrono::NaiveDate,
-        to: chrono::NaiveDate,
-    ) -> Result<Vec<Breakdown>> {
-        self.totals(from, to, "model")
-    }
-
-    /// Spend per app (keyed by app id) over local dates `from..=to`.
-    pub fn totals_by_app(
-        &self,
-        from: chrono::NaiveDate,
-        to: chrono::NaiveDate,
-    ) -> Result<Vec<Breakdown>> {
-        self.totals(from, to, "app_id")
-    }
-
-    fn totals(
-        &self,
-        from: chrono::NaiveDate,
-        to: chrono::NaiveDate,
-        column: &str,
-    ) -> Result<Vec<Breakdown>> {
-        use chrono::Datelike;
-        let account = self.active_account()?;
-        breakdown(
-            &self.conn,
-            account.id,
-            from.num_days_from_ce(),
-            to.num_days_from_ce(),
-            column,
-        )
-    }
-
     /// One page of history, newest first.
     pub fn history(&self, query: &HistoryQuery) -> Result<HistoryPage> {
         let account = match &query.account {

@@ -216,10 +216,15 @@ fn csv_price_import_keeps_good_rows_and_reports_bad_lines() {
         t.ledger.model("house-llm").is_err(),
         "a preview writes nothing"
     );
+    let mut progress = Vec::new();
     let report = t
         .ledger
-        .import_models(file, "admin", "quarterly price list")
+        .import_models(file, "admin", "quarterly price list", |step| {
+            progress.push((step.done, step.total))
+        })
         .unwrap();
+    // Four rows parse (line 3's price does not); the nameless one on line 5 fails as it is written.
+    assert_eq!(progress, [(1, 4), (2, 4), (3, 4), (4, 4)]);
     assert_eq!(
         (report.created, report.updated, report.unchanged),
         (1, 1, 1),
@@ -268,7 +273,7 @@ fn litellm_price_maps_import_per_token_prices_as_per_1k() {
 }"#;
     let report = t
         .ledger
-        .import_models(file, "admin", "LiteLLM map")
+        .import_models(file, "admin", "LiteLLM map", |_| ())
         .unwrap();
     assert_eq!(report.created, 1, "{report:?}");
     assert_eq!(

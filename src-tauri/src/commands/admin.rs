@@ -3,12 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
+use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tokendesk_ledger::apps::{AppBinding, DifyApp};
 use tokendesk_ledger::guards::Policy;
 use tokendesk_ledger::held::HeldEvent;
 use tokendesk_ledger::money::{Price, parse_credits, parse_price, parse_rate};
-use tokendesk_ledger::pricing::{ImportPreview, ImportReport, ModelConfig, RateChange};
+use tokendesk_ledger::pricing::{
+    ImportPreview, ImportProgress, ImportReport, ModelConfig, RateChange,
+};
 use tokendesk_ledger::{ChargeResult, Entry, Ledger, LedgerError};
 
 use super::staff::PolicyView;
@@ -162,16 +165,46 @@ pub async fn admin_preview_import(
     shell.ledger(|ledger| ledger.preview_import(&text))
 }
 
+/// Imports a price file, telling `on_progress` how far it has got.
 #[tauri::command]
 pub async fn admin_import_models<R: Runtime>(
     app: AppHandle<R>,
     shell: State<'_, Shell>,
     text: String,
     reason: String,
+    on_progress: Channel<ImportProgress>,
 ) -> ShellResult<ImportReport> {
+    let mut sent_percent = None;
     change(&app, &shell, |ledger, admin| {
-        ledger.import_models(&text, admin, &reason)
+        ledger.import_models(&text, admin, &reason, |progress| {
+            // A message per percent, not per row: a LiteLLM price map has thousands of rows.
+            let percent = progress.done * 100 / progress.total.max(1);
+            if sent_percent != Some(percent) {
+                sent_percent = Some(percent);
+                // A window closed mid-import stops hearing; the import goes on.
+                let _ = on_progress.send(progress);
+            }
+        })
     })
+}
+
+/// A model name binds to that model; none (or a blank one) to Dify's reported price.
+fn binding(model: Option<String>) -> AppBinding {
+    model
+        .filter(|model| !model.trim().is_empty())
+        .map_or(AppBinding::DifyPrice, AppBinding::Model)
+}
+
+/// After an app was added or changed: its origin may report from now on (in the chat window only),
+/// and the menus list it. Capabilities only add up: an origin the app left stays allowed until the
+/// next start, and the ledger refuses its events as those of an unknown app.
+fn app_configured<R: Runtime>(app: &AppHandle<R>, dify_app: &DifyApp) -> ShellResult<()> {
+    relay::allow_origins(
+        app,
+        &format!("dify-app-{}", dify_app.id),
+        std::slice::from_ref(&dify_app.origin),
+    )?;
+    windows::refresh_menus(app)
 }
 
 #[tauri::command]
@@ -182,20 +215,27 @@ pub async fn admin_add_app<R: Runtime>(
     share_url: String,
     model: Option<String>,
 ) -> ShellResult<DifyApp> {
-    let binding = model
-        .filter(|model| !model.trim().is_empty())
-        .map_or(AppBinding::DifyPrice, AppBinding::Model);
     let added = change(&app, &shell, |ledger, _| {
-        ledger.add_app(&name, &share_url, &binding, false)
+        ledger.add_app(&name, &share_url, &binding(model), false)
     })?;
-    // The new origin may report from now on, in the chat window only.
-    relay::allow_origins(
-        &app,
-        &format!("dify-app-{}", added.id),
-        std::slice::from_ref(&added.origin),
-    )?;
-    windows::refresh_menus(&app)?;
+    app_configured(&app, &added)?;
     Ok(added)
+}
+
+#[tauri::command]
+pub async fn admin_update_app<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: i64,
+    name: String,
+    share_url: String,
+    model: Option<String>,
+) -> ShellResult<DifyApp> {
+    let updated = change(&app, &shell, |ledger, _| {
+        ledger.update_app(id, &name, &share_url, &binding(model))
+    })?;
+    app_configured(&app, &updated)?;
+    Ok(updated)
 }
 
 #[tauri::command]
@@ -309,8 +349,12 @@ pub async fn admin_reject_held<R: Runtime>(
 #[derive(Debug, Deserialize)]
 pub struct SimulatedEvent {
     app_id: i64,
+    /// Priced as this model instead of the app's binding.
+    model: Option<String>,
     prompt_tokens: u64,
     completion_tokens: u64,
+    /// Dify's reported `total_price` in USD, as Dify sends it: a decimal string.
+    dify_total_price: Option<String>,
     message_id: Option<String>,
 }
 
@@ -333,11 +377,19 @@ pub async fn admin_simulate<R: Runtime>(
         "metadata": {"usage": {
             "prompt_tokens": event.prompt_tokens, "completion_tokens": event.completion_tokens,
             "total_tokens": event.prompt_tokens.saturating_add(event.completion_tokens),
-            "total_price": "0", "currency": "USD"}},
+            // Dify reports "0" for a model it has no price for.
+            "total_price": event.dify_total_price.as_deref().map_or("0", str::trim), "currency": "USD"}},
         "files": null,
     });
-    let result =
-        shell.ledger(|ledger| ledger.record_frame(&dify_app.share_url, &frame.to_string()))?;
+    let model = event.model.filter(|model| !model.trim().is_empty());
+    let result = shell.ledger(|ledger| match model {
+        Some(model) => ledger.record_frame_priced_as(
+            &dify_app.share_url,
+            &frame.to_string(),
+            &AppBinding::Model(model),
+        ),
+        None => ledger.record_frame(&dify_app.share_url, &frame.to_string()),
+    })?;
     announce(&app, &shell, &result)?;
     Ok(result)
 }

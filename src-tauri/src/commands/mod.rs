@@ -7,7 +7,7 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokendesk_ledger::ChargeResult;
 
 use crate::error::{ShellError, ShellResult};
-use crate::state::Shell;
+use crate::state::{MonitorStatus, Shell};
 use crate::windows;
 
 /// Tells every window about a processed event, updates the monitor and the tray, and notifies once
@@ -20,13 +20,23 @@ pub fn announce<R: Runtime>(
     let outcome = serde_json::to_value(result.outcome)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned));
-    let monitor = shell.update_monitor(|monitor| {
+    app.emit("charge", result)?;
+    update_monitor(app, |monitor| {
         monitor.last_event_at = Some(chrono::Utc::now());
         monitor.last_outcome = outcome;
     })?;
-    app.emit("charge", result)?;
-    app.emit("monitor", monitor)?;
     balance_changed(app, shell)
+}
+
+/// Changes the monitor's status and tells every window. Before the shell's state exists, does nothing.
+pub fn update_monitor<R: Runtime>(
+    app: &AppHandle<R>,
+    change: impl FnOnce(&mut MonitorStatus),
+) -> ShellResult<()> {
+    if let Some(shell) = app.try_state::<Shell>() {
+        app.emit("monitor", shell.update_monitor(change)?)?;
+    }
+    Ok(())
 }
 
 /// Refreshes what shows the balance outside the windows: the tray, and the low-balance notification.
@@ -63,9 +73,11 @@ fn notify_low_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
     }
 }
 
-/// Tells every window that admin data changed, so they refetch.
+/// Tells every window that admin data changed, so they refetch; the monitor too, as the integration
+/// switch may have moved.
 pub fn ledger_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellResult<()> {
     app.emit("ledger-changed", ())?;
+    app.emit("monitor", shell.monitor()?)?;
     balance_changed(app, shell)
 }
 

@@ -141,6 +141,13 @@ describe('badge', () => {
     expect(dom.badge().host.attributes['data-balance']).toBeUndefined();
   });
 
+  it('says "not metered" when Rust does not meter this page', async () => {
+    const dom = fakeDom({ readyState: 'complete' });
+    setup({ dom, invoke: async () => ({ balance: 7, monitor: 'not_metered' }) });
+    await settle();
+    expect(dom.badge().label.textContent).toBe('7 credits · Not metered');
+  });
+
   it('does not throw out of DOMContentLoaded when the DOM refuses the badge', () => {
     const dom = fakeDom();
     dom.document.createElement = () => {

@@ -1,15 +1,17 @@
 //! The relay: the script injected into the Dify page, its commands, and the capability that lets only
 //! the configured Dify origins call them. The app is always taken from the webview's real URL.
 
+use chrono::Utc;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::CapabilityBuilder;
 use tauri::{AppHandle, Manager, Runtime, State, Webview};
 use tokendesk_ledger::ChargeResult;
 use tokendesk_ledger::money::micros_to_credits;
 
-use crate::commands::announce;
+use crate::commands::{announce, update_monitor};
 use crate::error::{ShellError, ShellResult};
-use crate::state::Shell;
+use crate::state::{SendCheck, Shell};
 
 /// Injected before any page script on every navigation of the chat window.
 pub const SCRIPT: &str = include_str!("relay.js");
@@ -110,31 +112,40 @@ pub struct SendAnswer {
 }
 
 /// The pre-send gate. A refusal comes with a status and a message Dify shows as its own error toast.
+/// Every send endpoint passes the same gate; the monitor shows the last answer and its endpoint.
 #[tauri::command]
 pub async fn check_send<R: Runtime>(
+    app: AppHandle<R>,
     webview: Webview<R>,
     shell: State<'_, Shell>,
     endpoint: String,
 ) -> ShellResult<SendAnswer> {
-    // Every send endpoint passes the same gate; the relay names it for logs and future per-endpoint rules.
-    let _ = endpoint;
-    if shell.integration_forced_off {
-        return Ok(refusal("integration_disabled", None));
-    }
-    let page = page_url(&webview)?;
-    let decision = shell.ledger(|ledger| ledger.may_send(&page))?;
-    Ok(match decision.code {
-        None => SendAnswer {
-            allowed: true,
-            status: None,
-            code: None,
-            message: None,
-        },
-        Some(code) => refusal(
-            code,
-            Some(micros_to_credits(decision.balance_micros).to_string()),
-        ),
-    })
+    let answer = if shell.integration_forced_off {
+        refusal("integration_disabled", None)
+    } else {
+        let page = page_url(&webview)?;
+        let decision = shell.ledger(|ledger| ledger.may_send(&page))?;
+        match decision.code {
+            None => SendAnswer {
+                allowed: true,
+                status: None,
+                code: None,
+                message: None,
+            },
+            Some(code) => refusal(
+                code,
+                Some(micros_to_credits(decision.balance_micros).to_string()),
+            ),
+        }
+    };
+    let check = SendCheck {
+        endpoint,
+        at: Utc::now(),
+        allowed: answer.allowed,
+        code: answer.code.clone(),
+    };
+    update_monitor(&app, |monitor| monitor.last_send = Some(check))?;
+    Ok(answer)
 }
 
 fn refusal(code: &str, balance: Option<String>) -> SendAnswer {
@@ -183,8 +194,40 @@ fn refusal(code: &str, balance: Option<String>) -> SendAnswer {
     }
 }
 
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metering {
+    /// Replies on this page are charged.
+    Monitoring,
+    /// The page's app is not configured or is disabled, or metering is off: nothing is charged here.
+    NotMetered,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RelayStatus {
+    balance: Decimal,
+    monitor: Metering,
+}
+
+/// The relay reports in when it starts on a page: the monitor now counts the chat as connected.
 #[tauri::command]
-pub async fn relay_status(shell: State<'_, Shell>) -> ShellResult<serde_json::Value> {
-    let account = shell.ledger(|ledger| ledger.active_account())?;
-    Ok(serde_json::json!({"balance": account.balance, "monitor": "monitoring"}))
+pub async fn relay_status<R: Runtime>(
+    app: AppHandle<R>,
+    webview: Webview<R>,
+    shell: State<'_, Shell>,
+) -> ShellResult<RelayStatus> {
+    let page = page_url(&webview)?;
+    let (balance, app_enabled) = shell.ledger(|ledger| {
+        let enabled = ledger
+            .app_for_url(&page)?
+            .is_some_and(|dify_app| dify_app.enabled);
+        Ok((ledger.active_account()?.balance, enabled))
+    })?;
+    let monitor = if app_enabled && shell.integration_enabled()? {
+        Metering::Monitoring
+    } else {
+        Metering::NotMetered
+    };
+    update_monitor(&app, |status| status.relay_seen_at = Some(Utc::now()))?;
+    Ok(RelayStatus { balance, monitor })
 }

@@ -25,6 +25,7 @@
       locale: 'en-US',
       credits: 'credits',
       monitoring: 'Monitoring',
+      notMetered: 'Not metered',
       offline: 'TokenDesk offline',
       blocked: 'TokenDesk: sending is blocked (not enough credits or a limit was reached).',
     },
@@ -32,6 +33,7 @@
       locale: 'zh-CN',
       credits: '积分',
       monitoring: '监控中',
+      notMetered: '未计量',
       offline: 'TokenDesk 未连接',
       blocked: 'TokenDesk：暂时无法发送（积分不足或已达到限额）。',
     },
@@ -231,7 +233,8 @@
   }
 
   function createBadge(win, text) {
-    const state = { balance: null, online: true };
+    // metered: false once Rust says this page's app is not configured (or metering is off).
+    const state = { balance: null, online: true, metered: true };
     let view = null;
     const format = new Intl.NumberFormat(text.locale, { maximumFractionDigits: 2 });
 
@@ -239,7 +242,7 @@
       if (!view) return;
       const parts = [];
       if (state.balance !== null) parts.push(format.format(state.balance) + ' ' + text.credits);
-      parts.push(state.online ? text.monitoring : text.offline);
+      parts.push(!state.online ? text.offline : state.metered ? text.monitoring : text.notMetered);
       view.label.textContent = parts.join(' · ');
       if (state.balance !== null) view.host.setAttribute('data-balance', String(state.balance));
     }
@@ -289,6 +292,7 @@
         try {
           state.online = online;
           if (result && typeof result.balance === 'number' && Number.isFinite(result.balance)) state.balance = result.balance;
+          if (result && typeof result.monitor === 'string') state.metered = result.monitor !== 'not_metered';
           render();
         } catch (err) {
           debug('cannot update badge', err);

@@ -8,7 +8,7 @@ interface DataTableProps<T> extends Omit<TableProps<T>, 'onRow' | 'size'> {
   rowTestId: string;
   /** More `data-*` attributes per row, e.g. the entity's id for tests and scripts. */
   rowAttrs?: (row: T) => RowAttrs;
-  /** Makes rows open something: by click, or Enter on the focused row. */
+  /** Makes rows open something: by click, or Enter or Space on the focused row. */
   onOpen?: (row: T) => void;
 }
 
@@ -29,7 +29,10 @@ export function DataTable<T extends object>({ rowTestId, rowAttrs, onOpen, ...pr
             style: { cursor: 'pointer' },
             onClick: () => onOpen(row),
             onKeyDown: (e: KeyboardEvent) => {
-              if (e.key === 'Enter') onOpen(row);
+              // As a button does: Enter or Space. Keys typed into a control inside the row are its own.
+              if (e.target !== e.currentTarget || (e.key !== 'Enter' && e.key !== ' ')) return;
+              e.preventDefault();
+              onOpen(row);
             },
           }),
         }) as HTMLAttributes<HTMLElement>

@@ -37,16 +37,19 @@ export function LedgerList({ state, onOpen, actions }: LedgerListProps) {
         title: t('dashboard.col.credits'),
         key: 'credits',
         align: 'right',
-        render: (_, e) => (
-          <Space size={4}>
-            {e.usage?.estimated && (
-              <Tooltip title={t('dashboard.estimatedHint')}>
-                <Tag color="gold">{t('dashboard.estimated')}</Tag>
-              </Tooltip>
-            )}
-            <Typography.Text type={e.amount > 0 ? 'success' : undefined}>{formatCredits(e.amount, true)}</Typography.Text>
-          </Space>
-        ),
+        render: (_, e) => <Typography.Text type={e.amount > 0 ? 'success' : undefined}>{formatCredits(e.amount, true)}</Typography.Text>,
+      },
+      {
+        title: t('dashboard.col.estimated'),
+        key: 'estimated',
+        render: (_, e) =>
+          e.usage?.estimated && (
+            <Tooltip title={t('dashboard.estimatedHint')}>
+              <Tag color="gold" data-testid="estimated-flag">
+                {t('dashboard.estimated')}
+              </Tag>
+            </Tooltip>
+          ),
       },
       { title: t('dashboard.col.note'), key: 'note', ellipsis: true, render: (_, e) => e.reason ?? '' },
       ...(actions ? [{ title: t('common.actions'), key: 'actions', render: (_: unknown, e: Entry) => actions(e) }] : []),

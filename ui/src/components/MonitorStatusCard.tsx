@@ -1,5 +1,6 @@
-import { Card, Space, Tag, Typography } from 'antd';
+import { Card, Space, Tag, Tooltip, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
+import type { MonitorStatus } from '../api';
 import { formatTime } from '../format';
 import { useMonitorStatus } from '../hooks';
 import { ErrorAlert } from './ErrorAlert';
@@ -18,9 +19,7 @@ export function MonitorStatusCard() {
             <Tag color={status.integration_enabled ? 'green' : 'default'}>
               {t(status.integration_enabled ? 'monitor.integrationOn' : 'monitor.integrationOff')}
             </Tag>
-            <Tag color={status.chat_open ? 'blue' : 'default'}>
-              {t(status.chat_open ? 'monitor.chatOpen' : 'monitor.chatClosed')}
-            </Tag>
+            <ChatTag status={status} />
             {status.demo && <Tag color="purple">{t('monitor.demo')}</Tag>}
           </Space>
           <Typography.Text type="secondary">
@@ -28,6 +27,18 @@ export function MonitorStatusCard() {
             {status.last_event_at ? formatTime(status.last_event_at) : t('monitor.noEvents')}{' '}
             {status.last_outcome && <OutcomeTag outcome={status.last_outcome} />}
           </Typography.Text>
+          {status.last_send && (
+            <Typography.Text type="secondary" data-testid="monitor-last-send">
+              {t('monitor.lastSend')}: {formatTime(status.last_send.at)}{' '}
+              {status.last_send.allowed ? (
+                <Tag color="green">{t('monitor.sendAllowed')}</Tag>
+              ) : (
+                <Tooltip title={status.last_send.code}>
+                  <Tag color="red">{t('monitor.sendRefused', { reason: refusalText(t, status.last_send.code) })}</Tag>
+                </Tooltip>
+              )}
+            </Typography.Text>
+          )}
           {status.chat_url && (
             <Typography.Text type="secondary" ellipsis style={{ maxWidth: 320 }}>
               {status.chat_url}
@@ -37,4 +48,34 @@ export function MonitorStatusCard() {
       )}
     </Card>
   );
+}
+
+/** Closed; open but its page has no relay talking to TokenDesk (not Dify, or still loading); or connected. */
+function ChatTag({ status }: { status: MonitorStatus }) {
+  const { t } = useTranslation();
+  if (!status.chat_open) return <Tag data-testid="monitor-chat" data-state="closed">{t('monitor.chatClosed')}</Tag>;
+  if (!status.relay_seen_at) {
+    return (
+      <Tooltip title={t('monitor.relayMissingHint')}>
+        <Tag color="orange" data-testid="monitor-chat" data-state="open">
+          {t('monitor.chatOpen')}
+        </Tag>
+      </Tooltip>
+    );
+  }
+  return (
+    <Tooltip title={t('monitor.relaySince', { time: formatTime(status.relay_seen_at) })}>
+      <Tag color="blue" data-testid="monitor-chat" data-state="connected">
+        {t('monitor.connected')}
+      </Tag>
+    </Tooltip>
+  );
+}
+
+const REFUSALS = ['insufficient_credits', 'daily_budget_spent', 'monthly_budget_spent', 'integration_disabled', 'unknown_app', 'app_disabled'] as const;
+type Refusal = (typeof REFUSALS)[number];
+
+function refusalText(t: ReturnType<typeof useTranslation>['t'], code: string | null): string {
+  // A code this UI does not know yet is still shown, untranslated.
+  return REFUSALS.includes(code as Refusal) ? t(`monitor.refusals.${code as Refusal}`) : (code ?? '');
 }

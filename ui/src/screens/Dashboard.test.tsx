@@ -39,8 +39,10 @@ describe('dashboard window', () => {
     expect(within(older).getByText('estimated')).toBeInTheDocument();
 
     const status = await screen.findByTestId('monitor-status');
-    expect(status).toHaveTextContent('Chat window open');
+    expect(status).toHaveTextContent('Chat connected');
     expect(status).toHaveTextContent('Metering on');
+    expect(screen.getByTestId('monitor-last-send')).toHaveTextContent('Last send check: 2026-11-24');
+    expect(screen.getByTestId('monitor-last-send')).toHaveTextContent('allowed');
     expect(status).toHaveTextContent('Demo');
     expect(screen.queryByTestId('low-balance')).toBeNull();
     expect(backend.argsOf('history')).toEqual([{ query: { limit: 20 } }]);
@@ -133,9 +135,17 @@ describe('dashboard window', () => {
     expect(status).toHaveTextContent('Chat window closed');
     expect(status).not.toHaveTextContent('Demo');
 
-    await act(() => emit('monitor', monitor({ chat_open: true, integration_enabled: false })));
-    await waitFor(() => expect(screen.getByTestId('monitor-status')).toHaveTextContent('Chat window open'));
+    // Open, but its page has no relay reporting in (yet): not connected.
+    await act(() => emit('monitor', monitor({ chat_open: true, relay_seen_at: null, integration_enabled: false })));
+    await waitFor(() => expect(screen.getByTestId('monitor-chat')).toHaveAttribute('data-state', 'open'));
+    expect(screen.getByTestId('monitor-status')).toHaveTextContent('Chat window open');
     expect(screen.getByTestId('monitor-status')).toHaveTextContent('Metering off');
+
+    const refused = { endpoint: 'chat-messages', at: '2026-11-24T09:00:00Z', allowed: false, code: 'insufficient_credits' };
+    await act(() => emit('monitor', monitor({ last_send: refused })));
+    await waitFor(() => expect(screen.getByTestId('monitor-chat')).toHaveAttribute('data-state', 'connected'));
+    expect(screen.getByTestId('monitor-status')).toHaveTextContent('Chat connected');
+    expect(screen.getByTestId('monitor-last-send')).toHaveTextContent('refused: not enough credits');
   });
 
   it('opens the other windows', async () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { SimulatedEvent } from '../api';
 import i18n from '../i18n';
 import { chargeEvent, dashboard, fakeBackend, reject, type Backend } from '../test/backend';
-import { renderWindow } from '../test/render';
+import { expectFieldError, pickOption, renderWindow } from '../test/render';
 import { user } from '../test/user';
 
 /** Like the shell: run the event (the balance drops), emit `charge` with the result, answer with the result. */
@@ -35,9 +35,11 @@ describe('diagnostics window', () => {
 
     await waitFor(() =>
       expect(backend.argsOf('admin_simulate')).toEqual([
-        { event: { app_id: 2, prompt_tokens: 1500, completion_tokens: 300, message_id: 'm-42' } },
+        { event: { app_id: 2, model: null, prompt_tokens: 1500, completion_tokens: 300, dify_total_price: null, message_id: 'm-42' } },
       ]),
     );
+    // Priced as the app is bound unless another model is picked.
+    expect(screen.getByTestId('sim-model')).toHaveTextContent('As the app is bound (gpt-4o)');
     const row = await screen.findByTestId('charge-log-row');
     expect(row).toHaveAttribute('data-outcome', 'charged');
     expect(within(row).getByText('Charged')).toBeInTheDocument();
@@ -45,6 +47,20 @@ describe('diagnostics window', () => {
     expect(within(row).getByText('m-42')).toBeInTheDocument();
     await waitFor(() => expect(screen.getByTestId('balance')).toHaveTextContent(/^9956\.175$/));
     expect(await screen.findByTestId('sim-result')).toHaveTextContent('Charged');
+
+    await pickOption('sim-model', 'gpt-4o-mini');
+    await user.type(screen.getByTestId('sim-dify-price'), 'abc');
+    await user.click(screen.getByTestId('sim-submit'));
+    await expectFieldError('sim-dify-price', /decimal/);
+    await user.clear(screen.getByTestId('sim-dify-price'));
+    await user.type(screen.getByTestId('sim-dify-price'), '0.0042');
+    await user.clear(screen.getByTestId('sim-message-id'));
+    await user.type(screen.getByTestId('sim-message-id'), 'm-43');
+    await user.click(screen.getByTestId('sim-submit'));
+    await waitFor(() => expect(backend.argsOf('admin_simulate')).toHaveLength(2));
+    expect(backend.argsOf('admin_simulate')[1]).toEqual({
+      event: { app_id: 2, model: 'gpt-4o-mini', prompt_tokens: 1500, completion_tokens: 300, dify_total_price: '0.0042', message_id: 'm-43' },
+    });
   });
 
   it('generates a message id when none is given, a new one per run', async () => {

@@ -3,7 +3,7 @@ import type { ColumnsType } from 'antd/es/table';
 import { useEffect, useMemo, useState } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
-import { api, type App, type ChargeEvent, type ChargeResult } from '../api';
+import { api, type App, type ChargeEvent, type ChargeResult, type Model } from '../api';
 import { DataTable } from '../components/DataTable';
 import { ErrorAlert } from '../components/ErrorAlert';
 import { MonitorStatusCard } from '../components/MonitorStatusCard';
@@ -12,6 +12,7 @@ import { Page } from '../components/Page';
 import { hasCode, SESSION_REQUIRED } from '../errors';
 import { formatCredits, formatTime } from '../format';
 import { useAction, useLoad, useTauriEvent } from '../hooks';
+import { DECIMAL, decimalRule } from './admin/shared';
 
 // The log is for watching, not auditing (the ledger keeps everything): keep the newest few hundred.
 const LOG_LIMIT = 200;
@@ -21,10 +22,15 @@ interface LogRow extends ChargeEvent {
   received: Date;
 }
 
+// The model select's value for "priced as the app is bound"; the command takes null for it.
+const APP_BINDING = '';
+
 interface SimulateValues {
   app_id: App['id'];
+  model: string;
   prompt_tokens: number;
   completion_tokens: number;
+  dify_total_price?: string;
   message_id?: string;
 }
 
@@ -33,8 +39,9 @@ export function Diagnostics() {
   // Refetched after each charge and admin change (a grant, a reversal), so it is never older than the log.
   const dashboard = useLoad(api.dashboard);
   const apps = useLoad(api.apps, ['ledger-changed']);
+  const models = useLoad(api.models, ['ledger-changed']);
   const [log, setLog] = useState<LogRow[]>([]);
-  const loadError = dashboard.error ?? apps.error;
+  const loadError = dashboard.error ?? apps.error ?? models.error;
   const balance = dashboard.data?.balance ?? null;
 
   useTauriEvent('charge', (event) => {
@@ -59,7 +66,7 @@ export function Diagnostics() {
           </Card>
         </Col>
       </Row>
-      <SimulateForm apps={apps.data} />
+      <SimulateForm apps={apps.data} models={models.data} />
       <Card size="small" title={t('diagnostics.logTitle')}>
         <ChargeLog rows={log} />
       </Card>
@@ -67,9 +74,12 @@ export function Diagnostics() {
   );
 }
 
-function SimulateForm({ apps }: { apps: App[] | null }) {
+function SimulateForm({ apps, models }: { apps: App[] | null; models: Model[] | null }) {
   const { t } = useTranslation();
   const [form] = Form.useForm<SimulateValues>();
+  const appId = Form.useWatch('app_id', form);
+  const chosenApp = apps?.find((a) => a.id === appId);
+  const binding = chosenApp && (chosenApp.pricing === 'dify_price' ? t('dashboard.difyPrice') : chosenApp.model);
   const [result, setResult] = useState<ChargeResult | null>(null);
   const simulate = useAction(api.adminSimulate);
 
@@ -83,8 +93,10 @@ function SimulateForm({ apps }: { apps: App[] | null }) {
     setResult(null);
     const res = await simulate.run({
       app_id: values.app_id,
+      model: values.model === APP_BINDING ? null : values.model,
       prompt_tokens: values.prompt_tokens,
       completion_tokens: values.completion_tokens,
+      dify_total_price: values.dify_total_price?.trim() || null,
       // A fresh id per run, so a second click is a new reply rather than a duplicate.
       message_id: values.message_id?.trim() || `diag-${crypto.randomUUID()}`,
     });
@@ -100,7 +112,7 @@ function SimulateForm({ apps }: { apps: App[] | null }) {
         layout="inline"
         requiredMark={false}
         onFinish={finish}
-        initialValues={{ prompt_tokens: 1000, completion_tokens: 200 }}
+        initialValues={{ model: APP_BINDING, prompt_tokens: 1000, completion_tokens: 200 }}
       >
         <Form.Item name="app_id" label={t('diagnostics.app')} rules={[{ required: true, message: t('admin.required') }]}>
           <Select
@@ -114,11 +126,31 @@ function SimulateForm({ apps }: { apps: App[] | null }) {
             data-testid="sim-app"
           />
         </Form.Item>
+        <Form.Item name="model" label={t('diagnostics.model')}>
+          <Select
+            showSearch
+            style={{ minWidth: 220 }}
+            aria-label={t('diagnostics.model')}
+            options={[
+              { value: APP_BINDING, label: t('diagnostics.asBound', { binding: binding ?? t('common.none') }) },
+              ...(models ?? []).filter((m) => m.active).map((m) => ({ value: m.name, label: m.name })),
+            ]}
+            data-testid="sim-model"
+          />
+        </Form.Item>
         <Form.Item name="prompt_tokens" label={t('diagnostics.promptTokens')} rules={[{ required: true, message: t('admin.required') }]}>
           <InputNumber min={0} precision={0} data-testid="sim-prompt" />
         </Form.Item>
         <Form.Item name="completion_tokens" label={t('diagnostics.completionTokens')} rules={[{ required: true, message: t('admin.required') }]}>
           <InputNumber min={0} precision={0} data-testid="sim-completion" />
+        </Form.Item>
+        <Form.Item
+          name="dify_total_price"
+          label={t('diagnostics.difyPrice')}
+          tooltip={t('diagnostics.difyPriceHint')}
+          rules={[decimalRule(DECIMAL, t('admin.models.priceInvalid'), (v) => v >= 0)]}
+        >
+          <Input inputMode="decimal" suffix="USD" style={{ width: 140 }} data-testid="sim-dify-price" />
         </Form.Item>
         <Form.Item name="message_id" label={t('diagnostics.messageId')}>
           <Input placeholder={t('diagnostics.messageIdPlaceholder')} data-testid="sim-message-id" />

@@ -1,5 +1,6 @@
 // A fake Rust shell for tests: mocked IPC with canned answers that each test can override, a log of
 // every command call, and the mocks' event bus so `emit` reaches the app's `listen` handlers.
+import type { Channel } from '@tauri-apps/api/core';
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type {
@@ -84,6 +85,8 @@ export function monitor(overrides: Partial<MonitorStatus> = {}): MonitorStatus {
   return {
     chat_open: true,
     chat_url: 'http://127.0.0.1:8765/chat/demo',
+    relay_seen_at: '2026-11-24T08:29:00Z',
+    last_send: { endpoint: 'chat-messages', at: '2026-11-24T08:29:30Z', allowed: true, code: null },
     last_event_at: '2026-11-24T08:30:00Z',
     last_outcome: 'charged',
     integration_enabled: true,
@@ -127,8 +130,8 @@ export const ACCOUNTS: Account[] = [
 export const RATE: Rate = {
   credits_per_usd: 1000,
   history: [
-    { old_rate: 500, new_rate: 1000, changed_by: 'admin', reason: 'new budget year', changed_at: '2026-11-02T08:00:00Z' },
-    { old_rate: null, new_rate: 500, changed_by: 'seed', reason: 'initial rate', changed_at: '2026-11-01T00:00:00Z' },
+    { id: 2, old_rate: 500, new_rate: 1000, changed_by: 'admin', reason: 'new budget year', changed_at: '2026-11-02T08:00:00Z' },
+    { id: 1, old_rate: null, new_rate: 500, changed_by: 'seed', reason: 'initial rate', changed_at: '2026-11-01T00:00:00Z' },
   ],
 };
 
@@ -200,6 +203,12 @@ export const session = (minutes = 30): AdminStatus => ({
   session_expires_at: new Date(Date.now() + minutes * 60_000).toISOString(),
 });
 
+/** Sends on a channel a command was given, as Rust does: the `index`-th message, to the channel's callback. */
+export function sendOnChannel<T>(channel: Channel<T>, index: number, message: T): void {
+  const internals = (window as unknown as { __TAURI_INTERNALS__: { runCallback(id: number, data: unknown): void } }).__TAURI_INTERNALS__;
+  internals.runCallback(channel.id, { index, message });
+}
+
 /** A rejection shaped like the shell's. Handlers throw it; mockIPC turns it into a rejected invoke. */
 export function reject(code: string, message = code): never {
   throw { code, message } satisfies CommandError;
@@ -223,6 +232,7 @@ const ADMIN_CHANGES = new Set([
   'admin_set_model_aliases',
   'admin_import_models',
   'admin_add_app',
+  'admin_update_app',
   'admin_set_app_enabled',
   'admin_set_policy',
   'admin_approve_held',
@@ -252,6 +262,10 @@ export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
       calls.push({ cmd, args: a });
       const handler = table[cmd];
       if (!handler) reject('unknown_command', `no fake for ${cmd}`);
+      // Tauri names a command's arguments in camelCase (`share_url` in Rust is `shareUrl` here); a
+      // snake_case one never reaches Rust, which then rejects the call for a missing argument.
+      const snake = Object.keys(a).find((key) => key.includes('_'));
+      if (snake) reject('invalid_args', `${cmd}: argument ${snake} must be camelCase`);
       const result = handler(a);
       if (ADMIN_CHANGES.has(cmd)) void emit('ledger-changed', null);
       return result;

@@ -20,7 +20,7 @@ describe('admin: Dify apps', () => {
   it('adds an app bound to a model or to Dify’s reported price', async () => {
     const backend = fakeBackend({
       admin_status: () => session(),
-      admin_add_app: ({ name, share_url, model }) => added(String(name), String(share_url), model as string | null),
+      admin_add_app: ({ name, shareUrl, model }) => added(String(name), String(shareUrl), model as string | null),
     });
     renderWindow('admin');
     await openAdminTab('apps');
@@ -42,8 +42,8 @@ describe('admin: Dify apps', () => {
     await user.click(screen.getByTestId('app-submit'));
     await waitFor(() =>
       expect(backend.argsOf('admin_add_app')).toEqual([
-        { name: 'HR bot', share_url: 'https://dify.example.com/chat/hr', model: null },
-        { name: 'Sales bot', share_url: 'https://dify.example.com/chat/sales', model: 'gpt-4o-mini' },
+        { name: 'HR bot', shareUrl: 'https://dify.example.com/chat/hr', model: null },
+        { name: 'Sales bot', shareUrl: 'https://dify.example.com/chat/sales', model: 'gpt-4o-mini' },
       ]),
     );
   });
@@ -67,5 +67,31 @@ describe('admin: Dify apps', () => {
     await user.click(screen.getByTestId('app-test-1'));
     expect(await screen.findByTestId('app-test-result-1')).toHaveTextContent('Failed · connection refused');
     expect(backend.argsOf('admin_test_app')).toEqual([{ id: 2 }, { id: 1 }]);
+  });
+
+  it('edits an app: renames it, moves it and binds it to Dify’s reported price', async () => {
+    const backend = fakeBackend({
+      admin_status: () => session(),
+      admin_update_app: ({ id, name, shareUrl, model }) => ({ ...added(String(name), String(shareUrl), model as string | null), id: Number(id) }),
+    });
+    renderWindow('admin');
+    await openAdminTab('apps');
+    await user.click(await screen.findByRole('button', { name: 'Edit Support bot' }));
+    // The form opens with the app as it is.
+    expect(await screen.findByTestId('app-edit-name')).toHaveValue('Support bot');
+    expect(screen.getByTestId('app-edit-url')).toHaveValue('http://dify.local/chat/abc');
+
+    await user.clear(screen.getByTestId('app-edit-name'));
+    await typeInto('app-edit-name', 'Helpdesk');
+    await user.clear(screen.getByTestId('app-edit-url'));
+    await typeInto('app-edit-url', 'https://dify.example.com/chatbot/help');
+    await pickOption('app-edit-model', "Dify's reported price");
+    await user.click(screen.getByTestId('app-edit-save'));
+    await waitFor(() =>
+      expect(backend.argsOf('admin_update_app')).toEqual([
+        { id: 2, name: 'Helpdesk', shareUrl: 'https://dify.example.com/chatbot/help', model: null },
+      ]),
+    );
+    await waitFor(() => expect(screen.queryByTestId('app-edit-name')).toBeNull());
   });
 });

@@ -6,7 +6,7 @@ import { api, type App, type ConnectionTest } from '../../api';
 import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { useLoad } from '../../hooks';
-import { FormFooter, useAdminAction, useRequired } from './shared';
+import { FormFooter, FormModal, useAdminAction, useRequired, useRowAction } from './shared';
 
 // The select needs a value for "no model"; the command takes null for it.
 const DIFY_PRICE = '';
@@ -16,21 +16,15 @@ export function AppsTab() {
   const { t } = useTranslation();
   const apps = useLoad(api.apps, ['ledger-changed']);
   const [tests, setTests] = useState<Record<number, ConnectionTest>>({});
-  const [busyId, setBusyId] = useState<number | null>(null);
-  const toggle = useAdminAction(api.adminSetAppEnabled);
-  const test = useAdminAction(api.adminTestApp);
+  const toggle = useRowAction<number, [number, boolean], App>(api.adminSetAppEnabled);
+  const test = useRowAction<number, [number], ConnectionTest>(api.adminTestApp);
 
-  // One at a time: the row that runs shows it.
-  const runFor = async (id: number, work: () => Promise<unknown>) => {
-    setBusyId(id);
-    await work();
-    setBusyId(null);
+  const runTest = async (id: number) => {
+    const result = await test.run(id, id);
+    if (result) setTests((all) => ({ ...all, [id]: result }));
   };
-  const runTest = (id: number) =>
-    runFor(id, async () => {
-      const result = await test.run(id);
-      if (result) setTests((all) => ({ ...all, [id]: result }));
-    });
+
+  const [editing, setEditing] = useState<App | null>(null);
 
   const columns: ColumnsType<App> = [
     {
@@ -56,9 +50,9 @@ export function AppsTab() {
         <Switch
           size="small"
           checked={enabled}
-          loading={busyId === a.id && toggle.busy}
+          loading={toggle.isBusy(a.id)}
           aria-label={t('admin.apps.enabledLabel', { name: a.name })}
-          onChange={(on) => void runFor(a.id, () => toggle.run(a.id, on))}
+          onChange={(on) => void toggle.run(a.id, a.id, on)}
           data-testid={`app-enabled-${a.id}`}
         />
       ),
@@ -68,11 +62,30 @@ export function AppsTab() {
       key: 'test',
       render: (_, a) => (
         <Space size={4}>
-          <Button size="small" loading={busyId === a.id && test.busy} onClick={() => void runTest(a.id)} data-testid={`app-test-${a.id}`}>
+          <Button
+            size="small"
+            loading={test.isBusy(a.id)}
+            aria-label={t('admin.apps.testLabel', { name: a.name })}
+            onClick={() => void runTest(a.id)} data-testid={`app-test-${a.id}`}>
             {t('admin.apps.test')}
           </Button>
           {tests[a.id] && <TestResult result={tests[a.id]} testId={`app-test-result-${a.id}`} />}
         </Space>
+      ),
+    },
+    {
+      title: t('common.actions'),
+      key: 'actions',
+      render: (_, a) => (
+        <Button
+          size="small"
+          type="link"
+          aria-label={t('admin.apps.editLabel', { name: a.name })}
+          onClick={() => setEditing(a)}
+          data-testid={`app-edit-${a.id}`}
+        >
+          {t('common.edit')}
+        </Button>
       ),
     },
   ];
@@ -96,6 +109,7 @@ export function AppsTab() {
       <Col xs={24} xl={8}>
         <AddAppForm />
       </Col>
+      <EditAppForm app={editing} onClose={() => setEditing(null)} />
     </Row>
   );
 }
@@ -115,13 +129,14 @@ interface AppValues {
   model: string;
 }
 
+/** The binding as the command takes it: a model's name, or null for Dify's reported price. */
+const boundModel = (v: AppValues) => (v.model === DIFY_PRICE ? null : v.model);
+
 function AddAppForm() {
   const { t } = useTranslation();
   const [form] = Form.useForm<AppValues>();
-  const models = useLoad(api.models, ['ledger-changed']);
   const [done, setDone] = useState<string | null>(null);
-  const submit = useAdminAction((v: AppValues) => api.adminAddApp(v.name.trim(), v.share_url.trim(), v.model === DIFY_PRICE ? null : v.model));
-  const required = useRequired();
+  const submit = useAdminAction((v: AppValues) => api.adminAddApp(v.name.trim(), v.share_url.trim(), boundModel(v)));
 
   const finish = async (values: AppValues) => {
     setDone(null);
@@ -134,30 +149,61 @@ function AddAppForm() {
   return (
     <Card size="small" title={t('admin.apps.addTitle')}>
       <Form form={form} layout="vertical" requiredMark={false} onFinish={finish} initialValues={{ model: DIFY_PRICE }}>
-        <Form.Item name="name" label={t('admin.apps.name')} rules={[required]}>
-          <Input data-testid="app-name" />
-        </Form.Item>
-        <Form.Item
-          name="share_url"
-          label={t('admin.apps.url')}
-          extra={t('admin.apps.urlHint')}
-          rules={[required, { type: 'url', message: t('admin.apps.urlInvalid') }]}
-        >
-          <Input type="url" placeholder="https://dify.example.com/chat/…" data-testid="app-url" />
-        </Form.Item>
-        <Form.Item name="model" label={t('admin.apps.pricing')}>
-          <Select
-            showSearch
-            aria-label={t('admin.apps.pricing')}
-            options={[
-              { value: DIFY_PRICE, label: t('dashboard.difyPrice') },
-              ...(models.data ?? []).filter((m) => m.active).map((m) => ({ value: m.name, label: m.name })),
-            ]}
-            data-testid="app-model"
-          />
-        </Form.Item>
+        <AppFields testIdPrefix="app" />
         <FormFooter busy={submit.busy} error={submit.error} done={done} label={t('admin.apps.add')} testId="app-submit" />
       </Form>
     </Card>
+  );
+}
+
+/** Renames an app, moves it to another share URL or rebinds its pricing; charges already made keep theirs. */
+function EditAppForm({ app, onClose }: { app: App | null; onClose: () => void }) {
+  const { t } = useTranslation();
+  return (
+    <FormModal<AppValues>
+      title={t('admin.apps.editTitle', { name: app?.name })}
+      initialValues={app && { name: app.name, share_url: app.share_url, model: app.pricing === 'dify_price' ? DIFY_PRICE : (app.model ?? DIFY_PRICE) }}
+      onClose={onClose}
+      submit={(v) => api.adminUpdateApp(app!.id, v.name.trim(), v.share_url.trim(), boundModel(v))}
+      doneMessage={t('admin.apps.saved')}
+      submitLabel={t('common.save')}
+      submitTestId="app-edit-save"
+    >
+      <Typography.Paragraph type="secondary">{t('admin.apps.editHint')}</Typography.Paragraph>
+      <AppFields testIdPrefix="app-edit" />
+    </FormModal>
+  );
+}
+
+/** An app's name, share URL and pricing, as both the add and the edit form ask for them. */
+function AppFields({ testIdPrefix }: { testIdPrefix: string }) {
+  const { t } = useTranslation();
+  const models = useLoad(api.models, ['ledger-changed']);
+  const required = useRequired();
+  return (
+    <>
+      <Form.Item name="name" label={t('admin.apps.name')} rules={[required]}>
+        <Input data-testid={`${testIdPrefix}-name`} />
+      </Form.Item>
+      <Form.Item
+        name="share_url"
+        label={t('admin.apps.url')}
+        extra={t('admin.apps.urlHint')}
+        rules={[required, { type: 'url', message: t('admin.apps.urlInvalid') }]}
+      >
+        <Input type="url" placeholder="https://dify.example.com/chat/…" data-testid={`${testIdPrefix}-url`} />
+      </Form.Item>
+      <Form.Item name="model" label={t('admin.apps.pricing')}>
+        <Select
+          showSearch
+          aria-label={t('admin.apps.pricing')}
+          options={[
+            { value: DIFY_PRICE, label: t('dashboard.difyPrice') },
+            ...(models.data ?? []).filter((m) => m.active).map((m) => ({ value: m.name, label: m.name })),
+          ]}
+          data-testid={`${testIdPrefix}-model`}
+        />
+      </Form.Item>
+    </>
   );
 }

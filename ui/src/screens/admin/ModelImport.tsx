@@ -2,7 +2,7 @@ import { Alert, Descriptions, Form, List, Progress, Space, Tag, Typography } fro
 import type { ColumnsType } from 'antd/es/table';
 import { useState, type ChangeEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, type ImportError, type ImportPreview, type ImportReport, type ImportRow } from '../../api';
+import { api, type ImportError, type ImportPreview, type ImportProgress, type ImportReport, type ImportRow } from '../../api';
 import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { formatCount, formatExact } from '../../format';
@@ -26,9 +26,12 @@ export function ModelImport() {
   const preview = useAdminAction(api.adminPreviewImport);
   const [previewed, setPreviewed] = useState<ImportPreview | null>(null);
   const importing = useAdminAction(api.adminImportModels);
+  const [progress, setProgress] = useState<ImportProgress | null>(null);
 
   const pick = async (e: ChangeEvent<HTMLInputElement>) => {
     const chosen = e.target.files?.[0];
+    // Cleared, so picking the same file again (after fixing it) fires another change.
+    e.target.value = '';
     if (!chosen) return;
     const loaded = { fileName: chosen.name, text: await chosen.text() };
     setFile(loaded);
@@ -38,7 +41,8 @@ export function ModelImport() {
   };
 
   const submit = async ({ reason }: { reason: string }) => {
-    const done = await importing.run(file!.text, reason.trim());
+    setProgress(null);
+    const done = await importing.run(file!.text, reason.trim(), setProgress);
     if (done) setReport(done);
   };
 
@@ -89,8 +93,12 @@ export function ModelImport() {
           <Form layout="vertical" requiredMark={false} onFinish={submit} disabled={importing.busy}>
             <ReasonItem testId="import-reason" />
             {importing.busy && (
-              // One command does the whole import, so there is no count to show: the bar says it is running.
-              <Progress percent={100} status="active" showInfo={false} data-testid="import-progress" />
+              <Progress
+                percent={progress ? Math.floor((progress.done * 100) / Math.max(progress.total, 1)) : 0}
+                status="active"
+                format={() => (progress ? t('admin.import.progress', { done: formatCount(progress.done), total: formatCount(progress.total) }) : '')}
+                data-testid="import-progress"
+              />
             )}
             <FormFooter
               busy={importing.busy}

@@ -1,7 +1,8 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import type { ImportPreview, ImportReport } from '../../api';
-import { fakeBackend, model, MODELS, session } from '../../test/backend';
+import type { Channel } from '@tauri-apps/api/core';
+import type { ImportPreview, ImportProgress, ImportReport } from '../../api';
+import { fakeBackend, model, MODELS, sendOnChannel, session } from '../../test/backend';
 import { expectFieldError, renderWindow, typeInto } from '../../test/render';
 import { user } from '../../test/user';
 
@@ -54,8 +55,8 @@ describe('admin: models', () => {
       admin_set_model_active: ({ name, active }) => ({ ...MODELS[0], name, active }),
       admin_set_model_aliases: ({ aliases }) => ({ ...MODELS[0], aliases }),
       model_history: () => [
-        { model: 'gpt-4o', old: { input_per_1k: 0.005, output_per_1k: 0.015 }, new: { input_per_1k: 0.0025, output_per_1k: 0.01 }, changed_by: 'admin', reason: 'price cut', changed_at: '2026-11-10T00:00:00Z' },
-        { model: 'gpt-4o', old: null, new: { input_per_1k: 0.005, output_per_1k: 0.015 }, changed_by: 'seed', reason: 'list price', changed_at: '2026-11-01T00:00:00Z' },
+        { id: 2, model: 'gpt-4o', old: { input_per_1k: 0.005, output_per_1k: 0.015 }, new: { input_per_1k: 0.0025, output_per_1k: 0.01 }, changed_by: 'admin', reason: 'price cut', changed_at: '2026-11-10T00:00:00Z' },
+        { id: 1, model: 'gpt-4o', old: null, new: { input_per_1k: 0.005, output_per_1k: 0.015 }, changed_by: 'seed', reason: 'list price', changed_at: '2026-11-01T00:00:00Z' },
       ],
     });
     renderWindow('admin');
@@ -95,11 +96,16 @@ describe('admin: models', () => {
     };
     const report: ImportReport = { created: 1, updated: 0, unchanged: 1, errors: preview.errors };
     let finish = (_: ImportReport) => {};
+    let progressChannel: Channel<ImportProgress> | null = null;
     const backend = fakeBackend({
       admin_status: () => session(),
       admin_preview_import: () => preview,
-      admin_import_models: () => new Promise<ImportReport>((resolve) => (finish = resolve)),
+      admin_import_models: ({ onProgress }) => {
+        progressChannel = onProgress as Channel<ImportProgress>;
+        return new Promise<ImportReport>((resolve) => (finish = resolve));
+      },
     });
+    const sendProgress = (index: number, message: ImportProgress) => act(() => sendOnChannel(progressChannel!, index, message));
     renderWindow('admin');
     await user.click(await screen.findByTestId('model-import'));
 
@@ -119,12 +125,18 @@ describe('admin: models', () => {
     await expectFieldError('import-reason', 'Required');
     await typeInto('import-reason', 'Q4 price list');
     await user.click(screen.getByTestId('import-submit'));
-    expect(await screen.findByTestId('import-progress')).toBeInTheDocument();
+    const bar = await screen.findByTestId('import-progress');
+    expect(bar).toHaveTextContent(/^$/);
+    sendProgress(0, { done: 1, total: 3 });
+    await waitFor(() => expect(bar).toHaveTextContent('1 / 3 rows'));
+    expect(bar).toHaveAttribute('aria-valuenow', '33');
+    sendProgress(1, { done: 3, total: 3 });
+    await waitFor(() => expect(bar).toHaveTextContent('3 / 3 rows'));
     act(() => finish(report));
 
     const done = await screen.findByTestId('import-report');
     expect(screen.queryByTestId('import-progress')).toBeNull();
-    expect(backend.argsOf('admin_import_models')).toEqual([{ text, reason: 'Q4 price list' }]);
+    expect(backend.argsOf('admin_import_models')).toEqual([{ text, reason: 'Q4 price list', onProgress: progressChannel }]);
     expect(done).toHaveTextContent('Create1Update0Unchanged1');
     expect(within(done).getByTestId('import-error')).toHaveAttribute('data-line', '4');
     expect(screen.queryByTestId('import-preview-row')).toBeNull();

@@ -8,7 +8,7 @@ import { ErrorAlert } from '../../components/ErrorAlert';
 import { exactDecimal, formatExact, formatTime } from '../../format';
 import { useLoad } from '../../hooks';
 import { ModelImport } from './ModelImport';
-import { DECIMAL, decimalRule, FormModal, ReasonItem, useAdminAction, useRequired } from './shared';
+import { DECIMAL, decimalRule, FormModal, ReasonItem, useRequired, useRowAction } from './shared';
 
 interface PriceValues {
   name: string;
@@ -28,13 +28,7 @@ export function ModelsTab() {
   const [aliasesOf, setAliasesOf] = useState<Model | null>(null);
   const [historyOf, setHistoryOf] = useState<string | null>(null);
   const [importing, setImporting] = useState(false);
-  const toggle = useAdminAction(api.adminSetModelActive);
-  const [toggling, setToggling] = useState<string | null>(null);
-  const setActive = async (name: string, active: boolean) => {
-    setToggling(name);
-    await toggle.run(name, active);
-    setToggling(null);
-  };
+  const toggle = useRowAction<string, [string, boolean], Model>(api.adminSetModelActive);
 
   const shown = useMemo(() => {
     const needle = search.trim().toLowerCase();
@@ -67,7 +61,13 @@ export function ModelsTab() {
           {m.aliases.map((a) => (
             <Tag key={a}>{a}</Tag>
           ))}
-          <Button size="small" type="link" onClick={() => setAliasesOf(m)} data-testid={`model-aliases-${m.name}`}>
+          <Button
+            size="small"
+            type="link"
+            aria-label={t('admin.models.aliasesTitle', { name: m.name })}
+            onClick={() => setAliasesOf(m)}
+            data-testid={`model-aliases-${m.name}`}
+          >
             {t('common.edit')}
           </Button>
         </Space>
@@ -85,9 +85,9 @@ export function ModelsTab() {
         <Switch
           size="small"
           checked={active}
-          loading={toggling === m.name}
+          loading={toggle.isBusy(m.name)}
           aria-label={t('admin.models.activeLabel', { name: m.name })}
-          onChange={(on) => void setActive(m.name, on)}
+          onChange={(on) => void toggle.run(m.name, m.name, on)}
           data-testid={`model-active-${m.name}`}
         />
       ),
@@ -101,6 +101,7 @@ export function ModelsTab() {
           <Button
             size="small"
             type="link"
+            aria-label={t('admin.models.editTitle', { name: m.name })}
             onClick={() =>
               setEditing({ isNew: false, values: { name: m.name, input: exactDecimal(m.input_usd_per_1k), output: exactDecimal(m.output_usd_per_1k) } })
             }
@@ -108,7 +109,13 @@ export function ModelsTab() {
           >
             {t('admin.models.editPrice')}
           </Button>
-          <Button size="small" type="link" onClick={() => setHistoryOf(m.name)} data-testid={`model-history-${m.name}`}>
+          <Button
+            size="small"
+            type="link"
+            aria-label={t('admin.models.historyTitle', { name: m.name })}
+            onClick={() => setHistoryOf(m.name)}
+            data-testid={`model-history-${m.name}`}
+          >
             {t('admin.models.history')}
           </Button>
         </Space>
@@ -173,10 +180,10 @@ function PriceForm({ editing, onClose }: { editing: Editing; onClose: () => void
         <Input disabled={!editing?.isNew} data-testid="model-name" />
       </Form.Item>
       <Form.Item name="input" label={t('admin.models.input')} rules={[required, price]}>
-        <Input inputMode="decimal" suffix="USD / 1K" data-testid="model-input-price" />
+        <Input inputMode="decimal" suffix={t('admin.models.priceUnit')} data-testid="model-input-price" />
       </Form.Item>
       <Form.Item name="output" label={t('admin.models.output')} rules={[required, price]}>
-        <Input inputMode="decimal" suffix="USD / 1K" data-testid="model-output-price" />
+        <Input inputMode="decimal" suffix={t('admin.models.priceUnit')} data-testid="model-output-price" />
       </Form.Item>
       <ReasonItem testId="model-reason" />
     </FormModal>
@@ -218,7 +225,7 @@ function PriceHistory({ name }: { name: string }) {
     <>
       <ErrorAlert error={history.error} />
       <DataTable<PriceChange>
-        rowKey={(c) => c.changed_at + c.reason}
+        rowKey="id"
         columns={columns}
         dataSource={history.data ?? undefined}
         loading={!history.data && !history.error}

@@ -41,7 +41,7 @@ export function RateTab() {
       <Col xs={24} lg={14}>
         <Card size="small" title={t('admin.rateHistory')}>
           <DataTable<RateChange>
-            rowKey="changed_at"
+            rowKey="id"
             columns={columns}
             dataSource={rate.data?.history}
             loading={!rate.data && !rate.error}

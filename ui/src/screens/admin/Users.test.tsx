@@ -62,7 +62,7 @@ describe('admin: users and balances', () => {
     const backend = fakeBackend({
       admin_status: () => session(),
       history: () => page([charge('e2', 4.5), charge('e1', 34.825)]),
-      admin_reverse: ({ entry_id }) => charge(`rev-${entry_id}`, -4.5, { kind: 'reversal', usage: null }),
+      admin_reverse: ({ entryId }) => charge(`rev-${entryId}`, -4.5, { kind: 'reversal', usage: null }),
     });
     renderWindow('admin');
     await openAdminTab('users');
@@ -77,7 +77,7 @@ describe('admin: users and balances', () => {
     backend.on('history', () => page([charge('rev-e2', -4.5, { kind: 'reversal', usage: null }), charge('e2', 4.5), charge('e1', 34.825)]));
     await user.click(screen.getByTestId('reverse-submit'));
 
-    await waitFor(() => expect(backend.argsOf('admin_reverse')).toEqual([{ entry_id: 'e2', reason: 'charged twice' }]));
+    await waitFor(() => expect(backend.argsOf('admin_reverse')).toEqual([{ entryId: 'e2', reason: 'charged twice' }]));
     // ledger-changed: the drawer shows the reversal, which itself cannot be reversed.
     await waitFor(() => expect(screen.getAllByTestId('charge-row')).toHaveLength(3));
     expect(screen.queryByTestId('reverse-rev-e2')).toBeNull();

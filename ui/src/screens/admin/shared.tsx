@@ -2,7 +2,7 @@
 // and a form in a modal.
 import { Alert, App as AntApp, Button, Form, Input, Modal, Space } from 'antd';
 import type { Rule } from 'antd/es/form';
-import { createContext, useContext, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useState, type ReactNode } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { ErrorAlert } from '../../components/ErrorAlert';
@@ -13,6 +13,36 @@ export const CommandErrorContext = createContext<(error: unknown) => void>(() =>
 
 export function useAdminAction<A extends unknown[], R>(fn: (...args: A) => Promise<R>) {
   return useAction(fn, useContext(CommandErrorContext));
+}
+
+/**
+ * An admin action on one row of a table: each row shows its own spinner, and several rows may run at once.
+ * `key` names the row; the error is the last one of any row.
+ */
+export function useRowAction<K, A extends unknown[], R>(fn: (...args: A) => Promise<R>) {
+  const action = useAdminAction(fn);
+  const [running, setRunning] = useState<ReadonlySet<K>>(new Set());
+  const mark = useCallback((key: K, on: boolean) => {
+    setRunning((keys) => {
+      const next = new Set(keys);
+      if (on) next.add(key);
+      else next.delete(key);
+      return next;
+    });
+  }, []);
+  const { run: runAction } = action;
+  const run = useCallback(
+    async (key: K, ...args: A): Promise<R | undefined> => {
+      mark(key, true);
+      try {
+        return await runAction(...args);
+      } finally {
+        mark(key, false);
+      }
+    },
+    [mark, runAction],
+  );
+  return { run, isBusy: (key: K) => running.has(key), error: action.error };
 }
 
 /** Decimal strings that Rust parses exactly: no exponent, no grouping. */
