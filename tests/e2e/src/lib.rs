@@ -322,8 +322,10 @@ impl DesktopApp {
     }
 
     /// Replaces the text of the input with this `data-testid`, as a user would: select all, then type.
+    /// Waits for the input to stand still first, as a click does: an opening modal zooms in.
     pub async fn fill(&self, test_id: &str, text: &str) -> Outcome {
         let input = self.element(test_id).await?;
+        stand_still(&input, &format!("[data-testid={test_id}]")).await?;
         // Ctrl+A and Backspace, so React sees the old text go (a WebDriver clear bypasses its events).
         input.send_keys("\u{E009}a\u{E009}\u{E003}").await?;
         input.send_keys(text).await?;
@@ -341,19 +343,7 @@ impl DesktopApp {
     /// sliding in or a tab pane fading in moves it (a click would land where it was), and a closing
     /// modal or a fading message may still lie over it for a moment.
     pub async fn click_element(&self, element: &Element, what: &str) -> Outcome {
-        let start = Instant::now();
-        let mut last = element.rectangle().await?;
-        loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let now = element.rectangle().await?;
-            if now == last {
-                break;
-            }
-            if start.elapsed() > PATIENCE {
-                return Err(format!("{what} never stood still").into());
-            }
-            last = now;
-        }
+        stand_still(element, what).await?;
         eventually(&format!("a click on {what}"), || async {
             match element.click().await {
                 Ok(()) => Ok(Some(())),
@@ -406,6 +396,24 @@ impl DesktopApp {
             .await?
             .text()
             .await?)
+    }
+}
+
+/// Waits until `element` (named `what` in errors) is where it was 100 ms ago: no longer sliding,
+/// fading or zooming in.
+async fn stand_still(element: &Element, what: &str) -> Outcome {
+    let start = Instant::now();
+    let mut last = element.rectangle().await?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = element.rectangle().await?;
+        if now == last {
+            return Ok(());
+        }
+        if start.elapsed() > PATIENCE {
+            return Err(format!("{what} never stood still").into());
+        }
+        last = now;
     }
 }
 

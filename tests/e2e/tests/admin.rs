@@ -301,3 +301,42 @@ async fn the_admin_window_refuses_a_wrong_password() -> Outcome {
     app.text_shown("admin-session").await?;
     app.finish().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_added_and_then_edited_in_the_admin_window_is_stored_as_entered() -> Outcome {
+    let app = admin_app().await?;
+    app.admin_tab("apps").await?;
+    let share_url = app.sim.share_url(dify_sim::AppKind::Chatbot, "sales");
+    app.fill("app-name", "Sales").await?;
+    app.fill("app-url", &share_url).await?;
+    app.click("app-submit").await?;
+    let added = eventually("the new app in the ledger", || async {
+        Ok(app.ledger()?.app_for_url(&share_url)?)
+    })
+    .await?;
+    assert_eq!(
+        (added.name.as_str(), added.pricing.as_str(), added.enabled),
+        ("Sales", "dify_price", true)
+    );
+
+    // Renamed and bound to a model, through the edit form of its row.
+    app.click(&format!("app-edit-{}", added.id)).await?;
+    app.fill("app-edit-name", "Sales desk").await?;
+    // As a keyboard user picks it: type into the select's search, Enter takes the match.
+    let search = app
+        .client
+        .find(Locator::Css("[data-testid=app-edit-model] input"))
+        .await?;
+    search.send_keys(&format!("{MODEL}\u{E007}")).await?;
+    app.click("app-edit-save").await?;
+    let edited = eventually("the edited app in the ledger", || async {
+        let stored = app.ledger()?.app(added.id)?;
+        Ok((stored.name == "Sales desk").then_some(stored))
+    })
+    .await?;
+    assert_eq!(
+        (edited.model.as_deref(), edited.share_url.as_str()),
+        (Some(MODEL), share_url.as_str())
+    );
+    app.finish().await
+}

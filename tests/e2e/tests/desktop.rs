@@ -43,6 +43,17 @@ async fn a_message_is_charged_once_and_the_dashboard_follows() -> Outcome {
         Ok((app.text_of("[data-testid=balance]").await? == "9996.4").then_some(()))
     })
     .await?;
+    // The monitor saw the relay in the Dify page report in, and the send it let through.
+    let chat = app
+        .client
+        .find(fantoccini::Locator::Css("[data-testid=monitor-chat]"))
+        .await?;
+    assert_eq!(chat.attr("data-state").await?.as_deref(), Some("connected"));
+    assert!(
+        app.text_of("[data-testid=monitor-last-send]")
+            .await?
+            .contains("allowed")
+    );
     assert_eq!(app.charges()?.len(), 1, "exactly one charge");
     app.finish().await
 }

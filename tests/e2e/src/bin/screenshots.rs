@@ -67,7 +67,8 @@ async fn shoot(lang: &str, folder: PathBuf) -> Outcome {
         .find_all(Locator::Css(".ant-tabs-tab, .ant-menu-item"))
         .await?;
     for (index, tab) in tabs.iter().enumerate() {
-        app.click_element(tab, &format!("admin tab {index}")).await?;
+        app.click_element(tab, &format!("admin tab {index}"))
+            .await?;
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         save(&app, &folder, &format!("admin-{index}")).await?;
     }
