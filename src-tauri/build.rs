@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "held_events",
     "rejected_events",
     "open_window",
+    "set_language",
     "admin_status",
     // Local windows: admin (a live admin session is checked in the command).
     "admin_set_password",

@@ -9,7 +9,8 @@ use tauri::{App, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::AppBinding;
 
-use crate::commands::admin;
+use crate::commands::{admin, staff};
+use crate::language::{Language, LanguageChoice};
 use crate::state::Shell;
 use crate::{relay, windows, with_commands};
 
@@ -215,17 +216,25 @@ fn local_windows_may_call_admin_commands_with_a_session() {
     );
 }
 
-/// The ids of every item in the app menu's submenus.
-fn menu_ids(app: &App<MockRuntime>) -> Vec<String> {
-    let mut ids = Vec::new();
+/// The id and text of every item in the app menu's submenus.
+fn menu_items(app: &App<MockRuntime>) -> Vec<(String, String)> {
+    let mut items = Vec::new();
     for item in app.menu().expect("an app menu").items().unwrap() {
         if let Some(submenu) = item.as_submenu() {
             for inner in submenu.items().unwrap() {
-                ids.push(inner.id().as_ref().to_owned());
+                let text = inner
+                    .as_menuitem()
+                    .map(|item| item.text().unwrap())
+                    .unwrap_or_default();
+                items.push((inner.id().as_ref().to_owned(), text));
             }
         }
     }
-    ids
+    items
+}
+
+fn menu_ids(app: &App<MockRuntime>) -> Vec<String> {
+    menu_items(app).into_iter().map(|(id, _)| id).collect()
 }
 
 #[test]
@@ -388,4 +397,47 @@ fn a_simulation_runs_the_real_charge_path_priced_as_the_chosen_model() {
     assert!(as_4o["amount_micros"].as_i64() > as_bound["amount_micros"].as_i64());
     let unknown = simulate(serde_json::json!("no-such-model"), "s3").unwrap_err();
     assert!(unknown.contains("not_found"), "{unknown}");
+}
+
+#[test]
+fn a_language_picked_by_hand_names_the_menus_and_is_kept_for_the_next_start() {
+    // Called directly, with no window open: see the apps-menu test.
+    let fixture = fixture();
+    let app = fixture.app.handle();
+    for (language, chat) in [(Language::Zh, "对话"), (Language::En, "Chat")] {
+        tauri::async_runtime::block_on(staff::set_language(
+            app.clone(),
+            fixture.app.state(),
+            language,
+        ))
+        .unwrap();
+        assert!(
+            menu_items(&fixture.app).contains(&("open:chat".into(), chat.into())),
+            "{language:?}: {:?}",
+            menu_items(&fixture.app)
+        );
+        assert_eq!(fixture.app.state::<Shell>().language(), language);
+        assert_eq!(
+            LanguageChoice::in_dir(fixture._dir.path()).current(),
+            language
+        );
+    }
+
+    // The Dify page may not pick it.
+    let chat = window(
+        &fixture.app,
+        windows::CHAT,
+        WebviewUrl::External(SHARE_URL.parse().unwrap()),
+    );
+    let refused = invoke(
+        &chat,
+        SHARE_URL,
+        "set_language",
+        serde_json::json!({"language": "zh"}),
+    )
+    .unwrap_err();
+    assert!(refused.contains("not allowed"), "{refused}");
+    // It hears of the choice when it reports in.
+    let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
+    assert_eq!(status["language"], "en");
 }

@@ -15,6 +15,8 @@ pub enum ShellError {
     PageUrl(String),
     #[error("window error: {0}")]
     Window(#[from] tauri::Error),
+    #[error("cannot keep the language choice: {0}")]
+    Preference(#[from] std::io::Error),
 }
 
 impl ShellError {
@@ -25,6 +27,7 @@ impl ShellError {
             Self::UnknownWindow(_) => "unknown_window",
             Self::PageUrl(_) => "page_url",
             Self::Window(_) => "window",
+            Self::Preference(_) => "preference",
         }
     }
 }

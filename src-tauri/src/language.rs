@@ -1,25 +1,90 @@
-//! The OS language, read from the OS locale by Rust and handed to the UI. The webview's own
-//! `navigator.language` does not follow the locale on WebKitGTK, so the UI cannot ask it.
+//! The language TokenDesk speaks: the one the user picked by hand (kept in the data directory), else
+//! the OS's, read from the OS locale. The webview's own `navigator.language` does not follow the
+//! locale on WebKitGTK, so the windows are told it by the shell.
 
-/// The OS locale as a BCP 47 tag, e.g. `zh-CN`; `None` when the OS names none.
-pub fn os_locale() -> Option<String> {
-    sys_locale::get_locale()
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Simplified Chinese or English: any Chinese locale gets Chinese, everything else English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Zh,
+    En,
 }
 
-/// Any Chinese locale gets Simplified Chinese; everything else gets English (as the UI decides).
-pub fn speaks_chinese() -> bool {
-    os_locale().is_some_and(|locale| locale.to_lowercase().starts_with("zh"))
+impl Language {
+    /// The language of a BCP 47 tag such as `zh-CN` or `en-US`.
+    pub fn of_locale(tag: &str) -> Self {
+        if tag.to_lowercase().starts_with("zh") {
+            Self::Zh
+        } else {
+            Self::En
+        }
+    }
+
+    /// The OS's language; English when the OS names no locale.
+    pub fn of_os() -> Self {
+        sys_locale::get_locale().map_or(Self::En, |tag| Self::of_locale(&tag))
+    }
+
+    /// Picks the text in this language.
+    pub fn pick<'a>(self, chinese: &'a str, english: &'a str) -> &'a str {
+        match self {
+            Self::Zh => chinese,
+            Self::En => english,
+        }
+    }
+
+    /// Run in every window before its page: the UI and the relay read the language from here.
+    pub fn init_script(self) -> String {
+        let value = serde_json::to_string(&self).unwrap_or_else(|_| "\"en\"".into());
+        format!("window.__TOKENDESK_LANGUAGE__ = {value};")
+    }
 }
 
-/// Run in TokenDesk's own windows before the UI loads: the UI reads the OS locale from here.
-pub fn init_script() -> String {
-    let locale = serde_json::to_string(&os_locale()).unwrap_or_else(|_| "null".into());
-    format!("window.__TOKENDESK_OS_LOCALE__ = {locale};")
+/// The hand-picked language, kept as a small JSON file beside the ledger.
+pub struct LanguageChoice {
+    path: PathBuf,
 }
 
-/// Picks the text for the OS language.
-pub fn pick<'a>(chinese: &'a str, english: &'a str) -> &'a str {
-    if speaks_chinese() { chinese } else { english }
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    language: Language,
+}
+
+impl LanguageChoice {
+    pub fn in_dir(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join("language.json"),
+        }
+    }
+
+    /// The language picked by hand earlier, else the OS's. A file that cannot be read is reported
+    /// and ignored: the choice is a preference, and the OS's language is a fine answer.
+    pub fn current(&self) -> Language {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
+                Ok(stored) => stored.language,
+                Err(error) => {
+                    eprintln!(
+                        "tokendesk-desktop: ignoring {}: {error}",
+                        self.path.display()
+                    );
+                    Language::of_os()
+                }
+            },
+            Err(_) => Language::of_os(),
+        }
+    }
+
+    pub fn save(&self, language: Language) -> std::io::Result<()> {
+        let text = serde_json::to_vec(&Stored { language }).map_err(std::io::Error::other)?;
+        // Written aside and renamed, so a crash never leaves half a file.
+        let partial = self.path.with_extension("json.partial");
+        std::fs::write(&partial, text)?;
+        std::fs::rename(&partial, &self.path)
+    }
 }
 
 #[cfg(test)]
@@ -27,13 +92,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_init_script_is_one_assignment_of_a_json_value() {
-        let script = init_script();
-        let value = script
-            .strip_prefix("window.__TOKENDESK_OS_LOCALE__ = ")
-            .and_then(|rest| rest.strip_suffix(';'))
-            .expect(&script);
-        let parsed: Option<String> = serde_json::from_str(value).expect(value);
-        assert_eq!(parsed, os_locale());
+    fn any_chinese_locale_is_chinese_and_everything_else_english() {
+        for tag in ["zh-CN", "zh-TW", "zh", "ZH-hk", "zh_CN.UTF-8"] {
+            assert_eq!(Language::of_locale(tag), Language::Zh, "{tag}");
+        }
+        for tag in ["en-US", "fr-FR", "ja", "", "C"] {
+            assert_eq!(Language::of_locale(tag), Language::En, "{tag}");
+        }
+    }
+
+    #[test]
+    fn the_init_script_is_one_assignment_of_a_json_string() {
+        assert_eq!(
+            Language::Zh.init_script(),
+            r#"window.__TOKENDESK_LANGUAGE__ = "zh";"#
+        );
+        assert_eq!(
+            Language::En.init_script(),
+            r#"window.__TOKENDESK_LANGUAGE__ = "en";"#
+        );
+    }
+
+    #[test]
+    fn a_choice_is_kept_and_a_corrupt_file_falls_back_to_the_os() {
+        let dir = tempfile::tempdir().unwrap();
+        let choice = LanguageChoice::in_dir(dir.path());
+        assert_eq!(choice.current(), Language::of_os());
+        choice.save(Language::Zh).unwrap();
+        assert_eq!(LanguageChoice::in_dir(dir.path()).current(), Language::Zh);
+        choice.save(Language::En).unwrap();
+        assert_eq!(choice.current(), Language::En);
+        std::fs::write(
+            dir.path().join("language.json"),
+            b"{\"language\": \"klingon\"",
+        )
+        .unwrap();
+        assert_eq!(choice.current(), Language::of_os());
     }
 }

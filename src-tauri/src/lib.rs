@@ -68,6 +68,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::staff::held_events,
         commands::staff::rejected_events,
         commands::staff::open_window,
+        commands::staff::set_language,
         commands::staff::admin_status,
         commands::admin::admin_set_password,
         commands::admin::admin_login,

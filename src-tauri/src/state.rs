@@ -7,6 +7,7 @@ use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::DifyApp;
 
 use crate::error::{ShellError, ShellResult};
+use crate::language::{Language, LanguageChoice};
 
 /// How long an admin login lasts.
 const ADMIN_SESSION: Duration = Duration::minutes(15);
@@ -21,6 +22,9 @@ pub struct Shell {
     pub integration_forced_off: bool,
     /// Where the ledger lives; exports fall back to it.
     pub data_dir: std::path::PathBuf,
+    /// The language the windows, menus and notices speak, and where a hand-picked one is kept.
+    language: Mutex<Language>,
+    language_choice: LanguageChoice,
     /// Whether the balance was below the low-balance threshold when last seen, to notify once per crossing.
     was_low: Mutex<Option<bool>>,
     /// Held, never read: dropping the handle would stop the demo simulator.
@@ -63,7 +67,10 @@ impl Shell {
         integration_forced_off: bool,
         demo: Option<dify_sim::DifySim>,
     ) -> Self {
+        let language_choice = LanguageChoice::in_dir(&data_dir);
         Self {
+            language: Mutex::new(language_choice.current()),
+            language_choice,
             data_dir,
             was_low: Mutex::new(None),
             ledger: Mutex::new(ledger),
@@ -89,6 +96,23 @@ impl Shell {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(work(&mut ledger)?)
+    }
+
+    pub fn language(&self) -> Language {
+        *self
+            .language
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Switches the language by hand, and keeps the choice for the next start.
+    pub fn set_language(&self, language: Language) -> ShellResult<()> {
+        self.language_choice.save(language)?;
+        *self
+            .language
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = language;
+        Ok(())
     }
 
     pub fn integration_enabled(&self) -> ShellResult<bool> {

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::commands::{update_monitor, window_name};
 use crate::error::ShellResult;
-use crate::language::{self, pick};
+use crate::language::Language;
 use crate::relay;
 use crate::state::Shell;
 
@@ -23,12 +23,13 @@ pub const DIAGNOSTICS: &str = "diagnostics";
 pub const WINDOWS: &[&str] = &[CHAT, DASHBOARD, ADMIN, DIAGNOSTICS];
 const TRAY: &str = "tokendesk";
 
-fn title(label: &str) -> &'static str {
+/// The title of one of TokenDesk's own windows (the chat window is named after its Dify app).
+fn title(label: &str, language: Language) -> &'static str {
     match label {
         DASHBOARD => "TokenDesk",
-        ADMIN => pick("TokenDesk — 管理", "TokenDesk — Admin"),
-        DIAGNOSTICS => pick("TokenDesk — 诊断", "TokenDesk — Diagnostics"),
-        _ => pick("TokenDesk — 对话", "TokenDesk — Chat"),
+        ADMIN => language.pick("TokenDesk — 管理", "TokenDesk — Admin"),
+        DIAGNOSTICS => language.pick("TokenDesk — 诊断", "TokenDesk — Diagnostics"),
+        _ => language.pick("TokenDesk — 对话", "TokenDesk — Chat"),
     }
 }
 
@@ -54,10 +55,11 @@ fn open_local<R: Runtime>(app: &AppHandle<R>, label: &str) -> ShellResult<Webvie
     } else {
         (960.0, 700.0)
     };
+    let language = app.state::<Shell>().language();
     Ok(
         WebviewWindowBuilder::new(app, label, WebviewUrl::App("index.html".into()))
-            .initialization_script(language::init_script())
-            .title(title(label))
+            .initialization_script(language.init_script())
+            .title(title(label, language))
             .inner_size(width, height)
             .build()?,
     )
@@ -93,8 +95,8 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
     let window = WebviewWindowBuilder::new(app, CHAT, WebviewUrl::External(url.clone()))
         .title(format!("{} — TokenDesk", dify_app.name))
         .inner_size(1000.0, 780.0)
-        // The locale first: the relay's badge reads it.
-        .initialization_script(language::init_script())
+        // The language first: the relay's badge reads it.
+        .initialization_script(shell.language().init_script())
         .initialization_script(relay::SCRIPT)
         .on_navigation(move |target| {
             // Read on each navigation, so an app an admin adds or moves is reachable at once.
@@ -169,6 +171,8 @@ fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
 }
 
 fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<Menu<R>> {
+    let language = app.state::<Shell>().language();
+    let pick = |chinese, english| language.pick(chinese, english);
     let windows = SubmenuBuilder::new(app, "TokenDesk")
         .text("open:chat", pick("对话", "Chat"))
         .text("open:dashboard", pick("仪表盘", "Dashboard"))
@@ -220,6 +224,18 @@ pub fn install_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
     refresh_menus(app)
 }
 
+/// Speaks the language just picked: the menus, the tray and the titles of TokenDesk's own windows.
+/// (Their pages follow the `language` event.)
+pub fn language_changed<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
+    let language = app.state::<Shell>().language();
+    for label in [DASHBOARD, ADMIN, DIAGNOSTICS] {
+        if let Some(window) = app.get_webview_window(label) {
+            window.set_title(title(label, language))?;
+        }
+    }
+    refresh_menus(app)
+}
+
 /// Builds both menus again from the ledger, after an admin added an app or switched one on or off.
 pub fn refresh_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
     app.set_menu(menu(app)?)?;
@@ -232,7 +248,8 @@ pub fn refresh_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
 /// Shows the balance on the tray icon (its tooltip, and its label where the platform has one).
 pub fn show_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
     if let Some(tray) = app.tray_by_id(TRAY) {
-        let text = format!("TokenDesk — {balance} {}", pick("积分", "credits"));
+        let credits = app.state::<Shell>().language().pick("积分", "credits");
+        let text = format!("TokenDesk — {balance} {credits}");
         let _ = tray.set_tooltip(Some(&text));
         let _ = tray.set_title(Some(&text));
     }

@@ -4,8 +4,8 @@ import zhCN from 'antd/locale/zh_CN';
 import { useEffect, type ComponentType } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { WindowName } from './api';
-import { useDarkMode } from './hooks';
-import './i18n';
+import { useDarkMode, useTauriEvent } from './hooks';
+import { isLang } from './i18n';
 import { Admin } from './screens/Admin';
 import { Dashboard } from './screens/Dashboard';
 import { Diagnostics } from './screens/Diagnostics';
@@ -36,8 +36,19 @@ export function App({ name }: { name: WindowName }) {
       theme={{ algorithm: [dark ? theme.darkAlgorithm : theme.defaultAlgorithm, theme.compactAlgorithm] }}
     >
       <AntApp>
+        {/* The chat window's local page may call nothing, not even listen. */}
+        {name !== 'chat' && <FollowLanguage />}
         <Screen />
       </AntApp>
     </ConfigProvider>
   );
+}
+
+/** Follows a language switch made in any window. */
+function FollowLanguage() {
+  const { i18n } = useTranslation();
+  useTauriEvent('language', (lang) => {
+    if (isLang(lang)) void i18n.changeLanguage(lang);
+  });
+  return null;
 }

@@ -323,6 +323,7 @@ export const api = {
   monitorStatus: () => invoke<MonitorStatus>('monitor_status'),
   apps: () => invoke<App[]>('apps'),
   openWindow: (name: WindowName) => invoke<void>('open_window', { name }),
+  setLanguage: (language: 'zh' | 'en') => invoke<void>('set_language', { language }),
   adminStatus: () => invoke<AdminStatus>('admin_status'),
   adminSetPassword: (password: string) => invoke<AdminStatus>('admin_set_password', { password }),
   adminLogin: (password: string) => invoke<AdminStatus>('admin_login', { password }),
@@ -372,6 +373,8 @@ export const api = {
 export interface EventPayloads {
   charge: ChargeEvent;
   monitor: MonitorStatus;
+  /** The language picked in some window. */
+  language: 'zh' | 'en';
   /** After any admin change: every view of ledger data refetches. */
   'ledger-changed': null;
 }

@@ -1,9 +1,10 @@
 import { act, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import i18n, { initialLanguage, LANGUAGE_KEY, pickLanguage } from './i18n';
+import { emit } from '@tauri-apps/api/event';
+import i18n, { initialLanguage, pickLanguage } from './i18n';
 import en from './locales/en';
 import zh from './locales/zh';
-import { fakeBackend, page } from './test/backend';
+import { fakeBackend, page, reject } from './test/backend';
 import { renderWindow } from './test/render';
 import { user } from './test/user';
 
@@ -17,23 +18,20 @@ describe('language', () => {
     expect(['en-US', 'fr-FR', 'ja', undefined].map(pickLanguage)).toEqual(['en', 'en', 'en', 'en']);
   });
 
-  it("takes the OS locale from the desktop shell over the webview's navigator.language", () => {
+  it("takes the language from the desktop shell over the webview's navigator.language", () => {
     expect(navigator.language).toMatch(/^en/);
     try {
-      window.__TOKENDESK_OS_LOCALE__ = 'zh-CN';
+      window.__TOKENDESK_LANGUAGE__ = 'zh';
       expect(initialLanguage()).toBe('zh');
-      window.__TOKENDESK_OS_LOCALE__ = 'en-GB';
+      window.__TOKENDESK_LANGUAGE__ = 'en';
       expect(initialLanguage()).toBe('en');
-      // The shell found no locale: the webview's guess is all there is.
-      window.__TOKENDESK_OS_LOCALE__ = null;
+      // No shell, or a value it never sends: the webview's guess is all there is.
+      window.__TOKENDESK_LANGUAGE__ = 'klingon';
       expect(initialLanguage()).toBe('en');
-      // A choice made by hand still wins.
-      localStorage.setItem(LANGUAGE_KEY, 'zh');
-      window.__TOKENDESK_OS_LOCALE__ = 'en-US';
-      expect(initialLanguage()).toBe('zh');
+      window.__TOKENDESK_LANGUAGE__ = null;
+      expect(initialLanguage()).toBe('en');
     } finally {
-      delete window.__TOKENDESK_OS_LOCALE__;
-      localStorage.removeItem(LANGUAGE_KEY);
+      delete window.__TOKENDESK_LANGUAGE__;
     }
   });
 
@@ -67,23 +65,28 @@ describe('language', () => {
     expect(screen.queryByText('余额')).toBeNull();
   });
 
-  it('switches by hand, remembers the choice over the OS language, and follows a switch made in another window', async () => {
-    fakeBackend({ history: () => page([]) });
+  it('switches by hand and has the shell keep the choice, and follows a switch made in another window', async () => {
+    const backend = fakeBackend({ history: () => page([]) });
     renderWindow('admin');
     expect(await screen.findByText('Admin login')).toBeInTheDocument();
 
     await user.click(screen.getByText('中文'));
     expect(await screen.findByText('管理员登录')).toBeInTheDocument();
     expect(document.documentElement.lang).toBe('zh-CN');
-    expect(localStorage.getItem(LANGUAGE_KEY)).toBe('zh');
-    // The next window, or the next start, opens in Chinese although the OS says English.
-    expect(navigator.language).toMatch(/^en/);
-    expect(initialLanguage()).toBe('zh');
+    // The shell keeps it for the next start, and tells the menus, the tray and the other windows.
+    expect(backend.argsOf('set_language')).toEqual([{ language: 'zh' }]);
 
-    // Another window switched back: the storage event carries it here.
-    localStorage.setItem(LANGUAGE_KEY, 'en');
-    act(() => void window.dispatchEvent(new StorageEvent('storage', { key: LANGUAGE_KEY, newValue: 'en' })));
+    // Another window switched back: the shell's event carries it here.
+    await act(() => emit('language', 'en'));
     expect(await screen.findByText('Admin login')).toBeInTheDocument();
+  });
+
+  it('says so when the shell could not keep the choice, and still switches this window', async () => {
+    fakeBackend({ history: () => page([]), set_language: () => reject('preference', 'cannot keep the language choice: disk full') });
+    renderWindow('admin');
+    await user.click(await screen.findByText('中文'));
+    expect(await screen.findByText('管理员登录')).toBeInTheDocument();
+    expect(await screen.findByText(/disk full/)).toBeInTheDocument();
   });
 
   it('shows the integration-off page in both languages, the user’s first, calling no command', () => {

@@ -2,6 +2,7 @@ import dayjs from 'dayjs';
 import 'dayjs/locale/zh-cn';
 import i18n from 'i18next';
 import { initReactI18next } from 'react-i18next';
+import { api } from './api';
 import en from './locales/en';
 import zh from './locales/zh';
 
@@ -13,38 +14,36 @@ declare module 'i18next' {
   }
 }
 
-/** Where the manual choice is kept; every TokenDesk window shares the origin, so they share the choice. */
-export const LANGUAGE_KEY = 'tokendesk.language';
+export const isLang = (value: unknown): value is Lang => value === 'en' || value === 'zh';
 
-const isLang = (value: unknown): value is Lang => value === 'en' || value === 'zh';
-
-/** The OS language decides: any Chinese variant gets Simplified Chinese, everything else English. */
+/** Any Chinese locale gets Simplified Chinese, everything else English (as the shell decides too). */
 export function pickLanguage(tag: string | undefined): Lang {
   return tag?.toLowerCase().startsWith('zh') ? 'zh' : 'en';
 }
 
 declare global {
   interface Window {
-    /** The OS locale, set by the desktop shell before the UI loads (WebKitGTK's `navigator.language` ignores it). */
-    __TOKENDESK_OS_LOCALE__?: string | null;
+    /**
+     * The language, set by the desktop shell before the UI loads: the one picked by hand, else the OS's
+     * (WebKitGTK's `navigator.language` ignores the OS locale).
+     */
+    __TOKENDESK_LANGUAGE__?: string | null;
   }
 }
 
-/** The OS locale as the shell read it, else the webview's idea of it. */
-export function osLocale(): string | undefined {
-  return window.__TOKENDESK_OS_LOCALE__ ?? navigator.language;
-}
-
-/** The language chosen by hand earlier, else the OS language. */
+/** The shell's language, else the webview's idea of the OS's. */
 export function initialLanguage(): Lang {
-  const saved = localStorage.getItem(LANGUAGE_KEY);
-  return isLang(saved) ? saved : pickLanguage(osLocale());
+  const told = window.__TOKENDESK_LANGUAGE__;
+  return isLang(told) ? told : pickLanguage(navigator.language);
 }
 
-/** Switches by hand and remembers it. */
-export function setLanguage(lang: Lang): void {
-  localStorage.setItem(LANGUAGE_KEY, lang);
+/**
+ * Switches by hand. The shell keeps the choice for the next start and tells every window, the menus and
+ * the tray; this window switches at once.
+ */
+export function setLanguage(lang: Lang): Promise<void> {
   void i18n.changeLanguage(lang);
+  return api.setLanguage(lang);
 }
 
 // antd's date pickers format month and weekday names through dayjs.
@@ -60,9 +59,5 @@ void i18n.use(initReactI18next).init({
   showSupportNotice: false,
 });
 
-// Another window switched: follow it (the storage event fires only in the other windows).
-window.addEventListener('storage', (e) => {
-  if (e.key === LANGUAGE_KEY && isLang(e.newValue)) void i18n.changeLanguage(e.newValue);
-});
 
 export default i18n;

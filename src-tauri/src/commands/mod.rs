@@ -51,7 +51,8 @@ pub fn balance_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellRe
 
 fn notify_low_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
     use tauri_plugin_notification::NotificationExt;
-    let (title, body) = if crate::language::speaks_chinese() {
+    let language = app.state::<Shell>().language();
+    let (title, body) = if language == crate::language::Language::Zh {
         (
             "TokenDesk：积分不足",
             format!("余额 {balance} 积分，已低于提醒线。请联系管理员充值。"),

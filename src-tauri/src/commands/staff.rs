@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Runtime, State};
+use tauri::{AppHandle, Emitter, Runtime, State};
 use tokendesk_ledger::accounts::Account;
 use tokendesk_ledger::apps::DifyApp;
 use tokendesk_ledger::guards::Policy;
@@ -13,6 +13,7 @@ use tokendesk_ledger::pricing::{ModelConfig, PriceChange, RateChange};
 use tokendesk_ledger::stats::{Dashboard, HistoryPage, HistoryQuery};
 
 use crate::error::ShellResult;
+use crate::language::Language;
 use crate::state::{AdminStatus, MonitorStatus, Shell};
 use crate::windows;
 
@@ -169,6 +170,20 @@ pub async fn rejected_events(
 #[tauri::command]
 pub async fn open_window<R: Runtime>(app: AppHandle<R>, name: String) -> ShellResult<()> {
     windows::show(&app, &name)
+}
+
+/// Switches every window, the menus and the tray to `language`, and keeps it for the next start.
+#[tauri::command]
+pub async fn set_language<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    language: Language,
+) -> ShellResult<()> {
+    shell.set_language(language)?;
+    windows::language_changed(&app)?;
+    super::balance_changed(&app, &shell)?;
+    app.emit("language", language)?;
+    Ok(())
 }
 
 #[tauri::command]

@@ -59,9 +59,9 @@ function fakeDom({ readyState = 'loading', constructableSheets = true } = {}) {
   };
 }
 
-function setup({ dom, language = 'en-US', osLocale, invoke }) {
+function setup({ dom, language = 'en-US', shellLanguage, invoke }) {
   const win = {
-    __TOKENDESK_OS_LOCALE__: osLocale,
+    __TOKENDESK_LANGUAGE__: shellLanguage,
     fetch: vi.fn(async () => sseResponse(fixture('chat-compact.sse'))),
     location: { href: PAGE },
     navigator: { language },
@@ -123,11 +123,18 @@ describe('badge', () => {
     expect(dom.badge().host.attributes['data-balance']).toBe('1234.5678');
   });
 
-  it("speaks the OS language the shell hands over, over the webview's navigator.language", async () => {
+  it("speaks the language the shell hands over, over the webview's navigator.language", async () => {
     const dom = fakeDom({ readyState: 'complete' });
-    setup({ dom, language: 'en-US', osLocale: 'zh-CN', invoke: replies({ relay_status: 5 }) });
+    setup({ dom, language: 'en-US', shellLanguage: 'zh', invoke: replies({ relay_status: 5 }) });
     await settle();
     expect(dom.badge().label.textContent).toBe('5 积分 · 监控中');
+  });
+
+  it('switches to the language relay_status names, picked after the page loaded', async () => {
+    const dom = fakeDom({ readyState: 'complete' });
+    setup({ dom, shellLanguage: 'en', invoke: async () => ({ balance: 1234.5, monitor: 'monitoring', language: 'zh' }) });
+    await settle();
+    expect(dom.badge().label.textContent).toBe('1,234.5 积分 · 监控中');
   });
 
   it.each([

@@ -11,6 +11,7 @@ use tokendesk_ledger::money::micros_to_credits;
 
 use crate::commands::{announce, update_monitor};
 use crate::error::{ShellError, ShellResult};
+use crate::language::Language;
 use crate::state::{SendCheck, Shell};
 
 /// Injected before any page script on every navigation of the chat window.
@@ -121,7 +122,7 @@ pub async fn check_send<R: Runtime>(
     endpoint: String,
 ) -> ShellResult<SendAnswer> {
     let answer = if shell.integration_forced_off {
-        refusal("integration_disabled", None)
+        refusal(shell.language(), "integration_disabled", None)
     } else {
         let page = page_url(&webview)?;
         let decision = shell.ledger(|ledger| ledger.may_send(&page))?;
@@ -133,6 +134,7 @@ pub async fn check_send<R: Runtime>(
                 message: None,
             },
             Some(code) => refusal(
+                shell.language(),
                 code,
                 Some(micros_to_credits(decision.balance_micros).to_string()),
             ),
@@ -148,8 +150,8 @@ pub async fn check_send<R: Runtime>(
     Ok(answer)
 }
 
-fn refusal(code: &str, balance: Option<String>) -> SendAnswer {
-    let chinese = crate::language::speaks_chinese();
+fn refusal(language: Language, code: &str, balance: Option<String>) -> SendAnswer {
+    let chinese = language == Language::Zh;
     let balance = balance.unwrap_or_default();
     let (status, message) = match (code, chinese) {
         ("insufficient_credits", true) => (
@@ -207,6 +209,8 @@ pub enum Metering {
 pub struct RelayStatus {
     balance: Decimal,
     monitor: Metering,
+    /// The language picked now, which may differ from the one the page was loaded in.
+    language: Language,
 }
 
 /// The relay reports in when it starts on a page: the monitor now counts the chat as connected.
@@ -229,5 +233,9 @@ pub async fn relay_status<R: Runtime>(
         Metering::NotMetered
     };
     update_monitor(&app, |status| status.relay_seen_at = Some(Utc::now()))?;
-    Ok(RelayStatus { balance, monitor })
+    Ok(RelayStatus {
+        balance,
+        monitor,
+        language: shell.language(),
+    })
 }

@@ -232,14 +232,16 @@
     }
   }
 
-  function createBadge(win, text) {
+  // textOf() is the current language's texts: the user may switch while the page is open.
+  function createBadge(win, textOf) {
     // metered: false once Rust says this page's app is not configured (or metering is off).
     const state = { balance: null, online: true, metered: true };
     let view = null;
-    const format = new Intl.NumberFormat(text.locale, { maximumFractionDigits: 2 });
 
     function render() {
       if (!view) return;
+      const text = textOf();
+      const format = new Intl.NumberFormat(text.locale, { maximumFractionDigits: 2 });
       const parts = [];
       if (state.balance !== null) parts.push(format.format(state.balance) + ' ' + text.credits);
       parts.push(!state.online ? text.offline : state.metered ? text.monitoring : text.notMetered);
@@ -310,10 +312,11 @@
       if (protocol !== 'http:' && protocol !== 'https:') return false;
       Object.defineProperty(win, GUARD, { value: true });
 
-      // The shell hands over the OS locale; WebKitGTK's navigator.language does not follow it.
-      const locale = win.__TOKENDESK_OS_LOCALE__ || (win.navigator && win.navigator.language) || '';
-      const text = /^zh/i.test(String(locale)) ? TEXT.zh : TEXT.en;
-      const badge = createBadge(win, text);
+      // The shell hands over the language (picked by hand, else the OS's); WebKitGTK's
+      // navigator.language does not follow the OS. relay_status may name a newer choice.
+      const told = win.__TOKENDESK_LANGUAGE__ || (win.navigator && win.navigator.language) || '';
+      let text = /^zh/i.test(String(told)) ? TEXT.zh : TEXT.en;
+      const badge = createBadge(win, () => text);
       const originalFetch = win.fetch;
 
       // Every call to Rust: resolves to the result, or to undefined on any failure (never rejects).
@@ -326,6 +329,7 @@
         }
         return pending.then(
           (result) => {
+            if (result && Object.prototype.hasOwnProperty.call(TEXT, result.language)) text = TEXT[result.language];
             badge.update(result, true);
             return result;
           },

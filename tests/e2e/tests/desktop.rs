@@ -234,3 +234,44 @@ async fn the_windows_speak_the_os_language() -> Outcome {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_language_picked_by_hand_reaches_windows_opened_later_and_is_kept() -> Outcome {
+    let app = DesktopApp::launch(Setup {
+        lang: Some("en_US.UTF-8".into()),
+        ..Setup::default()
+    })
+    .await?;
+    app.to_dashboard().await?;
+    assert_eq!(app.text_shown("export-csv").await?, "Export CSV");
+    let chinese = app
+        .client
+        .find(fantoccini::Locator::XPath(
+            "//*[@data-testid='language-switch']//*[text()='中文']",
+        ))
+        .await?;
+    app.click_element(&chinese, "the 中文 switch").await?;
+    eventually("the dashboard in Chinese", || async {
+        Ok((app.text_of("[data-testid=export-csv]").await? == "导出 CSV").then_some(()))
+    })
+    .await?;
+
+    // A window opened now starts in Chinese too, although the OS speaks English.
+    app.open_window("admin").await?;
+    app.switch_to("tauri://localhost", "[data-testid=admin-password]")
+        .await?;
+    eventually("the admin window in Chinese", || async {
+        let html_lang = app
+            .client
+            .execute("return document.documentElement.lang", vec![])
+            .await?;
+        Ok((html_lang == json!("zh-CN")).then_some(()))
+    })
+    .await?;
+    let kept = std::fs::read_to_string(app.data_dir.path().join("language.json"))?;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&kept)?,
+        json!({"language": "zh"})
+    );
+    app.finish().await
+}

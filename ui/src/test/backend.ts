@@ -252,6 +252,7 @@ export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
     held_events: () => [held('h1'), held('h2', { reason: 'unpriced', amount: null, detail: 'no price for gpt-5' })],
     rejected_events: () => REJECTED,
     open_window: () => null,
+    set_language: () => null,
     admin_status: () => ({ password_set: true, session_expires_at: null }),
     ...handlers,
   };
