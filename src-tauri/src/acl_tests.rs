@@ -238,7 +238,7 @@ fn menu_ids(app: &App<MockRuntime>) -> Vec<String> {
 }
 
 #[test]
-fn the_apps_menu_follows_the_apps_an_admin_adds_and_switches_off() {
+fn the_app_menu_follows_the_apps_an_admin_changes_and_shows_the_balance() {
     // No window and no tray: the mock runtime can set the app menu, but not put it on a window or
     // start a tray (both need a real GTK). So the commands are called directly, not through IPC.
     let fixture = fixture();
@@ -247,6 +247,11 @@ fn the_apps_menu_follows_the_apps_an_admin_adds_and_switches_off() {
     let shell = fixture.app.state::<Shell>();
     let first = shell.ledger(|ledger| ledger.apps()).unwrap()[0].id;
     assert!(menu_ids(&fixture.app).contains(&format!("app:{first}")));
+    assert!(
+        menu_items(&fixture.app).contains(&("balance".into(), "Balance: 10000 credits".into())),
+        "{:?}",
+        menu_items(&fixture.app)
+    );
 
     shell
         .ledger(|ledger| ledger.set_admin_password(crate::state::ADMIN, "long enough secret"))
@@ -273,6 +278,18 @@ fn the_apps_menu_follows_the_apps_an_admin_adds_and_switches_off() {
     let ids = menu_ids(&fixture.app);
     assert!(!ids.contains(&format!("app:{first}")), "{ids:?}");
     assert!(ids.contains(&added), "{ids:?}");
+
+    // The balance line follows each change of the balance.
+    let staff = shell.ledger(|ledger| ledger.active_account()).unwrap().name;
+    shell
+        .ledger(|ledger| ledger.grant(&staff, 2_500_000, "admin", "test").map(drop))
+        .unwrap();
+    crate::commands::balance_changed(app, &shell).unwrap();
+    assert!(
+        menu_items(&fixture.app).contains(&("balance".into(), "Balance: 10002.5 credits".into())),
+        "{:?}",
+        menu_items(&fixture.app)
+    );
 }
 
 #[test]
@@ -401,7 +418,7 @@ fn a_simulation_runs_the_real_charge_path_priced_as_the_chosen_model() {
 
 #[test]
 fn a_language_picked_by_hand_names_the_menus_and_is_kept_for_the_next_start() {
-    // Called directly, with no window open: see the apps-menu test.
+    // Called directly, with no window open: see the app-menu test.
     let fixture = fixture();
     let app = fixture.app.handle();
     for (language, chat) in [(Language::Zh, "对话"), (Language::En, "Chat")] {

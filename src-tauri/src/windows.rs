@@ -1,7 +1,8 @@
 //! The windows, the app menu and the tray. TokenDesk's own windows load the bundled UI; the chat
 //! window loads the Dify app with the relay injected and stays on the configured hosts.
 
-use tauri::menu::{Menu, MenuBuilder, MenuEvent, SubmenuBuilder};
+use std::sync::Mutex;
+use tauri::menu::{Menu, MenuBuilder, MenuEvent, MenuItem, SubmenuBuilder};
 use tauri::tray::TrayIconBuilder;
 use tauri::webview::PageLoadEvent;
 use tauri::{
@@ -170,10 +171,37 @@ fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
     Ok(())
 }
 
-fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<Menu<R>> {
-    let language = app.state::<Shell>().language();
+/// The menu's balance line, updated in place on each charge (see [`show_balance`]).
+const BALANCE_ITEM: &str = "balance";
+
+/// The balance lines of the app menu and of the tray's menu, kept to update their text.
+struct BalanceLines<R: Runtime>(Mutex<Vec<MenuItem<R>>>);
+
+fn balance_text(language: Language, balance: &str) -> String {
+    format!(
+        "{} {balance} {}",
+        language.pick("余额", "Balance:"),
+        language.pick("积分", "credits")
+    )
+}
+
+/// A menu that opens every window and every enabled Dify app, and shows the balance; the balance
+/// line is returned too.
+fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<(Menu<R>, MenuItem<R>)> {
+    let shell = app.state::<Shell>();
+    let language = shell.language();
     let pick = |chinese, english| language.pick(chinese, english);
+    let (balance, _) = shell.balance()?;
+    let balance_line = MenuItem::with_id(
+        app,
+        BALANCE_ITEM,
+        balance_text(language, &balance.to_string()),
+        false,
+        None::<&str>,
+    )?;
     let windows = SubmenuBuilder::new(app, "TokenDesk")
+        .item(&balance_line)
+        .separator()
         .text("open:chat", pick("对话", "Chat"))
         .text("open:dashboard", pick("仪表盘", "Dashboard"))
         .text("open:admin", pick("管理", "Admin"))
@@ -190,9 +218,10 @@ fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<Menu<R>> {
     {
         apps = apps.text(format!("app:{}", dify_app.id), dify_app.name);
     }
-    Ok(MenuBuilder::new(app)
+    let menu = MenuBuilder::new(app)
         .items(&[&windows, &apps.build()?])
-        .build()?)
+        .build()?;
+    Ok((menu, balance_line))
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
@@ -238,18 +267,45 @@ pub fn language_changed<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
 
 /// Builds both menus again from the ledger, after an admin added an app or switched one on or off.
 pub fn refresh_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
-    app.set_menu(menu(app)?)?;
+    let (app_menu, app_line) = menu(app)?;
+    app.set_menu(app_menu)?;
+    let mut lines = vec![app_line];
     if let Some(tray) = app.tray_by_id(TRAY) {
-        tray.set_menu(Some(menu(app)?))?;
+        let (tray_menu, tray_line) = menu(app)?;
+        tray.set_menu(Some(tray_menu))?;
+        lines.push(tray_line);
+    }
+    match app.try_state::<BalanceLines<R>>() {
+        Some(kept) => {
+            *kept
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = lines
+        }
+        None => {
+            app.manage(BalanceLines(Mutex::new(lines)));
+        }
     }
     Ok(())
 }
 
-/// Shows the balance on the tray icon (its tooltip, and its label where the platform has one).
+/// Shows the balance in both menus and on the tray icon (its tooltip, and its label where the
+/// platform has one).
 pub fn show_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
+    let text = balance_text(app.state::<Shell>().language(), balance);
+    if let Some(kept) = app.try_state::<BalanceLines<R>>() {
+        // Copied out first: setting a text waits for the main thread, which must not wait for the lock.
+        let lines = kept
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        for line in lines {
+            let _ = line.set_text(&text);
+        }
+    }
     if let Some(tray) = app.tray_by_id(TRAY) {
-        let credits = app.state::<Shell>().language().pick("积分", "credits");
-        let text = format!("TokenDesk — {balance} {credits}");
+        let text = format!("TokenDesk — {text}");
         let _ = tray.set_tooltip(Some(&text));
         let _ = tray.set_title(Some(&text));
     }
