@@ -259,7 +259,7 @@ async fn the_csv_export_matches_the_ledger() -> Outcome {
         })
         .collect();
     // The seed grant, the welcome grant and two charges.
-    assert!(ledger_rows.len() >= 3, "{ledger_rows:?}");
+    assert_eq!(ledger_rows.len(), 4, "{ledger_rows:?}");
     assert_eq!(csv_rows, ledger_rows);
     let kinds: BTreeSet<_> = csv_rows.iter().map(|row| row.1.as_str()).collect();
     assert!(
