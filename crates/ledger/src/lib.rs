@@ -32,7 +32,7 @@ use std::sync::Arc;
 use uuid::{ContextV7, Timestamp, Uuid};
 
 pub use charging::{ChargeResult, IncompleteReport, Outcome};
-pub use entries::{Entry, EntryKind};
+pub use entries::{Entry, EntryKind, Pricing, UsageSnapshot};
 pub use error::{EventError, LedgerError, Result};
 pub use money::Micros;
 pub use time::{Clock, ManualClock, SystemClock};

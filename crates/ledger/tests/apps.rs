@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use tokendesk_ledger::apps::AppBinding;
-use tokendesk_ledger::{LedgerError, Outcome};
+use tokendesk_ledger::{LedgerError, Outcome, Pricing};
 
 const MOVED: &str = "https://dify.example.com/chatbot/moved-token";
 
@@ -61,8 +61,7 @@ fn an_edited_app_is_found_at_its_new_url_and_priced_by_its_new_binding() {
     assert_eq!(moved.app_name.as_deref(), Some("Helpdesk"));
 
     // The first charge keeps the name and price it was made with.
-    let first = t.ledger.entry(before.entry_id.as_deref().unwrap()).unwrap();
-    let usage = first.usage.unwrap();
+    let usage = t.usage_of(&before);
     assert_eq!(
         (usage.app_name.as_str(), usage.model.as_deref()),
         ("Demo", Some("test-model"))
@@ -73,8 +72,8 @@ fn an_edited_app_is_found_at_its_new_url_and_priced_by_its_new_binding() {
         .update_app(id, "Helpdesk", MOVED, &AppBinding::DifyPrice)
         .unwrap();
     assert_eq!(
-        (to_dify.pricing.as_str(), to_dify.model_id),
-        ("dify_price", None)
+        (to_dify.pricing, to_dify.model_id),
+        (Pricing::DifyPrice, None)
     );
     assert!(t.ledger.verify().unwrap().ok);
 }
@@ -126,12 +125,7 @@ fn an_event_priced_as_another_model_is_charged_and_snapshotted_by_it() {
         .unwrap();
     assert_eq!(result.outcome, Outcome::Charged);
     assert_eq!(result.amount_micros, 10 * expected_micros(1000, 500));
-    let usage = t
-        .ledger
-        .entry(result.entry_id.as_deref().unwrap())
-        .unwrap()
-        .usage
-        .unwrap();
+    let usage = t.usage_of(&result);
     assert_eq!(usage.model.as_deref(), Some("other-model"));
     assert_eq!(usage.price, Some(price("0.01", "0.02")));
 

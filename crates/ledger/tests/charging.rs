@@ -358,12 +358,7 @@ fn a_reply_without_usage_is_charged_as_an_estimate() {
     let result = t.ledger.record_incomplete(PAGE, &payload).unwrap();
     assert_eq!(result.outcome, Outcome::Charged);
     assert!(result.estimated);
-    let usage = t
-        .ledger
-        .entry(result.entry_id.as_deref().unwrap())
-        .unwrap()
-        .usage
-        .unwrap();
+    let usage = t.usage_of(&result);
     assert!(usage.estimated);
     assert!((5..40).contains(&usage.prompt_tokens), "{usage:?}");
     assert!((10..60).contains(&usage.completion_tokens), "{usage:?}");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use tokendesk_ledger::apps::AppBinding;
 use tokendesk_ledger::money::{MICROS_PER_CREDIT, Price, parse_price};
-use tokendesk_ledger::{Ledger, LedgerOptions, ManualClock};
+use tokendesk_ledger::{ChargeResult, Ledger, LedgerOptions, ManualClock, UsageSnapshot};
 
 pub const PAGE: &str = "http://127.0.0.1:8765/chat/demo-token";
 pub const DIFY_PRICE_PAGE: &str = "http://127.0.0.1:8765/chatbot/dify-priced";
@@ -88,6 +88,12 @@ impl TestLedger {
 
     pub fn balance(&self) -> i64 {
         self.ledger.active_account().unwrap().balance_micros
+    }
+
+    /// The usage snapshot of the charge an event was recorded as.
+    pub fn usage_of(&self, result: &ChargeResult) -> UsageSnapshot {
+        let entry_id = result.entry_id.as_deref().expect("a charge");
+        self.ledger.entry(entry_id).unwrap().usage.expect("usage")
     }
 }
 
