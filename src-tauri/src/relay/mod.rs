@@ -146,7 +146,10 @@ pub async fn check_send<R: Runtime>(
         allowed: answer.allowed,
         code: answer.code.clone(),
     };
-    update_monitor(&app, |monitor| monitor.last_send = Some(check))?;
+    // After the answer, not before: the page's send waits for this command.
+    tauri::async_runtime::spawn(async move {
+        let _ = update_monitor(&app, |monitor| monitor.last_send = Some(check));
+    });
     Ok(answer)
 }
 
