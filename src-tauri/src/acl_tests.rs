@@ -33,8 +33,12 @@ fn fixture() -> Fixture {
             false,
         )
         .unwrap();
+    // English whatever the machine speaks: the tests read the menus' texts.
+    LanguageChoice::in_dir(dir.path())
+        .save(Language::En)
+        .unwrap();
     let app = with_commands(mock_builder())
-        .manage(Shell::new(ledger, dir.path().to_owned(), false, None))
+        .manage(Shell::new(ledger, dir.path().to_owned(), false, None).unwrap())
         .build(tauri::generate_context!())
         .unwrap();
     relay::allow_origins(app.handle(), "dify", &[DIFY.to_owned()]).unwrap();
@@ -313,6 +317,7 @@ fn the_monitor_shows_the_relay_reporting_in_and_the_last_send_check() {
     let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
     assert_eq!(status["monitor"], "monitoring");
     assert!(monitor()["relay_seen_at"].is_string(), "{}", monitor());
+    assert_eq!(monitor()["relay_metered"], true);
 
     let send = |endpoint: &str| {
         invoke(
@@ -370,6 +375,7 @@ fn the_monitor_shows_the_relay_reporting_in_and_the_last_send_check() {
         .unwrap();
     let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
     assert_eq!(status["monitor"], "not_metered");
+    assert_eq!(monitor()["relay_metered"], false);
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub enum ShellError {
     #[error("window error: {0}")]
     Window(#[from] tauri::Error),
     #[error("cannot keep the language choice: {0}")]
-    Preference(#[from] std::io::Error),
+    Preference(std::io::Error),
 }
 
 impl ShellError {

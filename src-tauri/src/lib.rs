@@ -47,50 +47,53 @@ fn integration_forced_off() -> bool {
     })
 }
 
-/// Registers all commands on a builder (also used by the ACL tests with the mock runtime).
+/// Registers all commands, and the menus' state they update, on a builder (also used by the ACL tests
+/// with the mock runtime).
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![
-        relay::report_usage,
-        relay::report_incomplete,
-        relay::report_model_call,
-        relay::check_send,
-        relay::relay_status,
-        commands::staff::dashboard,
-        commands::staff::history,
-        commands::staff::export_history_csv,
-        commands::staff::monitor_status,
-        commands::staff::apps,
-        commands::staff::models,
-        commands::staff::model_history,
-        commands::staff::rate,
-        commands::staff::accounts,
-        commands::staff::policy,
-        commands::staff::held_events,
-        commands::staff::rejected_events,
-        commands::staff::open_window,
-        commands::staff::set_language,
-        commands::staff::admin_status,
-        commands::admin::admin_set_password,
-        commands::admin::admin_login,
-        commands::admin::admin_logout,
-        commands::admin::admin_change_password,
-        commands::admin::admin_set_rate,
-        commands::admin::admin_adjust_balance,
-        commands::admin::admin_reverse,
-        commands::admin::admin_set_model,
-        commands::admin::admin_set_model_active,
-        commands::admin::admin_set_model_aliases,
-        commands::admin::admin_preview_import,
-        commands::admin::admin_import_models,
-        commands::admin::admin_add_app,
-        commands::admin::admin_update_app,
-        commands::admin::admin_set_app_enabled,
-        commands::admin::admin_test_app,
-        commands::admin::admin_set_policy,
-        commands::admin::admin_approve_held,
-        commands::admin::admin_reject_held,
-        commands::admin::admin_simulate,
-    ])
+    builder
+        .manage(windows::MenuState::<R>::default())
+        .invoke_handler(tauri::generate_handler![
+            relay::report_usage,
+            relay::report_incomplete,
+            relay::report_model_call,
+            relay::check_send,
+            relay::relay_status,
+            commands::staff::dashboard,
+            commands::staff::history,
+            commands::staff::export_history_csv,
+            commands::staff::monitor_status,
+            commands::staff::apps,
+            commands::staff::models,
+            commands::staff::model_history,
+            commands::staff::rate,
+            commands::staff::accounts,
+            commands::staff::policy,
+            commands::staff::held_events,
+            commands::staff::rejected_events,
+            commands::staff::open_window,
+            commands::staff::set_language,
+            commands::staff::admin_status,
+            commands::admin::admin_set_password,
+            commands::admin::admin_login,
+            commands::admin::admin_logout,
+            commands::admin::admin_change_password,
+            commands::admin::admin_set_rate,
+            commands::admin::admin_adjust_balance,
+            commands::admin::admin_reverse,
+            commands::admin::admin_set_model,
+            commands::admin::admin_set_model_active,
+            commands::admin::admin_set_model_aliases,
+            commands::admin::admin_preview_import,
+            commands::admin::admin_import_models,
+            commands::admin::admin_add_app,
+            commands::admin::admin_update_app,
+            commands::admin::admin_set_app_enabled,
+            commands::admin::admin_test_app,
+            commands::admin::admin_set_policy,
+            commands::admin::admin_approve_held,
+            commands::admin::admin_reject_held,
+            commands::admin::admin_simulate,
+        ])
 }
 
 /// The app the chat window opens: `--dify-url` (registered on first use, priced by Dify's reported price
@@ -134,7 +137,8 @@ fn launch(args: Args) -> Result<(), String> {
             Some(sim)
         }
     };
-    let shell = Shell::new(ledger, data_dir, integration_forced_off(), demo);
+    let shell = Shell::new(ledger, data_dir, integration_forced_off(), demo)
+        .map_err(|err| err.to_string())?;
     // Remember where the balance starts, so only a later crossing notifies.
     let (_, starts_low) = shell.balance().map_err(|err| err.to_string())?;
     shell.crossed_low_balance(starts_low);

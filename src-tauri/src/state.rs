@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::DifyApp;
 
@@ -18,6 +18,10 @@ pub struct Shell {
     monitor: Mutex<MonitorStatus>,
     /// The Dify app the chat window shows.
     pub current_app: Mutex<Option<DifyApp>>,
+    /// Origins the chat window may show: the enabled apps' and the admin's extra hosts. Kept here, not
+    /// read from the ledger, because navigation is decided on the main thread, which must never wait
+    /// for the ledger's lock.
+    navigable_origins: RwLock<Vec<String>>,
     /// `TOKENDESK_ENABLE_DIFY=false` overrides the ledger's setting.
     pub integration_forced_off: bool,
     /// Where the ledger lives; exports fall back to it.
@@ -38,6 +42,8 @@ pub struct MonitorStatus {
     /// When the relay in the page now shown in the chat window reported in: `None` until it has, so
     /// a page without it (not Dify, or still loading) shows as not connected.
     pub relay_seen_at: Option<DateTime<Utc>>,
+    /// Whether that page's replies are charged: its app is configured and enabled, and metering is on.
+    pub relay_metered: bool,
     /// The pre-send gate's last answer.
     pub last_send: Option<SendCheck>,
     pub last_event_at: Option<DateTime<Utc>>,
@@ -66,9 +72,11 @@ impl Shell {
         data_dir: std::path::PathBuf,
         integration_forced_off: bool,
         demo: Option<dify_sim::DifySim>,
-    ) -> Self {
+    ) -> ShellResult<Self> {
         let language_choice = LanguageChoice::in_dir(&data_dir);
-        Self {
+        let navigable_origins = RwLock::new(navigable_origins(&ledger)?);
+        Ok(Self {
+            navigable_origins,
             language: Mutex::new(language_choice.current()),
             language_choice,
             data_dir,
@@ -82,7 +90,7 @@ impl Shell {
             current_app: Mutex::new(None),
             integration_forced_off,
             _demo_simulator: demo,
-        }
+        })
     }
 
     /// Runs `work` on the ledger. A poisoned lock only means an earlier command panicked mid-way;
@@ -98,6 +106,32 @@ impl Shell {
         Ok(work(&mut ledger)?)
     }
 
+    pub fn may_navigate_to(&self, origin: &str) -> bool {
+        self.navigable_origins
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .any(|allowed| allowed == origin)
+    }
+
+    /// After an admin added, changed, or switched an app: the chat window may go where the apps now are,
+    /// and shows the app as it now is.
+    pub fn app_changed(&self, changed: &DifyApp) -> ShellResult<()> {
+        let origins = self.ledger(|ledger| navigable_origins(ledger))?;
+        *self
+            .navigable_origins
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = origins;
+        let mut current = self
+            .current_app
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if current.as_ref().is_some_and(|app| app.id == changed.id) {
+            *current = Some(changed.clone());
+        }
+        Ok(())
+    }
+
     pub fn language(&self) -> Language {
         *self
             .language
@@ -105,14 +139,19 @@ impl Shell {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Switches the language by hand, and keeps the choice for the next start.
-    pub fn set_language(&self, language: Language) -> ShellResult<()> {
-        self.language_choice.save(language)?;
+    /// Switches the language by hand.
+    pub fn set_language(&self, language: Language) {
         *self
             .language
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = language;
-        Ok(())
+    }
+
+    /// Keeps the language picked by hand for the next start.
+    pub fn keep_language(&self) -> ShellResult<()> {
+        self.language_choice
+            .save(self.language())
+            .map_err(ShellError::Preference)
     }
 
     pub fn integration_enabled(&self) -> ShellResult<bool> {
@@ -201,6 +240,13 @@ impl Shell {
         );
         self.monitor()
     }
+}
+
+/// The enabled apps' origins and the admin's extra hosts (added with the CLI; read at start).
+fn navigable_origins(ledger: &Ledger) -> tokendesk_ledger::Result<Vec<String>> {
+    let mut origins = ledger.app_origins()?;
+    origins.extend(ledger.navigation_hosts()?);
+    Ok(origins)
 }
 
 /// The ledger's admin account, the one the admin window logs in as.

@@ -66,13 +66,6 @@ fn open_local<R: Runtime>(app: &AppHandle<R>, label: &str) -> ShellResult<Webvie
     )
 }
 
-/// Origins the chat window may show: the enabled apps' and the admin's extra hosts.
-fn allowed_origins(shell: &Shell) -> ShellResult<Vec<String>> {
-    let mut origins = shell.ledger(|ledger| ledger.app_origins())?;
-    origins.extend(shell.ledger(|ledger| ledger.navigation_hosts())?);
-    Ok(origins)
-}
-
 fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
     let shell = app.state::<Shell>();
     let current = shell
@@ -100,10 +93,9 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
         .initialization_script(shell.language().init_script())
         .initialization_script(relay::SCRIPT)
         .on_navigation(move |target| {
-            // Read on each navigation, so an app an admin adds or moves is reachable at once.
+            // The current list, so an app an admin adds or moves is reachable at once.
             let origin = target.origin().ascii_serialization();
-            let allowed = allowed_origins(&handle.state::<Shell>()).unwrap_or_default();
-            if allowed.contains(&origin) || target.scheme() == "about" {
+            if handle.state::<Shell>().may_navigate_to(&origin) || target.scheme() == "about" {
                 return true;
             }
             // Links away from Dify open in the system browser, never inside the metered window.
@@ -174,8 +166,23 @@ fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
 /// The menu's balance line, updated in place on each charge (see [`show_balance`]).
 const BALANCE_ITEM: &str = "balance";
 
-/// The balance lines of the app menu and of the tray's menu, kept to update their text.
-struct BalanceLines<R: Runtime>(Mutex<Vec<MenuItem<R>>>);
+/// What the menus need between rebuilds: the balance lines of the app menu and of the tray's menu,
+/// kept to update their text, and a lock that lets one rebuild run at a time (two interleaved would
+/// keep the lines of a menu no longer shown). Only command threads rebuild after start-up, never the
+/// main thread, which the rebuild waits for.
+pub struct MenuState<R: Runtime> {
+    rebuilding: Mutex<()>,
+    balance_lines: Mutex<Vec<MenuItem<R>>>,
+}
+
+impl<R: Runtime> Default for MenuState<R> {
+    fn default() -> Self {
+        Self {
+            rebuilding: Mutex::new(()),
+            balance_lines: Mutex::new(Vec::new()),
+        }
+    }
+}
 
 fn balance_text(language: Language, balance: &str) -> String {
     format!(
@@ -267,6 +274,11 @@ pub fn language_changed<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
 
 /// Builds both menus again from the ledger, after an admin added an app or switched one on or off.
 pub fn refresh_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
+    let state = app.state::<MenuState<R>>();
+    let _one_at_a_time = state
+        .rebuilding
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let (app_menu, app_line) = menu(app)?;
     app.set_menu(app_menu)?;
     let mut lines = vec![app_line];
@@ -275,17 +287,10 @@ pub fn refresh_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
         tray.set_menu(Some(tray_menu))?;
         lines.push(tray_line);
     }
-    match app.try_state::<BalanceLines<R>>() {
-        Some(kept) => {
-            *kept
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = lines
-        }
-        None => {
-            app.manage(BalanceLines(Mutex::new(lines)));
-        }
-    }
+    *state
+        .balance_lines
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = lines;
     Ok(())
 }
 
@@ -293,16 +298,15 @@ pub fn refresh_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
 /// platform has one).
 pub fn show_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
     let text = balance_text(app.state::<Shell>().language(), balance);
-    if let Some(kept) = app.try_state::<BalanceLines<R>>() {
-        // Copied out first: setting a text waits for the main thread, which must not wait for the lock.
-        let lines = kept
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        for line in lines {
-            let _ = line.set_text(&text);
-        }
+    // Copied out first: setting a text waits for the main thread, which must not wait for the lock.
+    let lines = app
+        .state::<MenuState<R>>()
+        .balance_lines
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    for line in lines {
+        let _ = line.set_text(&text);
     }
     if let Some(tray) = app.tray_by_id(TRAY) {
         let text = format!("TokenDesk — {text}");

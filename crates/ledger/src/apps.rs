@@ -117,13 +117,14 @@ pub(crate) fn resolve(conn: &Connection, page_url: &str) -> Result<DifyApp, Reso
     }
 }
 
-/// Prices `app` by `binding` from now on in this transaction only; the stored app is unchanged.
-pub(crate) fn rebind(conn: &Connection, app: &mut DifyApp, binding: &AppBinding) -> Result<()> {
-    let model = bound_model(conn, binding)?;
-    app.pricing = pricing_of(&model);
-    app.model_id = model.as_ref().map(|model| model.id);
-    app.model = model.map(|model| model.name);
-    Ok(())
+/// Prices `app` as `model` (a name or alias) for one event: the stored app is unchanged. Returns the
+/// model's id.
+pub(crate) fn price_as(conn: &Connection, app: &mut DifyApp, model: &str) -> Result<i64> {
+    let model = named_model(conn, model)?;
+    app.pricing = Pricing::Model;
+    app.model_id = Some(model.id);
+    app.model = Some(model.name);
+    Ok(model.id)
 }
 
 /// An app's trimmed name and where its share URL points, or why they are not usable.
@@ -163,31 +164,20 @@ fn refuse_taken(
     }
 }
 
-/// The model a binding names (by name or alias), or `None` for Dify's reported price.
-fn bound_model(conn: &Connection, binding: &AppBinding) -> Result<Option<ModelConfig>> {
-    match binding {
-        AppBinding::Model(model) => Ok(Some(find_model(conn, model)?.ok_or_else(|| {
-            LedgerError::NotFound {
-                what: "model",
-                name: model.clone(),
-            }
-        })?)),
-        AppBinding::DifyPrice => Ok(None),
-    }
-}
-
-fn pricing_of(model: &Option<ModelConfig>) -> Pricing {
-    if model.is_some() {
-        Pricing::Model
-    } else {
-        Pricing::DifyPrice
-    }
+/// The model of this name or alias.
+fn named_model(conn: &Connection, name: &str) -> Result<ModelConfig> {
+    find_model(conn, name)?.ok_or_else(|| LedgerError::NotFound {
+        what: "model",
+        name: name.into(),
+    })
 }
 
 /// The pricing columns for a binding.
 fn bind(conn: &Connection, binding: &AppBinding) -> Result<(Pricing, Option<i64>)> {
-    let model = bound_model(conn, binding)?;
-    Ok((pricing_of(&model), model.map(|model| model.id)))
+    match binding {
+        AppBinding::Model(model) => Ok((Pricing::Model, Some(named_model(conn, model)?.id))),
+        AppBinding::DifyPrice => Ok((Pricing::DifyPrice, None)),
+    }
 }
 
 /// Resolving can fail on the input or, rarely, on the database.

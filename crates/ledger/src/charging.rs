@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::accounts::account_by_id;
-use crate::apps::{AppBinding, DifyApp, ResolveError, rebind, resolve};
+use crate::apps::{DifyApp, ResolveError, price_as, resolve};
 use crate::entries::{self, EntryKind, NewEntry, Pricing, UsageSnapshot};
 use crate::error::{EventError, LedgerError, Result};
 use crate::frame::{self, MAX_PAYLOAD_BYTES};
@@ -295,15 +295,17 @@ impl Ledger {
         self.record(page_url, payload, parse_message_end, None)
     }
 
-    /// Charges a frame as [`Ledger::record_frame`] does, but priced by `binding` instead of the app's own
-    /// (the diagnostics window's simulation). The charge's snapshot names the model it was priced by.
+    /// Charges a frame as [`Ledger::record_frame`] does, but priced as `model` (a name or alias) instead of
+    /// the app's binding: the diagnostics window's simulation. The charge's snapshot names the model, and a
+    /// held event keeps it for its approval. An unknown model is the caller's error, not the event's:
+    /// `Err(NotFound)`, and nothing is recorded.
     pub fn record_frame_priced_as(
         &mut self,
         page_url: &str,
         payload: &str,
-        binding: &AppBinding,
+        model: &str,
     ) -> Result<ChargeResult> {
-        self.record(page_url, payload, parse_message_end, Some(binding))
+        self.record(page_url, payload, parse_message_end, Some(model))
     }
 
     /// Charges an estimate for a reply whose usage never arrived, from a JSON [`IncompleteReport`].
@@ -344,7 +346,7 @@ impl Ledger {
         page_url: &str,
         payload: &str,
         parse: fn(&str, &Policy) -> std::result::Result<Event, EventError>,
-        priced_as: Option<&AppBinding>,
+        priced_as: Option<&str>,
     ) -> Result<ChargeResult> {
         self.write(|tx| {
             let policy = read_policy(tx)?;
@@ -359,17 +361,17 @@ impl Ledger {
             // A bad event is audited and answered; a failing database fails the whole call.
             let resolved = match checked.map(|event| (event, resolve(tx, page_url))) {
                 Ok((event, Ok(mut app))) => {
-                    if let Some(binding) = priced_as {
-                        rebind(tx, &mut app, binding)?;
-                    }
-                    Ok((event, app))
+                    let priced_as = priced_as
+                        .map(|model| price_as(tx, &mut app, model))
+                        .transpose()?;
+                    Ok((event, app, priced_as))
                 }
                 Ok((_, Err(ResolveError::Event(error)))) | Err(error) => Err(error),
                 Ok((_, Err(ResolveError::Database(error)))) => return Err(error.into()),
             };
             let (claimed, estimated, message_id, app_name) = match resolved {
-                Ok((event, app)) => (
-                    settle(tx, &policy, account_id, &app, &event, payload)?,
+                Ok((event, app, priced_as)) => (
+                    settle(tx, &policy, account_id, &app, priced_as, &event, payload)?,
                     event.estimated,
                     Some(event.message_id),
                     Some(app.name),
@@ -404,11 +406,13 @@ impl Ledger {
 }
 
 /// Decides a valid event: duplicate, conflict, held or charged, claiming its idempotency key.
+/// `priced_as` is the model `app` was priced as for this event only, which a hold keeps.
 fn settle(
     tx: &Tx,
     policy: &Policy,
     account_id: i64,
     app: &DifyApp,
+    priced_as: Option<i64>,
     event: &Event,
     payload: &str,
 ) -> Result<Claimed> {
@@ -442,7 +446,7 @@ fn settle(
                 )
             });
         }
-        return record_conflict(tx, account_id, app, event, &hash, payload);
+        return record_conflict(tx, account_id, app, priced_as, event, &hash, payload);
     }
     let priced = price(tx, app, event)?;
     let now = tx.env.now_micros();
@@ -494,9 +498,18 @@ fn settle(
         (Err(detail), None) => (None, (HoldReason::Unpriced, detail)),
     };
     let micros = priced.map(|priced| priced.micros);
-    let held_id = insert_held(
-        tx, reason, &detail, account_id, app, event, &hash, micros, payload,
-    )?;
+    let held = NewHeld {
+        reason,
+        detail: &detail,
+        account_id,
+        app,
+        priced_as,
+        event,
+        hash: &hash,
+        micros,
+        payload,
+    };
+    let held_id = insert_held(tx, &held)?;
     claim_key(
         tx,
         app.id,
@@ -518,6 +531,7 @@ fn record_conflict(
     tx: &Tx,
     account_id: i64,
     app: &DifyApp,
+    priced_as: Option<i64>,
     event: &Event,
     hash: &str,
     payload: &str,
@@ -542,53 +556,57 @@ fn record_conflict(
         "message {} was already recorded with different usage",
         event.message_id
     );
-    let held_id = insert_held(
-        tx,
-        HoldReason::Conflict,
-        &detail,
+    let held = NewHeld {
+        reason: HoldReason::Conflict,
+        detail: &detail,
         account_id,
         app,
+        priced_as,
         event,
         hash,
         micros,
         payload,
-    )?;
+    };
+    let held_id = insert_held(tx, &held)?;
     Ok(Claimed {
         held_id: Some(held_id),
         ..Claimed::new(Outcome::Conflict, 0, HoldReason::Conflict.as_str(), detail)
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert_held(
-    tx: &Tx,
+/// An event to hold for an admin, with what it was priced as (when it could be).
+struct NewHeld<'a> {
     reason: HoldReason,
-    detail: &str,
+    detail: &'a str,
     account_id: i64,
-    app: &DifyApp,
-    event: &Event,
-    hash: &str,
+    app: &'a DifyApp,
+    priced_as: Option<i64>,
+    event: &'a Event,
+    hash: &'a str,
     micros: Option<Micros>,
-    payload: &str,
-) -> Result<String> {
+    payload: &'a str,
+}
+
+fn insert_held(tx: &Tx, held: &NewHeld) -> Result<String> {
     let id = tx.env.new_id();
     tx.prepare_cached(
         "INSERT INTO held_events (id, received_at, reason, detail, account_id, app_id, message_id, content_hash,
-             estimated, amount_micros, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             estimated, amount_micros, payload, priced_as_model_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(rusqlite::params![
         id,
         tx.env.now_micros(),
-        reason.as_str(),
-        detail,
-        account_id,
-        app.id,
-        event.message_id,
-        hash,
-        event.estimated,
-        micros,
-        payload,
+        held.reason.as_str(),
+        held.detail,
+        held.account_id,
+        held.app.id,
+        held.event.message_id,
+        held.hash,
+        held.event.estimated,
+        held.micros,
+        held.payload,
+        held.priced_as,
     ])?;
     Ok(id)
 }

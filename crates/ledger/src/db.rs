@@ -12,6 +12,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/0002_hosts_and_model_calls.sql"
     )),
+    M::up(include_str!("../../../migrations/0003_held_priced_as.sql")),
 ];
 
 pub(crate) fn open(path: &Path) -> Result<Connection> {

@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, Row};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::apps::DifyApp;
+use crate::apps::{DifyApp, price_as};
 use crate::charging::{parse_incomplete, parse_message_end, post_charge, price};
 use crate::entries;
 use crate::error::{LedgerError, Result};
@@ -23,6 +23,9 @@ pub struct HeldEvent {
     pub app_name: String,
     pub message_id: String,
     pub estimated: bool,
+    /// The model it was priced as instead of the app's binding (a diagnostics simulation); approving
+    /// it charges that model's price.
+    pub priced_as: Option<String>,
     /// The amount priced when it was held; `None` when it could not be priced.
     pub amount_micros: Option<Micros>,
     pub amount: Option<Decimal>,
@@ -46,7 +49,10 @@ pub struct RejectedEvent {
 }
 
 const HELD_COLUMNS: &str = "h.id, h.received_at, h.reason, h.detail, h.account_id, h.app_id, a.name, h.message_id,
-    h.estimated, h.amount_micros, h.payload, h.status, h.decided_by, h.decided_at, h.decision_note, h.entry_id";
+    h.estimated, h.amount_micros, h.payload, h.status, h.decided_by, h.decided_at, h.decision_note, h.entry_id,
+    m.name";
+/// Held events with their app's name and the model they were priced as, if any.
+const HELD_FROM: &str = "held_events h JOIN dify_apps a ON a.id = h.app_id LEFT JOIN models m ON m.id = h.priced_as_model_id";
 
 fn held_from_row(row: &Row) -> rusqlite::Result<HeldEvent> {
     let amount_micros: Option<Micros> = row.get(9)?;
@@ -68,6 +74,7 @@ fn held_from_row(row: &Row) -> rusqlite::Result<HeldEvent> {
         decided_at: row.get::<_, Option<i64>>(13)?.map(time::from_micros),
         decision_note: row.get(14)?,
         entry_id: row.get(15)?,
+        priced_as: row.get(16)?,
     })
 }
 
@@ -80,7 +87,7 @@ impl Ledger {
             "WHERE h.status = 'pending'"
         };
         let mut statement = self.conn.prepare(&format!(
-            "SELECT {HELD_COLUMNS} FROM held_events h JOIN dify_apps a ON a.id = h.app_id {filter}
+            "SELECT {HELD_COLUMNS} FROM {HELD_FROM} {filter}
              ORDER BY h.received_at DESC, h.rowid DESC"
         ))?;
         Ok(statement
@@ -91,20 +98,27 @@ impl Ledger {
     pub fn held_event(&self, id: &str) -> Result<HeldEvent> {
         self.conn
             .query_row(
-                &format!("SELECT {HELD_COLUMNS} FROM held_events h JOIN dify_apps a ON a.id = h.app_id WHERE h.id = ?1"),
+                &format!("SELECT {HELD_COLUMNS} FROM {HELD_FROM} WHERE h.id = ?1"),
                 [id],
                 held_from_row,
             )
             .optional()?
-            .ok_or_else(|| LedgerError::NotFound { what: "held event", name: id.into() })
+            .ok_or_else(|| LedgerError::NotFound {
+                what: "held event",
+                name: id.into(),
+            })
     }
 
-    /// Charges a held event at the current prices, past the cap and flood guards. Any live charge of the
-    /// same message is reversed first, so a message is never charged twice whatever is approved.
+    /// Charges a held event at the current prices (of the model it was priced as, if any), past the cap
+    /// and flood guards. Any live charge of the same message is reversed first, so a message is never
+    /// charged twice whatever is approved.
     pub fn approve_held(&mut self, id: &str, admin: &str, note: &str) -> Result<Entry> {
         let held = self.pending(id)?;
-        let app = self.app(held.app_id)?;
+        let mut app = self.app(held.app_id)?;
         let entry_id = self.write(|tx| {
+            if let Some(model) = &held.priced_as {
+                price_as(tx, &mut app, model)?;
+            }
             let policy = read_policy(tx)?;
             let parse = if held.estimated {
                 parse_incomplete

@@ -118,10 +118,9 @@ fn an_event_priced_as_another_model_is_charged_and_snapshotted_by_it() {
     t.ledger
         .set_model("other-model", price("0.01", "0.02"), "admin", "test")
         .unwrap();
-    let other = AppBinding::Model("other-model".into());
     let result = t
         .ledger
-        .record_frame_priced_as(PAGE, &frame("sim-1", 1000, 500), &other)
+        .record_frame_priced_as(PAGE, &frame("sim-1", 1000, 500), "other-model")
         .unwrap();
     assert_eq!(result.outcome, Outcome::Charged);
     assert_eq!(result.amount_micros, 10 * expected_micros(1000, 500));
@@ -145,11 +144,56 @@ fn an_event_priced_as_another_model_is_charged_and_snapshotted_by_it() {
         .unwrap();
     assert_eq!(replay.outcome, Outcome::Duplicate);
 
-    let unknown = t.ledger.record_frame_priced_as(
-        PAGE,
-        &frame("sim-2", 1, 1),
-        &AppBinding::Model("no-such-model".into()),
-    );
+    let unknown = t
+        .ledger
+        .record_frame_priced_as(PAGE, &frame("sim-2", 1, 1), "no-such-model");
     assert!(matches!(unknown, Err(LedgerError::NotFound { .. })));
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM event_keys WHERE message_id = 'sim-2'"),
+        0,
+        "nothing recorded"
+    );
+    assert!(t.ledger.verify().unwrap().ok);
+}
+
+#[test]
+fn a_held_event_priced_as_another_model_is_approved_at_that_models_price() {
+    let mut t = ledger();
+    t.ledger
+        .set_model("other-model", price("0.01", "0.02"), "admin", "test")
+        .unwrap();
+    let mut policy = t.ledger.policy().unwrap();
+    policy.event_cap_micros = credits(1);
+    t.ledger.set_policy(&policy, "admin").unwrap();
+
+    let held = t
+        .ledger
+        .record_frame_priced_as(PAGE, &frame("sim-held", 1000, 500), "other-model")
+        .unwrap();
+    assert_eq!(held.outcome, Outcome::Held);
+    let expected = 10 * expected_micros(1000, 500);
+    assert_eq!(held.amount_micros, expected);
+    let held_id = held.held_id.as_deref().unwrap();
+    assert_eq!(
+        t.ledger.held_event(held_id).unwrap().priced_as.as_deref(),
+        Some("other-model")
+    );
+    // An event of the app's own binding keeps none.
+    let own = t
+        .ledger
+        .record_frame(PAGE, &frame("own-held", 100_000, 0))
+        .unwrap();
+    assert_eq!(own.outcome, Outcome::Held);
+    assert_eq!(
+        t.ledger
+            .held_event(own.held_id.as_deref().unwrap())
+            .unwrap()
+            .priced_as,
+        None
+    );
+
+    let charge = t.ledger.approve_held(held_id, "admin", "ok").unwrap();
+    assert_eq!(charge.amount_micros, -expected);
+    assert_eq!(charge.usage.unwrap().model.as_deref(), Some("other-model"));
     assert!(t.ledger.verify().unwrap().ok);
 }

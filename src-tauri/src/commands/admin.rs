@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Runtime, State};
+use tauri::{AppHandle, Manager, Runtime, State};
 use tokendesk_ledger::apps::{AppBinding, DifyApp};
 use tokendesk_ledger::guards::Policy;
 use tokendesk_ledger::held::HeldEvent;
@@ -199,6 +199,7 @@ fn binding(model: Option<String>) -> AppBinding {
 /// and the menus list it. Capabilities only add up: an origin the app left stays allowed until the
 /// next start, and the ledger refuses its events as those of an unknown app.
 fn app_configured<R: Runtime>(app: &AppHandle<R>, dify_app: &DifyApp) -> ShellResult<()> {
+    app.state::<Shell>().app_changed(dify_app)?;
     relay::allow_origins(
         app,
         &format!("dify-app-{}", dify_app.id),
@@ -248,6 +249,7 @@ pub async fn admin_set_app_enabled<R: Runtime>(
     let changed = change(&app, &shell, |ledger, _| {
         ledger.set_app_enabled(id, enabled)
     })?;
+    shell.app_changed(&changed)?;
     windows::refresh_menus(&app)?;
     Ok(changed)
 }
@@ -383,11 +385,9 @@ pub async fn admin_simulate<R: Runtime>(
     });
     let model = event.model.filter(|model| !model.trim().is_empty());
     let result = shell.ledger(|ledger| match model {
-        Some(model) => ledger.record_frame_priced_as(
-            &dify_app.share_url,
-            &frame.to_string(),
-            &AppBinding::Model(model),
-        ),
+        Some(model) => {
+            ledger.record_frame_priced_as(&dify_app.share_url, &frame.to_string(), &model)
+        }
         None => ledger.record_frame(&dify_app.share_url, &frame.to_string()),
     })?;
     announce(&app, &shell, &result)?;

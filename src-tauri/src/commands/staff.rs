@@ -179,11 +179,12 @@ pub async fn set_language<R: Runtime>(
     shell: State<'_, Shell>,
     language: Language,
 ) -> ShellResult<()> {
-    shell.set_language(language)?;
+    // Switched everywhere first: failing to keep it for the next start leaves this run switched.
+    shell.set_language(language);
     windows::language_changed(&app)?;
     super::balance_changed(&app, &shell)?;
     app.emit("language", language)?;
-    Ok(())
+    shell.keep_language()
 }
 
 #[tauri::command]

@@ -146,7 +146,7 @@ pub async fn check_send<R: Runtime>(
         allowed: answer.allowed,
         code: answer.code.clone(),
     };
-    // After the answer, not before: the page's send waits for this command.
+    // Not awaited: the page's send waits for this command's answer, not for the windows to hear of it.
     tauri::async_runtime::spawn(async move {
         let _ = update_monitor(&app, |monitor| monitor.last_send = Some(check));
     });
@@ -230,12 +230,16 @@ pub async fn relay_status<R: Runtime>(
             .is_some_and(|dify_app| dify_app.enabled);
         Ok((ledger.active_account()?.balance, enabled))
     })?;
-    let monitor = if app_enabled && shell.integration_enabled()? {
+    let metered = app_enabled && shell.integration_enabled()?;
+    update_monitor(&app, |status| {
+        status.relay_seen_at = Some(Utc::now());
+        status.relay_metered = metered;
+    })?;
+    let monitor = if metered {
         Metering::Monitoring
     } else {
         Metering::NotMetered
     };
-    update_monitor(&app, |status| status.relay_seen_at = Some(Utc::now()))?;
     Ok(RelayStatus {
         balance,
         monitor,
