@@ -4,7 +4,7 @@ import zhCN from 'antd/locale/zh_CN';
 import { useEffect, type ComponentType } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { WindowName } from './api';
-import { useDarkMode, useTauriEvent } from './hooks';
+import { useDarkMode, useReducedMotion, useTauriEvent } from './hooks';
 import { isLang } from './i18n';
 import { Admin } from './screens/Admin';
 import { Dashboard } from './screens/Dashboard';
@@ -21,6 +21,7 @@ const SCREENS: Record<WindowName, ComponentType> = {
 export function App({ name }: { name: WindowName }) {
   const { t, i18n } = useTranslation();
   const dark = useDarkMode();
+  const reducedMotion = useReducedMotion();
   const zh = i18n.language === 'zh';
 
   useEffect(() => {
@@ -33,7 +34,10 @@ export function App({ name }: { name: WindowName }) {
     <ConfigProvider
       locale={zh ? zhCN : enUS}
       // Compact: these are dense tool windows, not a landing page.
-      theme={{ algorithm: [dark ? theme.darkAlgorithm : theme.defaultAlgorithm, theme.compactAlgorithm] }}
+      theme={{
+        algorithm: [dark ? theme.darkAlgorithm : theme.defaultAlgorithm, theme.compactAlgorithm],
+        token: { motion: !reducedMotion },
+      }}
     >
       <AntApp>
         {/* The chat window's local page may call nothing, not even listen. */}

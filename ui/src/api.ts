@@ -106,6 +106,8 @@ export interface MonitorStatus {
   chat_url: string | null;
   /** When the relay in the page now shown in the chat window reported in; null until it has. */
   relay_seen_at: string | null;
+  /** Whether that page's replies are charged: its app is configured and enabled, and metering is on. */
+  relay_metered: boolean;
   last_send: SendCheck | null;
   last_event_at: string | null;
   last_outcome: string | null;

@@ -114,16 +114,21 @@ export function useMonitorStatus(): { status: MonitorStatus | null; error: unkno
   return { status, error };
 }
 
-const darkQuery = '(prefers-color-scheme: dark)';
-
-export function useDarkMode(): boolean {
-  const [dark, setDark] = useState(() => window.matchMedia?.(darkQuery).matches ?? false);
+/** Whether a media query matches, following the OS as it changes. */
+function useMediaQuery(query: string): boolean {
+  const [matches, setMatches] = useState(() => window.matchMedia?.(query).matches ?? false);
   useEffect(() => {
-    const mq = window.matchMedia?.(darkQuery);
+    const mq = window.matchMedia?.(query);
     if (!mq) return;
-    const update = () => setDark(mq.matches);
+    const update = () => setMatches(mq.matches);
+    update();
     mq.addEventListener('change', update);
     return () => mq.removeEventListener('change', update);
-  }, []);
-  return dark;
+  }, [query]);
+  return matches;
 }
+
+export const useDarkMode = () => useMediaQuery('(prefers-color-scheme: dark)');
+
+/** The OS asks for fewer animations (GTK's "enable animations" off, say). */
+export const useReducedMotion = () => useMediaQuery('(prefers-reduced-motion: reduce)');

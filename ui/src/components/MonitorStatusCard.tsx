@@ -50,7 +50,10 @@ export function MonitorStatusCard() {
   );
 }
 
-/** Closed; open but its page has no relay talking to TokenDesk (not Dify, or still loading); or connected. */
+/**
+ * Closed; open but its page has no relay talking to TokenDesk (not Dify, or still loading); connected to a
+ * page whose replies are not charged (its app is not configured or disabled); or connected and metered.
+ */
 function ChatTag({ status }: { status: MonitorStatus }) {
   const { t } = useTranslation();
   if (!status.chat_open) return <Tag data-testid="monitor-chat" data-state="closed">{t('monitor.chatClosed')}</Tag>;
@@ -59,6 +62,15 @@ function ChatTag({ status }: { status: MonitorStatus }) {
       <Tooltip title={t('monitor.relayMissingHint')}>
         <Tag color="orange" data-testid="monitor-chat" data-state="open">
           {t('monitor.chatOpen')}
+        </Tag>
+      </Tooltip>
+    );
+  }
+  if (!status.relay_metered) {
+    return (
+      <Tooltip title={t('monitor.notMeteredHint')}>
+        <Tag color="orange" data-testid="monitor-chat" data-state="not-metered">
+          {t('monitor.notMetered')}
         </Tag>
       </Tooltip>
     );

@@ -146,6 +146,11 @@ describe('dashboard window', () => {
     await waitFor(() => expect(screen.getByTestId('monitor-chat')).toHaveAttribute('data-state', 'connected'));
     expect(screen.getByTestId('monitor-status')).toHaveTextContent('Chat connected');
     expect(screen.getByTestId('monitor-last-send')).toHaveTextContent('refused: not enough credits');
+
+    // The relay reported in from a page whose replies are not charged.
+    await act(() => emit('monitor', monitor({ relay_metered: false })));
+    await waitFor(() => expect(screen.getByTestId('monitor-chat')).toHaveAttribute('data-state', 'not-metered'));
+    expect(screen.getByTestId('monitor-status')).toHaveTextContent('Chat not metered');
   });
 
   it('opens the other windows', async () => {

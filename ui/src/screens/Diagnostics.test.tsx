@@ -51,7 +51,7 @@ describe('diagnostics window', () => {
     await pickOption('sim-model', 'gpt-4o-mini');
     await user.type(screen.getByTestId('sim-dify-price'), 'abc');
     await user.click(screen.getByTestId('sim-submit'));
-    await expectFieldError('sim-dify-price', /decimal/);
+    await expectFieldError('sim-dify-price', 'Enter a total in USD as a decimal number, e.g. 0.0013');
     await user.clear(screen.getByTestId('sim-dify-price'));
     await user.type(screen.getByTestId('sim-dify-price'), '0.0042');
     await user.clear(screen.getByTestId('sim-message-id'));

@@ -148,7 +148,7 @@ function SimulateForm({ apps, models }: { apps: App[] | null; models: Model[] | 
           name="dify_total_price"
           label={t('diagnostics.difyPrice')}
           tooltip={t('diagnostics.difyPriceHint')}
-          rules={[decimalRule(DECIMAL, t('admin.models.priceInvalid'), (v) => v >= 0)]}
+          rules={[decimalRule(DECIMAL, t('diagnostics.difyPriceInvalid'), (v) => v >= 0)]}
         >
           <Input inputMode="decimal" suffix="USD" style={{ width: 140 }} data-testid="sim-dify-price" />
         </Form.Item>

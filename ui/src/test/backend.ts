@@ -86,6 +86,7 @@ export function monitor(overrides: Partial<MonitorStatus> = {}): MonitorStatus {
     chat_open: true,
     chat_url: 'http://127.0.0.1:8765/chat/demo',
     relay_seen_at: '2026-11-24T08:29:00Z',
+    relay_metered: true,
     last_send: { endpoint: 'chat-messages', at: '2026-11-24T08:29:30Z', allowed: true, code: null },
     last_event_at: '2026-11-24T08:30:00Z',
     last_outcome: 'charged',

@@ -4,7 +4,7 @@ import { cleanup } from '@testing-library/react';
 import { afterEach } from 'vitest';
 import i18n from '../i18n';
 
-// jsdom has no matchMedia; antd's responsive grid and the dark-mode hook both ask it.
+// jsdom has no matchMedia; antd's responsive grid and the dark-mode and reduced-motion hooks ask it.
 window.matchMedia = (query: string) =>
   ({
     matches: false,
@@ -42,6 +42,5 @@ afterEach(async () => {
   cleanup();
   clearMocks();
   location.hash = '';
-  localStorage.clear();
   await i18n.changeLanguage('en');
 });

@@ -64,7 +64,7 @@ export function ModelsTab() {
           <Button
             size="small"
             type="link"
-            aria-label={t('admin.models.aliasesTitle', { name: m.name })}
+            aria-label={t('admin.models.editAliasesLabel', { name: m.name })}
             onClick={() => setAliasesOf(m)}
             data-testid={`model-aliases-${m.name}`}
           >
@@ -101,7 +101,7 @@ export function ModelsTab() {
           <Button
             size="small"
             type="link"
-            aria-label={t('admin.models.editTitle', { name: m.name })}
+            aria-label={t('admin.models.editPriceLabel', { name: m.name })}
             onClick={() =>
               setEditing({ isNew: false, values: { name: m.name, input: exactDecimal(m.input_usd_per_1k), output: exactDecimal(m.output_usd_per_1k) } })
             }
@@ -112,7 +112,7 @@ export function ModelsTab() {
           <Button
             size="small"
             type="link"
-            aria-label={t('admin.models.historyTitle', { name: m.name })}
+            aria-label={t('admin.models.historyLabel', { name: m.name })}
             onClick={() => setHistoryOf(m.name)}
             data-testid={`model-history-${m.name}`}
           >
