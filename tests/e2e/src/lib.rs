@@ -1,8 +1,9 @@
 //! Harness for the end-to-end tests: the real `tokendesk-desktop` binary under `tauri-driver`
-//! (WebKitWebDriver), with a fresh data directory and its own Dify simulator per test.
+//! (WebKitWebDriver), with a fresh data directory, its own Dify simulator and its own D-Bus session
+//! per test.
 //!
-//! Needs: a display (run under `xvfb-run`), a D-Bus session (`dbus-run-session`, for single-instance),
-//! `tauri-driver` on PATH or in ~/.cargo/bin, and the app built with `--features custom-protocol`
+//! Needs: a display (run under `xvfb-run`), `dbus-daemon`, `tauri-driver` on PATH or in
+//! ~/.cargo/bin, and the app built with `--features custom-protocol`
 //! (`TOKENDESK_DESKTOP_BIN` points at it, else target/debug/tokendesk-desktop).
 
 use dify_sim::{AppKind, DifySim, SimConfig};
@@ -46,6 +47,37 @@ fn free_port() -> Outcome<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
+}
+
+/// A D-Bus session daemon of one test's own.
+struct SessionBus {
+    daemon: Child,
+    address: String,
+}
+
+impl SessionBus {
+    fn start() -> Outcome<Self> {
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|err| format!("cannot start dbus-daemon: {err}"))?;
+        let mut address = String::new();
+        let stdout = daemon.stdout.take().ok_or("dbus-daemon has no stdout")?;
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut address)?;
+        let address = address.trim().to_owned();
+        if address.is_empty() {
+            let _ = daemon.kill();
+            return Err("dbus-daemon printed no address".into());
+        }
+        Ok(Self { daemon, address })
+    }
+
+    fn stop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
 }
 
 /// Polls `check` until it yields a value or [`PATIENCE`] runs out.
@@ -108,6 +140,8 @@ pub struct DesktopApp {
     /// When the WebDriver session (which starts the app) was asked for: the start of a cold start.
     pub session_requested_at: Instant,
     driver: Child,
+    /// Stopped after the driver, when the test is over.
+    bus: SessionBus,
     /// Until [`DesktopApp::finish`]: a test that failed half-way still has to end its session.
     session_open: bool,
 }
@@ -123,7 +157,11 @@ impl DesktopApp {
             (setup.prepare)(&mut ledger, &sim)?;
         }
         let (port, native_port) = (free_port()?, free_port()?);
+        let bus = SessionBus::start()?;
         let mut driver = Command::new(tauri_driver());
+        // A D-Bus session of the test's own: the single-instance check of this app cannot find the
+        // previous test's app, still closing, and hand over to it.
+        driver.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
         // The app's settings (window state), its webview's storage (the remembered language) and its
         // Downloads folder live in the test's folder too: nothing carries over from an earlier run.
         for (variable, folder) in [("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")] {
@@ -156,7 +194,8 @@ impl DesktopApp {
                 &native_port.to_string(),
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // The driver's and the app's output (the app inherits it), shown when a test fails.
+            .stderr(std::fs::File::create(data_dir.path().join("app.log"))?)
             .spawn()
             .map_err(|err| {
                 format!("cannot start tauri-driver (cargo install tauri-driver --locked): {err}")
@@ -180,13 +219,13 @@ impl DesktopApp {
         let client = eventually("a WebDriver session", || {
             let (capabilities, webdriver) = (capabilities.clone(), webdriver.clone());
             async move {
-                match ClientBuilder::native()
-                    .capabilities(capabilities)
-                    .connect(&webdriver)
-                    .await
-                {
-                    Ok(client) => Ok(Some(client)),
-                    Err(error) => Err(error.into()),
+                // The app may never come up (it exits at once, say): that is an error, not a hang.
+                let mut builder = ClientBuilder::native();
+                builder.capabilities(capabilities);
+                match tokio::time::timeout(PATIENCE, builder.connect(&webdriver)).await {
+                    Ok(Ok(client)) => Ok(Some(client)),
+                    Ok(Err(error)) => Err(error.into()),
+                    Err(_) => Err("the WebDriver session did not start".into()),
                 }
             }
         })
@@ -197,6 +236,7 @@ impl DesktopApp {
             data_dir,
             share_url,
             driver,
+            bus,
             session_requested_at,
             session_open: true,
         })
@@ -325,11 +365,17 @@ impl DesktopApp {
     /// Waits for the input to stand still first, as a click does: an opening modal zooms in.
     pub async fn fill(&self, test_id: &str, text: &str) -> Outcome {
         let input = self.element(test_id).await?;
-        stand_still(&input, &format!("[data-testid={test_id}]")).await?;
-        // Ctrl+A and Backspace, so React sees the old text go (a WebDriver clear bypasses its events).
-        input.send_keys("\u{E009}a\u{E009}\u{E003}").await?;
-        input.send_keys(text).await?;
-        Ok(())
+        let what = format!("[data-testid={test_id}]");
+        stand_still(&input, &what).await?;
+        eventually(&format!("typing into {what}"), || async {
+            // Ctrl+A and Backspace, so React sees the old text go (a WebDriver clear bypasses its events).
+            let typed = async {
+                input.send_keys("\u{E009}a\u{E009}\u{E003}").await?;
+                input.send_keys(text).await
+            };
+            not_ready_yet(typed.await)
+        })
+        .await
     }
 
     /// Clicks the element with this `data-testid`, as [`DesktopApp::click_element`] does.
@@ -345,15 +391,7 @@ impl DesktopApp {
     pub async fn click_element(&self, element: &Element, what: &str) -> Outcome {
         stand_still(element, what).await?;
         eventually(&format!("a click on {what}"), || async {
-            match element.click().await {
-                Ok(()) => Ok(Some(())),
-                Err(fantoccini::error::CmdError::Standard(error))
-                    if error.error == fantoccini::error::ErrorStatus::ElementClickIntercepted =>
-                {
-                    Ok(None)
-                }
-                Err(error) => Err(error.into()),
-            }
+            not_ready_yet(element.click().await)
         })
         .await
     }
@@ -399,21 +437,40 @@ impl DesktopApp {
     }
 }
 
+/// A step that failed only because its element is not ready yet (still covered, or not yet shown by an
+/// animation that has not started) is tried again; any other failure ends the wait.
+fn not_ready_yet(done: Result<(), fantoccini::error::CmdError>) -> Outcome<Option<()>> {
+    use fantoccini::error::{CmdError, ErrorStatus};
+    match done {
+        Ok(()) => Ok(Some(())),
+        Err(CmdError::Standard(error))
+            if matches!(
+                error.error,
+                ErrorStatus::ElementClickIntercepted | ErrorStatus::ElementNotInteractable
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Waits until `element` (named `what` in errors) is where it was 100 ms ago: no longer sliding,
 /// fading or zooming in.
 async fn stand_still(element: &Element, what: &str) -> Outcome {
     let start = Instant::now();
-    let mut last = element.rectangle().await?;
+    let mut last = None;
     loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = element.rectangle().await?;
-        if now == last {
+        // WebKit may refuse the rectangle of an element it is still laying out: ask again.
+        let now = element.rectangle().await.ok();
+        if now.is_some() && now == last {
             return Ok(());
         }
         if start.elapsed() > PATIENCE {
             return Err(format!("{what} never stood still").into());
         }
         last = now;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -424,6 +481,15 @@ async fn save_failure(client: &Client) {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis());
     let base = folder.join(format!("{stamp}"));
+    let probe = client
+        .execute(
+            "return JSON.stringify({url: location.href, focus: document.hasFocus(), visible: document.visibilityState, \
+             modals: document.querySelectorAll('.ant-modal').length, spinning: document.querySelectorAll('.ant-spin-spinning').length, \
+             active: document.activeElement && document.activeElement.outerHTML.slice(0, 300), loaded: performance.now()})",
+            vec![],
+        )
+        .await;
+    eprintln!("the failed test's page: {probe:?}");
     let (Ok(png), Ok(html)) = (client.screenshot().await, client.source().await) else {
         return;
     };
@@ -440,6 +506,15 @@ impl Drop for DesktopApp {
     /// alone would leave the app running, and the next test's app would then hand over to it as
     /// the single instance and never answer.
     fn drop(&mut self) {
+        if self.session_open {
+            let log =
+                std::fs::read_to_string(self.data_dir.path().join("app.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!(
+                "the failed test's app said, last lines first:\n{}",
+                tail.join("\n")
+            );
+        }
         if self.session_open
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
             && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
@@ -454,5 +529,6 @@ impl Drop for DesktopApp {
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        self.bus.stop();
     }
 }

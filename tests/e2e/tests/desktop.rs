@@ -22,6 +22,7 @@ async fn a_message_is_charged_once_and_the_dashboard_follows() -> Outcome {
     app.to_dashboard().await?;
     let before = app.text_of("[data-testid=balance]").await?;
     assert_eq!(before, "10000");
+
     app.to_chat().await?;
     app.send("What is our travel policy?").await?;
     app.replies_done(1).await?;
