@@ -253,6 +253,8 @@ export interface HeldEvent {
   detail: string;
   app_id: number;
   app_name: string;
+  /** The model a diagnostics simulation was priced as instead of the app's binding; approval uses it. */
+  priced_as: string | null;
   message_id: string;
   estimated: boolean;
   /** Null when the event could not be priced. */

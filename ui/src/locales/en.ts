@@ -315,6 +315,8 @@ const en = {
       title: 'Held events',
       showAll: 'Show decided',
       empty: 'Nothing waits for a decision',
+      pricedAs: 'as {{model}}',
+      pricedAsHint: 'A diagnostics simulation priced as this model instead of the app’s binding; approving it charges this model’s price.',
       reason: 'Reason',
       reasons: {
         cap: 'Above cap',

@@ -316,6 +316,8 @@ const zh: Messages = {
       title: '待审核事件',
       showAll: '显示已处理',
       empty: '暂无待审核事件',
+      pricedAs: '按 {{model}}',
+      pricedAsHint: '诊断模拟按此模型而非应用绑定计价；批准后按此模型的价格扣费。',
       reason: '原因',
       reasons: {
         cap: '超过上限',

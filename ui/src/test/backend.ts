@@ -155,6 +155,7 @@ export function held(id: string, overrides: Partial<HeldEvent> = {}): HeldEvent 
     detail: '900 credits is above the cap of 500',
     app_id: 2,
     app_name: 'Support bot',
+    priced_as: null,
     message_id: `msg-${id}`,
     estimated: false,
     amount: 900,

@@ -20,6 +20,7 @@ describe('admin: held and rejected events', () => {
     expect(capped).toHaveTextContent('900 credits is above the cap of 500');
     expect(unpriced).toHaveTextContent('No price');
     expect(unpriced).toHaveTextContent('unpriced');
+    expect(within(capped).queryByTestId('held-priced-as')).toBeNull();
     expect(backend.argsOf('held_events')).toEqual([{ all: false }]);
 
     await user.click(screen.getByTestId('held-approve-h1'));
@@ -48,5 +49,13 @@ describe('admin: held and rejected events', () => {
     expect(screen.queryByText('{"usage":{"prompt_tokens":-5}}')).toBeNull();
     await user.click(within(row).getByRole('button', { name: 'Expand row' }));
     expect(await screen.findByText('{"usage":{"prompt_tokens":-5}}')).toBeInTheDocument();
+  });
+
+  it('names the model a held simulation was priced as', async () => {
+    fakeBackend({ admin_status: () => session(), held_events: () => [held('h3', { priced_as: 'gpt-4o' })] });
+    renderWindow('admin');
+    await openAdminTab('held');
+    const row = await screen.findByTestId('held-row');
+    expect(within(row).getByTestId('held-priced-as')).toHaveTextContent('as gpt-4o');
   });
 });

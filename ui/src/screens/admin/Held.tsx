@@ -43,7 +43,20 @@ function HeldEvents() {
   const columns: ColumnsType<HeldEvent> = [
     { title: t('admin.col.time'), dataIndex: 'received_at', render: (v: string) => formatTime(v), width: 160 },
     { title: t('admin.held.reason'), dataIndex: 'reason', render: (r: HeldEvent['reason']) => <Tag color="orange">{t(`admin.held.reasons.${r}`)}</Tag> },
-    { title: t('dashboard.col.app'), dataIndex: 'app_name' },
+    {
+      title: t('dashboard.col.app'),
+      dataIndex: 'app_name',
+      render: (name: string, e) => (
+        <Space size={4}>
+          {name}
+          {e.priced_as && (
+            <Tooltip title={t('admin.held.pricedAsHint')}>
+              <Tag data-testid="held-priced-as">{t('admin.held.pricedAs', { model: e.priced_as })}</Tag>
+            </Tooltip>
+          )}
+        </Space>
+      ),
+    },
     { title: t('diagnostics.col.message'), dataIndex: 'message_id', ellipsis: true },
     {
       title: t('dashboard.col.credits'),
