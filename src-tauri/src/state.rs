@@ -75,6 +75,7 @@ impl Shell {
     ) -> ShellResult<Self> {
         let language_choice = LanguageChoice::in_dir(&data_dir);
         let navigable_origins = RwLock::new(navigable_origins(&ledger)?);
+        let integration_enabled = !integration_forced_off && ledger.policy()?.integration_enabled;
         Ok(Self {
             navigable_origins,
             language: Mutex::new(language_choice.current()),
@@ -85,6 +86,7 @@ impl Shell {
             admin_session_until: Mutex::new(None),
             monitor: Mutex::new(MonitorStatus {
                 demo: demo.is_some(),
+                integration_enabled,
                 ..MonitorStatus::default()
             }),
             current_app: Mutex::new(None),
@@ -194,14 +196,11 @@ impl Shell {
         }
     }
 
+    /// The monitor's status with the integration switch read afresh from the ledger (which the CLI
+    /// may have changed). Not for the main thread: see [`Shell::update_monitor`].
     pub fn monitor(&self) -> ShellResult<MonitorStatus> {
-        let mut status = self
-            .monitor
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        status.integration_enabled = self.integration_enabled()?;
-        Ok(status)
+        let enabled = self.integration_enabled()?;
+        Ok(self.update_monitor(|status| status.integration_enabled = enabled))
     }
 
     /// The active user's balance in credits, and whether it is under the low-balance threshold: two point
@@ -227,18 +226,16 @@ impl Shell {
         crossed
     }
 
-    /// Changes the monitor's status; `commands::update_monitor` also tells the windows.
-    pub fn update_monitor(
-        &self,
-        change: impl FnOnce(&mut MonitorStatus),
-    ) -> ShellResult<MonitorStatus> {
-        change(
-            &mut self
-                .monitor
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        self.monitor()
+    /// Changes the monitor's status and returns it, without the ledger: the main thread calls this on
+    /// page loads, and must never wait for the ledger's lock. `commands::update_monitor` also tells
+    /// the windows.
+    pub fn update_monitor(&self, change: impl FnOnce(&mut MonitorStatus)) -> MonitorStatus {
+        let mut status = self
+            .monitor
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut status);
+        status.clone()
     }
 }
 

@@ -34,7 +34,7 @@ pub fn update_monitor<R: Runtime>(
     change: impl FnOnce(&mut MonitorStatus),
 ) -> ShellResult<()> {
     if let Some(shell) = app.try_state::<Shell>() {
-        app.emit("monitor", shell.update_monitor(change)?)?;
+        app.emit("monitor", shell.update_monitor(change))?;
     }
     Ok(())
 }

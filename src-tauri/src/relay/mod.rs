@@ -230,10 +230,12 @@ pub async fn relay_status<R: Runtime>(
             .is_some_and(|dify_app| dify_app.enabled);
         Ok((ledger.active_account()?.balance, enabled))
     })?;
-    let metered = app_enabled && shell.integration_enabled()?;
+    let integration_enabled = shell.integration_enabled()?;
+    let metered = app_enabled && integration_enabled;
     update_monitor(&app, |status| {
         status.relay_seen_at = Some(Utc::now());
         status.relay_metered = metered;
+        status.integration_enabled = integration_enabled;
     })?;
     let monitor = if metered {
         Metering::Monitoring
