@@ -455,16 +455,37 @@ fn not_ready_yet(done: Result<(), fantoccini::error::CmdError>) -> Outcome<Optio
     }
 }
 
-/// Waits until `element` (named `what` in errors) is where it was 100 ms ago: no longer sliding,
-/// fading or zooming in.
+/// Whether the element or one of its ancestors is in a motion that ends (a drawer sliding in, a modal
+/// zooming in, a pane fading in): a running CSS animation or transition, or an Ant Design motion class
+/// (`ant-drawer-panel-motion-right-enter-start`, say), which sits still while it waits for a frame. A
+/// spinner's endless animation does not count.
+const ANIMATED: &str = r#"
+const ends = (animation) => animation.effect && animation.effect.getComputedTiming().iterations !== Infinity;
+const motionClass = /-(appear|enter|leave)(-(prepare|start|active))?$/;
+for (let node = arguments[0]; node; node = node.parentElement) {
+  if (node.getAnimations().some((animation) => animation.playState === 'running' && ends(animation))) return true;
+  if ([...node.classList].some((name) => motionClass.test(name))) return true;
+}
+return false;
+"#;
+
+/// Waits until `element` (named `what` in errors) is where it was 100 ms ago and nothing moves it any
+/// more: no longer sliding, fading or zooming in. Both, as WebKit under Xvfb may pause an animation
+/// for longer than that between frames.
 async fn stand_still(element: &Element, what: &str) -> Outcome {
     let start = Instant::now();
     let mut last = None;
+    let client = element.clone().client();
     loop {
         // WebKit may refuse the rectangle of an element it is still laying out: ask again.
         let now = element.rectangle().await.ok();
         if now.is_some() && now == last {
-            return Ok(());
+            let animated = client
+                .execute(ANIMATED, vec![serde_json::to_value(element)?])
+                .await;
+            if matches!(animated, Ok(serde_json::Value::Bool(false))) {
+                return Ok(());
+            }
         }
         if start.elapsed() > PATIENCE {
             return Err(format!("{what} never stood still").into());
