@@ -6,6 +6,7 @@ import { useTranslation } from 'react-i18next';
 import { api, type Breakdown, type Dashboard as DashboardData, type Entry, type HistoryFilter, type Spend, type WindowName } from '../api';
 import { ChargeDetail } from '../components/ChargeDetail';
 import { DataTable } from '../components/DataTable';
+import { Deferred } from '../components/Deferred';
 import { ErrorAlert } from '../components/ErrorAlert';
 import { LedgerList } from '../components/LedgerList';
 import { MonitorStatusCard } from '../components/MonitorStatusCard';
@@ -78,62 +79,67 @@ export function Dashboard() {
           <MonitorStatusCard />
         </Col>
       </Row>
-      <Card
-        size="small"
-        title={t('dashboard.chartTitle')}
-        loading={!data}
-        extra={data && <Typography.Text type="secondary">{t('dashboard.timeZone', { zone: data.time_zone })}</Typography.Text>}
-      >
-        {data && <SpendChart series={data.series} />}
-      </Card>
-      <Row gutter={[12, 12]}>
-        <Col xs={24} md={12}>
-          <BreakdownCard title={t('dashboard.byModel')} rows={data?.month_by_model} label={(key) => key || t('dashboard.difyPrice')} testId="by-model" />
-        </Col>
-        <Col xs={24} md={12}>
-          <BreakdownCard title={t('dashboard.byApp')} rows={data?.month_by_app} label={appName} testId="by-app" />
-        </Col>
-      </Row>
-      <Card size="small" title={t('dashboard.history')} extra={<ExportButton filter={filter} />}>
-        <Space direction="vertical" style={{ width: '100%' }}>
-          <Space wrap>
-            <DatePicker.RangePicker
-              value={filters.range}
-              onChange={(range) => setFilters((f) => ({ ...f, range: range as Range | null }))}
-              presets={[
-                { label: t('dashboard.presets.today'), value: [dayjs(), dayjs()] },
-                { label: t('dashboard.presets.week'), value: [dayjs().subtract(6, 'day'), dayjs()] },
-                { label: t('dashboard.presets.month'), value: [dayjs().startOf('month'), dayjs()] },
-                { label: t('dashboard.presets.days30'), value: [dayjs().subtract(29, 'day'), dayjs()] },
-              ]}
-              aria-label={t('dashboard.filters.range')}
-              data-testid="history-filter-range"
-            />
-            <Select<number>
-              allowClear
-              style={{ minWidth: 160 }}
-              placeholder={t('dashboard.filters.allApps')}
-              aria-label={t('dashboard.filters.app')}
-              value={filters.app_id}
-              onChange={(app_id) => setFilters((f) => ({ ...f, app_id }))}
-              options={apps.map((a) => ({ value: a.id, label: a.name }))}
-              data-testid="history-filter-app"
-            />
-            <Select<string>
-              allowClear
-              showSearch
-              style={{ minWidth: 180 }}
-              placeholder={t('dashboard.filters.allModels')}
-              aria-label={t('dashboard.filters.model')}
-              value={filters.model}
-              onChange={(model) => setFilters((f) => ({ ...f, model }))}
-              options={models.map((m) => ({ value: m.name, label: m.name }))}
-              data-testid="history-filter-model"
-            />
-          </Space>
-          <LedgerList state={history} onOpen={setOpen} />
+      {/* The balance and the cards first: the chart and the history's table and filters follow. */}
+      <Deferred>
+        <Space direction="vertical" size={12} style={{ width: '100%' }}>
+          <Card
+            size="small"
+            title={t('dashboard.chartTitle')}
+            loading={!data}
+            extra={data && <Typography.Text type="secondary">{t('dashboard.timeZone', { zone: data.time_zone })}</Typography.Text>}
+          >
+            {data && <SpendChart series={data.series} />}
+          </Card>
+          <Row gutter={[12, 12]}>
+            <Col xs={24} md={12}>
+              <BreakdownCard title={t('dashboard.byModel')} rows={data?.month_by_model} label={(key) => key || t('dashboard.difyPrice')} testId="by-model" />
+            </Col>
+            <Col xs={24} md={12}>
+              <BreakdownCard title={t('dashboard.byApp')} rows={data?.month_by_app} label={appName} testId="by-app" />
+            </Col>
+          </Row>
+          <Card size="small" title={t('dashboard.history')} extra={<ExportButton filter={filter} />}>
+            <Space direction="vertical" style={{ width: '100%' }}>
+              <Space wrap>
+                <DatePicker.RangePicker
+                  value={filters.range}
+                  onChange={(range) => setFilters((f) => ({ ...f, range: range as Range | null }))}
+                  presets={[
+                    { label: t('dashboard.presets.today'), value: [dayjs(), dayjs()] },
+                    { label: t('dashboard.presets.week'), value: [dayjs().subtract(6, 'day'), dayjs()] },
+                    { label: t('dashboard.presets.month'), value: [dayjs().startOf('month'), dayjs()] },
+                    { label: t('dashboard.presets.days30'), value: [dayjs().subtract(29, 'day'), dayjs()] },
+                  ]}
+                  aria-label={t('dashboard.filters.range')}
+                  data-testid="history-filter-range"
+                />
+                <Select<number>
+                  allowClear
+                  style={{ minWidth: 160 }}
+                  placeholder={t('dashboard.filters.allApps')}
+                  aria-label={t('dashboard.filters.app')}
+                  value={filters.app_id}
+                  onChange={(app_id) => setFilters((f) => ({ ...f, app_id }))}
+                  options={apps.map((a) => ({ value: a.id, label: a.name }))}
+                  data-testid="history-filter-app"
+                />
+                <Select<string>
+                  allowClear
+                  showSearch
+                  style={{ minWidth: 180 }}
+                  placeholder={t('dashboard.filters.allModels')}
+                  aria-label={t('dashboard.filters.model')}
+                  value={filters.model}
+                  onChange={(model) => setFilters((f) => ({ ...f, model }))}
+                  options={models.map((m) => ({ value: m.name, label: m.name }))}
+                  data-testid="history-filter-model"
+                />
+              </Space>
+              <LedgerList state={history} onOpen={setOpen} />
+            </Space>
+          </Card>
         </Space>
-      </Card>
+      </Deferred>
       <Drawer open={open !== null} onClose={() => setOpen(null)} title={t('detail.title')} width={560} destroyOnHidden>
         {open && <ChargeDetail entry={open} />}
       </Drawer>
