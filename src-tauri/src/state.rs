@@ -75,7 +75,7 @@ impl Shell {
     ) -> ShellResult<Self> {
         let language_choice = LanguageChoice::in_dir(&data_dir);
         let navigable_origins = RwLock::new(navigable_origins(&ledger)?);
-        let integration_enabled = !integration_forced_off && ledger.policy()?.integration_enabled;
+        let integration_enabled = integration_on(integration_forced_off, &ledger)?;
         Ok(Self {
             navigable_origins,
             language: Mutex::new(language_choice.current()),
@@ -157,8 +157,7 @@ impl Shell {
     }
 
     pub fn integration_enabled(&self) -> ShellResult<bool> {
-        Ok(!self.integration_forced_off
-            && self.ledger(|ledger| ledger.policy())?.integration_enabled)
+        self.ledger(|ledger| integration_on(self.integration_forced_off, ledger))
     }
 
     pub fn admin_status(&self) -> ShellResult<AdminStatus> {
@@ -237,6 +236,11 @@ impl Shell {
         change(&mut status);
         status.clone()
     }
+}
+
+/// Whether replies are metered: the ledger's switch, unless `TOKENDESK_ENABLE_DIFY=false` forced it off.
+pub fn integration_on(forced_off: bool, ledger: &Ledger) -> tokendesk_ledger::Result<bool> {
+    Ok(!forced_off && ledger.policy()?.integration_enabled)
 }
 
 /// The enabled apps' origins and the admin's extra hosts (added with the CLI; read at start).

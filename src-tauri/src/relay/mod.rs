@@ -12,7 +12,7 @@ use tokendesk_ledger::money::micros_to_credits;
 use crate::commands::{announce, update_monitor};
 use crate::error::{ShellError, ShellResult};
 use crate::language::Language;
-use crate::state::{SendCheck, Shell};
+use crate::state::{SendCheck, Shell, integration_on};
 
 /// Injected before any page script on every navigation of the chat window.
 pub const SCRIPT: &str = include_str!("relay.js");
@@ -224,13 +224,16 @@ pub async fn relay_status<R: Runtime>(
     shell: State<'_, Shell>,
 ) -> ShellResult<RelayStatus> {
     let page = page_url(&webview)?;
-    let (balance, app_enabled) = shell.ledger(|ledger| {
+    let (balance, app_enabled, integration_enabled) = shell.ledger(|ledger| {
         let enabled = ledger
             .app_for_url(&page)?
             .is_some_and(|dify_app| dify_app.enabled);
-        Ok((ledger.active_account()?.balance, enabled))
+        Ok((
+            ledger.active_account()?.balance,
+            enabled,
+            integration_on(shell.integration_forced_off, ledger)?,
+        ))
     })?;
-    let integration_enabled = shell.integration_enabled()?;
     let metered = app_enabled && integration_enabled;
     update_monitor(&app, |status| {
         status.relay_seen_at = Some(Utc::now());
