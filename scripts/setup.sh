@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what TokenDesk needs on Debian 12 (idempotent): the WebKitGTK stack and the end-to-end test
-# tools from Debian, the npm packages, tauri-driver from crates.io, and the built UI (ui/dist).
+# tools from Debian, PostgreSQL 15 for the org server and its tests, the npm packages, tauri-driver from
+# crates.io, and the built UI (ui/dist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libwebkit2gtk-4.1-dev build-essential libxdo-dev libssl-dev libayatana-appindicator3-dev
-  librsvg2-dev webkit2gtk-driver xvfb xauth dbus dbus-daemon dbus-x11 pkg-config)
+  librsvg2-dev webkit2gtk-driver xvfb xauth dbus dbus-daemon dbus-x11 pkg-config postgresql postgresql-contrib)
 missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>&1 | grep -v '^ii ' || true)
 if [ -n "$missing" ]; then
   sudo=""

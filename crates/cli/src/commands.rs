@@ -12,6 +12,8 @@ use tokendesk_ledger::money::{Price, parse_credits, parse_price, parse_rate};
 use tokendesk_ledger::stats::HistoryQuery;
 use tokendesk_ledger::{Ledger, LedgerError, Outcome, bench};
 
+use crate::org::{self, OrgCommand};
+
 /// The directory the desktop app keeps its data in (its Tauri identifier), shared with this CLI.
 const APP_IDENTIFIER: &str = "com.tokendesk.desktop";
 
@@ -76,6 +78,23 @@ enum Command {
     Held(HeldCommand),
     /// Checks every ledger invariant; exits non-zero if any is broken.
     Verify,
+    /// Makes this data directory a device of an org server, with a single-use code from its admin.
+    Enroll {
+        url: String,
+        code: String,
+        /// The name the org's admin sees for this device (default: the host name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Pushes what this device recorded, pulls the org's config, and renews the offline allowance.
+    Sync {
+        /// Keep syncing until interrupted: long-poll the config, retry failures with backoff.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Runs the org server's admin commands (sign in first with `org login`).
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Measures the ledger's performance on a scratch database.
     Bench {
         /// Usage entries to seed for the dashboard and history figures.
@@ -202,28 +221,31 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     #[error("output closed")]
     BrokenPipe,
+    #[error("{message}")]
+    Org { code: String, message: String },
 }
 
 impl CliError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Self::Ledger(error) => error.code(),
             Self::Input(_) => "input",
             Self::Io(_) => "io",
             Self::BrokenPipe => "broken_pipe",
+            Self::Org { code, .. } => code,
         }
     }
 }
 
-type CliResult<T = ()> = Result<T, CliError>;
+pub(crate) type CliResult<T = ()> = Result<T, CliError>;
 
 /// Prints JSON or a human rendering.
-struct Printer {
+pub(crate) struct Printer {
     json: bool,
 }
 
 impl Printer {
-    fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> CliResult {
+    pub(crate) fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> CliResult {
         let text = if self.json {
             serde_json::to_string_pretty(value).map_err(|err| CliError::Input(err.to_string()))?
         } else {
@@ -237,7 +259,7 @@ impl Printer {
     }
 }
 
-fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+pub(crate) fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
@@ -273,13 +295,13 @@ pub fn run(cli: Cli) -> CliResult<ExitCode> {
     let printer = Printer { json: cli.json };
     let actor = cli.actor.trim().to_owned();
     let data_dir = cli.data_dir;
-    let open = || -> CliResult<Ledger> {
-        let dir = match &data_dir {
-            Some(dir) => dir.clone(),
-            None => default_data_dir()?,
-        };
-        Ok(Ledger::open_dir(&dir)?)
+    let dir = || -> CliResult<PathBuf> {
+        match &data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => default_data_dir(),
+        }
     };
+    let open = || -> CliResult<Ledger> { Ok(Ledger::open_dir(&dir()?)?) };
     match cli.command {
         Command::Status => status(&printer, &open()?)?,
         Command::Record { app, incomplete } => {
@@ -328,6 +350,9 @@ pub fn run(cli: Cli) -> CliResult<ExitCode> {
             }
         }
         Command::Bench { rows } => return run_bench(&printer, rows),
+        Command::Enroll { url, code, name } => org::enroll(&printer, &mut open()?, &url, &code, name)?,
+        Command::Sync { watch } => org::sync(&printer, &mut open()?, watch)?,
+        Command::Org(command) => org::run(&printer, &dir()?, command)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -347,11 +372,24 @@ fn status(printer: &Printer, ledger: &Ledger) -> CliResult {
         "integration_enabled": policy.integration_enabled,
         "time_zone": dashboard.time_zone,
         "device_id": ledger.device_id(),
+        "sync": org::status_json(ledger)?,
     });
+    let sync = ledger.sync_status()?;
+    let mode = match (&sync.server, &sync.org) {
+        (Some(server), Some(org)) => format!(
+            "enrolled in {org} at {server}; {} pending, last sync {}, offline allowance left {} credits{}",
+            sync.pending,
+            sync.last_sync.map(|at| time(at, ledger)).unwrap_or_else(|| "never".into()),
+            sync.lease_left,
+            if sync.revoked { "; REVOKED" } else { "" }
+        ),
+        _ => "this computer only: its user is its own admin".into(),
+    };
     printer.print(&value, || {
         table(
             &["", ""],
             [
+                vec!["mode".into(), mode],
                 vec!["account".into(), dashboard.account.clone()],
                 vec![
                     "balance".into(),

@@ -1,6 +1,7 @@
 //! `tokendesk`: the command line over TokenDesk's ledger, for admins and scripts.
 
 mod commands;
+mod org;
 
 use clap::Parser;
 use std::io::Write;

@@ -1,49 +1,12 @@
 //! The `tokendesk` binary as scripts use it: JSON shapes, exit codes, one-line errors.
 
+mod common;
+
+use common::DataDir;
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 const PAGE: &str = "http://127.0.0.1:8765/chat/cli-test";
-
-struct DataDir(tempfile::TempDir);
-
-impl DataDir {
-    fn new() -> Self {
-        Self(tempfile::tempdir().unwrap())
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tokendesk"))
-            .args(args)
-            .env("TOKENDESK_DATA_DIR", self.0.path())
-            .env_remove("TOKENDESK_ACTOR")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn json(&self, args: &[&str], stdin: &str) -> Value {
-        let mut full = vec!["--json"];
-        full.extend_from_slice(args);
-        let output = self.run(&full, stdin);
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-}
 
 fn frame(message_id: &str, prompt: u64, completion: u64) -> String {
     format!(

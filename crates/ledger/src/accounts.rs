@@ -36,8 +36,13 @@ pub struct Account {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "id, name, display_name, role, balance_micros, password_hash IS NOT NULL, created_at";
+/// An enrolled account's balance is the server's as of the last acknowledged push plus this device's own
+/// entries above it; on an island it is the cached sum of the account's entries.
+const ACCOUNT_COLUMNS: &str = "id, name, display_name, role,
+    COALESCE((SELECT s.server_balance_micros
+                     + COALESCE((SELECT SUM(e.amount_micros) FROM entries e WHERE e.device_seq > s.acked_seq), 0)
+              FROM sync_state s WHERE s.account_id = accounts.id), balance_micros),
+    password_hash IS NOT NULL, created_at";
 
 fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
     let balance_micros: Micros = row.get(4)?;
@@ -138,7 +143,7 @@ impl Ledger {
             Role::Staff => "staff",
             Role::Admin => "admin",
         };
-        self.write(|tx| {
+        self.admin_write(|tx| {
             let taken: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM accounts WHERE name = ?1)", [name], |row| row.get(0))?;
             if taken {
                 return Err(LedgerError::AlreadyExists { what: "account", name: name.into() });
@@ -208,7 +213,7 @@ impl Ledger {
             )));
         }
         let account = self.account(account)?;
-        let id = self.write(|tx| {
+        let id = self.admin_write(|tx| {
             entries::post(
                 tx,
                 &NewEntry {
@@ -229,7 +234,7 @@ impl Ledger {
     /// Cancels an entry with an opposite one. Each entry can be reversed once; a reversal cannot be.
     pub fn reverse(&mut self, entry_id: &str, actor: &str, reason: &str) -> Result<Entry> {
         let reason = required_reason(reason)?;
-        let id = self.write(|tx| {
+        let id = self.admin_write(|tx| {
             let original = entries::get(tx, entry_id)?.ok_or_else(|| LedgerError::NotFound {
                 what: "entry",
                 name: entry_id.into(),
@@ -268,7 +273,7 @@ impl Ledger {
     pub fn set_admin_password(&mut self, admin: &str, password: &str) -> Result<()> {
         let account = self.admin(admin)?;
         let hash = hash_password(password)?;
-        self.write(|tx| {
+        self.admin_write(|tx| {
             let changed = tx.execute(
                 "UPDATE accounts SET password_hash = ?2 WHERE id = ?1 AND password_hash IS NULL",
                 (account.id, &hash),
@@ -284,7 +289,7 @@ impl Ledger {
         self.check_admin_password(admin, current)?;
         let account = self.admin(admin)?;
         let hash = hash_password(new)?;
-        self.write(|tx| {
+        self.admin_write(|tx| {
             tx.execute(
                 "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
                 (account.id, &hash),

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use serde::Serialize;
 use url::Url;
 
-use crate::entries::Pricing;
+use crate::entries::{Pricing, parse_pricing};
 use crate::error::{EventError, LedgerError, Result};
 use crate::pricing::{ModelConfig, find_model};
 use crate::{Ledger, time};
@@ -73,7 +73,7 @@ fn app_from_row(row: &Row) -> rusqlite::Result<DifyApp> {
         share_url: row.get(2)?,
         origin: row.get(3)?,
         share_token: row.get(4)?,
-        pricing: Pricing::parse(&row.get::<_, String>(5)?)?,
+        pricing: parse_pricing(&row.get::<_, String>(5)?)?,
         model_id: row.get(6)?,
         model: row.get(7)?,
         enabled: row.get(8)?,
@@ -218,7 +218,7 @@ impl Ledger {
         demo: bool,
     ) -> Result<DifyApp> {
         let (name, location) = checked_app(name, share_url)?;
-        let id = self.write(|tx| {
+        let id = self.admin_write(|tx| {
             let (pricing, model_id) = bind(tx, binding)?;
             refuse_taken(tx, &location, share_url, None)?;
             tx.execute(
@@ -232,7 +232,7 @@ impl Ledger {
     }
 
     pub fn set_app_enabled(&mut self, id: i64, enabled: bool) -> Result<DifyApp> {
-        self.write(|tx| {
+        self.admin_write(|tx| {
             let changed = tx.execute(
                 "UPDATE dify_apps SET enabled = ?2 WHERE id = ?1",
                 (id, enabled),
@@ -258,7 +258,7 @@ impl Ledger {
         binding: &AppBinding,
     ) -> Result<DifyApp> {
         let (name, location) = checked_app(name, share_url)?;
-        self.write(|tx| {
+        self.admin_write(|tx| {
             let (pricing, model_id) = bind(tx, binding)?;
             refuse_taken(tx, &location, share_url, Some(id))?;
             let changed = tx.execute(
@@ -294,7 +294,7 @@ impl Ledger {
             .filter(|url| matches!(url.scheme(), "http" | "https"))
             .map(|url| url.origin().ascii_serialization())
             .ok_or_else(|| LedgerError::invalid(format!("{url:?} is not an http(s) URL")))?;
-        self.write(|tx| {
+        self.admin_write(|tx| {
             tx.execute(
                 "INSERT INTO navigation_hosts (origin, added_by, added_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (origin) DO NOTHING",

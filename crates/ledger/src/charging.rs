@@ -14,7 +14,7 @@ use crate::frame::{self, MAX_PAYLOAD_BYTES};
 use crate::guards::{Policy, is_flooding, is_over_cap, read_policy};
 use crate::money::{Micros, Price, micros_to_credits, usd_for_tokens, usd_to_micros};
 use crate::pricing::{current_rate, model_by_id};
-use crate::{Ledger, Tx};
+use crate::{Ledger, Tx, sync};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -68,6 +68,8 @@ pub enum HoldReason {
     Flood,
     Conflict,
     Unpriced,
+    /// Enrolled: past the offline lease the org server reserved for this device.
+    OfflineAllowance,
 }
 
 impl HoldReason {
@@ -77,6 +79,7 @@ impl HoldReason {
             Self::Flood => "flood",
             Self::Conflict => "conflict",
             Self::Unpriced => "unpriced",
+            Self::OfflineAllowance => "offline_allowance",
         }
     }
 }
@@ -467,7 +470,7 @@ fn settle(
                 policy.flood_max_per_minute
             ),
         )),
-        Ok(_) => None,
+        Ok(_) => sync::lease_refusal(tx, now)?.map(|detail| (HoldReason::OfflineAllowance, detail)),
     };
     let (priced, (reason, detail)) = match (priced, hold) {
         (Ok(priced), None) => {
@@ -589,10 +592,13 @@ struct NewHeld<'a> {
 
 fn insert_held(tx: &Tx, held: &NewHeld) -> Result<String> {
     let id = tx.env.new_id();
+    let stamp = sync::stamp(tx)?;
+    let event = held.event;
     tx.prepare_cached(
         "INSERT INTO held_events (id, received_at, reason, detail, account_id, app_id, message_id, content_hash,
-             estimated, amount_micros, payload, priced_as_model_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             estimated, amount_micros, payload, priced_as_model_id, prompt_tokens, completion_tokens,
+             dify_total_price, dify_currency, device_seq, config_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(rusqlite::params![
         id,
@@ -607,6 +613,12 @@ fn insert_held(tx: &Tx, held: &NewHeld) -> Result<String> {
         held.micros,
         held.payload,
         held.priced_as,
+        event.prompt_tokens as i64,
+        event.completion_tokens as i64,
+        event.dify_total_price.map(|price| price.normalize().to_string()),
+        event.dify_currency,
+        stamp.map(|(seq, _)| seq),
+        stamp.map(|(_, version)| version),
     ])?;
     Ok(id)
 }

@@ -8,11 +8,12 @@ use std::time::Duration;
 use crate::error::{LedgerError, Result};
 
 const MIGRATIONS: &[M<'static>] = &[
-    M::up(include_str!("../../../migrations/0001_ledger.sql")),
+    M::up(include_str!("../../../migrations/ledger/0001_ledger.sql")),
     M::up(include_str!(
-        "../../../migrations/0002_hosts_and_model_calls.sql"
+        "../../../migrations/ledger/0002_hosts_and_model_calls.sql"
     )),
-    M::up(include_str!("../../../migrations/0003_held_priced_as.sql")),
+    M::up(include_str!("../../../migrations/ledger/0003_held_priced_as.sql")),
+    M::up(include_str!("../../../migrations/ledger/0004_sync.sql")),
 ];
 
 pub(crate) fn open(path: &Path) -> Result<Connection> {

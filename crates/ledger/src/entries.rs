@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::{LedgerError, Result};
 use crate::money::{Micros, Price, micros_to_credits};
-use crate::{Tx, time};
+use crate::{Tx, sync, time};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,35 +48,13 @@ impl EntryKind {
     }
 }
 
-/// How a charge was priced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pricing {
-    /// The app's bound model, at the ledger's price.
-    Model,
-    /// Dify's reported `total_price`.
-    DifyPrice,
-}
+pub use tokendesk_sync_proto::Pricing;
 
-impl Pricing {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Model => "model",
-            Self::DifyPrice => "dify_price",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> rusqlite::Result<Self> {
-        match text {
-            "model" => Ok(Self::Model),
-            "dify_price" => Ok(Self::DifyPrice),
-            other => Err(rusqlite::Error::InvalidColumnType(
-                0,
-                other.into(),
-                rusqlite::types::Type::Text,
-            )),
-        }
-    }
+/// A pricing as stored.
+pub(crate) fn parse_pricing(text: &str) -> rusqlite::Result<Pricing> {
+    Pricing::parse(text).ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(0, text.into(), rusqlite::types::Type::Text)
+    })
 }
 
 /// Everything a charge was computed from, snapshotted on its entry.
@@ -133,15 +111,20 @@ pub(crate) fn post(tx: &Tx, entry: &NewEntry) -> Result<String> {
     let created_at = tx.env.now_micros();
     let usage = entry.usage;
     let price = usage.and_then(|usage| usage.price);
+    // Enrolled, what this device authors is numbered for the push; admin entries never are.
+    let stamp = match entry.kind {
+        EntryKind::Charge => sync::stamp(tx)?,
+        _ => None,
+    };
     tx.prepare_cached(
         "INSERT INTO entries (id, account_id, amount_micros, kind, device_id, created_at, actor, reason,
              reverses_id, held_id, pricing, app_id, app_name, model, conversation_id, message_id,
              prompt_tokens, completion_tokens, input_usd_per_1k, output_usd_per_1k, credits_per_usd,
-             usd_cost, dify_total_price, dify_currency, estimated)
+             usd_cost, dify_total_price, dify_currency, estimated, device_seq, config_version)
          VALUES (:id, :account_id, :amount, :kind, :device_id, :created_at, :actor, :reason,
              :reverses_id, :held_id, :pricing, :app_id, :app_name, :model, :conversation_id, :message_id,
              :prompt_tokens, :completion_tokens, :input_price, :output_price, :rate,
-             :usd_cost, :dify_total_price, :dify_currency, :estimated)",
+             :usd_cost, :dify_total_price, :dify_currency, :estimated, :device_seq, :config_version)",
     )?
     .execute(named_params! {
             ":id": id,
@@ -169,6 +152,8 @@ pub(crate) fn post(tx: &Tx, entry: &NewEntry) -> Result<String> {
             ":dify_total_price": usage.and_then(|usage| usage.dify_total_price.map(|price| price.to_string())),
             ":dify_currency": usage.and_then(|usage| usage.dify_currency.as_deref()),
             ":estimated": usage.is_some_and(|usage| usage.estimated),
+            ":device_seq": stamp.map(|(seq, _)| seq),
+            ":config_version": stamp.map(|(_, version)| version),
     })?;
     let updated = tx
         .prepare_cached("UPDATE accounts SET balance_micros = balance_micros + ?1 WHERE id = ?2")?
@@ -274,7 +259,7 @@ pub(crate) fn from_row(row: &Row) -> rusqlite::Result<Entry> {
                 _ => None,
             };
             Some(UsageSnapshot {
-                pricing: Pricing::parse(&pricing)?,
+                pricing: parse_pricing(&pricing)?,
                 app_id: row.get(11)?,
                 app_name: row.get(12)?,
                 model: row.get(13)?,

@@ -77,6 +77,8 @@ pub enum LedgerError {
     AlreadyDecided(String),
     #[error("entry {0} was already reversed")]
     AlreadyReversed(String),
+    #[error("this device is enrolled with the org server {0}: prices, the rate, apps, guards and balances are managed there")]
+    ManagedByServer(String),
     #[error("CSV error: {0}")]
     Csv(#[from] csv::Error),
     #[error("I/O error: {0}")]
@@ -98,6 +100,7 @@ impl LedgerError {
             Self::WrongPassword => "wrong_password",
             Self::AlreadyDecided(_) => "already_decided",
             Self::AlreadyReversed(_) => "already_reversed",
+            Self::ManagedByServer(_) => "managed_by_server",
             Self::Csv(_) => "csv",
             Self::Io(_) => "io",
             Self::PasswordHash(_) => "password_hash",

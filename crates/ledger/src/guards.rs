@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::apps::{ResolveError, resolve};
 use crate::error::{EventError, LedgerError, Result};
 use crate::money::{Micros, micros_to_credits};
-use crate::{Ledger, stats, time};
+use crate::{Ledger, stats, sync, time};
 
 /// The flood guard counts charges over this window.
 const FLOOD_WINDOW_MICROS: i64 = 60_000_000;
@@ -45,6 +45,9 @@ pub enum Refusal {
     DailyBudgetSpent { budget: rust_decimal::Decimal },
     #[error("this month's budget of {budget} credits is spent")]
     MonthlyBudgetSpent { budget: rust_decimal::Decimal },
+    /// Enrolled: the offline lease is spent or expired, or the device was revoked.
+    #[error("{0}")]
+    OfflineAllowance(String),
 }
 
 impl Refusal {
@@ -55,6 +58,7 @@ impl Refusal {
             Self::BalanceBelowMinimum { .. } => "insufficient_credits",
             Self::DailyBudgetSpent { .. } => "daily_budget_spent",
             Self::MonthlyBudgetSpent { .. } => "monthly_budget_spent",
+            Self::OfflineAllowance(_) => "offline_allowance",
         }
     }
 }
@@ -91,6 +95,29 @@ pub(crate) fn read_policy(conn: &Connection) -> Result<Policy> {
 }
 
 /// Whether the account has hit the flood rate within the last minute.
+/// Writes the guards (the active account is not one of them).
+pub(crate) fn write_policy(conn: &Connection, policy: &Policy, actor: &str, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE policy SET integration_enabled = ?1, min_balance_micros = ?2, event_cap_micros = ?3,
+             flood_max_per_minute = ?4, low_balance_micros = ?5, max_tokens_per_event = ?6,
+             daily_budget_micros = ?7, monthly_budget_micros = ?8, updated_by = ?9, updated_at = ?10
+         WHERE id = 1",
+        rusqlite::params![
+            policy.integration_enabled,
+            policy.min_balance_micros,
+            policy.event_cap_micros,
+            policy.flood_max_per_minute,
+            policy.low_balance_micros,
+            policy.max_tokens_per_event,
+            policy.daily_budget_micros,
+            policy.monthly_budget_micros,
+            actor,
+            now,
+        ],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn is_flooding(
     conn: &Connection,
     policy: &Policy,
@@ -128,27 +155,7 @@ impl Ledger {
                 "caps, budgets and the flood rate cannot be negative, and the token limit must be positive",
             ));
         }
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE policy SET integration_enabled = ?1, min_balance_micros = ?2, event_cap_micros = ?3,
-                     flood_max_per_minute = ?4, low_balance_micros = ?5, max_tokens_per_event = ?6,
-                     daily_budget_micros = ?7, monthly_budget_micros = ?8, updated_by = ?9, updated_at = ?10
-                 WHERE id = 1",
-                rusqlite::params![
-                    policy.integration_enabled,
-                    policy.min_balance_micros,
-                    policy.event_cap_micros,
-                    policy.flood_max_per_minute,
-                    policy.low_balance_micros,
-                    policy.max_tokens_per_event,
-                    policy.daily_budget_micros,
-                    policy.monthly_budget_micros,
-                    actor,
-                    tx.env.now_micros(),
-                ],
-            )?;
-            Ok(())
-        })?;
+        self.admin_write(|tx| write_policy(tx, policy, actor, tx.env.now_micros()))?;
         self.policy()
     }
 
@@ -173,6 +180,9 @@ impl Ledger {
             Ok(_) => {}
             Err(ResolveError::Event(error)) => return Ok(Some(Refusal::App(error))),
             Err(ResolveError::Database(error)) => return Err(error.into()),
+        }
+        if let Some(detail) = sync::lease_refusal(&self.conn, self.env.now_micros())? {
+            return Ok(Some(Refusal::OfflineAllowance(detail)));
         }
         if balance < policy.min_balance_micros {
             return Ok(Some(Refusal::BalanceBelowMinimum {

@@ -115,7 +115,7 @@ impl Ledger {
     pub fn approve_held(&mut self, id: &str, admin: &str, note: &str) -> Result<Entry> {
         let held = self.pending(id)?;
         let mut app = self.app(held.app_id)?;
-        let entry_id = self.write(|tx| {
+        let entry_id = self.admin_write(|tx| {
             if let Some(model) = &held.priced_as {
                 price_as(tx, &mut app, model)?;
             }
@@ -140,7 +140,7 @@ impl Ledger {
     /// Closes a held event without charging it.
     pub fn reject_held(&mut self, id: &str, admin: &str, note: &str) -> Result<HeldEvent> {
         self.pending(id)?;
-        self.write(|tx| decide(tx, id, "rejected", admin, note, None))?;
+        self.admin_write(|tx| decide(tx, id, "rejected", admin, note, None))?;
         self.held_event(id)
     }
 

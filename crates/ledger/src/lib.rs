@@ -22,6 +22,7 @@ pub mod money;
 pub mod pricing;
 mod seed;
 pub mod stats;
+pub mod sync;
 pub mod time;
 pub mod verify;
 
@@ -143,5 +144,14 @@ impl Ledger {
     fn write<T>(&mut self, work: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
         let env = &self.env;
         db::write(&mut self.conn, |sql| work(&Tx { sql, env }))
+    }
+
+    /// A write only an admin of this ledger may make: refused once the ledger is enrolled with an org
+    /// server, which owns prices, the rate, apps, guards and balances from then on.
+    fn admin_write<T>(&mut self, work: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        self.write(|tx| {
+            sync::refuse_if_enrolled(tx)?;
+            work(tx)
+        })
     }
 }

@@ -1,19 +1,14 @@
 //! Money arithmetic. Amounts are integer micro-credits; prices and rates are exact decimals.
 //! Every charge is rounded exactly once, with [`CHARGE_ROUNDING`].
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use std::str::FromStr;
 
 use crate::error::{LedgerError, Result};
 
-/// Micro-credits: 1 credit = 1,000,000 micro-credits.
-pub type Micros = i64;
-
-pub const MICROS_PER_CREDIT: i64 = 1_000_000;
-
-/// A charge is rounded away from zero to whole micro-credits: a started micro-credit is owed, and the
-/// user is never charged less than the tokens cost.
-pub const CHARGE_ROUNDING: RoundingStrategy = RoundingStrategy::AwayFromZero;
+pub use tokendesk_sync_proto::money::{
+    CHARGE_ROUNDING, MICROS_PER_CREDIT, Micros, micros_to_credits, usd_to_micros,
+};
 
 /// Prices above this (USD per 1K tokens) are taken for typing errors.
 const MAX_PRICE_PER_1K: Decimal = Decimal::from_parts(100_000, 0, 0, false, 0);
@@ -34,29 +29,20 @@ pub struct Cost {
     pub micros: Micros,
 }
 
-/// USD for a reply: `in/1000·p_in + out/1000·p_out`, exact.
+/// USD for a reply: `in/1000·p_in + out/1000·p_out`, exact; the org server computes the same formula.
 pub fn usd_for_tokens(
     prompt_tokens: u64,
     completion_tokens: u64,
     price: &Price,
 ) -> Option<Decimal> {
-    let thousand = Decimal::ONE_THOUSAND;
-    let input = Decimal::from(prompt_tokens)
-        .checked_mul(price.input_per_1k)?
-        .checked_div(thousand)?;
-    let output = Decimal::from(completion_tokens)
-        .checked_mul(price.output_per_1k)?
-        .checked_div(thousand)?;
-    input.checked_add(output)
-}
-
-/// Micro-credits for a USD amount at `credits_per_usd`, rounded once with [`CHARGE_ROUNDING`].
-pub fn usd_to_micros(usd: Decimal, credits_per_usd: Decimal) -> Option<Micros> {
-    let micros = usd
-        .checked_mul(credits_per_usd)?
-        .checked_mul(Decimal::from(MICROS_PER_CREDIT))?
-        .round_dp_with_strategy(0, CHARGE_ROUNDING);
-    i64::try_from(micros).ok()
+    tokendesk_sync_proto::money::usd_for_tokens(
+        prompt_tokens,
+        completion_tokens,
+        &tokendesk_sync_proto::Price {
+            input_per_1k: price.input_per_1k,
+            output_per_1k: price.output_per_1k,
+        },
+    )
 }
 
 pub fn cost(usd: Decimal, credits_per_usd: Decimal) -> Option<Cost> {
@@ -79,11 +65,6 @@ pub fn parse_credits(text: &str) -> Result<Micros> {
         .checked_mul(Decimal::from(MICROS_PER_CREDIT))
         .and_then(|micros| i64::try_from(micros).ok())
         .ok_or_else(|| LedgerError::invalid(format!("{text:?} is out of range")))
-}
-
-/// Micro-credits as a decimal number of credits, e.g. `-12.5`.
-pub fn micros_to_credits(micros: Micros) -> Decimal {
-    Decimal::new(micros, 6).normalize()
 }
 
 /// Parses a decimal written as text or in scientific notation (LiteLLM writes `3e-06`).
@@ -134,35 +115,6 @@ mod tests {
             input_per_1k: parse_price(input).unwrap(),
             output_per_1k: parse_price(output).unwrap(),
         }
-    }
-
-    #[test]
-    fn cost_follows_the_formula_exactly() {
-        // 1033 in, 135 out at 0.001/0.002 per 1K = 0.001033 + 0.00027 = 0.001303 USD; × 10000 = 13.03 credits.
-        let usd = usd_for_tokens(1033, 135, &price("0.001", "0.002")).unwrap();
-        assert_eq!(usd, Decimal::from_str("0.001303").unwrap());
-        assert_eq!(usd_to_micros(usd, Decimal::from(10_000)), Some(13_030_000));
-    }
-
-    #[test]
-    fn rounding_happens_once_and_away_from_zero() {
-        // 1 token at 0.0000001 USD/1K = 1e-10 USD; × 10000 credits = 1e-6 credits = exactly 1 micro.
-        let usd = usd_for_tokens(1, 0, &price("0.0000001", "0")).unwrap();
-        assert_eq!(usd_to_micros(usd, Decimal::from(10_000)), Some(1));
-        // Half a micro-credit is owed as a whole one, and so is a hundredth of one.
-        let usd = usd_for_tokens(1, 0, &price("0.00000005", "0")).unwrap();
-        assert_eq!(usd_to_micros(usd, Decimal::from(10_000)), Some(1));
-        let usd = usd_for_tokens(1, 0, &price("0.000000001", "0")).unwrap();
-        assert_eq!(usd_to_micros(usd, Decimal::from(10_000)), Some(1));
-        // Zero stays zero.
-        assert_eq!(usd_to_micros(Decimal::ZERO, Decimal::from(10_000)), Some(0));
-    }
-
-    #[test]
-    fn summing_rounded_parts_would_differ_from_rounding_once() {
-        // Each side alone is 0.4 micro; rounded separately that would be 2 micros, once it is 1.
-        let usd = usd_for_tokens(1, 1, &price("0.00000004", "0.00000004")).unwrap();
-        assert_eq!(usd_to_micros(usd, Decimal::from(10_000)), Some(1));
     }
 
     #[test]

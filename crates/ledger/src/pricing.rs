@@ -97,11 +97,11 @@ pub struct PreviewRow {
 }
 
 /// A row to import: a model name, its price, and optional aliases.
-struct PriceRow {
-    line: u64,
-    name: String,
-    price: Price,
-    aliases: Vec<String>,
+pub struct PriceRow {
+    pub line: u64,
+    pub name: String,
+    pub price: Price,
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,13 +349,13 @@ impl Ledger {
         actor: &str,
         reason: &str,
     ) -> Result<ModelConfig> {
-        self.write(|tx| set_model_in(tx, name, price, actor, reason))?;
+        self.admin_write(|tx| set_model_in(tx, name, price, actor, reason))?;
         self.model(name)
     }
 
     pub fn set_model_active(&mut self, name: &str, active: bool) -> Result<ModelConfig> {
         let model = self.model(name)?;
-        self.write(|tx| {
+        self.admin_write(|tx| {
             tx.execute(
                 "UPDATE models SET active = ?2, updated_at = ?3 WHERE id = ?1",
                 (model.id, active, tx.env.now_micros()),
@@ -367,7 +367,7 @@ impl Ledger {
 
     /// Replaces a model's aliases. An alias may not be another model's name or alias.
     pub fn set_model_aliases(&mut self, name: &str, aliases: &[String]) -> Result<ModelConfig> {
-        self.write(|tx| set_aliases_in(tx, name, aliases))?;
+        self.admin_write(|tx| set_aliases_in(tx, name, aliases))?;
         self.model(name)
     }
 
@@ -417,7 +417,7 @@ impl Ledger {
     ) -> Result<RateChange> {
         let rate = crate::money::parse_rate(&credits_per_usd.to_string())?;
         let reason = required(reason, "a reason")?;
-        self.write(|tx| {
+        self.admin_write(|tx| {
             let old = current_rate(tx)?;
             let now = tx.env.now_micros();
             tx.execute(
@@ -518,7 +518,7 @@ impl Ledger {
         mut progress: impl FnMut(ImportProgress),
     ) -> Result<ImportReport> {
         let total = rows.len();
-        let mut report = self.write(|tx| {
+        let mut report = self.admin_write(|tx| {
             let mut report = ImportReport::default();
             for (index, row) in rows.into_iter().enumerate() {
                 // Each row is its own savepoint, so one bad row leaves the others in.
@@ -557,7 +557,9 @@ impl Ledger {
     }
 }
 
-fn parse_price_file(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
+/// Parses a price file (CSV, or LiteLLM's price-map JSON) into rows and line-numbered errors, writing nothing:
+/// the org admin's import sends these rows to the server.
+pub fn parse_price_file(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
     if text.trim_start().starts_with('{') {
         parse_litellm(text)
     } else {

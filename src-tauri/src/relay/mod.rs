@@ -174,6 +174,15 @@ fn refusal(language: Language, code: &str, balance: Option<String>) -> SendAnswe
             402,
             "TokenDesk: the budget for this period is spent; sending is paused.".into(),
         ),
+        ("offline_allowance", true) => (
+            402,
+            "TokenDesk：离线额度已用完，请连接组织服务器同步后再发送。".into(),
+        ),
+        ("offline_allowance", false) => (
+            402,
+            "TokenDesk: the offline allowance is spent; connect to your org's server to sync, then send again."
+                .into(),
+        ),
         ("integration_disabled", true) => (
             403,
             "TokenDesk：计量已关闭，暂时无法通过 TokenDesk 发送。".into(),

@@ -84,7 +84,7 @@ function ChatTag({ status }: { status: MonitorStatus }) {
   );
 }
 
-const REFUSALS = ['insufficient_credits', 'daily_budget_spent', 'monthly_budget_spent', 'integration_disabled', 'unknown_app', 'app_disabled'] as const;
+const REFUSALS = ['insufficient_credits', 'daily_budget_spent', 'monthly_budget_spent', 'offline_allowance', 'integration_disabled', 'unknown_app', 'app_disabled'] as const;
 type Refusal = (typeof REFUSALS)[number];
 
 function refusalText(t: ReturnType<typeof useTranslation>['t'], code: string | null): string {

@@ -76,6 +76,7 @@ const en = {
       insufficient_credits: 'not enough credits',
       daily_budget_spent: "today's budget is spent",
       monthly_budget_spent: "this month's budget is spent",
+      offline_allowance: 'the offline allowance is spent: sync to renew it',
       integration_disabled: 'metering is off',
       unknown_app: 'app not configured',
       app_disabled: 'app disabled',

@@ -77,6 +77,7 @@ const zh: Messages = {
       insufficient_credits: '积分不足',
       daily_budget_spent: '今日预算已用完',
       monthly_budget_spent: '本月预算已用完',
+      offline_allowance: '离线额度已用完，请同步',
       integration_disabled: '计量已关闭',
       unknown_app: '应用未配置',
       app_disabled: '应用已停用',

@@ -1,0 +1,612 @@
+//! The org server from the command line: a device's `enroll` and `sync`, and an admin's `org …` commands,
+//! which sign in to the server and run there. Once enrolled, the local admin commands are refused by the ledger.
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::json;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use tokendesk_ledger::Ledger;
+use tokendesk_ledger::money::micros_to_credits;
+use tokendesk_ledger::pricing::parse_price_file;
+use tokendesk_sync_client::admin::OrgAdmin;
+use tokendesk_sync_client::{ClientError, device};
+use tokendesk_sync_proto::Price;
+use tokendesk_sync_proto::admin::{
+    BalanceInfo, DeviceInfo, EnrollmentCode, EntryInfo, EntryKind, HeldInfo, ImportModel, ImportModels,
+    ImportReport, ModelInfo, NewApp, NewEntry, NewUser, RateInfo, Reason, Report, ReportBy, Role, SetModel,
+    SetPolicy, SetRate, UserInfo, UserSummary,
+};
+use tokendesk_sync_proto::device::{AppConfig, Policy};
+use tokendesk_sync_proto::Pricing;
+
+use crate::commands::{CliError, CliResult, Printer, table};
+
+#[derive(Subcommand)]
+pub enum OrgCommand {
+    /// Signs in to an org server as an admin; the session is kept in the data directory (mode 0600).
+    Login {
+        url: String,
+        name: String,
+        /// Read the password from standard input instead of the terminal.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Ends the admin session.
+    Logout,
+    #[command(subcommand)]
+    Users(OrgUsers),
+    /// Makes a single-use enrollment code (10 minutes) for one user's new device.
+    EnrollCode { user: String },
+    #[command(subcommand)]
+    Devices(OrgDevices),
+    /// Grants credits to a user.
+    Grant(Amount),
+    /// Tops a user up.
+    Topup(Amount),
+    /// Adjusts a user's balance (may be negative).
+    Adjust(Amount),
+    /// Reverses an entry, once.
+    Reverse {
+        entry_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// A user's balance on the server.
+    Balance { user: String },
+    #[command(subcommand)]
+    Models(OrgModels),
+    #[command(subcommand)]
+    Rate(OrgRate),
+    #[command(subcommand)]
+    Apps(OrgApps),
+    #[command(subcommand)]
+    Policy(OrgPolicy),
+    /// Held and quarantined events.
+    #[command(subcommand)]
+    Held(OrgHeld),
+    /// Spend per user, app, model or day.
+    Report {
+        #[arg(long, value_enum, default_value = "user")]
+        by: By,
+        /// First day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the server's CSV.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct Amount {
+    user: String,
+    /// Credits, e.g. 500 or 12.5.
+    #[arg(allow_negative_numbers = true)]
+    amount: String,
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(Subcommand)]
+pub enum OrgUsers {
+    List,
+    Add {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OrgDevices {
+    List,
+    Revoke { device_id: String },
+}
+
+#[derive(Subcommand)]
+pub enum OrgModels {
+    List,
+    Set {
+        name: String,
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        output: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Imports a CSV or LiteLLM price file; bad rows are reported and the good ones imported.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OrgRate {
+    Show,
+    Set {
+        #[arg(allow_negative_numbers = true)]
+        credits_per_usd: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OrgApps {
+    List,
+    Add {
+        name: String,
+        url: String,
+        #[arg(long, conflicts_with = "dify_price", required_unless_present = "dify_price")]
+        model: Option<String>,
+        #[arg(long)]
+        dify_price: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OrgPolicy {
+    Show,
+    /// Sets one guard: integration_enabled, min_balance, event_cap, low_balance, daily_budget, monthly_budget,
+    /// offline_allowance (credits), flood_max_per_minute, max_tokens_per_event, lease_seconds.
+    Set { key: String, value: String },
+}
+
+#[derive(Subcommand)]
+pub enum OrgHeld {
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    Approve {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    Reject {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum By {
+    User,
+    App,
+    Model,
+    Day,
+}
+
+impl From<ClientError> for CliError {
+    fn from(error: ClientError) -> Self {
+        match error {
+            ClientError::Ledger(error) => CliError::Ledger(error),
+            other => CliError::Org {
+                code: other.code().to_owned(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+fn runtime() -> CliResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Io)
+}
+
+/// `tokendesk enroll URL CODE`: this data directory becomes a device of the org.
+pub fn enroll(printer: &Printer, ledger: &mut Ledger, url: &str, code: &str, name: Option<String>) -> CliResult {
+    let name = name.unwrap_or_else(default_device_name);
+    let answer = runtime()?.block_on(device::enroll(ledger, url, code, &name))?;
+    printer.print(&json!({"device_id": answer.device_id}), || {
+        format!(
+            "enrolled as device {} of {} for {} ({}); balance {} credits",
+            answer.device_id,
+            answer.org.name,
+            answer.user.display_name,
+            answer.user.name,
+            ledger.active_account().map(|account| account.balance.to_string()).unwrap_or_default()
+        )
+    })
+}
+
+fn default_device_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|name| name.trim().to_owned()))
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "tokendesk".into())
+}
+
+/// `tokendesk sync [--watch]`.
+pub fn sync(printer: &Printer, ledger: &mut Ledger, watch: bool) -> CliResult {
+    let runtime = runtime()?;
+    if watch {
+        return Ok(runtime.block_on(device::watch(ledger, async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))?);
+    }
+    let report = runtime.block_on(device::sync_once(ledger))?;
+    let balance = micros_to_credits(report.balance_micros);
+    printer.print(
+        &json!({
+            "acked_through_seq": report.acked_through_seq,
+            "pending": report.pending,
+            "balance": balance,
+            "config_version": report.config_version,
+        }),
+        || {
+            format!(
+                "synced through #{}; {} pending; balance {balance} credits; config version {}",
+                report.acked_through_seq, report.pending, report.config_version
+            )
+        },
+    )
+}
+
+/// The `sync` part of `tokendesk status --json`.
+pub fn status_json(ledger: &Ledger) -> CliResult<serde_json::Value> {
+    let status = ledger.sync_status()?;
+    Ok(json!({
+        "enrolled": status.enrolled,
+        "server": status.server,
+        "org": status.org,
+        "user": status.user,
+        "pending": status.pending,
+        "last_sync": status.last_sync,
+        "last_error": status.last_error,
+        "lease_left": status.lease_left,
+        "lease_expires_at": status.lease_expires_at,
+        "revoked": status.revoked,
+        "config_version": status.config_version,
+    }))
+}
+
+/// The admin's `org …` commands.
+pub fn run(printer: &Printer, data_dir: &Path, command: OrgCommand) -> CliResult {
+    let runtime = runtime()?;
+    match command {
+        OrgCommand::Login { url, name, password_stdin } => {
+            let password = read_password(password_stdin)?;
+            let session = runtime.block_on(OrgAdmin::login(data_dir, &url, &name, &password))?;
+            printer.print(
+                &json!({"user": session.user, "org": session.org, "expires_at": session.expires_at}),
+                || format!("signed in to {} as {} until {}", session.org.name, session.user.name, session.expires_at),
+            )
+        }
+        OrgCommand::Logout => {
+            runtime.block_on(OrgAdmin::logout(data_dir))?;
+            printer.print(&json!({"signed_out": true}), || "signed out".into())
+        }
+        command => {
+            let admin = OrgAdmin::load(data_dir)?;
+            runtime.block_on(admin_command(printer, &admin, command))
+        }
+    }
+}
+
+fn read_password(from_stdin: bool) -> CliResult<String> {
+    let password = if from_stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        text
+    } else {
+        rpassword::prompt_password("password: ")?
+    };
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err(CliError::Input("the password is empty".into()));
+    }
+    Ok(password)
+}
+
+/// A path segment, percent-encoded.
+fn segment(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand) -> CliResult {
+    match command {
+        OrgCommand::Login { .. } | OrgCommand::Logout => unreachable!("handled before signing in"),
+        OrgCommand::Users(OrgUsers::List) => {
+            let users: Vec<UserSummary> = admin.get("/v1/admin/users").await?;
+            printer.print(&users, || {
+                table(
+                    &["name", "display name", "role", "balance", "devices"],
+                    users.iter().map(|summary| {
+                        vec![
+                            summary.user.name.clone(),
+                            summary.user.display_name.clone(),
+                            summary.user.role.as_str().into(),
+                            micros_to_credits(summary.balance_micros).to_string(),
+                            summary.devices.to_string(),
+                        ]
+                    }),
+                )
+            })
+        }
+        OrgCommand::Users(OrgUsers::Add { name, display_name }) => {
+            let new = NewUser { name, display_name, role: Role::Staff, password: None };
+            let user: UserInfo = admin.send(Method::POST, "/v1/admin/users", Some(&new)).await?;
+            printer.print(&user, || format!("added {} ({})", user.name, user.display_name))
+        }
+        OrgCommand::EnrollCode { user } => {
+            let path = format!("/v1/admin/users/{}/enrollment-codes", segment(&user));
+            let code: EnrollmentCode = admin.send(Method::POST, &path, Some(&json!({}))).await?;
+            printer.print(&json!({"code": code.code, "expires_at": code.expires_at}), || {
+                format!("enrollment code for {}: {} (single use, until {})", code.user, code.code, code.expires_at)
+            })
+        }
+        OrgCommand::Devices(OrgDevices::List) => {
+            let devices: Vec<DeviceInfo> = admin.get("/v1/admin/devices").await?;
+            let listed: Vec<_> = devices
+                .iter()
+                .map(|device| {
+                    json!({"id": device.id, "user": device.user, "name": device.name, "revoked": device.revoked,
+                           "last_seen": device.last_seen, "clock_skew_ms": device.clock_skew_ms,
+                           "last_seq": device.last_seq})
+                })
+                .collect();
+            printer.print(&listed, || {
+                table(
+                    &["id", "user", "name", "revoked", "last seen", "clock skew"],
+                    devices.iter().map(|device| {
+                        vec![
+                            device.id.to_string(),
+                            device.user.clone(),
+                            device.name.clone(),
+                            if device.revoked { "yes" } else { "no" }.into(),
+                            device.last_seen.map(|at| at.to_string()).unwrap_or_default(),
+                            device.clock_skew_ms.map(|ms| format!("{ms} ms")).unwrap_or_default(),
+                        ]
+                    }),
+                )
+            })
+        }
+        OrgCommand::Devices(OrgDevices::Revoke { device_id }) => {
+            let path = format!("/v1/admin/devices/{}/revoke", segment(&device_id));
+            let device: DeviceInfo = admin.send(Method::POST, &path, Some(&json!({}))).await?;
+            printer.print(&device, || format!("revoked device {} ({}) of {}", device.id, device.name, device.user))
+        }
+        OrgCommand::Grant(amount) => post_entry(printer, admin, EntryKind::Grant, amount).await,
+        OrgCommand::Topup(amount) => post_entry(printer, admin, EntryKind::Topup, amount).await,
+        OrgCommand::Adjust(amount) => post_entry(printer, admin, EntryKind::Adjustment, amount).await,
+        OrgCommand::Reverse { entry_id, reason } => {
+            let path = format!("/v1/admin/entries/{}/reverse", segment(&entry_id));
+            let entry: EntryInfo = admin.send(Method::POST, &path, Some(&Reason { reason })).await?;
+            print_entry(printer, &entry)
+        }
+        OrgCommand::Balance { user } => {
+            let balance: BalanceInfo = admin.get(&format!("/v1/admin/users/{}/balance", segment(&user))).await?;
+            let credits = micros_to_credits(balance.balance_micros);
+            let reserved = micros_to_credits(balance.open_leases_micros);
+            printer.print(&json!({"balance": credits, "open_leases": reserved}), || {
+                format!("{}: {credits} credits ({reserved} reserved for offline devices)", balance.user)
+            })
+        }
+        OrgCommand::Models(OrgModels::List) => {
+            let models: Vec<ModelInfo> = admin.get("/v1/admin/models").await?;
+            printer.print(&models, || {
+                table(
+                    &["model", "input USD/1K", "output USD/1K", "aliases", "active"],
+                    models.iter().map(|model| {
+                        vec![
+                            model.name.clone(),
+                            model.price.input_per_1k.to_string(),
+                            model.price.output_per_1k.to_string(),
+                            model.aliases.join(", "),
+                            if model.active { "yes" } else { "no" }.into(),
+                        ]
+                    }),
+                )
+            })
+        }
+        OrgCommand::Models(OrgModels::Set { name, input, output, reason }) => {
+            let body = SetModel {
+                input_usd_per_1k: input,
+                output_usd_per_1k: output,
+                reason,
+                aliases: None,
+                active: None,
+            };
+            let path = format!("/v1/admin/models/{}", segment(&name));
+            let model: ModelInfo = admin.send(Method::PUT, &path, Some(&body)).await?;
+            printer.print(&model, || {
+                format!(
+                    "{}: {} / {} USD per 1K tokens",
+                    model.name, model.price.input_per_1k, model.price.output_per_1k
+                )
+            })
+        }
+        OrgCommand::Models(OrgModels::Import { file, reason }) => {
+            let text = std::fs::read_to_string(&file)?;
+            let (rows, errors) = parse_price_file(&text)?;
+            let models = rows
+                .into_iter()
+                .map(|row| ImportModel {
+                    name: row.name,
+                    price: Price { input_per_1k: row.price.input_per_1k, output_per_1k: row.price.output_per_1k },
+                    aliases: row.aliases,
+                })
+                .collect();
+            let report: ImportReport = admin
+                .send(Method::POST, "/v1/admin/models/import", Some(&ImportModels { models, reason }))
+                .await?;
+            printer.print(&json!({"report": report, "errors": errors}), || {
+                let mut text = format!(
+                    "{} created, {} updated, {} unchanged (config version {})",
+                    report.created, report.updated, report.unchanged, report.config_version
+                );
+                for error in &errors {
+                    text.push_str(&format!("\n  line {}: {}", error.line, error.message));
+                }
+                text
+            })
+        }
+        OrgCommand::Rate(OrgRate::Show) => {
+            let rate: RateInfo = admin.get("/v1/admin/rate").await?;
+            print_rate(printer, &rate)
+        }
+        OrgCommand::Rate(OrgRate::Set { credits_per_usd, reason }) => {
+            let rate: RateInfo =
+                admin.send(Method::PUT, "/v1/admin/rate", Some(&SetRate { credits_per_usd, reason })).await?;
+            print_rate(printer, &rate)
+        }
+        OrgCommand::Apps(OrgApps::List) => {
+            let apps: Vec<AppConfig> = admin.get("/v1/admin/apps").await?;
+            printer.print(&apps, || {
+                table(
+                    &["id", "name", "share URL", "priced by", "enabled"],
+                    apps.iter().map(|app| {
+                        vec![
+                            app.id.to_string(),
+                            app.name.clone(),
+                            app.share_url.clone(),
+                            app.model.clone().unwrap_or_else(|| "Dify's price".into()),
+                            if app.enabled { "yes" } else { "no" }.into(),
+                        ]
+                    }),
+                )
+            })
+        }
+        OrgCommand::Apps(OrgApps::Add { name, url, model, dify_price }) => {
+            let pricing = if dify_price { Pricing::DifyPrice } else { Pricing::Model };
+            let new = NewApp { name, share_url: url, pricing, model: model.filter(|_| !dify_price) };
+            let app: AppConfig = admin.send(Method::POST, "/v1/admin/apps", Some(&new)).await?;
+            printer.print(&app, || format!("added app {} ({})", app.name, app.id))
+        }
+        OrgCommand::Policy(OrgPolicy::Show) => {
+            let policy: Policy = admin.get("/v1/admin/policy").await?;
+            print_policy(printer, &policy)
+        }
+        OrgCommand::Policy(OrgPolicy::Set { key, value }) => {
+            let policy: Policy =
+                admin.send(Method::PUT, "/v1/admin/policy", Some(&SetPolicy { key, value })).await?;
+            print_policy(printer, &policy)
+        }
+        OrgCommand::Held(OrgHeld::List { all }) => {
+            let held: Vec<HeldInfo> = admin.get(&format!("/v1/admin/held?all={all}")).await?;
+            printer.print(&held, || {
+                table(
+                    &["id", "reason", "user", "message", "device price", "server price", "status"],
+                    held.iter().map(|event| {
+                        let credits = |micros: Option<i64>| micros.map(|m| micros_to_credits(m).to_string()).unwrap_or_default();
+                        vec![
+                            event.id.to_string(),
+                            event.reason.as_str().into(),
+                            event.user.clone(),
+                            event.message_id.clone(),
+                            credits(event.device_amount_micros),
+                            credits(event.server_amount_micros),
+                            serde_json::to_value(event.status)
+                                .ok()
+                                .and_then(|status| status.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
+                        ]
+                    }),
+                )
+            })
+        }
+        OrgCommand::Held(OrgHeld::Approve { id, note }) => decide(printer, admin, &id, "approve", note).await,
+        OrgCommand::Held(OrgHeld::Reject { id, note }) => decide(printer, admin, &id, "reject", note).await,
+        OrgCommand::Report { by, from, to, csv } => {
+            let by = match by {
+                By::User => ReportBy::User,
+                By::App => ReportBy::App,
+                By::Model => ReportBy::Model,
+                By::Day => ReportBy::Day,
+            };
+            let by_name = serde_json::to_value(by).ok().and_then(|by| by.as_str().map(str::to_owned)).unwrap_or_default();
+            let mut path = format!("/v1/admin/report?by={by_name}");
+            for (key, value) in [("from", &from), ("to", &to)] {
+                if let Some(value) = value {
+                    path.push_str(&format!("&{key}={}", segment(value)));
+                }
+            }
+            if csv {
+                let text = admin.get_text(&format!("{path}&format=csv")).await?;
+                print!("{text}");
+                return Ok(());
+            }
+            let report: Report = admin.get(&path).await?;
+            printer.print(&report, || {
+                table(
+                    &[&by_name, "credits", "prompt tokens", "completion tokens", "messages"],
+                    report.rows.iter().map(|row| {
+                        vec![
+                            row.key.clone(),
+                            micros_to_credits(row.credits_micros).to_string(),
+                            row.prompt_tokens.to_string(),
+                            row.completion_tokens.to_string(),
+                            row.messages.to_string(),
+                        ]
+                    }),
+                )
+            })
+        }
+    }
+}
+
+async fn post_entry(printer: &Printer, admin: &OrgAdmin, kind: EntryKind, amount: Amount) -> CliResult {
+    let path = format!("/v1/admin/users/{}/entries", segment(&amount.user));
+    let body = NewEntry { kind, amount: amount.amount, reason: amount.reason };
+    let entry: EntryInfo = admin.send(Method::POST, &path, Some(&body)).await?;
+    print_entry(printer, &entry)
+}
+
+fn print_entry(printer: &Printer, entry: &EntryInfo) -> CliResult {
+    printer.print(entry, || {
+        format!(
+            "{} {} credits for {} (entry {})",
+            entry.kind.as_str(),
+            micros_to_credits(entry.amount_micros),
+            entry.user,
+            entry.id
+        )
+    })
+}
+
+async fn decide(printer: &Printer, admin: &OrgAdmin, id: &str, verb: &str, note: Option<String>) -> CliResult {
+    let path = format!("/v1/admin/held/{}/{verb}", segment(id));
+    let held: HeldInfo = admin.send(Method::POST, &path, Some(&json!({"note": note}))).await?;
+    printer.print(&held, || format!("held event {}: {verb}d", held.id))
+}
+
+fn print_rate(printer: &Printer, rate: &RateInfo) -> CliResult {
+    printer.print(rate, || format!("{} credits per USD", rate.credits_per_usd))
+}
+
+fn print_policy(printer: &Printer, policy: &Policy) -> CliResult {
+    let credits = |micros: i64| micros_to_credits(micros).to_string();
+    printer.print(policy, || {
+        table(
+            &["key", "value"],
+            [
+                ("integration_enabled", policy.integration_enabled.to_string()),
+                ("min_balance", credits(policy.min_balance_micros)),
+                ("event_cap", credits(policy.event_cap_micros)),
+                ("low_balance", credits(policy.low_balance_micros)),
+                ("daily_budget", credits(policy.daily_budget_micros)),
+                ("monthly_budget", credits(policy.monthly_budget_micros)),
+                ("offline_allowance", credits(policy.offline_allowance_micros)),
+                ("flood_max_per_minute", policy.flood_max_per_minute.to_string()),
+                ("max_tokens_per_event", policy.max_tokens_per_event.to_string()),
+                ("lease_seconds", policy.lease_seconds.to_string()),
+            ]
+            .into_iter()
+            .map(|(key, value)| vec![key.into(), value]),
+        )
+    })
+}

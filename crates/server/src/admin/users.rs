@@ -1,0 +1,249 @@
+//! Users and their enrollment codes.
+
+use axum::extract::{Path, State};
+use chrono::{Duration, Utc};
+use serde_json::json;
+use sqlx::{PgConnection, Row};
+use tokendesk_sync_proto::ErrorBody;
+use tokendesk_sync_proto::admin::{EnrollmentCode, NewUser, Role, UserInfo, UserSummary};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{check_name, decoded};
+use crate::auth::{self, AdminSession};
+use crate::config;
+use crate::error::{ApiError, ApiResult, Json};
+use crate::state::AppState;
+
+/// Admins sign in with a password at least this long.
+const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_CHARS: usize = 1024;
+/// How long an enrollment code may be used.
+const ENROLLMENT_CODE_MINUTES: i64 = 10;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, add_user))
+        .routes(routes!(add_enrollment_code))
+}
+
+fn user_info(row: &sqlx::postgres::PgRow) -> Result<UserInfo, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(UserInfo {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        display_name: row.try_get("display_name")?,
+        role: decoded(Role::parse(&role), "role", &role)?,
+    })
+}
+
+/// The user called `name` in the org, or 404.
+pub async fn user_by_name(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    name: &str,
+) -> ApiResult<UserInfo> {
+    let row = sqlx::query(
+        "SELECT id, name, display_name, role FROM users WHERE org_id = $1 AND name = $2",
+    )
+    .bind(org_id)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found("user", name))?;
+    Ok(user_info(&row)?)
+}
+
+/// Adds a user inside the caller's transaction, with its audit row. Admins need a password of at least
+/// 8 characters (hashed with argon2id off the async threads); staff never sign in, so they have none.
+pub async fn create_user(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    actor: &str,
+    new: &NewUser,
+) -> ApiResult<UserInfo> {
+    let name = check_name("name", &new.name)?;
+    let display_name = match &new.display_name {
+        Some(display_name) => check_name("display_name", display_name)?,
+        None => name.clone(),
+    };
+    let password_hash = match (new.role, &new.password) {
+        (Role::Admin, Some(password)) => {
+            let chars = password.chars().count();
+            if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+                return Err(ApiError::bad(
+                    "weak_password",
+                    format!(
+                        "an admin's password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+                    ),
+                ));
+            }
+            let password = password.clone();
+            let hashed = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+                .await
+                .map_err(|error| {
+                    ApiError::internal(format!("password hashing stopped: {error}"))
+                })??;
+            Some(hashed)
+        }
+        (Role::Admin, None) => {
+            return Err(ApiError::bad(
+                "password_required",
+                "an admin needs a password",
+            ));
+        }
+        (Role::Staff, Some(_)) => {
+            return Err(ApiError::bad(
+                "password_not_allowed",
+                "staff users never sign in: leave the password out",
+            ));
+        }
+        (Role::Staff, None) => None,
+    };
+    let id = Uuid::now_v7();
+    let inserted = sqlx::query(
+        "INSERT INTO users (org_id, id, name, display_name, role, password_hash)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, name) DO NOTHING",
+    )
+    .bind(org_id)
+    .bind(id)
+    .bind(&name)
+    .bind(&display_name)
+    .bind(new.role.as_str())
+    .bind(password_hash)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(ApiError::conflict(
+            "exists",
+            format!("a user named {name:?} exists"),
+        ));
+    }
+    config::audit(
+        conn,
+        org_id,
+        actor,
+        "user.add",
+        json!({ "id": id, "name": name, "display_name": display_name, "role": new.role.as_str() }),
+    )
+    .await?;
+    Ok(UserInfo {
+        id,
+        name,
+        display_name,
+        role: new.role,
+    })
+}
+
+/// Every user with their balance and how many devices they have (revoked ones left out).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every user, by name", body = Vec<UserSummary>),
+        (status = 401, description = "No valid admin session", body = ErrorBody),
+    )
+)]
+async fn list_users(
+    session: AdminSession,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<UserSummary>>> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.name, u.display_name, u.role, u.balance_micros, u.created_at,
+                (SELECT count(*) FROM devices d
+                  WHERE d.org_id = u.org_id AND d.user_id = u.id AND NOT d.revoked) AS devices
+           FROM users u WHERE u.org_id = $1 ORDER BY u.name",
+    )
+    .bind(session.org_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let users = rows
+        .iter()
+        .map(|row| {
+            Ok(UserSummary {
+                user: user_info(row)?,
+                balance_micros: row.try_get("balance_micros")?,
+                devices: row.try_get("devices")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Json(users))
+}
+
+/// Adds a user: staff (who enroll devices) or an admin (who signs in with a password).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = NewUser,
+    responses(
+        (status = 200, description = "The new user", body = UserInfo),
+        (status = 400, description = "A bad name, or a missing, short or unwanted password", body = ErrorBody),
+        (status = 401, description = "No valid admin session", body = ErrorBody),
+        (status = 409, description = "`exists`: the name is taken", body = ErrorBody),
+        (status = 422, description = "Wrong types", body = ErrorBody),
+    )
+)]
+async fn add_user(
+    session: AdminSession,
+    State(state): State<AppState>,
+    Json(new): Json<NewUser>,
+) -> ApiResult<Json<UserInfo>> {
+    let mut tx = state.pool.begin().await?;
+    let user = create_user(&mut tx, session.org_id, &session.name, &new).await?;
+    tx.commit().await?;
+    Ok(Json(user))
+}
+
+/// A single-use code that enrolls one device for the user, valid for 10 minutes. Shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{name}/enrollment-codes",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The user's name")),
+    responses(
+        (status = 200, description = "The code, shown once", body = EnrollmentCode),
+        (status = 401, description = "No valid admin session", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    )
+)]
+async fn add_enrollment_code(
+    session: AdminSession,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<EnrollmentCode>> {
+    let mut tx = state.pool.begin().await?;
+    let user = user_by_name(&mut tx, session.org_id, &name).await?;
+    let code = auth::new_enrollment_code();
+    let expires_at = Utc::now() + Duration::minutes(ENROLLMENT_CODE_MINUTES);
+    sqlx::query(
+        "INSERT INTO enrollment_codes (code_hash, org_id, user_id, created_by, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(auth::hash_enrollment_code(&code))
+    .bind(session.org_id)
+    .bind(user.id)
+    .bind(&session.name)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    config::audit(
+        &mut tx,
+        session.org_id,
+        &session.name,
+        "enrollment_code.create",
+        json!({ "user": user.name, "expires_at": expires_at }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(EnrollmentCode {
+        code,
+        user: user.name,
+        expires_at,
+    }))
+}

@@ -1,0 +1,151 @@
+//! `tokendesk-server`: migrate the database, create the first admin, serve the API, or measure it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tokendesk_server::{AppState, bench, connect, migrate, orgs, serve};
+use tokendesk_sync_proto::admin::{NewUser, Role};
+
+#[derive(Parser)]
+#[command(
+    name = "tokendesk-server",
+    version,
+    about = "The org server of TokenDesk"
+)]
+struct Cli {
+    /// PostgreSQL connection string, e.g. postgres://postgres@127.0.0.1:5432/tokendesk
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the embedded migrations.
+    Migrate,
+    /// Manage admins on the server's own machine.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Serve the API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8780")]
+        listen: SocketAddr,
+    },
+    /// Measure the push path against this database (in a throw-away org).
+    Bench(bench::Options),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin (and the org, if it is missing).
+    Create {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Migrate => {
+            let pool = connect(&cli.database_url).await?;
+            migrate(&pool).await?;
+            println!("migrated");
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    name,
+                    password_stdin,
+                    org,
+                },
+        } => {
+            let password = if password_stdin {
+                read_line()?
+            } else {
+                prompt_password()?
+            };
+            let pool = connect(&cli.database_url).await?;
+            let org_id = orgs::ensure_org(&pool, &org)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut tx = pool.begin().await?;
+            let new = NewUser {
+                name,
+                display_name: None,
+                role: Role::Admin,
+                password: Some(password),
+            };
+            let user = tokendesk_server::admin::create_user(
+                &mut tx,
+                org_id,
+                "tokendesk-server admin create",
+                &new,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tx.commit().await?;
+            println!("created admin {} in org {org}", user.name);
+        }
+        Command::Serve { listen } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .init();
+            let pool = connect(&cli.database_url).await?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "serving");
+            serve(listener, AppState::new(pool)).await?;
+        }
+        Command::Bench(options) => bench::run(&cli.database_url, &options).await?,
+    }
+    Ok(())
+}
+
+fn read_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+/// Asks twice, without echo on a terminal.
+fn prompt_password() -> anyhow::Result<String> {
+    let tty = std::io::stdin().is_terminal();
+    let ask = |label: &str| -> anyhow::Result<String> {
+        eprint!("{label}");
+        std::io::stderr().flush()?;
+        if tty {
+            let _ = std::process::Command::new("stty").arg("-echo").status();
+        }
+        let line = read_line();
+        if tty {
+            let _ = std::process::Command::new("stty").arg("echo").status();
+            eprintln!();
+        }
+        line
+    };
+    let first = ask("Password: ")?;
+    let second = ask("Again: ")?;
+    if first != second {
+        bail!("the passwords differ");
+    }
+    Ok(first)
+}

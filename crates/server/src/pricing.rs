@@ -1,0 +1,101 @@
+//! The server's re-pricing of a device's charge, with the one formula both ends share.
+
+use rust_decimal::Decimal;
+use tokendesk_sync_proto::device::{ConfigSnapshot, Usage};
+use tokendesk_sync_proto::money::{Pricing, usd_for_tokens, usd_to_micros};
+use uuid::Uuid;
+
+/// What a reply of the app costs at this snapshot, in positive micro-credits.
+pub fn price_tokens(
+    snapshot: &ConfigSnapshot,
+    app_id: Uuid,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    dify_total_price: Option<Decimal>,
+    dify_currency: Option<&str>,
+) -> Result<i64, String> {
+    let version = snapshot.version;
+    let app = snapshot
+        .app(app_id)
+        .ok_or_else(|| format!("app {app_id} is unknown at config version {version}"))?;
+    let usd = match app.pricing {
+        Pricing::Model => {
+            let name = app
+                .model
+                .as_deref()
+                .ok_or_else(|| format!("app {} has no bound model", app.name))?;
+            let model = snapshot
+                .model(name)
+                .ok_or_else(|| format!("model {name} is unknown at config version {version}"))?;
+            if !model.active {
+                return Err(format!(
+                    "model {} is inactive at config version {version}",
+                    model.name
+                ));
+            }
+            usd_for_tokens(prompt_tokens, completion_tokens, &model.price)
+                .ok_or_else(|| "the token counts overflow the price".to_string())?
+        }
+        Pricing::DifyPrice => match (dify_total_price, dify_currency) {
+            (Some(total), Some(currency))
+                if currency.eq_ignore_ascii_case("USD") && total > Decimal::ZERO =>
+            {
+                total
+            }
+            _ => {
+                return Err(format!(
+                    "app {} is priced by Dify, and Dify reported no USD price",
+                    app.name
+                ));
+            }
+        },
+    };
+    usd_to_micros(usd, snapshot.credits_per_usd).ok_or_else(|| "the amount overflows".to_string())
+}
+
+/// The server's amount for a pushed charge; `Err` says why it cannot be priced as the device did.
+pub fn reprice(snapshot: &ConfigSnapshot, usage: &Usage) -> Result<i64, String> {
+    let app = snapshot.app(usage.app_id).ok_or_else(|| {
+        format!(
+            "app {} is unknown at config version {}",
+            usage.app_id, snapshot.version
+        )
+    })?;
+    if usage.pricing != app.pricing {
+        return Err(format!(
+            "the device priced by {} but app {} is priced by {}",
+            usage.pricing.as_str(),
+            app.name,
+            app.pricing.as_str()
+        ));
+    }
+    if app.pricing == Pricing::Model {
+        // The device may have recorded the bound model by an alias of it.
+        let bound = app
+            .model
+            .as_deref()
+            .and_then(|name| snapshot.model(name))
+            .map(|m| m.name.as_str());
+        let used = usage
+            .model
+            .as_deref()
+            .and_then(|name| snapshot.model(name))
+            .map(|m| m.name.as_str());
+        if bound.is_none() || bound != used {
+            return Err(format!(
+                "the device priced model {} but app {} is bound to {}",
+                usage.model.as_deref().unwrap_or("(none)"),
+                app.name,
+                app.model.as_deref().unwrap_or("(none)")
+            ));
+        }
+    }
+    price_tokens(
+        snapshot,
+        usage.app_id,
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.dify_total_price,
+        usage.dify_currency.as_deref(),
+    )
+}

@@ -1,0 +1,130 @@
+//! An admin's session on the org server, kept in the data directory (mode 0600) so that each `tokendesk org`
+//! command does not ask for the password again. Requests are the server's admin API, typed by sync-proto.
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokendesk_sync_proto::admin::{LoginRequest, Session};
+
+use crate::http::{ClientError, Http, Result};
+
+/// The session file inside a data directory.
+pub const SESSION_FILE: &str = "org-session.json";
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredSession {
+    server: String,
+    token: String,
+    name: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A signed-in admin.
+pub struct OrgAdmin {
+    http: Http,
+    pub name: String,
+}
+
+impl OrgAdmin {
+    /// Signs in and keeps the session in `data_dir`.
+    pub async fn login(data_dir: &Path, server: &str, name: &str, password: &str) -> Result<Session> {
+        let http = Http::new(server, None)?;
+        let request = LoginRequest {
+            org: None,
+            name: name.to_owned(),
+            password: password.to_owned(),
+        };
+        let session: Session = http
+            .json(Method::POST, "/v1/admin/login", Some(&request), REQUEST_TIMEOUT)
+            .await?;
+        let stored = StoredSession {
+            server: http.server().to_owned(),
+            token: session.token.clone(),
+            name: session.user.name.clone(),
+            expires_at: session.expires_at,
+        };
+        write_private(
+            &session_path(data_dir),
+            &serde_json::to_vec_pretty(&stored).map_err(|error| ClientError::Protocol(error.to_string()))?,
+        )?;
+        Ok(session)
+    }
+
+    /// The session kept in `data_dir`, if it has not expired.
+    pub fn load(data_dir: &Path) -> Result<Self> {
+        let text = std::fs::read(session_path(data_dir)).map_err(|_| {
+            ClientError::Usage("not signed in to an org server: run `tokendesk org login URL NAME`".into())
+        })?;
+        let stored: StoredSession = serde_json::from_slice(&text)
+            .map_err(|error| ClientError::Usage(format!("the saved org session is unreadable: {error}")))?;
+        if stored.expires_at <= chrono::Utc::now() {
+            return Err(ClientError::Usage(
+                "the org session expired: run `tokendesk org login URL NAME` again".into(),
+            ));
+        }
+        Ok(Self {
+            http: Http::new(&stored.server, Some(stored.token))?,
+            name: stored.name,
+        })
+    }
+
+    /// Ends the session on the server (when it still can) and forgets it here.
+    pub async fn logout(data_dir: &Path) -> Result<()> {
+        if let Ok(admin) = Self::load(data_dir) {
+            let _: serde_json::Value = admin
+                .send(Method::POST, "/v1/admin/logout", Some(&serde_json::json!({})))
+                .await
+                .unwrap_or_default();
+        }
+        match std::fs::remove_file(session_path(data_dir)) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(ClientError::Ledger(error.into())),
+        }
+    }
+
+    pub fn server(&self) -> &str {
+        self.http.server()
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.http.json::<(), T>(Method::GET, path, None, REQUEST_TIMEOUT).await
+    }
+
+    pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T> {
+        self.http.json(method, path, body, REQUEST_TIMEOUT).await
+    }
+
+    /// A text answer, such as a CSV report.
+    pub async fn get_text(&self, path: &str) -> Result<String> {
+        self.http.text(path, REQUEST_TIMEOUT).await
+    }
+}
+
+fn session_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SESSION_FILE)
+}
+
+/// Writes a file only its owner can read, created with that mode so it is never readable by others.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|error| ClientError::Ledger(error.into()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).map_err(|error| ClientError::Ledger(error.into()))?;
+    file.write_all(bytes).map_err(|error| ClientError::Ledger(error.into()))
+}
