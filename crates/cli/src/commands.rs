@@ -245,7 +245,11 @@ pub(crate) struct Printer {
 }
 
 impl Printer {
-    pub(crate) fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> CliResult {
+    pub(crate) fn print<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce() -> String,
+    ) -> CliResult {
         let text = if self.json {
             serde_json::to_string_pretty(value).map_err(|err| CliError::Input(err.to_string()))?
         } else {
@@ -350,7 +354,9 @@ pub fn run(cli: Cli) -> CliResult<ExitCode> {
             }
         }
         Command::Bench { rows } => return run_bench(&printer, rows),
-        Command::Enroll { url, code, name } => org::enroll(&printer, &mut open()?, &url, &code, name)?,
+        Command::Enroll { url, code, name } => {
+            org::enroll(&printer, &mut open()?, &url, &code, name)?
+        }
         Command::Sync { watch } => org::sync(&printer, &mut open()?, watch)?,
         Command::Org(command) => org::run(&printer, &dir()?, command)?,
     }
@@ -379,7 +385,9 @@ fn status(printer: &Printer, ledger: &Ledger) -> CliResult {
         (Some(server), Some(org)) => format!(
             "enrolled in {org} at {server}; {} pending, last sync {}, offline allowance left {} credits{}",
             sync.pending,
-            sync.last_sync.map(|at| time(at, ledger)).unwrap_or_else(|| "never".into()),
+            sync.last_sync
+                .map(|at| time(at, ledger))
+                .unwrap_or_else(|| "never".into()),
             sync.lease_left,
             if sync.revoked { "; REVOKED" } else { "" }
         ),

@@ -13,13 +13,13 @@ use tokendesk_ledger::pricing::parse_price_file;
 use tokendesk_sync_client::admin::OrgAdmin;
 use tokendesk_sync_client::{ClientError, device};
 use tokendesk_sync_proto::Price;
+use tokendesk_sync_proto::Pricing;
 use tokendesk_sync_proto::admin::{
-    BalanceInfo, DeviceInfo, EnrollmentCode, EntryInfo, EntryKind, HeldInfo, ImportModel, ImportModels,
-    ImportReport, ModelInfo, NewApp, NewEntry, NewUser, RateInfo, Reason, Report, ReportBy, Role, SetModel,
-    SetPolicy, SetRate, UserInfo, UserSummary,
+    BalanceInfo, DeviceInfo, EnrollmentCode, EntryInfo, EntryKind, HeldInfo, ImportModel,
+    ImportModels, ImportReport, ModelInfo, NewApp, NewEntry, NewUser, RateInfo, Reason, Report,
+    ReportBy, Role, SetModel, SetPolicy, SetRate, UserInfo, UserSummary,
 };
 use tokendesk_sync_proto::device::{AppConfig, Policy};
-use tokendesk_sync_proto::Pricing;
 
 use crate::commands::{CliError, CliResult, Printer, table};
 
@@ -145,7 +145,11 @@ pub enum OrgApps {
     Add {
         name: String,
         url: String,
-        #[arg(long, conflicts_with = "dify_price", required_unless_present = "dify_price")]
+        #[arg(
+            long,
+            conflicts_with = "dify_price",
+            required_unless_present = "dify_price"
+        )]
         model: Option<String>,
         #[arg(long)]
         dify_price: bool,
@@ -157,7 +161,10 @@ pub enum OrgPolicy {
     Show,
     /// Sets one guard: integration_enabled, min_balance, event_cap, low_balance, daily_budget, monthly_budget,
     /// offline_allowance (credits), flood_max_per_minute, max_tokens_per_event, lease_seconds.
-    Set { key: String, value: String },
+    Set {
+        key: String,
+        value: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,7 +213,13 @@ fn runtime() -> CliResult<tokio::runtime::Runtime> {
 }
 
 /// `tokendesk enroll URL CODE`: this data directory becomes a device of the org.
-pub fn enroll(printer: &Printer, ledger: &mut Ledger, url: &str, code: &str, name: Option<String>) -> CliResult {
+pub fn enroll(
+    printer: &Printer,
+    ledger: &mut Ledger,
+    url: &str,
+    code: &str,
+    name: Option<String>,
+) -> CliResult {
     let name = name.unwrap_or_else(default_device_name);
     let answer = runtime()?.block_on(device::enroll(ledger, url, code, &name))?;
     printer.print(&json!({"device_id": answer.device_id}), || {
@@ -216,7 +229,10 @@ pub fn enroll(printer: &Printer, ledger: &mut Ledger, url: &str, code: &str, nam
             answer.org.name,
             answer.user.display_name,
             answer.user.name,
-            ledger.active_account().map(|account| account.balance.to_string()).unwrap_or_default()
+            ledger
+                .active_account()
+                .map(|account| account.balance.to_string())
+                .unwrap_or_default()
         )
     })
 }
@@ -225,7 +241,11 @@ fn default_device_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|name| !name.trim().is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|name| name.trim().to_owned()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|name| name.trim().to_owned())
+        })
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "tokendesk".into())
 }
@@ -278,7 +298,11 @@ pub fn status_json(ledger: &Ledger) -> CliResult<serde_json::Value> {
 pub fn run(printer: &Printer, data_dir: &Path, command: OrgCommand) -> CliResult {
     let runtime = runtime()?;
     match command {
-        OrgCommand::Login { url, name, password_stdin } => {
+        OrgCommand::Login {
+            url,
+            name,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
             let session = runtime.block_on(OrgAdmin::login(data_dir, &url, &name, &password))?;
             printer.print(
@@ -338,16 +362,31 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             })
         }
         OrgCommand::Users(OrgUsers::Add { name, display_name }) => {
-            let new = NewUser { name, display_name, role: Role::Staff, password: None };
-            let user: UserInfo = admin.send(Method::POST, "/v1/admin/users", Some(&new)).await?;
-            printer.print(&user, || format!("added {} ({})", user.name, user.display_name))
+            let new = NewUser {
+                name,
+                display_name,
+                role: Role::Staff,
+                password: None,
+            };
+            let user: UserInfo = admin
+                .send(Method::POST, "/v1/admin/users", Some(&new))
+                .await?;
+            printer.print(&user, || {
+                format!("added {} ({})", user.name, user.display_name)
+            })
         }
         OrgCommand::EnrollCode { user } => {
             let path = format!("/v1/admin/users/{}/enrollment-codes", segment(&user));
             let code: EnrollmentCode = admin.send(Method::POST, &path, Some(&json!({}))).await?;
-            printer.print(&json!({"code": code.code, "expires_at": code.expires_at}), || {
-                format!("enrollment code for {}: {} (single use, until {})", code.user, code.code, code.expires_at)
-            })
+            printer.print(
+                &json!({"code": code.code, "expires_at": code.expires_at}),
+                || {
+                    format!(
+                        "enrollment code for {}: {} (single use, until {})",
+                        code.user, code.code, code.expires_at
+                    )
+                },
+            )
         }
         OrgCommand::Devices(OrgDevices::List) => {
             let devices: Vec<DeviceInfo> = admin.get("/v1/admin/devices").await?;
@@ -368,8 +407,14 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                             device.user.clone(),
                             device.name.clone(),
                             if device.revoked { "yes" } else { "no" }.into(),
-                            device.last_seen.map(|at| at.to_string()).unwrap_or_default(),
-                            device.clock_skew_ms.map(|ms| format!("{ms} ms")).unwrap_or_default(),
+                            device
+                                .last_seen
+                                .map(|at| at.to_string())
+                                .unwrap_or_default(),
+                            device
+                                .clock_skew_ms
+                                .map(|ms| format!("{ms} ms"))
+                                .unwrap_or_default(),
                         ]
                     }),
                 )
@@ -378,29 +423,52 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
         OrgCommand::Devices(OrgDevices::Revoke { device_id }) => {
             let path = format!("/v1/admin/devices/{}/revoke", segment(&device_id));
             let device: DeviceInfo = admin.send(Method::POST, &path, Some(&json!({}))).await?;
-            printer.print(&device, || format!("revoked device {} ({}) of {}", device.id, device.name, device.user))
+            printer.print(&device, || {
+                format!(
+                    "revoked device {} ({}) of {}",
+                    device.id, device.name, device.user
+                )
+            })
         }
         OrgCommand::Grant(amount) => post_entry(printer, admin, EntryKind::Grant, amount).await,
         OrgCommand::Topup(amount) => post_entry(printer, admin, EntryKind::Topup, amount).await,
-        OrgCommand::Adjust(amount) => post_entry(printer, admin, EntryKind::Adjustment, amount).await,
+        OrgCommand::Adjust(amount) => {
+            post_entry(printer, admin, EntryKind::Adjustment, amount).await
+        }
         OrgCommand::Reverse { entry_id, reason } => {
             let path = format!("/v1/admin/entries/{}/reverse", segment(&entry_id));
-            let entry: EntryInfo = admin.send(Method::POST, &path, Some(&Reason { reason })).await?;
+            let entry: EntryInfo = admin
+                .send(Method::POST, &path, Some(&Reason { reason }))
+                .await?;
             print_entry(printer, &entry)
         }
         OrgCommand::Balance { user } => {
-            let balance: BalanceInfo = admin.get(&format!("/v1/admin/users/{}/balance", segment(&user))).await?;
+            let balance: BalanceInfo = admin
+                .get(&format!("/v1/admin/users/{}/balance", segment(&user)))
+                .await?;
             let credits = micros_to_credits(balance.balance_micros);
             let reserved = micros_to_credits(balance.open_leases_micros);
-            printer.print(&json!({"balance": credits, "open_leases": reserved}), || {
-                format!("{}: {credits} credits ({reserved} reserved for offline devices)", balance.user)
-            })
+            printer.print(
+                &json!({"balance": credits, "open_leases": reserved}),
+                || {
+                    format!(
+                        "{}: {credits} credits ({reserved} reserved for offline devices)",
+                        balance.user
+                    )
+                },
+            )
         }
         OrgCommand::Models(OrgModels::List) => {
             let models: Vec<ModelInfo> = admin.get("/v1/admin/models").await?;
             printer.print(&models, || {
                 table(
-                    &["model", "input USD/1K", "output USD/1K", "aliases", "active"],
+                    &[
+                        "model",
+                        "input USD/1K",
+                        "output USD/1K",
+                        "aliases",
+                        "active",
+                    ],
                     models.iter().map(|model| {
                         vec![
                             model.name.clone(),
@@ -413,7 +481,12 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 )
             })
         }
-        OrgCommand::Models(OrgModels::Set { name, input, output, reason }) => {
+        OrgCommand::Models(OrgModels::Set {
+            name,
+            input,
+            output,
+            reason,
+        }) => {
             let body = SetModel {
                 input_usd_per_1k: input,
                 output_usd_per_1k: output,
@@ -437,12 +510,19 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 .into_iter()
                 .map(|row| ImportModel {
                     name: row.name,
-                    price: Price { input_per_1k: row.price.input_per_1k, output_per_1k: row.price.output_per_1k },
+                    price: Price {
+                        input_per_1k: row.price.input_per_1k,
+                        output_per_1k: row.price.output_per_1k,
+                    },
                     aliases: row.aliases,
                 })
                 .collect();
             let report: ImportReport = admin
-                .send(Method::POST, "/v1/admin/models/import", Some(&ImportModels { models, reason }))
+                .send(
+                    Method::POST,
+                    "/v1/admin/models/import",
+                    Some(&ImportModels { models, reason }),
+                )
                 .await?;
             printer.print(&json!({"report": report, "errors": errors}), || {
                 let mut text = format!(
@@ -459,9 +539,20 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             let rate: RateInfo = admin.get("/v1/admin/rate").await?;
             print_rate(printer, &rate)
         }
-        OrgCommand::Rate(OrgRate::Set { credits_per_usd, reason }) => {
-            let rate: RateInfo =
-                admin.send(Method::PUT, "/v1/admin/rate", Some(&SetRate { credits_per_usd, reason })).await?;
+        OrgCommand::Rate(OrgRate::Set {
+            credits_per_usd,
+            reason,
+        }) => {
+            let rate: RateInfo = admin
+                .send(
+                    Method::PUT,
+                    "/v1/admin/rate",
+                    Some(&SetRate {
+                        credits_per_usd,
+                        reason,
+                    }),
+                )
+                .await?;
             print_rate(printer, &rate)
         }
         OrgCommand::Apps(OrgApps::List) => {
@@ -481,10 +572,26 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 )
             })
         }
-        OrgCommand::Apps(OrgApps::Add { name, url, model, dify_price }) => {
-            let pricing = if dify_price { Pricing::DifyPrice } else { Pricing::Model };
-            let new = NewApp { name, share_url: url, pricing, model: model.filter(|_| !dify_price) };
-            let app: AppConfig = admin.send(Method::POST, "/v1/admin/apps", Some(&new)).await?;
+        OrgCommand::Apps(OrgApps::Add {
+            name,
+            url,
+            model,
+            dify_price,
+        }) => {
+            let pricing = if dify_price {
+                Pricing::DifyPrice
+            } else {
+                Pricing::Model
+            };
+            let new = NewApp {
+                name,
+                share_url: url,
+                pricing,
+                model: model.filter(|_| !dify_price),
+            };
+            let app: AppConfig = admin
+                .send(Method::POST, "/v1/admin/apps", Some(&new))
+                .await?;
             printer.print(&app, || format!("added app {} ({})", app.name, app.id))
         }
         OrgCommand::Policy(OrgPolicy::Show) => {
@@ -492,17 +599,34 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             print_policy(printer, &policy)
         }
         OrgCommand::Policy(OrgPolicy::Set { key, value }) => {
-            let policy: Policy =
-                admin.send(Method::PUT, "/v1/admin/policy", Some(&SetPolicy { key, value })).await?;
+            let policy: Policy = admin
+                .send(
+                    Method::PUT,
+                    "/v1/admin/policy",
+                    Some(&SetPolicy { key, value }),
+                )
+                .await?;
             print_policy(printer, &policy)
         }
         OrgCommand::Held(OrgHeld::List { all }) => {
             let held: Vec<HeldInfo> = admin.get(&format!("/v1/admin/held?all={all}")).await?;
             printer.print(&held, || {
                 table(
-                    &["id", "reason", "user", "message", "device price", "server price", "status"],
+                    &[
+                        "id",
+                        "reason",
+                        "user",
+                        "message",
+                        "device price",
+                        "server price",
+                        "status",
+                    ],
                     held.iter().map(|event| {
-                        let credits = |micros: Option<i64>| micros.map(|m| micros_to_credits(m).to_string()).unwrap_or_default();
+                        let credits = |micros: Option<i64>| {
+                            micros
+                                .map(|m| micros_to_credits(m).to_string())
+                                .unwrap_or_default()
+                        };
                         vec![
                             event.id.to_string(),
                             event.reason.as_str().into(),
@@ -519,8 +643,12 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 )
             })
         }
-        OrgCommand::Held(OrgHeld::Approve { id, note }) => decide(printer, admin, &id, "approve", note).await,
-        OrgCommand::Held(OrgHeld::Reject { id, note }) => decide(printer, admin, &id, "reject", note).await,
+        OrgCommand::Held(OrgHeld::Approve { id, note }) => {
+            decide(printer, admin, &id, "approve", note).await
+        }
+        OrgCommand::Held(OrgHeld::Reject { id, note }) => {
+            decide(printer, admin, &id, "reject", note).await
+        }
         OrgCommand::Report { by, from, to, csv } => {
             let by = match by {
                 By::User => ReportBy::User,
@@ -528,7 +656,10 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 By::Model => ReportBy::Model,
                 By::Day => ReportBy::Day,
             };
-            let by_name = serde_json::to_value(by).ok().and_then(|by| by.as_str().map(str::to_owned)).unwrap_or_default();
+            let by_name = serde_json::to_value(by)
+                .ok()
+                .and_then(|by| by.as_str().map(str::to_owned))
+                .unwrap_or_default();
             let mut path = format!("/v1/admin/report?by={by_name}");
             for (key, value) in [("from", &from), ("to", &to)] {
                 if let Some(value) = value {
@@ -543,7 +674,13 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             let report: Report = admin.get(&path).await?;
             printer.print(&report, || {
                 table(
-                    &[&by_name, "credits", "prompt tokens", "completion tokens", "messages"],
+                    &[
+                        &by_name,
+                        "credits",
+                        "prompt tokens",
+                        "completion tokens",
+                        "messages",
+                    ],
                     report.rows.iter().map(|row| {
                         vec![
                             row.key.clone(),
@@ -559,9 +696,18 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
     }
 }
 
-async fn post_entry(printer: &Printer, admin: &OrgAdmin, kind: EntryKind, amount: Amount) -> CliResult {
+async fn post_entry(
+    printer: &Printer,
+    admin: &OrgAdmin,
+    kind: EntryKind,
+    amount: Amount,
+) -> CliResult {
     let path = format!("/v1/admin/users/{}/entries", segment(&amount.user));
-    let body = NewEntry { kind, amount: amount.amount, reason: amount.reason };
+    let body = NewEntry {
+        kind,
+        amount: amount.amount,
+        reason: amount.reason,
+    };
     let entry: EntryInfo = admin.send(Method::POST, &path, Some(&body)).await?;
     print_entry(printer, &entry)
 }
@@ -578,9 +724,17 @@ fn print_entry(printer: &Printer, entry: &EntryInfo) -> CliResult {
     })
 }
 
-async fn decide(printer: &Printer, admin: &OrgAdmin, id: &str, verb: &str, note: Option<String>) -> CliResult {
+async fn decide(
+    printer: &Printer,
+    admin: &OrgAdmin,
+    id: &str,
+    verb: &str,
+    note: Option<String>,
+) -> CliResult {
     let path = format!("/v1/admin/held/{}/{verb}", segment(id));
-    let held: HeldInfo = admin.send(Method::POST, &path, Some(&json!({"note": note}))).await?;
+    let held: HeldInfo = admin
+        .send(Method::POST, &path, Some(&json!({"note": note})))
+        .await?;
     printer.print(&held, || format!("held event {}: {verb}d", held.id))
 }
 
@@ -594,15 +748,27 @@ fn print_policy(printer: &Printer, policy: &Policy) -> CliResult {
         table(
             &["key", "value"],
             [
-                ("integration_enabled", policy.integration_enabled.to_string()),
+                (
+                    "integration_enabled",
+                    policy.integration_enabled.to_string(),
+                ),
                 ("min_balance", credits(policy.min_balance_micros)),
                 ("event_cap", credits(policy.event_cap_micros)),
                 ("low_balance", credits(policy.low_balance_micros)),
                 ("daily_budget", credits(policy.daily_budget_micros)),
                 ("monthly_budget", credits(policy.monthly_budget_micros)),
-                ("offline_allowance", credits(policy.offline_allowance_micros)),
-                ("flood_max_per_minute", policy.flood_max_per_minute.to_string()),
-                ("max_tokens_per_event", policy.max_tokens_per_event.to_string()),
+                (
+                    "offline_allowance",
+                    credits(policy.offline_allowance_micros),
+                ),
+                (
+                    "flood_max_per_minute",
+                    policy.flood_max_per_minute.to_string(),
+                ),
+                (
+                    "max_tokens_per_event",
+                    policy.max_tokens_per_event.to_string(),
+                ),
                 ("lease_seconds", policy.lease_seconds.to_string()),
             ]
             .into_iter()

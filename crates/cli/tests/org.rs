@@ -30,15 +30,20 @@ impl Server {
         let addr = runtime.block_on(async {
             let pool = tokendesk_server::connect(database_url).await.unwrap();
             tokendesk_server::migrate(&pool).await.unwrap();
-            let listener = tokio::net::TcpListener::bind(addr.unwrap_or(([127, 0, 0, 1], 0).into()))
-                .await
-                .unwrap();
+            let listener =
+                tokio::net::TcpListener::bind(addr.unwrap_or(([127, 0, 0, 1], 0).into()))
+                    .await
+                    .unwrap();
             let addr = listener.local_addr().unwrap();
             let state = tokendesk_server::AppState::new(pool);
             tokio::spawn(tokendesk_server::serve(listener, state));
             addr
         });
-        Server { runtime: Some(runtime), addr, database_url: database_url.into() }
+        Server {
+            runtime: Some(runtime),
+            addr,
+            database_url: database_url.into(),
+        }
     }
 
     fn url(&self) -> String {
@@ -60,7 +65,9 @@ impl Server {
     fn create_admin(&self, name: &str) {
         self.runtime.as_ref().unwrap().block_on(async {
             let pool = tokendesk_server::connect(&self.database_url).await.unwrap();
-            let org = tokendesk_server::orgs::ensure_org(&pool, "default").await.unwrap();
+            let org = tokendesk_server::orgs::ensure_org(&pool, "default")
+                .await
+                .unwrap();
             let mut tx = pool.begin().await.unwrap();
             let new = NewUser {
                 name: name.into(),
@@ -68,7 +75,9 @@ impl Server {
                 role: Role::Admin,
                 password: Some(PASSWORD.into()),
             };
-            tokendesk_server::admin::users::create_user(&mut tx, org, "setup", &new).await.unwrap();
+            tokendesk_server::admin::users::create_user(&mut tx, org, "setup", &new)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
         });
     }
@@ -100,21 +109,53 @@ fn two_devices_charge_while_the_server_is_down_and_agree_after_syncing() {
     let url = server.url();
 
     let admin = DataDir::new();
-    admin.json(&["org", "login", &url, "root", "--password-stdin"], PASSWORD);
-    admin.json(&["org", "users", "add", "alice", "--display-name", "Alice"], "");
-    admin.json(&["org", "models", "set", "org-model", "--input", "0.001", "--output", "0.002"], "");
-    admin.json(&["org", "apps", "add", "Chat", PAGE, "--model", "org-model"], "");
-    admin.json(&["org", "grant", "alice", "1000", "--reason", "welcome"], "");
+    admin.json(
+        &["org", "login", &url, "root", "--password-stdin"],
+        PASSWORD,
+    );
+    admin.json(
+        &["org", "users", "add", "alice", "--display-name", "Alice"],
+        "",
+    );
+    admin.json(
+        &[
+            "org",
+            "models",
+            "set",
+            "org-model",
+            "--input",
+            "0.001",
+            "--output",
+            "0.002",
+        ],
+        "",
+    );
+    admin.json(
+        &["org", "apps", "add", "Chat", PAGE, "--model", "org-model"],
+        "",
+    );
+    admin.json(
+        &["org", "grant", "alice", "1000", "--reason", "welcome"],
+        "",
+    );
     // Each device may spend 100 credits between syncs; the rest of the balance stays unreserved.
     admin.json(&["org", "policy", "set", "offline_allowance", "100"], "");
 
     let (laptop, desktop) = (DataDir::new(), DataDir::new());
     for (dir, name) in [(&laptop, "laptop"), (&desktop, "desktop")] {
-        let code = admin.json(&["org", "enroll-code", "alice"], "")["code"].as_str().unwrap().to_owned();
+        let code = admin.json(&["org", "enroll-code", "alice"], "")["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let enrolled = dir.json(&["enroll", &url, &code, "--name", name], "");
         assert!(enrolled["device_id"].is_string());
         // A code works once.
-        assert!(!DataDir::new().run(&["enroll", &url, &code], "").status.success());
+        assert!(
+            !DataDir::new()
+                .run(&["enroll", &url, &code], "")
+                .status
+                .success()
+        );
     }
     assert_eq!(number(&balance(&laptop)), "1000");
     let status = laptop.json(&["status"], "");
@@ -122,9 +163,15 @@ fn two_devices_charge_while_the_server_is_down_and_agree_after_syncing() {
     assert_eq!(status["sync"]["pending"], 0);
 
     // Enrolled, the local admin commands are refused with the server's name.
-    let refused = laptop.run(&["grant", "alice@default", "100", "--reason", "free tokens"], "");
+    let refused = laptop.run(
+        &["grant", "alice@default", "100", "--reason", "free tokens"],
+        "",
+    );
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains(&url), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(&url),
+        "{refused:?}"
+    );
 
     server.stop();
     // 1000 prompt + 100 completion tokens at 0.001/0.002 per 1K = 0.0012 USD = 12 credits.
@@ -134,19 +181,32 @@ fn two_devices_charge_while_the_server_is_down_and_agree_after_syncing() {
     assert_eq!(charge(&desktop, "m1", 1000, 100)["outcome"], "charged");
     assert_eq!(laptop.json(&["status"], "")["sync"]["pending"], 1);
     let offline = laptop.run(&["sync"], "");
-    assert!(!offline.status.success(), "sync must fail while the server is down");
-    assert_eq!(laptop.json(&["status"], "")["sync"]["pending"], 1, "nothing is lost by a failed sync");
+    assert!(
+        !offline.status.success(),
+        "sync must fail while the server is down"
+    );
+    assert_eq!(
+        laptop.json(&["status"], "")["sync"]["pending"],
+        1,
+        "nothing is lost by a failed sync"
+    );
 
     server.restart();
     let first = laptop.json(&["sync"], "");
-    assert_eq!((first["pending"].clone(), number(&first["balance"])), (Value::from(0), "988".into()));
+    assert_eq!(
+        (first["pending"].clone(), number(&first["balance"])),
+        (Value::from(0), "988".into())
+    );
     desktop.json(&["sync"], "");
     laptop.json(&["sync"], "");
     // 1000 − 12 (m1, once) − 20 (m2).
     for dir in [&laptop, &desktop] {
         assert_eq!(number(&balance(dir)), "968");
     }
-    assert_eq!(number(&admin.json(&["org", "balance", "alice"], "")["balance"]), "968");
+    assert_eq!(
+        number(&admin.json(&["org", "balance", "alice"], "")["balance"]),
+        "968"
+    );
     let devices = admin.json(&["org", "devices", "list"], "");
     assert_eq!(devices.as_array().unwrap().len(), 2);
     for dir in [&laptop, &desktop] {

@@ -12,7 +12,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/ledger/0002_hosts_and_model_calls.sql"
     )),
-    M::up(include_str!("../../../migrations/ledger/0003_held_priced_as.sql")),
+    M::up(include_str!(
+        "../../../migrations/ledger/0003_held_priced_as.sql"
+    )),
     M::up(include_str!("../../../migrations/ledger/0004_sync.sql")),
 ];
 

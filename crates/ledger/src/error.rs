@@ -77,7 +77,9 @@ pub enum LedgerError {
     AlreadyDecided(String),
     #[error("entry {0} was already reversed")]
     AlreadyReversed(String),
-    #[error("this device is enrolled with the org server {0}: prices, the rate, apps, guards and balances are managed there")]
+    #[error(
+        "this device is enrolled with the org server {0}: prices, the rate, apps, guards and balances are managed there"
+    )]
     ManagedByServer(String),
     #[error("CSV error: {0}")]
     Csv(#[from] csv::Error),

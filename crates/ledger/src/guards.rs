@@ -96,7 +96,12 @@ pub(crate) fn read_policy(conn: &Connection) -> Result<Policy> {
 
 /// Whether the account has hit the flood rate within the last minute.
 /// Writes the guards (the active account is not one of them).
-pub(crate) fn write_policy(conn: &Connection, policy: &Policy, actor: &str, now: i64) -> Result<()> {
+pub(crate) fn write_policy(
+    conn: &Connection,
+    policy: &Policy,
+    actor: &str,
+    now: i64,
+) -> Result<()> {
     conn.execute(
         "UPDATE policy SET integration_enabled = ?1, min_balance_micros = ?2, event_cap_micros = ?3,
              flood_max_per_minute = ?4, low_balance_micros = ?5, max_tokens_per_event = ?6,

@@ -15,11 +15,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::str::FromStr;
+use tokendesk_sync_proto::Price as WirePrice;
 use tokendesk_sync_proto::device::{
     ConfigSnapshot, EnrollAnswer, HeldItem, HoldReason, ItemBody, ItemStatus, PushAnswer, PushItem,
     Usage,
 };
-use tokendesk_sync_proto::Price as WirePrice;
 use uuid::Uuid;
 
 use crate::apps::share_location;
@@ -160,8 +160,19 @@ impl Ledger {
                 },
             )
             .optional()?;
-        let Some((server, org, user, device, version, pending, acked, last_sync, last_error, expires, revoked)) =
-            row
+        let Some((
+            server,
+            org,
+            user,
+            device,
+            version,
+            pending,
+            acked,
+            last_sync,
+            last_error,
+            expires,
+            revoked,
+        )) = row
         else {
             return Ok(SyncStatus {
                 enrolled: false,
@@ -273,7 +284,11 @@ impl Ledger {
     pub fn apply_config(&mut self, snapshot: &ConfigSnapshot) -> Result<bool> {
         self.write(|tx| {
             let current: Option<i64> = tx
-                .query_row("SELECT config_version FROM sync_state WHERE id = 1", [], |row| row.get(0))
+                .query_row(
+                    "SELECT config_version FROM sync_state WHERE id = 1",
+                    [],
+                    |row| row.get(0),
+                )
                 .optional()?;
             match current {
                 None => Err(LedgerError::invalid("this data directory is not enrolled")),
@@ -287,7 +302,9 @@ impl Ledger {
     pub fn pending_push(&self, limit: usize) -> Result<Vec<PushItem>> {
         let acked: Option<i64> = self
             .conn
-            .query_row("SELECT acked_seq FROM sync_state WHERE id = 1", [], |row| row.get(0))
+            .query_row("SELECT acked_seq FROM sync_state WHERE id = 1", [], |row| {
+                row.get(0)
+            })
             .optional()?;
         let Some(acked) = acked else {
             return Ok(Vec::new());
@@ -356,7 +373,11 @@ fn mirror(tx: &Tx, snapshot: &ConfigSnapshot) -> Result<()> {
     let now = tx.env.now_micros();
     let reason = format!("org config version {}", snapshot.version);
     let rate = snapshot.credits_per_usd.normalize().to_string();
-    let old_rate: String = tx.query_row("SELECT credits_per_usd FROM exchange_rate WHERE id = 1", [], |row| row.get(0))?;
+    let old_rate: String = tx.query_row(
+        "SELECT credits_per_usd FROM exchange_rate WHERE id = 1",
+        [],
+        |row| row.get(0),
+    )?;
     if old_rate != rate {
         tx.execute(
             "UPDATE exchange_rate SET credits_per_usd = ?1, updated_by = ?2, updated_at = ?3 WHERE id = 1",
@@ -415,7 +436,14 @@ fn mirror(tx: &Tx, snapshot: &ConfigSnapshot) -> Result<()> {
     Ok(())
 }
 
-fn mirror_model(tx: &Tx, name: &str, price: &WirePrice, active: bool, reason: &str, now: i64) -> Result<()> {
+fn mirror_model(
+    tx: &Tx,
+    name: &str,
+    price: &WirePrice,
+    active: bool,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
     let input = price.input_per_1k.normalize().to_string();
     let output = price.output_per_1k.normalize().to_string();
     let old: Option<(i64, String, String)> = tx
@@ -427,7 +455,10 @@ fn mirror_model(tx: &Tx, name: &str, price: &WirePrice, active: bool, reason: &s
         .optional()?;
     let model_id = match old {
         Some((id, old_input, old_output)) if old_input == input && old_output == output => {
-            tx.execute("UPDATE models SET active = ?2, needs_review = 0 WHERE id = ?1", (id, active))?;
+            tx.execute(
+                "UPDATE models SET active = ?2, needs_review = 0 WHERE id = ?1",
+                (id, active),
+            )?;
             return Ok(());
         }
         Some((id, old_input, old_output)) => {
@@ -471,7 +502,9 @@ fn mirror_app(tx: &Tx, app: &tokendesk_sync_proto::device::AppConfig, now: i64) 
     };
     let model_id: Option<i64> = match &app.model {
         Some(model) => tx
-            .query_row("SELECT id FROM models WHERE name = ?1", [model], |row| row.get(0))
+            .query_row("SELECT id FROM models WHERE name = ?1", [model], |row| {
+                row.get(0)
+            })
             .optional()?,
         None => None,
     };
@@ -566,7 +599,10 @@ fn pending_charges(conn: &Connection, acked: i64, limit: i64) -> Result<Vec<Push
     for row in rows {
         let (entry, device_seq, config_version, server_app) = row?;
         let Some(usage) = entry.usage else {
-            return Err(LedgerError::invalid(format!("entry {} has a sequence number but no usage", entry.id)));
+            return Err(LedgerError::invalid(format!(
+                "entry {} has a sequence number but no usage",
+                entry.id
+            )));
         };
         items.push(PushItem {
             id: wire_id(&entry.id)?,
@@ -642,8 +678,9 @@ fn pending_holds(conn: &Connection, acked: i64, limit: i64) -> Result<Vec<PushIt
         let (id, reason, price, mut item) = row?;
         item.id = wire_id(&id)?;
         if let ItemBody::Held(held) = &mut item.body {
-            held.reason = HoldReason::parse(&reason)
-                .ok_or_else(|| LedgerError::invalid(format!("held event {id} has reason {reason:?}")))?;
+            held.reason = HoldReason::parse(&reason).ok_or_else(|| {
+                LedgerError::invalid(format!("held event {id} has reason {reason:?}"))
+            })?;
             held.dify_total_price = price
                 .map(|text| crate::money::stored_decimal(&text))
                 .transpose()?;
@@ -658,7 +695,9 @@ fn pending_holds(conn: &Connection, acked: i64, limit: i64) -> Result<Vec<PushIt
 fn reverse_duplicate(tx: &Tx, device_seq: i64) -> Result<()> {
     let original = tx
         .query_row(
-            &format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE device_seq = ?1 AND kind = 'charge'"),
+            &format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries WHERE device_seq = ?1 AND kind = 'charge'"
+            ),
             [device_seq],
             entries::from_row,
         )

@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 use tokendesk_ledger::{LedgerError, Outcome};
 use tokendesk_sync_proto::admin::{OrgInfo, Role, UserInfo};
 use tokendesk_sync_proto::device::{
-    AppConfig, ConfigSnapshot, EnrollAnswer, HoldReason, ItemBody, ItemResult, ItemStatus, Lease, ModelPrice,
-    Policy, PushAnswer,
+    AppConfig, ConfigSnapshot, EnrollAnswer, HoldReason, ItemBody, ItemResult, ItemStatus, Lease,
+    ModelPrice, Policy, PushAnswer,
 };
 use tokendesk_sync_proto::{Price as WirePrice, Pricing};
 use uuid::Uuid;
@@ -21,11 +21,17 @@ const APP_ID: Uuid = Uuid::from_u128(0xA11);
 fn snapshot(version: i64, input: &str, allowance: i64) -> ConfigSnapshot {
     ConfigSnapshot {
         version,
-        org: OrgInfo { id: Uuid::from_u128(1), name: "acme".into() },
+        org: OrgInfo {
+            id: Uuid::from_u128(1),
+            name: "acme".into(),
+        },
         credits_per_usd: Decimal::from(10_000),
         models: vec![ModelPrice {
             name: "org-model".into(),
-            price: WirePrice { input_per_1k: input.parse().unwrap(), output_per_1k: "0.002".parse().unwrap() },
+            price: WirePrice {
+                input_per_1k: input.parse().unwrap(),
+                output_per_1k: "0.002".parse().unwrap(),
+            },
             aliases: vec!["org-alias".into()],
             active: true,
         }],
@@ -58,19 +64,39 @@ fn enrolled() -> TestLedger {
     let answer = EnrollAnswer {
         device_id: Uuid::from_u128(0xD1),
         device_token: "tdd_secret".into(),
-        org: OrgInfo { id: Uuid::from_u128(1), name: "acme".into() },
-        user: UserInfo { id: Uuid::from_u128(0x5), name: "alice".into(), display_name: "Alice".into(), role: Role::Staff },
+        org: OrgInfo {
+            id: Uuid::from_u128(1),
+            name: "acme".into(),
+        },
+        user: UserInfo {
+            id: Uuid::from_u128(0x5),
+            name: "alice".into(),
+            display_name: "Alice".into(),
+            role: Role::Staff,
+        },
     };
-    t.ledger.enroll(SERVER, &answer, &snapshot(2, "0.001", credits(100))).unwrap();
+    t.ledger
+        .enroll(SERVER, &answer, &snapshot(2, "0.001", credits(100)))
+        .unwrap();
     t
 }
 
-fn answer(acked: i64, balance: i64, lease: i64, base_seq: i64, results: Vec<ItemResult>) -> PushAnswer {
+fn answer(
+    acked: i64,
+    balance: i64,
+    lease: i64,
+    base_seq: i64,
+    results: Vec<ItemResult>,
+) -> PushAnswer {
     PushAnswer {
         acked_through_seq: acked,
         results,
         balance_micros: balance,
-        lease: Lease { amount_micros: lease, base_seq, expires_at: Utc::now() + Duration::hours(1) },
+        lease: Lease {
+            amount_micros: lease,
+            base_seq,
+            expires_at: Utc::now() + Duration::hours(1),
+        },
         config_version: 2,
     }
 }
@@ -81,19 +107,36 @@ fn an_enrolled_ledger_mirrors_the_server_and_refuses_local_admin_writes() {
     let status = t.ledger.sync_status().unwrap();
     assert!(status.enrolled);
     assert_eq!((status.config_version, status.pending), (2, 0));
-    assert_eq!(t.ledger.navigation_hosts().unwrap(), vec!["https://sso.example.com".to_owned()]);
+    assert_eq!(
+        t.ledger.navigation_hosts().unwrap(),
+        vec!["https://sso.example.com".to_owned()]
+    );
     let models = t.ledger.models().unwrap();
-    assert!(models.iter().filter(|model| model.active).all(|model| model.name == "org-model"));
+    assert!(
+        models
+            .iter()
+            .filter(|model| model.active)
+            .all(|model| model.name == "org-model")
+    );
     assert_eq!(t.ledger.model("org-alias").unwrap().name, "org-model");
     // The island's other app is switched off; the share page the server names is the server's app now.
     let apps = t.ledger.apps().unwrap();
     assert_eq!(apps.iter().filter(|app| app.enabled).count(), 1);
-    assert_eq!(t.ledger.app_for_url(PAGE).unwrap().unwrap().name, "Org chat");
+    assert_eq!(
+        t.ledger.app_for_url(PAGE).unwrap().unwrap().name,
+        "Org chat"
+    );
 
     for refused in [
-        t.ledger.grant("staff", credits(1), "admin", "free tokens").map(|_| ()),
-        t.ledger.set_model("org-model", price("0", "0"), "admin", "cheaper").map(|_| ()),
-        t.ledger.set_exchange_rate(Decimal::ONE, "admin", "cheaper").map(|_| ()),
+        t.ledger
+            .grant("staff", credits(1), "admin", "free tokens")
+            .map(|_| ()),
+        t.ledger
+            .set_model("org-model", price("0", "0"), "admin", "cheaper")
+            .map(|_| ()),
+        t.ledger
+            .set_exchange_rate(Decimal::ONE, "admin", "cheaper")
+            .map(|_| ()),
         t.ledger.set_app_enabled(1, true).map(|_| ()),
     ] {
         match refused {
@@ -102,42 +145,81 @@ fn an_enrolled_ledger_mirrors_the_server_and_refuses_local_admin_writes() {
         }
     }
     // An older snapshot is ignored; a newer one is applied.
-    assert!(!t.ledger.apply_config(&snapshot(2, "0.5", credits(100))).unwrap());
-    assert!(t.ledger.apply_config(&snapshot(3, "0.003", credits(100))).unwrap());
-    assert_eq!(t.ledger.model("org-model").unwrap().input_usd_per_1k, "0.003".parse::<Decimal>().unwrap());
+    assert!(
+        !t.ledger
+            .apply_config(&snapshot(2, "0.5", credits(100)))
+            .unwrap()
+    );
+    assert!(
+        t.ledger
+            .apply_config(&snapshot(3, "0.003", credits(100)))
+            .unwrap()
+    );
+    assert_eq!(
+        t.ledger.model("org-model").unwrap().input_usd_per_1k,
+        "0.003".parse::<Decimal>().unwrap()
+    );
     assert!(t.ledger.verify().unwrap().ok);
 }
 
 #[test]
 fn charges_are_numbered_and_the_balance_is_the_servers_plus_what_is_pending() {
     let mut t = enrolled();
-    t.ledger.apply_push_answer(&answer(0, credits(500), credits(100), 0, vec![])).unwrap();
+    t.ledger
+        .apply_push_answer(&answer(0, credits(500), credits(100), 0, vec![]))
+        .unwrap();
     assert_eq!(t.balance(), credits(500));
 
     let first = t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
     let second = t.ledger.record_frame(PAGE, &frame("m2", 2000, 0)).unwrap();
-    assert_eq!((first.outcome, second.outcome), (Outcome::Charged, Outcome::Charged));
+    assert_eq!(
+        (first.outcome, second.outcome),
+        (Outcome::Charged, Outcome::Charged)
+    );
     // 1000 tokens at 0.001 USD/1K × 10000 = 10 credits.
-    assert_eq!(second.balance_micros, credits(500) - credits(10) - credits(20));
+    assert_eq!(
+        second.balance_micros,
+        credits(500) - credits(10) - credits(20)
+    );
 
     let items = t.ledger.pending_push(1000).unwrap();
-    assert_eq!(items.iter().map(|item| item.device_seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        items.iter().map(|item| item.device_seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
     assert!(items.iter().all(|item| item.config_version == 2));
-    let ItemBody::Charge { amount_micros, usage } = &items[0].body else { panic!("a charge") };
-    assert_eq!((*amount_micros, usage.app_id, usage.model.as_deref()), (-credits(10), APP_ID, Some("org-model")));
+    let ItemBody::Charge {
+        amount_micros,
+        usage,
+    } = &items[0].body
+    else {
+        panic!("a charge")
+    };
+    assert_eq!(
+        (*amount_micros, usage.app_id, usage.model.as_deref()),
+        (-credits(10), APP_ID, Some("org-model"))
+    );
     assert_eq!(items[0].id.to_string(), first.entry_id.unwrap());
 
     // The server took the first only; the second stays pending and counted locally.
-    t.ledger.apply_push_answer(&answer(1, credits(490), credits(100), 1, vec![])).unwrap();
+    t.ledger
+        .apply_push_answer(&answer(1, credits(490), credits(100), 1, vec![]))
+        .unwrap();
     assert_eq!(t.ledger.sync_status().unwrap().pending, 1);
     assert_eq!(t.balance(), credits(490) - credits(20));
     assert_eq!(t.ledger.pending_push(1000).unwrap().len(), 1);
     // A grant on the server reaches the balance with the next answer.
-    t.ledger.apply_push_answer(&answer(2, credits(1470), credits(100), 2, vec![])).unwrap();
+    t.ledger
+        .apply_push_answer(&answer(2, credits(1470), credits(100), 2, vec![]))
+        .unwrap();
     assert_eq!(t.balance(), credits(1470));
     assert!(t.ledger.pending_push(1000).unwrap().is_empty());
     // An answer for more than this device recorded is refused, and changes nothing.
-    assert!(t.ledger.apply_push_answer(&answer(9, 0, 0, 9, vec![])).is_err());
+    assert!(
+        t.ledger
+            .apply_push_answer(&answer(9, 0, 0, 9, vec![]))
+            .is_err()
+    );
     assert_eq!(t.balance(), credits(1470));
     assert!(t.ledger.verify().unwrap().ok);
 }
@@ -145,58 +227,135 @@ fn charges_are_numbered_and_the_balance_is_the_servers_plus_what_is_pending() {
 #[test]
 fn past_the_lease_events_are_held_and_pushed_not_dropped() {
     let mut t = enrolled();
-    t.ledger.apply_push_answer(&answer(0, credits(500), credits(25), 0, vec![])).unwrap();
+    t.ledger
+        .apply_push_answer(&answer(0, credits(500), credits(25), 0, vec![]))
+        .unwrap();
     assert!(t.ledger.may_send(PAGE).unwrap().allowed);
     // 10 + 20 credits: the second crosses the 25-credit lease and is still charged (the tokens were spent).
-    assert_eq!(t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap().outcome, Outcome::Charged);
-    assert_eq!(t.ledger.record_frame(PAGE, &frame("m2", 2000, 0)).unwrap().outcome, Outcome::Charged);
+    assert_eq!(
+        t.ledger
+            .record_frame(PAGE, &frame("m1", 1000, 0))
+            .unwrap()
+            .outcome,
+        Outcome::Charged
+    );
+    assert_eq!(
+        t.ledger
+            .record_frame(PAGE, &frame("m2", 2000, 0))
+            .unwrap()
+            .outcome,
+        Outcome::Charged
+    );
     let gate = t.ledger.may_send(PAGE).unwrap();
-    assert_eq!((gate.allowed, gate.code), (false, Some("offline_allowance")));
+    assert_eq!(
+        (gate.allowed, gate.code),
+        (false, Some("offline_allowance"))
+    );
     let held = t.ledger.record_frame(PAGE, &frame("m3", 1000, 0)).unwrap();
-    assert_eq!((held.outcome, held.code.as_deref()), (Outcome::Held, Some("offline_allowance")));
+    assert_eq!(
+        (held.outcome, held.code.as_deref()),
+        (Outcome::Held, Some("offline_allowance"))
+    );
     assert_eq!(t.ledger.sync_status().unwrap().lease_left_micros, 0);
 
     let items = t.ledger.pending_push(1000).unwrap();
     assert_eq!(items.len(), 3);
-    let ItemBody::Held(item) = &items[2].body else { panic!("a held event") };
-    assert_eq!((items[2].device_seq, item.reason, item.prompt_tokens), (3, HoldReason::OfflineAllowance, 1000));
+    let ItemBody::Held(item) = &items[2].body else {
+        panic!("a held event")
+    };
+    assert_eq!(
+        (items[2].device_seq, item.reason, item.prompt_tokens),
+        (3, HoldReason::OfflineAllowance, 1000)
+    );
     assert_eq!(item.amount_micros, Some(credits(10)));
 
     // A renewed lease lets sends through again; an expired one does not.
-    t.ledger.apply_push_answer(&answer(3, credits(470), credits(25), 3, vec![])).unwrap();
+    t.ledger
+        .apply_push_answer(&answer(3, credits(470), credits(25), 3, vec![]))
+        .unwrap();
     assert!(t.ledger.may_send(PAGE).unwrap().allowed);
     t.clock.advance(Duration::days(3650));
-    assert_eq!(t.ledger.may_send(PAGE).unwrap().code, Some("offline_allowance"));
+    assert_eq!(
+        t.ledger.may_send(PAGE).unwrap().code,
+        Some("offline_allowance")
+    );
 }
 
 #[test]
 fn a_revoked_device_stops_charging_and_keeps_its_records() {
     let mut t = enrolled();
-    t.ledger.apply_push_answer(&answer(0, credits(500), credits(100), 0, vec![])).unwrap();
+    t.ledger
+        .apply_push_answer(&answer(0, credits(500), credits(100), 0, vec![]))
+        .unwrap();
     t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
-    t.ledger.record_sync_failure("device revoked", true).unwrap();
+    t.ledger
+        .record_sync_failure("device revoked", true)
+        .unwrap();
     assert!(t.ledger.sync_status().unwrap().revoked);
-    assert_eq!(t.ledger.may_send(PAGE).unwrap().code, Some("offline_allowance"));
-    assert_eq!(t.ledger.record_frame(PAGE, &frame("m2", 1000, 0)).unwrap().outcome, Outcome::Held);
+    assert_eq!(
+        t.ledger.may_send(PAGE).unwrap().code,
+        Some("offline_allowance")
+    );
+    assert_eq!(
+        t.ledger
+            .record_frame(PAGE, &frame("m2", 1000, 0))
+            .unwrap()
+            .outcome,
+        Outcome::Held
+    );
     assert_eq!(t.ledger.pending_push(1000).unwrap().len(), 2);
 }
 
 #[test]
 fn a_charge_another_device_made_first_is_reversed_locally_only() {
     let mut t = enrolled();
-    t.ledger.apply_push_answer(&answer(0, credits(500), credits(100), 0, vec![])).unwrap();
-    let charged = t.ledger.record_frame(PAGE, &frame("shared", 1000, 0)).unwrap();
+    t.ledger
+        .apply_push_answer(&answer(0, credits(500), credits(100), 0, vec![]))
+        .unwrap();
+    let charged = t
+        .ledger
+        .record_frame(PAGE, &frame("shared", 1000, 0))
+        .unwrap();
     let item = &t.ledger.pending_push(10).unwrap()[0];
-    let duplicate = ItemResult { id: item.id, device_seq: 1, status: ItemStatus::Duplicate, detail: None };
+    let duplicate = ItemResult {
+        id: item.id,
+        device_seq: 1,
+        status: ItemStatus::Duplicate,
+        detail: None,
+    };
     // The server did not count it: its balance is unchanged.
-    t.ledger.apply_push_answer(&answer(1, credits(500), credits(100), 1, vec![duplicate.clone()])).unwrap();
+    t.ledger
+        .apply_push_answer(&answer(
+            1,
+            credits(500),
+            credits(100),
+            1,
+            vec![duplicate.clone()],
+        ))
+        .unwrap();
     assert_eq!(t.balance(), credits(500));
-    assert_eq!(t.ledger.sync_status().unwrap().pending, 0, "the reversal is not pushed");
-    assert_eq!(t.count("SELECT COUNT(*) FROM entries WHERE kind = 'reversal'"), 1);
-    assert_eq!(t.ledger.dashboard(1).unwrap().today.messages, 0, "the history nets out");
+    assert_eq!(
+        t.ledger.sync_status().unwrap().pending,
+        0,
+        "the reversal is not pushed"
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM entries WHERE kind = 'reversal'"),
+        1
+    );
+    assert_eq!(
+        t.ledger.dashboard(1).unwrap().today.messages,
+        0,
+        "the history nets out"
+    );
     // The same answer again reverses nothing more.
-    t.ledger.apply_push_answer(&answer(1, credits(500), credits(100), 1, vec![duplicate])).unwrap();
-    assert_eq!(t.count("SELECT COUNT(*) FROM entries WHERE kind = 'reversal'"), 1);
+    t.ledger
+        .apply_push_answer(&answer(1, credits(500), credits(100), 1, vec![duplicate]))
+        .unwrap();
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM entries WHERE kind = 'reversal'"),
+        1
+    );
     assert!(charged.entry_id.is_some());
     assert!(t.ledger.verify().unwrap().ok);
 }
@@ -207,9 +366,24 @@ fn enrollment_happens_once() {
     let answer = EnrollAnswer {
         device_id: Uuid::from_u128(0xD2),
         device_token: "tdd_other".into(),
-        org: OrgInfo { id: Uuid::from_u128(2), name: "other".into() },
-        user: UserInfo { id: Uuid::from_u128(0x6), name: "bob".into(), display_name: "Bob".into(), role: Role::Staff },
+        org: OrgInfo {
+            id: Uuid::from_u128(2),
+            name: "other".into(),
+        },
+        user: UserInfo {
+            id: Uuid::from_u128(0x6),
+            name: "bob".into(),
+            display_name: "Bob".into(),
+            role: Role::Staff,
+        },
     };
-    assert!(t.ledger.enroll("http://elsewhere", &answer, &snapshot(1, "0", 0)).is_err());
-    assert_eq!(t.ledger.sync_credentials().unwrap().unwrap().device_token, "tdd_secret");
+    assert!(
+        t.ledger
+            .enroll("http://elsewhere", &answer, &snapshot(1, "0", 0))
+            .is_err()
+    );
+    assert_eq!(
+        t.ledger.sync_credentials().unwrap().unwrap().device_token,
+        "tdd_secret"
+    );
 }

@@ -7,10 +7,15 @@ use common::{Device, Server, World, charge, charge_at, cost, price};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokendesk_sync_proto::admin::{Report, ReportRow};
-use tokendesk_sync_proto::device::{AppConfig, ConfigAnswer, ConfigSnapshot, ItemStatus, PushAnswer};
+use tokendesk_sync_proto::device::{
+    AppConfig, ConfigAnswer, ConfigSnapshot, ItemStatus, PushAnswer,
+};
 
 async fn config(server: &Server, device: &Device, query: &str) -> ConfigAnswer {
-    server.get(&format!("/v1/config?{query}"), &device.token).await.ok()
+    server
+        .get(&format!("/v1/config?{query}"), &device.token)
+        .await
+        .ok()
 }
 
 fn changed(answer: ConfigAnswer) -> ConfigSnapshot {
@@ -41,7 +46,10 @@ async fn a_price_change_is_a_new_config_version_that_devices_pull() {
     let new = changed(config(&server, &device, &format!("since={}", old.version)).await);
     assert_eq!(new.version, old.version + 1, "one admin write, one version");
     assert_eq!(price_of(&new, "gpt-test"), (s("0.002"), "0.004".into()));
-    let history: Vec<Value> = server.admin_get("/v1/admin/models/gpt-test/history").await.ok();
+    let history: Vec<Value> = server
+        .admin_get("/v1/admin/models/gpt-test/history")
+        .await
+        .ok();
     let last = history
         .iter()
         .max_by_key(|c| c["config_version"].as_i64())
@@ -58,7 +66,12 @@ async fn a_price_change_is_a_new_config_version_that_devices_pull() {
     // Balances are not config: a grant leaves the version alone.
     server.grant("alice", "1").await;
     let unchanged = config(&server, &device, &format!("since={}&wait=0", new.version)).await;
-    assert_eq!(unchanged, ConfigAnswer::Unchanged { version: new.version });
+    assert_eq!(
+        unchanged,
+        ConfigAnswer::Unchanged {
+            version: new.version
+        }
+    );
     // One import, one version, however many models.
     let import = json!({ "models": [
         { "name": "m-one", "price": { "input_per_1k": "0.1", "output_per_1k": "0.2" } },
@@ -68,7 +81,10 @@ async fn a_price_change_is_a_new_config_version_that_devices_pull() {
         .await
         .ok();
     assert_eq!(
-        (report["created"].as_i64(), report["config_version"].as_i64()),
+        (
+            report["created"].as_i64(),
+            report["config_version"].as_i64()
+        ),
         (Some(2), Some(new.version + 1))
     );
 
@@ -80,7 +96,9 @@ async fn a_price_change_is_a_new_config_version_that_devices_pull() {
     let answer: PushAnswer = server.push(&device, &[at_old, stale]).await.ok();
     let statuses: Vec<ItemStatus> = answer.results.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [ItemStatus::Accepted, ItemStatus::Quarantined]);
-    let server_amount = server.count("SELECT server_amount_micros FROM held_events").await;
+    let server_amount = server
+        .count("SELECT server_amount_micros FROM held_events")
+        .await;
     assert_eq!(server_amount.abs(), cost(&new, &app, 1000, 500));
 }
 
@@ -129,15 +147,30 @@ async fn charges(
             let model = snapshot.model(app.model.as_deref().unwrap()).unwrap().price;
             let at: DateTime<Utc> = at.parse().unwrap();
             let message = format!("{}-{n}", device.id);
-            charge_at(snapshot, app, model, n as i64 + 1, &message, *prompt, *completion, at)
+            charge_at(
+                snapshot,
+                app,
+                model,
+                n as i64 + 1,
+                &message,
+                *prompt,
+                *completion,
+                at,
+            )
         })
         .collect();
     let answer: PushAnswer = server.push(device, &pushed).await.ok();
     assert!(
-        answer.results.iter().all(|r| r.status == ItemStatus::Accepted),
+        answer
+            .results
+            .iter()
+            .all(|r| r.status == ItemStatus::Accepted),
         "{answer:?}"
     );
-    items.iter().map(|(app, _, p, c)| cost(snapshot, app, *p, *c)).collect()
+    items
+        .iter()
+        .map(|(app, _, p, c)| cost(snapshot, app, *p, *c))
+        .collect()
 }
 
 fn s(text: &str) -> String {
@@ -203,14 +236,26 @@ async fn reports_sum_spend_per_user_app_model_and_day() {
         &server,
         &bobs,
         &snapshot,
-        &[(&chat, "2024-03-01T00:00:00Z", 500, 0), (&formula, day1, 0, 1000)],
+        &[
+            (&chat, "2024-03-01T00:00:00Z", 500, 0),
+            (&formula, day1, 0, 1000),
+        ],
     )
     .await;
     assert_eq!(a, [20_000_000, 40_000_000, 60_000_000]);
     assert_eq!(b, [5_000_000, 60_000_000]);
     // Neither a duplicate nor a quarantined charge is spend.
     let dup = charge(&snapshot, &chat, 4, &format!("{}-0", alices.id), 1000, 500);
-    let cheap = charge_at(&snapshot, &chat, price("0", "0"), 5, "free", 1000, 500, Utc::now());
+    let cheap = charge_at(
+        &snapshot,
+        &chat,
+        price("0", "0"),
+        5,
+        "free",
+        1000,
+        500,
+        Utc::now(),
+    );
     let answer: PushAnswer = server.push(&alices, &[dup, cheap]).await.ok();
     let statuses: Vec<ItemStatus> = answer.results.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [ItemStatus::Duplicate, ItemStatus::Quarantined]);
@@ -228,7 +273,10 @@ async fn reports_sum_spend_per_user_app_model_and_day() {
     let m = 1_000_000;
     assert_eq!(
         rows(&report("by=user").await),
-        [(s("alice"), 120 * m, 4000, 2000, 3), (s("bob"), 65 * m, 500, 1000, 2)]
+        [
+            (s("alice"), 120 * m, 4000, 2000, 3),
+            (s("bob"), 65 * m, 500, 1000, 2)
+        ]
     );
     assert_eq!(
         rows(&report("by=app").await),
@@ -270,7 +318,10 @@ async fn reports_sum_spend_per_user_app_model_and_day() {
         "the header is names: {header}"
     );
     let columns = lines[0].split(',').count();
-    assert!(lines.iter().all(|l| l.split(',').count() == columns), "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.split(',').count() == columns),
+        "{lines:?}"
+    );
     let formula_line = lines
         .iter()
         .find(|l| l.contains("SUM(A1)"))
@@ -284,19 +335,30 @@ async fn reports_sum_spend_per_user_app_model_and_day() {
         "{lines:?}"
     );
     // A reversed charge is no longer spend.
-    let entries: Vec<Value> = server.admin_get("/v1/admin/users/alice/entries?limit=100").await.ok();
+    let entries: Vec<Value> = server
+        .admin_get("/v1/admin/users/alice/entries?limit=100")
+        .await
+        .ok();
     let reversed = entries
         .iter()
-        .find(|e| e["kind"] == "charge" && e["amount_micros"] == -40_000_000 && e["counted"] == true)
+        .find(|e| {
+            e["kind"] == "charge" && e["amount_micros"] == -40_000_000 && e["counted"] == true
+        })
         .expect("alice's day-2 chat charge");
-    let path = format!("/v1/admin/entries/{}/reverse", reversed["id"].as_str().unwrap());
+    let path = format!(
+        "/v1/admin/entries/{}/reverse",
+        reversed["id"].as_str().unwrap()
+    );
     let _: Value = server
         .admin_send(Method::POST, &path, json!({ "reason": "refund" }))
         .await
         .ok();
     assert_eq!(server.balance("alice").await, 1000 * m - 80 * m);
-    let credits =
-        |rows: Vec<(String, i64, i64, i64, i64)>| rows.into_iter().map(|r| (r.0, r.1, r.4)).collect::<Vec<_>>();
+    let credits = |rows: Vec<(String, i64, i64, i64, i64)>| {
+        rows.into_iter()
+            .map(|r| (r.0, r.1, r.4))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         credits(rows(&report("by=user").await)),
         [(s("alice"), 80 * m, 2), (s("bob"), 65 * m, 2)]
@@ -313,11 +375,18 @@ async fn reports_sum_spend_per_user_app_model_and_day() {
 #[tokio::test]
 async fn the_openapi_document_names_every_path() {
     let server = Server::start().await;
-    let answer = server.call(Method::GET, "/v1/openapi.json", None, None).await;
-    assert!(answer.content_type.starts_with("application/json"), "{answer:?}");
+    let answer = server
+        .call(Method::GET, "/v1/openapi.json", None, None)
+        .await;
+    assert!(
+        answer.content_type.starts_with("application/json"),
+        "{answer:?}"
+    );
     let document = answer.json();
     assert!(
-        document["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        document["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.")),
         "{}",
         document["openapi"]
     );
@@ -369,7 +438,9 @@ async fn the_openapi_document_names_every_path() {
         paths.keys().collect::<Vec<_>>()
     );
     // Every operation answers its refusals with the shared error body.
-    let schemas = document["components"]["schemas"].as_object().expect("schemas");
+    let schemas = document["components"]["schemas"]
+        .as_object()
+        .expect("schemas");
     for name in [
         "ErrorBody",
         "PushRequest",

@@ -30,7 +30,12 @@ struct Endpoint {
     admin_token: Option<String>,
 }
 
-fn endpoint(method: Method, path: impl Into<String>, access: Access, body: Option<Value>) -> Endpoint {
+fn endpoint(
+    method: Method,
+    path: impl Into<String>,
+    access: Access,
+    body: Option<Value>,
+) -> Endpoint {
     Endpoint {
         method,
         path: path.into(),
@@ -96,17 +101,24 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
             None,
         )
         .await;
-    assert!(answer.ok::<Value>()["revoked"].as_bool().unwrap_or(false), "{answer:?}");
+    assert!(
+        answer.ok::<Value>()["revoked"].as_bool().unwrap_or(false),
+        "{answer:?}"
+    );
 
     let expired: Session = server.login(None, ADMIN, PASSWORD).await.ok();
-    let changed =
-        sqlx::query("UPDATE admin_sessions SET expires_at = now() - interval '1 second' WHERE token_hash = $1")
-            .bind(hash_token(&expired.token))
-            .execute(&server.pool)
-            .await
-            .unwrap()
-            .rows_affected();
-    assert_eq!(changed, 1, "the session is stored by the SHA-256 of its token");
+    let changed = sqlx::query(
+        "UPDATE admin_sessions SET expires_at = now() - interval '1 second' WHERE token_hash = $1",
+    )
+    .bind(hash_token(&expired.token))
+    .execute(&server.pool)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(
+        changed, 1,
+        "the session is stored by the SHA-256 of its token"
+    );
     let departing: Session = server.login(None, ADMIN, PASSWORD).await.ok();
 
     // Two held events to approve and reject, a grant to reverse.
@@ -134,7 +146,12 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
             Credential::UnknownDevice => Some(format!("tdd_{zeros}")),
             Credential::ExpiredSession => Some(expired.token.clone()),
             Credential::UnknownSession => Some(format!("tds_{zeros}")),
-            Credential::AdminSession => Some(endpoint.admin_token.clone().unwrap_or_else(|| server.admin.clone())),
+            Credential::AdminSession => Some(
+                endpoint
+                    .admin_token
+                    .clone()
+                    .unwrap_or_else(|| server.admin.clone()),
+            ),
         }
     };
 
@@ -150,7 +167,8 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
     let app_body = json!({
         "name": "Other", "share_url": "https://dify.example/chat/other", "pricing": "model", "model": "gpt-test",
     });
-    let model = json!({ "input_usd_per_1k": "0.003", "output_usd_per_1k": "0.004", "reason": "table" });
+    let model =
+        json!({ "input_usd_per_1k": "0.003", "output_usd_per_1k": "0.004", "reason": "table" });
     let import = json!({
         "models": [{ "name": "imported", "price": { "input_per_1k": "0.1", "output_per_1k": "0.2" } }],
         "reason": "table",
@@ -171,7 +189,12 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
             Admin,
             Some(json!({ "name": "bob", "role": "staff" })),
         ),
-        endpoint(Method::POST, "/v1/admin/users/alice/enrollment-codes", Admin, None),
+        endpoint(
+            Method::POST,
+            "/v1/admin/users/alice/enrollment-codes",
+            Admin,
+            None,
+        ),
         endpoint(Method::GET, "/v1/admin/devices", Admin, None),
         endpoint(
             Method::POST,
@@ -180,7 +203,12 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
             None,
         ),
         endpoint(Method::GET, "/v1/admin/users/alice/balance", Admin, None),
-        endpoint(Method::GET, "/v1/admin/users/alice/entries?limit=10", Admin, None),
+        endpoint(
+            Method::GET,
+            "/v1/admin/users/alice/entries?limit=10",
+            Admin,
+            None,
+        ),
         endpoint(
             Method::POST,
             "/v1/admin/users/alice/entries",
@@ -194,8 +222,18 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
             Some(json!({ "reason": "table" })),
         ),
         endpoint(Method::GET, "/v1/admin/models", Admin, None),
-        endpoint(Method::PUT, "/v1/admin/models/gpt-other", Admin, Some(model)),
-        endpoint(Method::GET, "/v1/admin/models/gpt-test/history", Admin, None),
+        endpoint(
+            Method::PUT,
+            "/v1/admin/models/gpt-other",
+            Admin,
+            Some(model),
+        ),
+        endpoint(
+            Method::GET,
+            "/v1/admin/models/gpt-test/history",
+            Admin,
+            None,
+        ),
         endpoint(Method::POST, "/v1/admin/models/import", Admin, Some(import)),
         endpoint(Method::GET, "/v1/admin/rate", Admin, None),
         endpoint(
@@ -240,7 +278,12 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
             Some(json!({ "note": "table" })),
         ),
         endpoint(Method::GET, "/v1/admin/report?by=user", Admin, None),
-        endpoint(Method::GET, "/v1/admin/report?by=day&format=csv", Admin, None),
+        endpoint(
+            Method::GET,
+            "/v1/admin/report?by=day&format=csv",
+            Admin,
+            None,
+        ),
         endpoint(Method::GET, "/v1/admin/audit?limit=5", Admin, None),
         Endpoint {
             bodies: codes,
@@ -258,11 +301,18 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
             let token = token(credential, &*endpoint);
             let body = endpoint.bodies[index].take();
             let answer = server
-                .call(endpoint.method.clone(), &endpoint.path, token.as_deref(), body.as_ref())
+                .call(
+                    endpoint.method.clone(),
+                    &endpoint.path,
+                    token.as_deref(),
+                    body.as_ref(),
+                )
                 .await;
             let line = format!("{} {} as {credential:?}", endpoint.method, endpoint.path);
             match credential.expected(endpoint.access) {
-                None if !(200..300).contains(&answer.status) => failures.push(format!("{line}: refused: {answer:?}")),
+                None if !(200..300).contains(&answer.status) => {
+                    failures.push(format!("{line}: refused: {answer:?}"))
+                }
                 None => {}
                 Some((status, code)) => {
                     let body: Value = serde_json::from_str(&answer.text).unwrap_or(Value::Null);
@@ -286,13 +336,22 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
     );
 
     // What the allowed calls did, they did once.
-    assert_eq!(server.count("SELECT count(*) FROM users WHERE name = 'bob'").await, 1);
     assert_eq!(
-        server.count("SELECT count(*) FROM devices WHERE name = 'table'").await,
+        server
+            .count("SELECT count(*) FROM users WHERE name = 'bob'")
+            .await,
+        1
+    );
+    assert_eq!(
+        server
+            .count("SELECT count(*) FROM devices WHERE name = 'table'")
+            .await,
         CREDENTIALS as i64
     );
     assert_eq!(
-        server.count("SELECT count(*) FROM entries WHERE kind = 'topup'").await,
+        server
+            .count("SELECT count(*) FROM entries WHERE kind = 'topup'")
+            .await,
         1
     );
     assert_eq!(
@@ -314,7 +373,10 @@ async fn five_wrong_passwords_lock_the_account_and_twenty_lock_the_address() {
             .await
             .refused(401, "unauthorized");
     }
-    server.login(None, ADMIN, PASSWORD).await.refused(429, "rate_limited");
+    server
+        .login(None, ADMIN, PASSWORD)
+        .await
+        .refused(429, "rate_limited");
     assert!(
         server
             .count("SELECT count(*) FROM login_failures WHERE name = 'root'")
@@ -333,7 +395,10 @@ async fn five_wrong_passwords_lock_the_account_and_twenty_lock_the_address() {
     let _: Session = server.login(None, "second", PASSWORD).await.ok();
     // Staff never sign in, whatever the password.
     server.add_staff("alice").await;
-    server.login(None, "alice", "").await.refused(401, "unauthorized");
+    server
+        .login(None, "alice", "")
+        .await
+        .refused(401, "unauthorized");
     // 5 + 1 failures so far; 14 more from this address, on names that do not exist.
     for n in 0..14 {
         server
@@ -341,7 +406,10 @@ async fn five_wrong_passwords_lock_the_account_and_twenty_lock_the_address() {
             .await
             .refused(401, "unauthorized");
     }
-    server.login(None, "third", PASSWORD).await.refused(429, "rate_limited");
+    server
+        .login(None, "third", PASSWORD)
+        .await
+        .refused(429, "rate_limited");
 }
 
 #[tokio::test]
@@ -350,7 +418,10 @@ async fn an_enrollment_code_works_once_and_never_when_expired_or_unknown() {
     server.add_staff("alice").await;
     let code = server.enrollment_code("alice").await;
     let first: EnrollAnswer = server.enroll_with(&code, "laptop").await.ok();
-    assert_eq!((first.user.name.as_str(), first.org.name.as_str()), ("alice", "acme"));
+    assert_eq!(
+        (first.user.name.as_str(), first.org.name.as_str()),
+        ("alice", "acme")
+    );
     assert!(first.device_token.starts_with("tdd_"), "{first:?}");
     let stored: (bool, Option<uuid::Uuid>) =
         sqlx::query_as("SELECT used_at IS NOT NULL, device_id FROM enrollment_codes")
@@ -383,7 +454,10 @@ async fn an_enrollment_code_works_once_and_never_when_expired_or_unknown() {
         .execute(&server.pool)
         .await
         .unwrap();
-    let expired = server.enroll_with(&late, "tablet").await.refused(403, "code_invalid");
+    let expired = server
+        .enroll_with(&late, "tablet")
+        .await
+        .refused(403, "code_invalid");
     let unknown = server
         .enroll_with("AAAA-BBBB-CCCC", "tablet")
         .await
@@ -396,7 +470,9 @@ async fn an_enrollment_code_works_once_and_never_when_expired_or_unknown() {
     );
 
     // A code is for a user of this org: none for a name the org lacks.
-    let missing = server.request_enrollment_code(&server.admin, "nobody").await;
+    let missing = server
+        .request_enrollment_code(&server.admin, "nobody")
+        .await;
     missing.refused(404, "not_found");
 }
 
@@ -412,7 +488,10 @@ async fn orgs_are_kept_apart() {
     create_admin(&server.pool, globex, "gadmin", PASSWORD).await;
 
     // With two orgs a sign-in must name one.
-    server.login(None, ADMIN, PASSWORD).await.refused(400, "org_required");
+    server
+        .login(None, ADMIN, PASSWORD)
+        .await
+        .refused(400, "org_required");
     server
         .login(Some("acme"), "gadmin", PASSWORD)
         .await
@@ -437,7 +516,10 @@ async fn orgs_are_kept_apart() {
     );
 
     let acme_devices: Vec<Value> = server.admin_get("/v1/admin/devices").await.ok();
-    let acme_ids: Vec<&str> = acme_devices.iter().filter_map(|d| d["id"].as_str()).collect();
+    let acme_ids: Vec<&str> = acme_devices
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
     assert_eq!(acme_ids, [acme_device.id.to_string()]);
     let before = server.fingerprint().await;
     let revoke = format!("/v1/admin/devices/{}/revoke", enrolled.device_id);
@@ -446,7 +528,12 @@ async fn orgs_are_kept_apart() {
         .await
         .refused(404, "not_found");
     server
-        .call(Method::GET, "/v1/admin/users/alice/balance", Some(&gadmin), None)
+        .call(
+            Method::GET,
+            "/v1/admin/users/alice/balance",
+            Some(&gadmin),
+            None,
+        )
         .await
         .refused(404, "not_found");
     assert_eq!(server.fingerprint().await, before);
@@ -454,7 +541,10 @@ async fn orgs_are_kept_apart() {
         .call(Method::GET, "/v1/admin/users", Some(&gadmin), None)
         .await
         .ok();
-    let names: Vec<&str> = globex_users.iter().filter_map(|u| u["user"]["name"].as_str()).collect();
+    let names: Vec<&str> = globex_users
+        .iter()
+        .filter_map(|u| u["user"]["name"].as_str())
+        .collect();
     assert_eq!(names, ["gadmin", "gina"]);
 }
 
@@ -468,7 +558,12 @@ fn cli(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("tokendesk-server");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -479,28 +574,60 @@ async fn the_first_admin_is_made_on_the_command_line() {
     assert!(migrated.status.success(), "{migrated:?}");
     let made = cli(
         &url,
-        &["admin", "create", "boss", "--password-stdin", "--org", "acme"],
+        &[
+            "admin",
+            "create",
+            "boss",
+            "--password-stdin",
+            "--org",
+            "acme",
+        ],
         "a long password\n",
     );
     assert!(made.status.success(), "{made:?}");
     let twice = cli(
         &url,
-        &["admin", "create", "boss", "--password-stdin", "--org", "acme"],
+        &[
+            "admin",
+            "create",
+            "boss",
+            "--password-stdin",
+            "--org",
+            "acme",
+        ],
         "a long password\n",
     );
-    assert!(!twice.status.success(), "a second admin of that name: {twice:?}");
+    assert!(
+        !twice.status.success(),
+        "a second admin of that name: {twice:?}"
+    );
     let short = cli(
         &url,
-        &["admin", "create", "weak", "--password-stdin", "--org", "acme"],
+        &[
+            "admin",
+            "create",
+            "weak",
+            "--password-stdin",
+            "--org",
+            "acme",
+        ],
         "short\n",
     );
-    assert!(!short.status.success(), "a password under 8 characters: {short:?}");
+    assert!(
+        !short.status.success(),
+        "a password under 8 characters: {short:?}"
+    );
 
     let pool = tokendesk_server::connect(&url).await.unwrap();
     let server = Server::start_on(url, pool).await;
     let session: Answer = server.login(Some("acme"), "boss", "a long password").await;
     assert_eq!(session.ok::<Session>().user.name, "boss");
-    assert_eq!(server.count("SELECT count(*) FROM users WHERE name = 'weak'").await, 0);
+    assert_eq!(
+        server
+            .count("SELECT count(*) FROM users WHERE name = 'weak'")
+            .await,
+        0
+    );
     let audit = server
         .count("SELECT count(*) FROM audit WHERE action = 'user.add' AND detail->>'name' = 'boss'")
         .await;

@@ -9,19 +9,36 @@ use tokendesk_sync_proto::device::{ItemBody, ItemStatus, MAX_BATCH_ITEMS, PushAn
 use uuid::Uuid;
 
 /// Sends `body` as a push of the world's device and asserts the refusal left every table as it was.
-async fn refused_push(world: &World, body: Option<(Vec<u8>, &str)>, status: u16, code: &str) -> String {
+async fn refused_push(
+    world: &World,
+    body: Option<(Vec<u8>, &str)>,
+    status: u16,
+    code: &str,
+) -> String {
     let before = world.server.fingerprint().await;
     let answer = world
         .server
-        .call_raw(Method::POST, "/v1/sync/push", Some(&world.device.token), body)
+        .call_raw(
+            Method::POST,
+            "/v1/sync/push",
+            Some(&world.device.token),
+            body,
+        )
         .await;
     let message = answer.refused(status, code);
-    assert_eq!(world.server.fingerprint().await, before, "{code} changed nothing");
+    assert_eq!(
+        world.server.fingerprint().await,
+        before,
+        "{code} changed nothing"
+    );
     message
 }
 
 fn push_body(items: &[PushItem]) -> Option<(Vec<u8>, &'static str)> {
-    Some((serde_json::to_vec(&push_json(items)).unwrap(), "application/json"))
+    Some((
+        serde_json::to_vec(&push_json(items)).unwrap(),
+        "application/json",
+    ))
 }
 
 fn raw(text: &str) -> Option<(Vec<u8>, &'static str)> {
@@ -48,7 +65,8 @@ async fn malformed_or_mistyped_pushes_are_refused() {
     )
     .await;
     refused_push(&world, raw(r#"{"items": []}"#), 422, "wrong_types").await;
-    let mut item = serde_json::to_value(charge(&world.snapshot, &world.app, 1, "m1", 1000, 500)).unwrap();
+    let mut item =
+        serde_json::to_value(charge(&world.snapshot, &world.app, 1, "m1", 1000, 500)).unwrap();
     item["body"]["amount_micros"] = json!("-20000000");
     let text = json!({ "device_clock": chrono::Utc::now(), "items": [item] }).to_string();
     refused_push(&world, raw(&text), 422, "wrong_types").await;
@@ -68,7 +86,8 @@ async fn malformed_or_mistyped_pushes_are_refused() {
 async fn an_oversized_body_or_batch_is_refused() {
     let world = World::new().await;
     let padding = "x".repeat(tokendesk_server::MAX_BODY_BYTES);
-    let body = json!({ "device_clock": chrono::Utc::now(), "items": [], "padding": padding }).to_string();
+    let body =
+        json!({ "device_clock": chrono::Utc::now(), "items": [], "padding": padding }).to_string();
     refused_push(&world, raw(&body), 413, "too_large").await;
 
     let items: Vec<PushItem> = (1..=MAX_BATCH_ITEMS as i64 + 1)
@@ -76,11 +95,18 @@ async fn an_oversized_body_or_batch_is_refused() {
         .collect();
     refused_push(&world, push_body(&items), 413, "too_large").await;
     // The largest batch allowed is taken whole.
-    let answer: PushAnswer = world.server.push(&world.device, &items[..MAX_BATCH_ITEMS]).await.ok();
+    let answer: PushAnswer = world
+        .server
+        .push(&world.device, &items[..MAX_BATCH_ITEMS])
+        .await
+        .ok();
     assert_eq!(answer.acked_through_seq, MAX_BATCH_ITEMS as i64);
     assert_eq!(answer.results.len(), MAX_BATCH_ITEMS);
     assert!(
-        answer.results.iter().all(|r| r.status == ItemStatus::Accepted),
+        answer
+            .results
+            .iter()
+            .all(|r| r.status == ItemStatus::Accepted),
         "{:?}",
         &answer.results[..3]
     );
@@ -97,7 +123,10 @@ async fn sequence_numbers_must_continue_without_gaps_or_rewrites() {
         "seq_gap",
     )
     .await;
-    assert!(message.contains('1'), "the message names the expected seq 1: {message}");
+    assert!(
+        message.contains('1'),
+        "the message names the expected seq 1: {message}"
+    );
     let gap_inside = [
         charge(snapshot, app, 1, "m1", 1000, 500),
         charge(snapshot, app, 3, "m3", 1000, 500),
@@ -110,10 +139,17 @@ async fn sequence_numbers_must_continue_without_gaps_or_rewrites() {
     refused_push(&world, push_body(&backwards), 400, "seq_order").await;
     let zero = [charge(snapshot, app, 0, "m0", 1000, 500)];
     let answer = world.server.push(&world.device, &zero).await;
-    assert!((400..500).contains(&answer.status), "seq 0 is refused: {answer:?}");
+    assert!(
+        (400..500).contains(&answer.status),
+        "seq 0 is refused: {answer:?}"
+    );
 
     let first = charge(snapshot, app, 1, "m1", 1000, 500);
-    let stored: PushAnswer = world.server.push(&world.device, &[first.clone()]).await.ok();
+    let stored: PushAnswer = world
+        .server
+        .push(&world.device, std::slice::from_ref(&first))
+        .await
+        .ok();
     assert_eq!(stored.results[0].status, ItemStatus::Accepted);
 
     // The same seq with other content, under the same id or another.
@@ -167,7 +203,10 @@ async fn an_unknown_config_version_is_refused_and_an_unknown_app_is_quarantined(
     if let ItemBody::Charge { usage, .. } = &mut unknown_model.body {
         usage.model = Some("gpt-nonexistent".into());
     }
-    let answer: PushAnswer = server.push(&world.device, &[unknown_app, unknown_model]).await.ok();
+    let answer: PushAnswer = server
+        .push(&world.device, &[unknown_app, unknown_model])
+        .await
+        .ok();
     let statuses: Vec<ItemStatus> = answer.results.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [ItemStatus::Quarantined, ItemStatus::Quarantined]);
     assert!(
@@ -195,7 +234,14 @@ async fn an_unknown_config_version_is_refused_and_an_unknown_app_is_quarantined(
 }
 
 /// An admin request refused with `status`/`code` that leaves every table as it was.
-async fn refused_admin(world: &World, method: Method, path: &str, body: Value, status: u16, code: &str) {
+async fn refused_admin(
+    world: &World,
+    method: Method,
+    path: &str,
+    body: Value,
+    status: u16,
+    code: &str,
+) {
     let before = world.server.fingerprint().await;
     let audit = world.server.count("SELECT count(*) FROM audit").await;
     let answer: Answer = world.server.admin_send(method, path, body).await;
@@ -218,12 +264,48 @@ async fn bad_admin_input_is_refused_and_changes_nothing() {
     let entries = "/v1/admin/users/alice/entries";
     let entry = |kind: &str, amount: &str, reason: &str| json!({ "kind": kind, "amount": amount, "reason": reason });
     let refusals = [
-        (Method::POST, entries, entry("charge", "5", "r"), 400, "bad_kind"),
-        (Method::POST, entries, entry("reversal", "5", "r"), 400, "bad_kind"),
-        (Method::POST, entries, entry("grant", "-5", "r"), 400, "bad_amount"),
-        (Method::POST, entries, entry("grant", "five", "r"), 400, "bad_amount"),
-        (Method::POST, entries, entry("adjustment", "0", "r"), 400, "bad_amount"),
-        (Method::POST, entries, entry("grant", "5", "  "), 400, "reason_required"),
+        (
+            Method::POST,
+            entries,
+            entry("charge", "5", "r"),
+            400,
+            "bad_kind",
+        ),
+        (
+            Method::POST,
+            entries,
+            entry("reversal", "5", "r"),
+            400,
+            "bad_kind",
+        ),
+        (
+            Method::POST,
+            entries,
+            entry("grant", "-5", "r"),
+            400,
+            "bad_amount",
+        ),
+        (
+            Method::POST,
+            entries,
+            entry("grant", "five", "r"),
+            400,
+            "bad_amount",
+        ),
+        (
+            Method::POST,
+            entries,
+            entry("adjustment", "0", "r"),
+            400,
+            "bad_amount",
+        ),
+        (
+            Method::POST,
+            entries,
+            entry("grant", "5", "  "),
+            400,
+            "reason_required",
+        ),
         (
             Method::POST,
             entries,
@@ -263,15 +345,46 @@ async fn bad_admin_input_is_refused_and_changes_nothing() {
     for (method, path, body, status, code) in refusals {
         refused_admin(&world, method, path, body, status, code).await;
     }
-    let unknown_model =
-        json!({ "name": "Ghost", "share_url": "https://dify.example/chat/ghost", "pricing": "model", "model": "nope" });
-    refused_admin(&world, Method::POST, "/v1/admin/apps", unknown_model, 404, "not_found").await;
+    let unknown_model = json!({ "name": "Ghost", "share_url": "https://dify.example/chat/ghost", "pricing": "model", "model": "nope" });
+    refused_admin(
+        &world,
+        Method::POST,
+        "/v1/admin/apps",
+        unknown_model,
+        404,
+        "not_found",
+    )
+    .await;
     let policy = json!({ "key": "no_such_guard", "value": "1" });
-    refused_admin(&world, Method::PUT, "/v1/admin/policy", policy, 400, "unknown_key").await;
+    refused_admin(
+        &world,
+        Method::PUT,
+        "/v1/admin/policy",
+        policy,
+        400,
+        "unknown_key",
+    )
+    .await;
     let policy = json!({ "key": "offline_allowance", "value": "-3" });
-    refused_admin(&world, Method::PUT, "/v1/admin/policy", policy, 400, "bad_value").await;
+    refused_admin(
+        &world,
+        Method::PUT,
+        "/v1/admin/policy",
+        policy,
+        400,
+        "bad_value",
+    )
+    .await;
     let policy = json!({ "key": "lease_seconds", "value": "0" });
-    refused_admin(&world, Method::PUT, "/v1/admin/policy", policy, 400, "bad_value").await;
+    refused_admin(
+        &world,
+        Method::PUT,
+        "/v1/admin/policy",
+        policy,
+        400,
+        "bad_value",
+    )
+    .await;
     let revoke = format!("/v1/admin/devices/{}/revoke", Uuid::now_v7());
     refused_admin(&world, Method::POST, &revoke, json!({}), 404, "not_found").await;
     refused_admin(
@@ -287,7 +400,10 @@ async fn bad_admin_input_is_refused_and_changes_nothing() {
     refused_admin(&world, Method::POST, &approve, json!({}), 404, "not_found").await;
 
     let grant = world.server.grant("alice", "5").await;
-    let reverse = format!("/v1/admin/entries/{}/reverse", grant["id"].as_str().unwrap());
+    let reverse = format!(
+        "/v1/admin/entries/{}/reverse",
+        grant["id"].as_str().unwrap()
+    );
     let _: Value = world
         .server
         .admin_send(Method::POST, &reverse, json!({ "reason": "typo" }))
@@ -307,7 +423,10 @@ async fn bad_admin_input_is_refused_and_changes_nothing() {
         .admin_get("/v1/admin/users/alice/entries?limit=1")
         .await
         .ok();
-    let reverse_reversal = format!("/v1/admin/entries/{}/reverse", reversal[0]["id"].as_str().unwrap());
+    let reverse_reversal = format!(
+        "/v1/admin/entries/{}/reverse",
+        reversal[0]["id"].as_str().unwrap()
+    );
     let answer = world
         .server
         .admin_send(Method::POST, &reverse_reversal, json!({ "reason": "x" }))

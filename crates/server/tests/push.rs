@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Answer, Device, Server, World, charge, charge_at, cost, held, price, push_json, send};
+use common::{
+    Answer, Device, Server, World, charge, charge_at, cost, held, price, push_json, send,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokendesk_sync_proto::admin::{HeldInfo, HeldStatus};
@@ -39,7 +41,13 @@ async fn a_batch_pushed_twice_is_answered_the_same_and_applied_once() {
     assert_eq!(first.acked_through_seq, 4);
     assert_eq!(first.balance_micros, 1_000_000_000 - 3 * one);
     let ids: Vec<_> = first.results.iter().map(|r| (r.id, r.device_seq)).collect();
-    assert_eq!(ids, items.iter().map(|i| (i.id, i.device_seq)).collect::<Vec<_>>());
+    assert_eq!(
+        ids,
+        items
+            .iter()
+            .map(|i| (i.id, i.device_seq))
+            .collect::<Vec<_>>()
+    );
 
     let again: PushAnswer = server.push(&device, &items).await.ok();
     assert_eq!(again.results, first.results);
@@ -80,7 +88,12 @@ async fn a_batch_pushed_twice_is_answered_the_same_and_applied_once() {
 }
 
 /// One push of the encoded `body` through `url`: the answer, or why none arrived.
-async fn send_push(http: &reqwest::Client, url: &str, device: &Device, body: Vec<u8>) -> reqwest::Result<Answer> {
+async fn send_push(
+    http: &reqwest::Client,
+    url: &str,
+    device: &Device,
+    body: Vec<u8>,
+) -> reqwest::Result<Answer> {
     let url = format!("{url}/v1/sync/push");
     send(
         http,
@@ -120,7 +133,10 @@ async fn a_push_cut_after_the_commit_is_applied_once_when_retried() {
     } = World::new().await;
     let proxy = CuttingProxy::start(server.addr);
     // A fresh connection per request, so the proxy's per-connection cuts hit requests.
-    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let one = cost(&snapshot, &app, 1000, 500);
 
     proxy.cut_next(Cut::MidResponse);
@@ -160,7 +176,10 @@ async fn a_push_cut_after_the_commit_is_applied_once_when_retried() {
         failures += failed;
         assert_eq!(answer.acked_through_seq, seq);
         assert!(
-            answer.results.iter().all(|r| r.status == ItemStatus::Accepted),
+            answer
+                .results
+                .iter()
+                .all(|r| r.status == ItemStatus::Accepted),
             "{answer:?}"
         );
     }
@@ -209,7 +228,10 @@ async fn the_same_message_charged_by_two_devices_counts_once() {
         .await
         .ok();
     assert_eq!(statuses(&copy), [ItemStatus::Duplicate]);
-    assert_eq!(copy.acked_through_seq, 1, "a duplicate is still acknowledged");
+    assert_eq!(
+        copy.acked_through_seq, 1,
+        "a duplicate is still acknowledged"
+    );
     let other_user: PushAnswer = server
         .push(&bobs, &[charge(&snapshot, &app, 1, "shared", 1000, 500)])
         .await
@@ -220,7 +242,9 @@ async fn the_same_message_charged_by_two_devices_counts_once() {
     assert_eq!(copy.balance_micros, 1_000_000_000 - one);
     assert_eq!(server.balance("bob").await, 100_000_000);
     assert_eq!(
-        server.count("SELECT count(*) FROM entries WHERE kind = 'charge'").await,
+        server
+            .count("SELECT count(*) FROM entries WHERE kind = 'charge'")
+            .await,
         3
     );
     assert_eq!(
@@ -235,7 +259,11 @@ async fn the_same_message_charged_by_two_devices_counts_once() {
         .push(&phone, &[charge(&snapshot, &app, 2, "other", 1000, 500)])
         .await
         .ok();
-    assert_eq!(statuses(&replay), [ItemStatus::Accepted], "the phone goes on normally");
+    assert_eq!(
+        statuses(&replay),
+        [ItemStatus::Accepted],
+        "the phone goes on normally"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +299,10 @@ async fn a_tampered_price_is_quarantined_and_approval_charges_the_servers_amount
         500,
         chrono::Utc::now(),
     );
-    let answer: PushAnswer = server.push(&device, &[cheap.clone(), refund, dear]).await.ok();
+    let answer: PushAnswer = server
+        .push(&device, &[cheap.clone(), refund, dear])
+        .await
+        .ok();
     use ItemStatus::*;
     assert_eq!(statuses(&answer), [Quarantined, Quarantined, Quarantined]);
     assert_eq!(answer.balance_micros, 1_000_000_000, "none is counted");
@@ -286,8 +317,16 @@ async fn a_tampered_price_is_quarantined_and_approval_charges_the_servers_amount
         .expect("the cheap charge's hold");
     assert_eq!(hold.reason, HoldReason::Quarantined);
     assert_eq!(hold.status, HeldStatus::Pending);
-    assert_eq!(hold.server_amount_micros.map(i64::abs), Some(honest), "{hold:?}");
-    assert_eq!(hold.device_amount_micros.map(i64::abs), Some(honest / 10), "{hold:?}");
+    assert_eq!(
+        hold.server_amount_micros.map(i64::abs),
+        Some(honest),
+        "{hold:?}"
+    );
+    assert_eq!(
+        hold.device_amount_micros.map(i64::abs),
+        Some(honest / 10),
+        "{hold:?}"
+    );
     assert_eq!(hold.device_id, Some(device.id));
     let quarantined_entry = hold.entry_id.expect("the hold names the uncounted entry");
     let counted: bool = sqlx::query_scalar("SELECT counted FROM entries WHERE id = $1")
@@ -314,11 +353,12 @@ async fn a_tampered_price_is_quarantined_and_approval_charges_the_servers_amount
         1_000_000_000 - honest,
         "the server's amount, not the device's"
     );
-    let settled: (i64, bool, Option<uuid::Uuid>) =
-        sqlx::query_as("SELECT amount_micros, counted, held_id FROM entries WHERE held_id IS NOT NULL")
-            .fetch_one(&server.pool)
-            .await
-            .unwrap();
+    let settled: (i64, bool, Option<uuid::Uuid>) = sqlx::query_as(
+        "SELECT amount_micros, counted, held_id FROM entries WHERE held_id IS NOT NULL",
+    )
+    .fetch_one(&server.pool)
+    .await
+    .unwrap();
     assert_eq!(settled, (-honest, true, Some(hold.id)));
     assert_eq!(server.count("SELECT count(*) FROM charge_keys").await, 1);
     let twice = server.admin_send(Method::POST, &approve, json!({})).await;
@@ -383,7 +423,10 @@ async fn assert_leases_covered(server: &Server) {
 #[tokio::test]
 async fn leases_never_reserve_more_than_the_balance() {
     let World {
-        server, app, device, ..
+        server,
+        app,
+        device,
+        ..
     } = World::new().await;
     server.set_policy("offline_allowance", "400").await;
     server.set_policy("lease_seconds", "3600").await;
@@ -399,7 +442,10 @@ async fn leases_never_reserve_more_than_the_balance() {
         left > chrono::Duration::minutes(50) && left <= chrono::Duration::minutes(60),
         "{left:?}"
     );
-    assert_eq!(lease(&server, &phone).await.lease.amount_micros, 400 * credits);
+    assert_eq!(
+        lease(&server, &phone).await.lease.amount_micros,
+        400 * credits
+    );
     assert_eq!(
         lease(&server, &tablet).await.lease.amount_micros,
         200 * credits,
@@ -407,7 +453,10 @@ async fn leases_never_reserve_more_than_the_balance() {
     );
     assert_leases_covered(&server).await;
     // Renewing replaces the device's own lease rather than adding to it.
-    assert_eq!(lease(&server, &device).await.lease.amount_micros, 400 * credits);
+    assert_eq!(
+        lease(&server, &device).await.lease.amount_micros,
+        400 * credits
+    );
     assert_eq!(server.count("SELECT count(*) FROM leases").await, 3);
     let info: Value = server.admin_get("/v1/admin/users/alice/balance").await.ok();
     assert_eq!(info["open_leases_micros"], 1000 * credits);
@@ -420,7 +469,10 @@ async fn leases_never_reserve_more_than_the_balance() {
         .await
         .ok();
     assert_eq!(pushed.balance_micros, 1000 * credits - one);
-    assert_eq!(pushed.lease.amount_micros, 1000 * credits - one - 600 * credits);
+    assert_eq!(
+        pushed.lease.amount_micros,
+        1000 * credits - one - 600 * credits
+    );
     assert_eq!(pushed.lease.base_seq, 1);
     assert_leases_covered(&server).await;
 
@@ -439,10 +491,16 @@ async fn leases_never_reserve_more_than_the_balance() {
             }
         }
     };
-    tokio::join!(busy(device.clone(), 1), busy(phone.clone(), 2), busy(tablet.clone(), 1));
+    tokio::join!(
+        busy(device.clone(), 1),
+        busy(phone.clone(), 2),
+        busy(tablet.clone(), 1)
+    );
     assert_eq!(server.balance("alice").await, 1000 * credits - 16 * one);
     assert_leases_covered(&server).await;
-    let reserved = server.count("SELECT sum(amount_micros)::BIGINT FROM leases").await;
+    let reserved = server
+        .count("SELECT sum(amount_micros)::BIGINT FROM leases")
+        .await;
     assert!(
         reserved >= 1000 * credits - 16 * one - 400 * credits,
         "the last to renew took what was left: {reserved}"
@@ -458,7 +516,10 @@ async fn leases_never_reserve_more_than_the_balance() {
 
     // Revoking a device voids its lease in the same step.
     let revoke = format!("/v1/admin/devices/{}/revoke", tablet.id);
-    let _: Value = server.call(Method::POST, &revoke, Some(&server.admin), None).await.ok();
+    let _: Value = server
+        .call(Method::POST, &revoke, Some(&server.admin), None)
+        .await
+        .ok();
     let tablets = server
         .count(&format!(
             "SELECT count(*) FROM leases WHERE device_id = '{}'",

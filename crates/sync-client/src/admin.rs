@@ -30,7 +30,12 @@ pub struct OrgAdmin {
 
 impl OrgAdmin {
     /// Signs in and keeps the session in `data_dir`.
-    pub async fn login(data_dir: &Path, server: &str, name: &str, password: &str) -> Result<Session> {
+    pub async fn login(
+        data_dir: &Path,
+        server: &str,
+        name: &str,
+        password: &str,
+    ) -> Result<Session> {
         let http = Http::new(server, None)?;
         let request = LoginRequest {
             org: None,
@@ -38,7 +43,12 @@ impl OrgAdmin {
             password: password.to_owned(),
         };
         let session: Session = http
-            .json(Method::POST, "/v1/admin/login", Some(&request), REQUEST_TIMEOUT)
+            .json(
+                Method::POST,
+                "/v1/admin/login",
+                Some(&request),
+                REQUEST_TIMEOUT,
+            )
             .await?;
         let stored = StoredSession {
             server: http.server().to_owned(),
@@ -48,7 +58,8 @@ impl OrgAdmin {
         };
         write_private(
             &session_path(data_dir),
-            &serde_json::to_vec_pretty(&stored).map_err(|error| ClientError::Protocol(error.to_string()))?,
+            &serde_json::to_vec_pretty(&stored)
+                .map_err(|error| ClientError::Protocol(error.to_string()))?,
         )?;
         Ok(session)
     }
@@ -56,10 +67,13 @@ impl OrgAdmin {
     /// The session kept in `data_dir`, if it has not expired.
     pub fn load(data_dir: &Path) -> Result<Self> {
         let text = std::fs::read(session_path(data_dir)).map_err(|_| {
-            ClientError::Usage("not signed in to an org server: run `tokendesk org login URL NAME`".into())
+            ClientError::Usage(
+                "not signed in to an org server: run `tokendesk org login URL NAME`".into(),
+            )
         })?;
-        let stored: StoredSession = serde_json::from_slice(&text)
-            .map_err(|error| ClientError::Usage(format!("the saved org session is unreadable: {error}")))?;
+        let stored: StoredSession = serde_json::from_slice(&text).map_err(|error| {
+            ClientError::Usage(format!("the saved org session is unreadable: {error}"))
+        })?;
         if stored.expires_at <= chrono::Utc::now() {
             return Err(ClientError::Usage(
                 "the org session expired: run `tokendesk org login URL NAME` again".into(),
@@ -75,7 +89,11 @@ impl OrgAdmin {
     pub async fn logout(data_dir: &Path) -> Result<()> {
         if let Ok(admin) = Self::load(data_dir) {
             let _: serde_json::Value = admin
-                .send(Method::POST, "/v1/admin/logout", Some(&serde_json::json!({})))
+                .send(
+                    Method::POST,
+                    "/v1/admin/logout",
+                    Some(&serde_json::json!({})),
+                )
                 .await
                 .unwrap_or_default();
         }
@@ -91,7 +109,9 @@ impl OrgAdmin {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        self.http.json::<(), T>(Method::GET, path, None, REQUEST_TIMEOUT).await
+        self.http
+            .json::<(), T>(Method::GET, path, None, REQUEST_TIMEOUT)
+            .await
     }
 
     pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
@@ -125,6 +145,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     options.mode(0o600);
-    let mut file = options.open(path).map_err(|error| ClientError::Ledger(error.into()))?;
-    file.write_all(bytes).map_err(|error| ClientError::Ledger(error.into()))
+    let mut file = options
+        .open(path)
+        .map_err(|error| ClientError::Ledger(error.into()))?;
+    file.write_all(bytes)
+        .map_err(|error| ClientError::Ledger(error.into()))
 }

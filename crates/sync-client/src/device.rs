@@ -83,7 +83,12 @@ async fn exchange(ledger: &mut Ledger, batch_size: usize) -> Result<SyncReport> 
             items,
         };
         let answer: PushAnswer = http
-            .json(Method::POST, "/v1/sync/push", Some(&request), REQUEST_TIMEOUT)
+            .json(
+                Method::POST,
+                "/v1/sync/push",
+                Some(&request),
+                REQUEST_TIMEOUT,
+            )
             .await?;
         ledger.apply_push_answer(&answer)?;
         if answer.config_version > ledger.sync_status()?.config_version {

@@ -59,7 +59,11 @@ impl ConfigSnapshot {
         self.models
             .iter()
             .find(|model| model.name == name)
-            .or_else(|| self.models.iter().find(|model| model.aliases.iter().any(|alias| alias == name)))
+            .or_else(|| {
+                self.models
+                    .iter()
+                    .find(|model| model.aliases.iter().any(|alias| alias == name))
+            })
     }
 }
 
@@ -139,8 +143,9 @@ pub struct PushItem {
 impl PushItem {
     /// What "the same item" means: a hash of everything but the sequence number, which the server checks.
     pub fn content_hash(&self) -> String {
-        let canonical = serde_json::to_vec(&(self.id, self.occurred_at, self.config_version, &self.body))
-            .unwrap_or_default();
+        let canonical =
+            serde_json::to_vec(&(self.id, self.occurred_at, self.config_version, &self.body))
+                .unwrap_or_default();
         format!("{:x}", Sha256::digest(canonical))
     }
 }

@@ -28,13 +28,15 @@ pub(crate) mod decimal_str {
     pub use rust_decimal::serde::str::{deserialize, serialize};
 
     pub mod option {
-        pub use rust_decimal::serde::str_option::serialize;
         use rust_decimal::Decimal;
+        pub use rust_decimal::serde::str_option::serialize;
         use serde::{Deserialize, Deserializer};
 
         /// `null` or a decimal string. Read through `Option` itself: inside an internally tagged enum
         /// (a push item's body) serde buffers `null` as a unit, which `str_option` refuses.
-        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Decimal>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Decimal>, D::Error> {
             #[derive(Deserialize)]
             struct Text(#[serde(with = "rust_decimal::serde::str")] Decimal);
             Ok(Option::<Text>::deserialize(deserializer)?.map(|Text(value)| value))
@@ -54,13 +56,23 @@ mod tests {
             "completion_tokens":1,"estimated":false,"dify_total_price":null,"dify_currency":null,
             "amount_micros":null,"payload":""}}"#;
         let item: PushItem = serde_json::from_str(text).unwrap();
-        let ItemBody::Held(held) = &item.body else { panic!("{item:?}") };
+        let ItemBody::Held(held) = &item.body else {
+            panic!("{item:?}")
+        };
         assert_eq!(held.dify_total_price, None);
         let again: PushItem = serde_json::from_str(&serde_json::to_string(&item).unwrap()).unwrap();
         assert_eq!(again, item);
-        let priced = text.replace(r#""dify_total_price":null"#, r#""dify_total_price":"0.0013030""#);
+        let priced = text.replace(
+            r#""dify_total_price":null"#,
+            r#""dify_total_price":"0.0013030""#,
+        );
         let item: PushItem = serde_json::from_str(&priced).unwrap();
-        let ItemBody::Held(held) = &item.body else { panic!("{item:?}") };
-        assert_eq!(held.dify_total_price.map(|d| d.to_string()).as_deref(), Some("0.0013030"));
+        let ItemBody::Held(held) = &item.body else {
+            panic!("{item:?}")
+        };
+        assert_eq!(
+            held.dify_total_price.map(|d| d.to_string()).as_deref(),
+            Some("0.0013030")
+        );
     }
 }

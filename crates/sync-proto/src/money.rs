@@ -54,7 +54,11 @@ impl Pricing {
 }
 
 /// USD for a reply: `in/1000·p_in + out/1000·p_out`, exact.
-pub fn usd_for_tokens(prompt_tokens: u64, completion_tokens: u64, price: &Price) -> Option<Decimal> {
+pub fn usd_for_tokens(
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    price: &Price,
+) -> Option<Decimal> {
     let thousand = Decimal::ONE_THOUSAND;
     let input = Decimal::from(prompt_tokens)
         .checked_mul(price.input_per_1k)?
@@ -112,7 +116,10 @@ mod tests {
     #[test]
     fn prices_travel_as_exact_strings() {
         let text = serde_json::to_string(&price("0.0000001234567", "3")).unwrap();
-        assert_eq!(text, r#"{"input_per_1k":"0.0000001234567","output_per_1k":"3"}"#);
+        assert_eq!(
+            text,
+            r#"{"input_per_1k":"0.0000001234567","output_per_1k":"3"}"#
+        );
         let back: Price = serde_json::from_str(&text).unwrap();
         assert_eq!(back, price("0.0000001234567", "3"));
     }

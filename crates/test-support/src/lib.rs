@@ -35,7 +35,10 @@ impl Cluster {
     /// `durable`: fsync and synchronous commit on, as in production (for benchmarks).
     pub fn start_with(durable: bool) -> io::Result<Cluster> {
         let bindir = bindir()?;
-        let dir = tempfile::Builder::new().prefix("tokendesk-pg-").tempdir()?.keep();
+        let dir = tempfile::Builder::new()
+            .prefix("tokendesk-pg-")
+            .tempdir()?
+            .keep();
         let as_root = is_root()?;
         if as_root {
             run(Command::new("chown").arg("postgres:").arg(&dir))?;
@@ -94,7 +97,9 @@ impl Cluster {
     /// One cluster for the whole test binary, started on first use and stopped when the process ends.
     pub fn shared() -> &'static Cluster {
         static SHARED: OnceLock<Cluster> = OnceLock::new();
-        SHARED.get_or_init(|| Cluster::start().unwrap_or_else(|error| panic!("cannot start PostgreSQL: {error}")))
+        SHARED.get_or_init(|| {
+            Cluster::start().unwrap_or_else(|error| panic!("cannot start PostgreSQL: {error}"))
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -156,7 +161,12 @@ impl Drop for Cluster {
     }
 }
 
-fn spawn_watchdog(bindir: &Path, dir: &Path, data: &Path, as_root: bool) -> io::Result<(ChildStdin, Child)> {
+fn spawn_watchdog(
+    bindir: &Path,
+    dir: &Path,
+    data: &Path,
+    as_root: bool,
+) -> io::Result<(ChildStdin, Child)> {
     // Ignores the terminal's signals (Ctrl-C reaches the whole process group) so it outlives the tests
     // long enough to clean up; `read` returns only at end-of-file.
     let script = r#"trap '' INT TERM HUP
@@ -188,9 +198,14 @@ fn bindir() -> io::Result<PathBuf> {
     if debian.join("initdb").is_file() {
         return Ok(debian);
     }
-    let output = run(Command::new("pg_config").arg("--bindir"))
-        .map_err(|error| io::Error::other(format!("PostgreSQL 15 not found (pg_config --bindir: {error})")))?;
-    Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+    let output = run(Command::new("pg_config").arg("--bindir")).map_err(|error| {
+        io::Error::other(format!(
+            "PostgreSQL 15 not found (pg_config --bindir: {error})"
+        ))
+    })?;
+    Ok(PathBuf::from(
+        String::from_utf8_lossy(&output.stdout).trim(),
+    ))
 }
 
 fn is_root() -> io::Result<bool> {
@@ -289,7 +304,8 @@ impl Plan {
 impl CuttingProxy {
     /// Forwards every connection unchanged until told to cut.
     pub fn start(target: SocketAddr) -> CuttingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("proxy bind: {error}"));
+        let listener =
+            TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("proxy bind: {error}"));
         let addr = listener
             .local_addr()
             .unwrap_or_else(|error| panic!("proxy address: {error}"));
@@ -357,7 +373,10 @@ impl CuttingProxy {
     }
 
     fn plan(&self) -> std::sync::MutexGuard<'_, Plan> {
-        self.shared.plan.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .plan
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -369,7 +388,11 @@ impl Drop for CuttingProxy {
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
         }
-        let live = self.shared.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let live = self
+            .shared
+            .live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for stream in live.values() {
             let _ = stream.shutdown(Shutdown::Both);
         }
@@ -391,11 +414,19 @@ fn accept_loop(listener: TcpListener, shared: Arc<ProxyShared>) {
         let shared = shared.clone();
         std::thread::spawn(move || {
             if let Ok(clone) = client.try_clone() {
-                shared.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id, clone);
+                shared
+                    .live
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id, clone);
             }
             let _ = proxy_connection(&client, &shared, cut);
             let _ = client.shutdown(Shutdown::Both);
-            shared.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            shared
+                .live
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
         });
     }
 }
@@ -452,7 +483,10 @@ mod tests {
         assert_ne!(first, second);
         assert_eq!(cluster.psql(&first, "select 1").unwrap(), "1");
         cluster
-            .psql(&first, "create table t (x int); insert into t values (41), (1)")
+            .psql(
+                &first,
+                "create table t (x int); insert into t values (41), (1)",
+            )
             .unwrap();
         assert_eq!(cluster.psql(&first, "select sum(x) from t").unwrap(), "42");
         // Databases are separate.
@@ -461,7 +495,10 @@ mod tests {
         let port = cluster.port();
         drop(cluster);
         assert!(!dir.exists(), "the cluster's dir is removed");
-        assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "postgres stopped");
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "postgres stopped"
+        );
     }
 
     #[test]
@@ -469,7 +506,10 @@ mod tests {
         let a = Cluster::shared();
         let b = Cluster::shared();
         assert!(std::ptr::eq(a, b));
-        assert_eq!(a.psql(&a.database(), "select current_user").unwrap(), "postgres");
+        assert_eq!(
+            a.psql(&a.database(), "select current_user").unwrap(),
+            "postgres"
+        );
     }
 
     /// Answers each connection's bytes uppercased, after reading `len` of them.
@@ -508,12 +548,18 @@ mod tests {
         let request = b"hello through the proxy";
         let (target, complete) = upper_server(request.len());
         let proxy = CuttingProxy::start(target);
-        assert_eq!(exchange(proxy.addr(), request).unwrap(), request.to_ascii_uppercase());
+        assert_eq!(
+            exchange(proxy.addr(), request).unwrap(),
+            request.to_ascii_uppercase()
+        );
         assert_eq!(proxy.cuts(), 0);
 
         proxy.cut_next(Cut::MidResponse);
         let answer = exchange(proxy.addr(), request).unwrap_or_default();
-        assert!(answer.is_empty(), "no answer reaches the client: {answer:?}");
+        assert!(
+            answer.is_empty(),
+            "no answer reaches the client: {answer:?}"
+        );
         assert_eq!(proxy.cuts_mid_response(), 1);
         assert_eq!(
             complete.load(Ordering::SeqCst),
@@ -528,13 +574,20 @@ mod tests {
 
         proxy.set_cut_every(2);
         let answers: Vec<bool> = (0..4)
-            .map(|_| !exchange(proxy.addr(), request).unwrap_or_default().is_empty())
+            .map(|_| {
+                !exchange(proxy.addr(), request)
+                    .unwrap_or_default()
+                    .is_empty()
+            })
             .collect();
         assert_eq!(answers.iter().filter(|&&ok| ok).count(), 2, "{answers:?}");
         assert_eq!(proxy.cuts(), 4);
         assert_eq!(proxy.connections(), 7);
         // Every whole request reached the server, the cut-mid-request ones never did.
-        assert_eq!(complete.load(Ordering::SeqCst), 7 - proxy.cuts_mid_request());
+        assert_eq!(
+            complete.load(Ordering::SeqCst),
+            7 - proxy.cuts_mid_request()
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ use sqlx::PgPool;
 use tokendesk_server::state::AppState;
 use tokendesk_sync_proto::admin::{EnrollmentCode, NewUser, Role, Session, UserInfo};
 use tokendesk_sync_proto::device::{
-    AppConfig, ConfigAnswer, ConfigSnapshot, EnrollAnswer, HeldItem, HoldReason, ItemBody, PushItem, Usage,
+    AppConfig, ConfigAnswer, ConfigSnapshot, EnrollAnswer, HeldItem, HoldReason, ItemBody,
+    PushItem, Usage,
 };
 use tokendesk_sync_proto::money::{Price, Pricing, usd_for_tokens, usd_to_micros};
 use tokendesk_test_support::Cluster;
@@ -40,8 +41,12 @@ impl Answer {
 
     /// The body of a 2xx answer as `T`; panics naming the answer otherwise.
     pub fn ok<T: DeserializeOwned>(&self) -> T {
-        assert!((200..300).contains(&self.status), "expected success, got {self:?}");
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("unexpected body ({e}): {self:?}"))
+        assert!(
+            (200..300).contains(&self.status),
+            "expected success, got {self:?}"
+        );
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("unexpected body ({e}): {self:?}"))
     }
 
     /// Asserts a refusal: this status, a JSON `{code, message}` with this code and a non-empty message.
@@ -89,24 +94,32 @@ impl Server {
     /// that admin signed in.
     pub async fn start() -> Server {
         let database_url = Cluster::shared().database();
-        let pool = tokendesk_server::connect(&database_url).await.expect("connect");
+        let pool = tokendesk_server::connect(&database_url)
+            .await
+            .expect("connect");
         tokendesk_server::migrate(&pool).await.expect("migrate");
         Self::start_on(database_url, pool).await
     }
 
     /// Serves an already migrated database, making the org and first admin if they are missing.
     pub async fn start_on(database_url: String, pool: PgPool) -> Server {
-        let org_id = tokendesk_server::orgs::ensure_org(&pool, ORG).await.expect("org");
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE org_id = $1 AND name = $2)")
-            .bind(org_id)
-            .bind(ADMIN)
-            .fetch_one(&pool)
+        let org_id = tokendesk_server::orgs::ensure_org(&pool, ORG)
             .await
-            .expect("users");
+            .expect("org");
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE org_id = $1 AND name = $2)",
+        )
+        .bind(org_id)
+        .bind(ADMIN)
+        .fetch_one(&pool)
+        .await
+        .expect("users");
         if !exists {
             create_admin(&pool, org_id, ADMIN, PASSWORD).await;
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("address");
         let state = AppState::new(pool.clone());
         tokio::spawn(async move {
@@ -123,7 +136,11 @@ impl Server {
             admin: String::new(),
             http,
         };
-        server.admin = server.login(None, ADMIN, PASSWORD).await.ok::<Session>().token;
+        server.admin = server
+            .login(None, ADMIN, PASSWORD)
+            .await
+            .ok::<Session>()
+            .token;
         server
     }
 
@@ -132,7 +149,13 @@ impl Server {
     }
 
     /// One request: a JSON body when given, a bearer token when given.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
         let bytes = body.map(|body| (serde_json::to_vec(body).expect("json"), "application/json"));
         self.call_raw(method, path, token, bytes).await
     }
@@ -161,17 +184,22 @@ impl Server {
 
     /// As the first admin.
     pub async fn admin_send(&self, method: Method, path: &str, body: Value) -> Answer {
-        self.call(method, path, Some(&self.admin), Some(&body)).await
+        self.call(method, path, Some(&self.admin), Some(&body))
+            .await
     }
 
     pub async fn login(&self, org: Option<&str>, name: &str, password: &str) -> Answer {
         let body = json!({ "org": org, "name": name, "password": password });
-        self.call(Method::POST, "/v1/admin/login", None, Some(&body)).await
+        self.call(Method::POST, "/v1/admin/login", None, Some(&body))
+            .await
     }
 
     pub async fn add_staff(&self, name: &str) -> UserInfo {
-        let body = json!({ "name": name, "display_name": format!("{name} (staff)"), "role": "staff" });
-        self.admin_send(Method::POST, "/v1/admin/users", body).await.ok()
+        let body =
+            json!({ "name": name, "display_name": format!("{name} (staff)"), "role": "staff" });
+        self.admin_send(Method::POST, "/v1/admin/users", body)
+            .await
+            .ok()
     }
 
     /// Asks for an enrollment code of `user` with the admin session `token`.
@@ -189,7 +217,8 @@ impl Server {
 
     pub async fn enroll_with(&self, code: &str, device_name: &str) -> Answer {
         let body = json!({ "code": code, "device_name": device_name, "device_clock": Utc::now() });
-        self.call(Method::POST, "/v1/enroll", None, Some(&body)).await
+        self.call(Method::POST, "/v1/enroll", None, Some(&body))
+            .await
     }
 
     /// A new device of `user`, through a fresh enrollment code.
@@ -207,14 +236,19 @@ impl Server {
     /// Grants `credits` (a decimal string) to `user`.
     pub async fn grant(&self, user: &str, credits: &str) -> Value {
         let body = json!({ "kind": "grant", "amount": credits, "reason": "test grant" });
-        self.admin_send(Method::POST, &format!("/v1/admin/users/{user}/entries"), body)
-            .await
-            .ok()
+        self.admin_send(
+            Method::POST,
+            &format!("/v1/admin/users/{user}/entries"),
+            body,
+        )
+        .await
+        .ok()
     }
 
     /// Creates or reprices a model; prices in USD per 1K tokens.
     pub async fn set_model(&self, name: &str, input: &str, output: &str) {
-        let body = json!({ "input_usd_per_1k": input, "output_usd_per_1k": output, "reason": "test" });
+        let body =
+            json!({ "input_usd_per_1k": input, "output_usd_per_1k": output, "reason": "test" });
         let _: Value = self
             .admin_send(Method::PUT, &format!("/v1/admin/models/{name}"), body)
             .await
@@ -229,17 +263,26 @@ impl Server {
             "pricing": "model",
             "model": model,
         });
-        self.admin_send(Method::POST, "/v1/admin/apps", body).await.ok()
+        self.admin_send(Method::POST, "/v1/admin/apps", body)
+            .await
+            .ok()
     }
 
     pub async fn set_policy(&self, key: &str, value: &str) {
         let body = json!({ "key": key, "value": value });
-        let _: Value = self.admin_send(Method::PUT, "/v1/admin/policy", body).await.ok();
+        let _: Value = self
+            .admin_send(Method::PUT, "/v1/admin/policy", body)
+            .await
+            .ok();
     }
 
     /// The current config, as a device pulls it.
     pub async fn snapshot(&self, device: &Device) -> ConfigSnapshot {
-        match self.get("/v1/config?since=0", &device.token).await.ok::<ConfigAnswer>() {
+        match self
+            .get("/v1/config?since=0", &device.token)
+            .await
+            .ok::<ConfigAnswer>()
+        {
             ConfigAnswer::Changed { snapshot } => *snapshot,
             other => panic!("expected a snapshot, got {other:?}"),
         }
@@ -256,8 +299,12 @@ impl Server {
     }
 
     pub async fn balance(&self, user: &str) -> i64 {
-        let answer = self.admin_get(&format!("/v1/admin/users/{user}/balance")).await;
-        answer.ok::<Value>()["balance_micros"].as_i64().expect("balance_micros")
+        let answer = self
+            .admin_get(&format!("/v1/admin/users/{user}/balance"))
+            .await;
+        answer.ok::<Value>()["balance_micros"]
+            .as_i64()
+            .expect("balance_micros")
     }
 
     /// One number from the database, e.g. `SELECT count(*) FROM entries`.
@@ -302,7 +349,9 @@ pub async fn send(
         request = request.bearer_auth(token);
     }
     if let Some((bytes, content_type)) = body {
-        request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes);
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
     }
     let response = request.send().await?;
     let status = response.status().as_u16();
@@ -421,7 +470,13 @@ pub fn charge_at(
 }
 
 /// An event the device held instead of charging.
-pub fn held(snapshot: &ConfigSnapshot, app: &AppConfig, seq: i64, message_id: &str, reason: HoldReason) -> PushItem {
+pub fn held(
+    snapshot: &ConfigSnapshot,
+    app: &AppConfig,
+    seq: i64,
+    message_id: &str,
+    reason: HoldReason,
+) -> PushItem {
     PushItem {
         id: Uuid::now_v7(),
         device_seq: seq,
