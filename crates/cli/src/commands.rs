@@ -366,6 +366,7 @@ pub fn run(cli: Cli) -> CliResult<ExitCode> {
 fn status(printer: &Printer, ledger: &Ledger) -> CliResult {
     let dashboard = ledger.dashboard(1)?;
     let policy = ledger.policy()?;
+    let sync = ledger.sync_status()?;
     let value = serde_json::json!({
         "account": dashboard.account,
         "balance": dashboard.balance,
@@ -378,9 +379,8 @@ fn status(printer: &Printer, ledger: &Ledger) -> CliResult {
         "integration_enabled": policy.integration_enabled,
         "time_zone": dashboard.time_zone,
         "device_id": ledger.device_id(),
-        "sync": org::status_json(ledger)?,
+        "sync": sync,
     });
-    let sync = ledger.sync_status()?;
     let mode = match (&sync.server, &sync.org) {
         (Some(server), Some(org)) => format!(
             "enrolled in {org} at {server}; {} pending, last sync {}, offline allowance left {} credits{}",

@@ -276,24 +276,6 @@ pub fn sync(printer: &Printer, ledger: &mut Ledger, watch: bool) -> CliResult {
     )
 }
 
-/// The `sync` part of `tokendesk status --json`.
-pub fn status_json(ledger: &Ledger) -> CliResult<serde_json::Value> {
-    let status = ledger.sync_status()?;
-    Ok(json!({
-        "enrolled": status.enrolled,
-        "server": status.server,
-        "org": status.org,
-        "user": status.user,
-        "pending": status.pending,
-        "last_sync": status.last_sync,
-        "last_error": status.last_error,
-        "lease_left": status.lease_left,
-        "lease_expires_at": status.lease_expires_at,
-        "revoked": status.revoked,
-        "config_version": status.config_version,
-    }))
-}
-
 /// The admin's `org …` commands.
 pub fn run(printer: &Printer, data_dir: &Path, command: OrgCommand) -> CliResult {
     let runtime = runtime()?;

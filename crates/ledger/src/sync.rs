@@ -645,49 +645,35 @@ fn pending_holds(conn: &Connection, acked: i64, limit: i64) -> Result<Vec<PushIt
          WHERE h.device_seq > ?1 ORDER BY h.device_seq LIMIT ?2",
     )?;
     let rows = statement.query_map((acked, limit), |row| {
+        let invalid = |column: usize, text: String| {
+            rusqlite::Error::InvalidColumnType(column, text, rusqlite::types::Type::Text)
+        };
         let id: String = row.get(0)?;
         let reason: String = row.get(4)?;
-        let price: Option<String> = row.get(11)?;
-        Ok((
-            id,
-            reason,
-            price,
-            PushItem {
-                id: Uuid::nil(),
-                device_seq: row.get(1)?,
-                config_version: row.get(2)?,
-                occurred_at: time::from_micros(row.get(3)?),
-                body: ItemBody::Held(HeldItem {
-                    reason: HoldReason::Cap,
-                    detail: row.get(5)?,
-                    app_id: wire_app_id(row.get(6)?),
-                    message_id: row.get(7)?,
-                    prompt_tokens: row.get::<_, Option<i64>>(8)?.unwrap_or(0) as u64,
-                    completion_tokens: row.get::<_, Option<i64>>(9)?.unwrap_or(0) as u64,
-                    estimated: row.get(10)?,
-                    dify_total_price: None,
-                    dify_currency: row.get(12)?,
-                    amount_micros: row.get(13)?,
-                    payload: row.get(14)?,
-                }),
-            },
-        ))
+        Ok(PushItem {
+            id: Uuid::from_str(&id).map_err(|_| invalid(0, id.clone()))?,
+            device_seq: row.get(1)?,
+            config_version: row.get(2)?,
+            occurred_at: time::from_micros(row.get(3)?),
+            body: ItemBody::Held(HeldItem {
+                reason: HoldReason::parse(&reason).ok_or_else(|| invalid(4, reason.clone()))?,
+                detail: row.get(5)?,
+                app_id: wire_app_id(row.get(6)?),
+                message_id: row.get(7)?,
+                prompt_tokens: row.get::<_, Option<i64>>(8)?.unwrap_or(0) as u64,
+                completion_tokens: row.get::<_, Option<i64>>(9)?.unwrap_or(0) as u64,
+                estimated: row.get(10)?,
+                dify_total_price: row
+                    .get::<_, Option<String>>(11)?
+                    .map(|text| crate::money::stored_decimal(&text))
+                    .transpose()?,
+                dify_currency: row.get(12)?,
+                amount_micros: row.get(13)?,
+                payload: row.get(14)?,
+            }),
+        })
     })?;
-    let mut items = Vec::new();
-    for row in rows {
-        let (id, reason, price, mut item) = row?;
-        item.id = wire_id(&id)?;
-        if let ItemBody::Held(held) = &mut item.body {
-            held.reason = HoldReason::parse(&reason).ok_or_else(|| {
-                LedgerError::invalid(format!("held event {id} has reason {reason:?}"))
-            })?;
-            held.dify_total_price = price
-                .map(|text| crate::money::stored_decimal(&text))
-                .transpose()?;
-        }
-        items.push(item);
-    }
-    Ok(items)
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Reverses this device's charge at `device_seq` without a sequence number of its own: the server answered
