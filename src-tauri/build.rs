@@ -23,6 +23,11 @@ const COMMANDS: &[&str] = &[
     "open_window",
     "set_language",
     "admin_status",
+    // Local windows: the ways in and the org server.
+    "way_in",
+    "choose_mode",
+    "join_org",
+    "sync_now",
     // Local windows: admin (a live admin session is checked in the command).
     "admin_set_password",
     "admin_login",

@@ -38,7 +38,7 @@ fn fixture() -> Fixture {
         .save(Language::En)
         .unwrap();
     let app = with_commands(mock_builder())
-        .manage(Shell::new(ledger, dir.path().to_owned(), false, None).unwrap())
+        .manage(Shell::new(ledger, dir.path().to_owned(), false, None, None).unwrap())
         .build(tauri::generate_context!())
         .unwrap();
     relay::allow_origins(app.handle(), "dify", &[DIFY.to_owned()]).unwrap();

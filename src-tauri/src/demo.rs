@@ -28,15 +28,26 @@ pub fn start_simulator() -> std::io::Result<DifySim> {
     })
 }
 
-/// The demo app for this simulator, registered on first use.
+/// The demo app, at this simulator's URL. There is one, whatever port the simulator got: a busy 8765
+/// moves it rather than registering another.
 pub fn demo_app(ledger: &mut Ledger, sim: &DifySim) -> Result<DifyApp> {
     let url = sim.share_url(AppKind::Chat, DEMO_TOKEN);
-    if let Some(app) = ledger.app_for_url(&url)? {
-        return Ok(app);
-    }
-    let binding = match ledger.model(DEMO_MODEL) {
-        Ok(_) => AppBinding::Model(DEMO_MODEL.into()),
-        Err(_) => AppBinding::DifyPrice,
+    let binding = |app: Option<&DifyApp>| match app.and_then(|app| app.model.clone()) {
+        Some(model) => AppBinding::Model(model),
+        None if app.is_none() && ledger.model(DEMO_MODEL).is_ok() => {
+            AppBinding::Model(DEMO_MODEL.into())
+        }
+        None => AppBinding::DifyPrice,
     };
-    ledger.add_app(DEMO_NAME, &url, &binding, true)
+    match ledger.apps()?.into_iter().find(|app| app.demo) {
+        Some(app) if app.share_url == url => Ok(app),
+        Some(app) => {
+            let binding = binding(Some(&app));
+            ledger.update_app(app.id, &app.name, &url, &binding)
+        }
+        None => {
+            let binding = binding(None);
+            ledger.add_app(DEMO_NAME, &url, &binding, true)
+        }
+    }
 }

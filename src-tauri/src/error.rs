@@ -17,10 +17,12 @@ pub enum ShellError {
     Window(#[from] tauri::Error),
     #[error("cannot keep the language choice: {0}")]
     Preference(std::io::Error),
+    #[error(transparent)]
+    Org(#[from] tokendesk_sync_client::ClientError),
 }
 
 impl ShellError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Self::Ledger(error) => error.code(),
             Self::AdminSessionRequired => "admin_session_required",
@@ -28,6 +30,7 @@ impl ShellError {
             Self::PageUrl(_) => "page_url",
             Self::Window(_) => "window",
             Self::Preference(_) => "preference",
+            Self::Org(error) => error.code(),
         }
     }
 }

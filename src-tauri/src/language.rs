@@ -29,7 +29,7 @@ impl Language {
     }
 
     /// Picks the text in this language.
-    pub fn pick<'a>(self, chinese: &'a str, english: &'a str) -> &'a str {
+    pub fn pick<T>(self, chinese: T, english: T) -> T {
         match self {
             Self::Zh => chinese,
             Self::En => english,

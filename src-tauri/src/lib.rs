@@ -6,6 +6,7 @@ mod error;
 mod language;
 mod relay;
 mod state;
+mod sync;
 mod windows;
 
 #[cfg(test)]
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use tauri::{Manager, Runtime};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::{AppBinding, DifyApp, share_location};
+use tokendesk_ledger::sync::Mode;
 
 use state::Shell;
 
@@ -35,6 +37,9 @@ struct Args {
     /// Open this Dify app (a share URL such as https://dify.example.com/chat/TOKEN).
     #[arg(long, env = "TOKENDESK_DIFY_URL")]
     dify_url: Option<String>,
+    /// The org server the first run's join form offers (managed installs).
+    #[arg(long = "server", env = "TOKENDESK_SERVER_URL")]
+    server_url: Option<String>,
 }
 
 /// `TOKENDESK_ENABLE_DIFY=false` (or 0/no/off) turns the integration off whatever the ledger says.
@@ -73,6 +78,10 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
             commands::staff::open_window,
             commands::staff::set_language,
             commands::staff::admin_status,
+            commands::org::way_in,
+            commands::org::choose_mode,
+            commands::org::join_org,
+            commands::org::sync_now,
             commands::admin::admin_set_password,
             commands::admin::admin_login,
             commands::admin::admin_logout,
@@ -96,8 +105,9 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         ])
 }
 
-/// The app the chat window opens: `--dify-url` (registered on first use, priced by Dify's reported price
-/// until an admin binds a model), else the first enabled configured app.
+/// The app the chat window opens: `--dify-url` (on an island registered on first use, priced by Dify's
+/// reported price until an admin binds a model; enrolled, it must be one of the org's apps), else the first
+/// enabled app that is not the demo.
 fn chosen_app(ledger: &mut Ledger, dify_url: Option<&str>) -> Result<Option<DifyApp>, String> {
     if let Some(url) = dify_url {
         if let Some(app) = ledger.app_for_url(url).map_err(|err| err.to_string())? {
@@ -110,10 +120,16 @@ fn chosen_app(ledger: &mut Ledger, dify_url: Option<&str>) -> Result<Option<Dify
             .trim_start_matches("https://")
             .trim_start_matches("http://")
             .to_owned();
-        return ledger
-            .add_app(&name, url, &AppBinding::DifyPrice, false)
-            .map(Some)
-            .map_err(|err| err.to_string());
+        match ledger.add_app(&name, url, &AppBinding::DifyPrice, false) {
+            Ok(app) => return Ok(Some(app)),
+            // Enrolled, the org's admin decides the apps: the URL is ignored, and said so.
+            Err(error @ tokendesk_ledger::LedgerError::ManagedByServer(_)) => {
+                eprintln!(
+                    "tokendesk-desktop: --dify-url {url} is not one of the org's apps: {error}"
+                );
+            }
+            Err(error) => return Err(error.to_string()),
+        }
     }
     let apps = ledger.apps().map_err(|err| err.to_string())?;
     Ok(apps.into_iter().find(|app| app.enabled && !app.demo))
@@ -128,17 +144,26 @@ fn launch(args: Args) -> Result<(), String> {
     };
     let mut ledger = Ledger::open_dir(&data_dir).map_err(|err| err.to_string())?;
     let mut current = chosen_app(&mut ledger, args.dify_url.as_deref())?;
-    let demo = match current {
-        Some(_) => None,
-        None => {
+    let mode = ledger.mode().map_err(|err| err.to_string())?;
+    // With no app of its own, an island (or a first run) meets the built-in simulator; an org's device
+    // waits for the org's apps instead.
+    let demo = match (&current, mode) {
+        (None, Mode::Unchosen | Mode::Island | Mode::Demo) => {
             let sim = demo::start_simulator()
                 .map_err(|err| format!("could not start the demo simulator: {err}"))?;
             current = Some(demo::demo_app(&mut ledger, &sim).map_err(|err| err.to_string())?);
             Some(sim)
         }
+        _ => None,
     };
-    let shell = Shell::new(ledger, data_dir, integration_forced_off(), demo)
-        .map_err(|err| err.to_string())?;
+    let shell = Shell::new(
+        ledger,
+        data_dir,
+        integration_forced_off(),
+        demo,
+        args.server_url,
+    )
+    .map_err(|err| err.to_string())?;
     // Remember where the balance starts, so only a later crossing notifies.
     let (_, starts_low) = shell.balance().map_err(|err| err.to_string())?;
     shell.crossed_low_balance(starts_low);
@@ -155,13 +180,19 @@ fn launch(args: Args) -> Result<(), String> {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
         .manage(shell)
-        .setup(|app| {
+        .setup(move |app| {
             let origins = app.state::<Shell>().ledger(|ledger| ledger.app_origins())?;
             relay::allow_origins(app.handle(), "dify", &origins)?;
             windows::install_menus(app.handle())?;
             commands::balance_changed(app.handle(), &app.state::<Shell>())?;
             windows::show(app.handle(), windows::DASHBOARD)?;
-            windows::show(app.handle(), windows::CHAT)?;
+            // On the first run the dashboard offers the ways in; the chat waits for the choice.
+            if mode != Mode::Unchosen {
+                windows::show(app.handle(), windows::CHAT)?;
+            }
+            if mode == Mode::Org {
+                sync::start(app.handle());
+            }
             Ok(())
         })
         .run(tauri::generate_context!())

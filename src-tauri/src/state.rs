@@ -1,10 +1,14 @@
-//! What the shell keeps while it runs: the ledger, the admin session, and the monitor's status.
+//! What the shell keeps while it runs: the ledger, the admin session, the monitor's status, and the link
+//! to the org server.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, RwLock};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::DifyApp;
+use tokendesk_ledger::sync::SyncStatus;
+use tokendesk_sync_client::device::LedgerAccess;
 
 use crate::error::{ShellError, ShellResult};
 use crate::language::{Language, LanguageChoice};
@@ -33,6 +37,17 @@ pub struct Shell {
     was_low: Mutex<Option<bool>>,
     /// Held, never read: dropping the handle would stop the demo simulator.
     _demo_simulator: Option<dify_sim::DifySim>,
+    pub org: OrgLink,
+}
+
+/// The background sync's handles: see `crate::sync`.
+pub struct OrgLink {
+    /// Woken after each charge, so it is pushed at once rather than after the config's long poll.
+    pub wake: tokio::sync::Notify,
+    /// Whether the background sync runs (it starts once: at launch when enrolled, or on joining).
+    pub started: AtomicBool,
+    /// The join form's server, from `--server` or `TOKENDESK_SERVER_URL`.
+    pub suggested_server: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -50,6 +65,8 @@ pub struct MonitorStatus {
     pub last_outcome: Option<String>,
     pub integration_enabled: bool,
     pub demo: bool,
+    /// Where this device stands with its org server; `None` on an island.
+    pub sync: Option<SyncStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,10 +89,12 @@ impl Shell {
         data_dir: std::path::PathBuf,
         integration_forced_off: bool,
         demo: Option<dify_sim::DifySim>,
+        suggested_server: Option<String>,
     ) -> ShellResult<Self> {
         let language_choice = LanguageChoice::in_dir(&data_dir);
         let navigable_origins = RwLock::new(navigable_origins(&ledger)?);
         let integration_enabled = integration_on(integration_forced_off, &ledger)?;
+        let sync = org_status(&ledger)?;
         Ok(Self {
             navigable_origins,
             language: Mutex::new(language_choice.current()),
@@ -87,25 +106,26 @@ impl Shell {
             monitor: Mutex::new(MonitorStatus {
                 demo: demo.is_some(),
                 integration_enabled,
+                sync,
                 ..MonitorStatus::default()
             }),
             current_app: Mutex::new(None),
             integration_forced_off,
             _demo_simulator: demo,
+            org: OrgLink {
+                wake: tokio::sync::Notify::new(),
+                started: AtomicBool::new(false),
+                suggested_server,
+            },
         })
     }
 
-    /// Runs `work` on the ledger. A poisoned lock only means an earlier command panicked mid-way;
-    /// SQLite rolled that transaction back, so the ledger is still consistent.
+    /// Runs `work` on the ledger.
     pub fn ledger<T>(
         &self,
         work: impl FnOnce(&mut Ledger) -> tokendesk_ledger::Result<T>,
     ) -> ShellResult<T> {
-        let mut ledger = self
-            .ledger
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(work(&mut ledger)?)
+        Ok(self.ledger.with_ledger(work)?)
     }
 
     pub fn may_navigate_to(&self, origin: &str) -> bool {
@@ -116,10 +136,12 @@ impl Shell {
             .any(|allowed| allowed == origin)
     }
 
-    /// After an admin added, changed, or switched an app: the chat window may go where the apps now are,
-    /// and shows the app as it now is.
-    pub fn app_changed(&self, changed: &DifyApp) -> ShellResult<()> {
-        let origins = self.ledger(|ledger| navigable_origins(ledger))?;
+    /// After the apps changed (an admin's edit, or the org's config): the chat window may go where the
+    /// enabled apps now are, and the current app is read again; one that is gone or switched off gives way to
+    /// the first enabled app. Returns the enabled apps' origins.
+    pub fn reload_apps(&self) -> ShellResult<Vec<String>> {
+        let (origins, apps) =
+            self.ledger(|ledger| Ok((navigable_origins(ledger)?, ledger.apps()?)))?;
         *self
             .navigable_origins
             .write()
@@ -128,10 +150,25 @@ impl Shell {
             .current_app
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if current.as_ref().is_some_and(|app| app.id == changed.id) {
-            *current = Some(changed.clone());
-        }
-        Ok(())
+        let same = current
+            .as_ref()
+            .and_then(|shown| apps.iter().find(|app| app.id == shown.id && app.enabled));
+        *current = same
+            .or_else(|| apps.iter().find(|app| app.enabled && !app.demo))
+            .or_else(|| apps.iter().find(|app| app.enabled))
+            .cloned();
+        Ok(apps
+            .into_iter()
+            .filter(|app| app.enabled)
+            .map(|app| app.origin)
+            .collect())
+    }
+
+    /// Whether the org server could not be reached at the last try (never on an island).
+    pub fn offline(&self) -> bool {
+        self.update_monitor(|_| {})
+            .sync
+            .is_some_and(|sync| sync.last_error.is_some() || sync.revoked)
     }
 
     pub fn language(&self) -> Language {
@@ -198,8 +235,16 @@ impl Shell {
     /// The monitor's status with the integration switch read afresh from the ledger (which the CLI
     /// may have changed). Not for the main thread: see [`Shell::update_monitor`].
     pub fn monitor(&self) -> ShellResult<MonitorStatus> {
-        let enabled = self.integration_enabled()?;
-        Ok(self.update_monitor(|status| status.integration_enabled = enabled))
+        let (enabled, sync) = self.ledger(|ledger| {
+            Ok((
+                integration_on(self.integration_forced_off, ledger)?,
+                org_status(ledger)?,
+            ))
+        })?;
+        Ok(self.update_monitor(|status| {
+            status.integration_enabled = enabled;
+            status.sync = sync;
+        }))
     }
 
     /// The active user's balance in credits, and whether it is under the low-balance threshold: two point
@@ -243,6 +288,12 @@ pub fn integration_on(forced_off: bool, ledger: &Ledger) -> tokendesk_ledger::Re
     Ok(!forced_off && ledger.policy()?.integration_enabled)
 }
 
+/// The sync status when enrolled.
+pub fn org_status(ledger: &Ledger) -> tokendesk_ledger::Result<Option<SyncStatus>> {
+    let status = ledger.sync_status()?;
+    Ok(status.enrolled.then_some(status))
+}
+
 /// The enabled apps' origins and the admin's extra hosts (added with the CLI; read at start).
 fn navigable_origins(ledger: &Ledger) -> tokendesk_ledger::Result<Vec<String>> {
     let mut origins = ledger.app_origins()?;
@@ -252,3 +303,12 @@ fn navigable_origins(ledger: &Ledger) -> tokendesk_ledger::Result<Vec<String>> {
 
 /// The ledger's admin account, the one the admin window logs in as.
 pub const ADMIN: &str = "admin";
+
+impl LedgerAccess for Shell {
+    fn with_ledger<T>(
+        &self,
+        work: impl FnOnce(&mut Ledger) -> tokendesk_ledger::Result<T>,
+    ) -> tokendesk_ledger::Result<T> {
+        self.ledger.with_ledger(work)
+    }
+}

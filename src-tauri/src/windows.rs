@@ -135,6 +135,22 @@ fn track_chat<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>, url: Op
     });
 }
 
+/// Shows the current app in the chat window, if it is open: after joining an org, whose apps replace
+/// the island's.
+pub fn reopen_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
+    let current = app
+        .state::<Shell>()
+        .current_app
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .as_ref()
+        .map(|dify_app| dify_app.id);
+    match (current, app.get_webview_window(CHAT)) {
+        (Some(app_id), Some(_)) => switch_app(app, app_id),
+        _ => Ok(()),
+    }
+}
+
 /// Switches the chat window to another configured app.
 fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
     let shell = app.state::<Shell>();
@@ -184,9 +200,15 @@ impl<R: Runtime> Default for MenuState<R> {
     }
 }
 
-fn balance_text(language: Language, balance: &str) -> String {
+/// The balance line; "offline" when the org server could not be reached at the last try.
+fn balance_text(language: Language, balance: &str, offline: bool) -> String {
+    let mark = if offline {
+        language.pick(" （离线）", " (offline)")
+    } else {
+        ""
+    };
     format!(
-        "{} {balance} {}",
+        "{} {balance} {}{mark}",
         language.pick("余额", "Balance:"),
         language.pick("积分", "credits")
     )
@@ -202,7 +224,7 @@ fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<(Menu<R>, MenuItem<R>)> {
     let balance_line = MenuItem::with_id(
         app,
         BALANCE_ITEM,
-        balance_text(language, &balance.to_string()),
+        balance_text(language, &balance.to_string(), shell.offline()),
         false,
         None::<&str>,
     )?;
@@ -217,11 +239,16 @@ fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<(Menu<R>, MenuItem<R>)> {
         .text("quit", pick("退出", "Quit"))
         .build()?;
     let mut apps = SubmenuBuilder::new(app, pick("应用", "Apps"));
-    for dify_app in app
-        .state::<Shell>()
+    let enabled: Vec<_> = shell
         .ledger(|ledger| ledger.apps())?
         .into_iter()
         .filter(|dify_app| dify_app.enabled)
+        .collect();
+    // The demo app leaves the menu once a real one exists.
+    let real_apps = enabled.iter().any(|dify_app| !dify_app.demo);
+    for dify_app in enabled
+        .into_iter()
+        .filter(|dify_app| !(real_apps && dify_app.demo))
     {
         apps = apps.text(format!("app:{}", dify_app.id), dify_app.name);
     }
@@ -296,8 +323,8 @@ pub fn refresh_menus<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
 
 /// Shows the balance in both menus and on the tray icon (its tooltip, and its label where the
 /// platform has one).
-pub fn show_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
-    let text = balance_text(app.state::<Shell>().language(), balance);
+pub fn show_balance<R: Runtime>(app: &AppHandle<R>, balance: &str, offline: bool) {
+    let text = balance_text(app.state::<Shell>().language(), balance, offline);
     // Copied out first: setting a text waits for the main thread, which must not wait for the lock.
     let lines = app
         .state::<MenuState<R>>()

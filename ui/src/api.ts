@@ -113,6 +113,37 @@ export interface MonitorStatus {
   last_outcome: string | null;
   integration_enabled: boolean;
   demo: boolean;
+  /** Where this device stands with its org server; null on an island. */
+  sync: SyncStatus | null;
+}
+
+/** The ledger's `SyncStatus` (crates/ledger/src/sync.rs). */
+export interface SyncStatus {
+  enrolled: boolean;
+  server: string | null;
+  org: string | null;
+  user: string | null;
+  device_id: string | null;
+  config_version: number;
+  /** Entries and held events recorded here that the server has not acknowledged. */
+  pending: number;
+  acked_seq: number;
+  last_sync: string | null;
+  /** Set when the last try failed: the device is offline. */
+  last_error: string | null;
+  lease_left_micros: number;
+  lease_left: number;
+  lease_expires_at: string | null;
+  revoked: boolean;
+}
+
+/** How this data directory is used, chosen on the first run. */
+export type Mode = 'unchosen' | 'island' | 'demo' | 'org';
+
+export interface WayIn {
+  mode: Mode;
+  /** The join form's server, from `--server` or `TOKENDESK_SERVER_URL`. */
+  suggested_server: string | null;
 }
 
 export interface App {
@@ -329,6 +360,11 @@ export const api = {
   openWindow: (name: WindowName) => invoke<void>('open_window', { name }),
   setLanguage: (language: 'zh' | 'en') => invoke<void>('set_language', { language }),
   adminStatus: () => invoke<AdminStatus>('admin_status'),
+  wayIn: () => invoke<WayIn>('way_in'),
+  chooseMode: (mode: 'island' | 'demo') => invoke<void>('choose_mode', { mode }),
+  /** `code` may be a join link (`tokendesk://join?server=…&code=…`), which carries the server too. */
+  joinOrg: (server: string, code: string) => invoke<SyncStatus>('join_org', { server, code }),
+  syncNow: () => invoke<void>('sync_now'),
   adminSetPassword: (password: string) => invoke<AdminStatus>('admin_set_password', { password }),
   adminLogin: (password: string) => invoke<AdminStatus>('admin_login', { password }),
   adminLogout: () => invoke<void>('admin_logout'),

@@ -19,6 +19,11 @@ const LEADS = [
   'preference',
   'window',
   'unknown_window',
+  'unreachable',
+  'code_invalid',
+  'usage',
+  'protocol',
+  'managed_by_server',
 ] as const;
 type Lead = (typeof LEADS)[number];
 const hasLead = (code: string): code is Lead => (LEADS as readonly string[]).includes(code);

@@ -6,6 +6,8 @@ use reqwest::Method;
 use serde_json::json;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tokio::sync::Notify;
 
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::money::micros_to_credits;
@@ -19,7 +21,7 @@ use tokendesk_sync_proto::admin::{
     ImportModels, ImportReport, ModelInfo, NewApp, NewEntry, NewUser, RateInfo, Reason, Report,
     ReportBy, Role, SetModel, SetPolicy, SetRate, UserInfo, UserSummary,
 };
-use tokendesk_sync_proto::device::{AppConfig, Policy};
+use tokendesk_sync_proto::device::{AppConfig, JoinLink, Policy};
 
 use crate::commands::{CliError, CliResult, Printer, table};
 
@@ -220,8 +222,9 @@ pub fn enroll(
     code: &str,
     name: Option<String>,
 ) -> CliResult {
-    let name = name.unwrap_or_else(default_device_name);
-    let answer = runtime()?.block_on(device::enroll(ledger, url, code, &name))?;
+    let name = name.unwrap_or_else(device::default_device_name);
+    let answer =
+        runtime()?.block_on(device::enroll(&Mutex::new(&mut *ledger), url, code, &name))?;
     printer.print(&json!({"device_id": answer.device_id}), || {
         format!(
             "enrolled as device {} of {} for {} ({}); balance {} credits",
@@ -237,28 +240,21 @@ pub fn enroll(
     })
 }
 
-fn default_device_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|name| !name.trim().is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|name| name.trim().to_owned())
-        })
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "tokendesk".into())
-}
-
 /// `tokendesk sync [--watch]`.
 pub fn sync(printer: &Printer, ledger: &mut Ledger, watch: bool) -> CliResult {
     let runtime = runtime()?;
     if watch {
-        return Ok(runtime.block_on(device::watch(ledger, async {
-            let _ = tokio::signal::ctrl_c().await;
-        }))?);
+        let never_woken = Notify::new();
+        return Ok(runtime.block_on(device::watch(
+            &Mutex::new(ledger),
+            &never_woken,
+            |_| {},
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        ))?);
     }
-    let report = runtime.block_on(device::sync_once(ledger))?;
+    let report = runtime.block_on(device::sync_once(&Mutex::new(ledger)))?;
     let balance = micros_to_credits(report.balance_micros);
     printer.print(
         &json!({
@@ -360,11 +356,16 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
         OrgCommand::EnrollCode { user } => {
             let path = format!("/v1/admin/users/{}/enrollment-codes", segment(&user));
             let code: EnrollmentCode = admin.send(Method::POST, &path, Some(&json!({}))).await?;
+            let link = JoinLink {
+                server: admin.server().to_owned(),
+                code: code.code.clone(),
+            }
+            .to_string();
             printer.print(
-                &json!({"code": code.code, "expires_at": code.expires_at}),
+                &json!({"code": code.code, "join_link": link, "expires_at": code.expires_at}),
                 || {
                     format!(
-                        "enrollment code for {}: {} (single use, until {})",
+                        "enrollment code for {}: {} (single use, until {})\njoin link: {link}",
                         code.user, code.code, code.expires_at
                     )
                 },

@@ -7,7 +7,6 @@ mod common;
 use common::DataDir;
 use serde_json::Value;
 use std::net::SocketAddr;
-use tokendesk_sync_proto::admin::{NewUser, Role};
 use tokendesk_test_support::Cluster;
 
 const PAGE: &str = "http://127.0.0.1:8765/chat/org-test";
@@ -65,20 +64,9 @@ impl Server {
     fn create_admin(&self, name: &str) {
         self.runtime.as_ref().unwrap().block_on(async {
             let pool = tokendesk_server::connect(&self.database_url).await.unwrap();
-            let org = tokendesk_server::orgs::ensure_org(&pool, "default")
+            tokendesk_server::admin::create_admin(&pool, "default", name, PASSWORD, "setup")
                 .await
                 .unwrap();
-            let mut tx = pool.begin().await.unwrap();
-            let new = NewUser {
-                name: name.into(),
-                display_name: None,
-                role: Role::Admin,
-                password: Some(PASSWORD.into()),
-            };
-            tokendesk_server::admin::users::create_user(&mut tx, org, "setup", &new)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
         });
     }
 }

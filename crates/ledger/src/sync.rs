@@ -53,6 +53,23 @@ pub struct SyncStatus {
     pub revoked: bool,
 }
 
+/// How this data directory is used, chosen on the first run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Nothing chosen yet: the first window offers the three ways in.
+    Unchosen,
+    /// On this computer only: the user is their own admin.
+    Island,
+    /// Trying the built-in simulator; joining or the island can still be chosen.
+    Demo,
+    /// A device of an org server, which owns the config and the balances.
+    Org,
+}
+
+/// Where the first run's choice is kept (the `meta` table).
+const MODE_KEY: &str = "mode";
+
 /// What the sync client needs to talk to the server for this ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -207,6 +224,49 @@ impl Ledger {
             lease_left: micros_to_credits(left),
             lease_expires_at: (expires > 0).then(|| time::from_micros(expires)),
             revoked,
+        })
+    }
+
+    /// How this data directory is used. A ledger from before the choice existed that has a Dify app of its
+    /// own is an island.
+    pub fn mode(&self) -> Result<Mode> {
+        if enrolled_server(&self.conn)?.is_some() {
+            return Ok(Mode::Org);
+        }
+        let chosen: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [MODE_KEY], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        Ok(match chosen.as_deref() {
+            Some("island") => Mode::Island,
+            Some("demo") => Mode::Demo,
+            _ if self.apps()?.iter().any(|app| !app.demo) => Mode::Island,
+            _ => Mode::Unchosen,
+        })
+    }
+
+    /// Keeps the first run's choice of the island or the demo. Joining an org is [`Ledger::enroll`]; once
+    /// enrolled, neither can be chosen.
+    pub fn choose_mode(&mut self, mode: Mode) -> Result<()> {
+        let value = match mode {
+            Mode::Island => "island",
+            Mode::Demo => "demo",
+            Mode::Unchosen | Mode::Org => {
+                return Err(LedgerError::invalid(
+                    "choose the island or the demo; an org is joined with an enrollment code",
+                ));
+            }
+        };
+        self.write(|tx| {
+            refuse_if_enrolled(tx)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (MODE_KEY, value),
+            )?;
+            Ok(())
         })
     }
 

@@ -387,3 +387,30 @@ fn enrollment_happens_once() {
         "tdd_secret"
     );
 }
+
+#[test]
+fn the_first_run_choice_is_kept_until_an_org_is_joined() {
+    use tokendesk_ledger::Ledger;
+    use tokendesk_ledger::sync::Mode;
+    let dir = tempfile::tempdir().unwrap();
+    let mut fresh = Ledger::open_dir(dir.path()).unwrap();
+    assert_eq!(fresh.mode().unwrap(), Mode::Unchosen);
+    fresh.choose_mode(Mode::Demo).unwrap();
+    assert_eq!(fresh.mode().unwrap(), Mode::Demo);
+    fresh.choose_mode(Mode::Island).unwrap();
+    drop(fresh);
+    let mut reopened = Ledger::open_dir(dir.path()).unwrap();
+    assert_eq!(reopened.mode().unwrap(), Mode::Island, "kept in the file");
+    assert!(reopened.choose_mode(Mode::Org).is_err());
+
+    // A ledger from before the choice, with apps of its own, is an island.
+    assert_eq!(ledger().ledger.mode().unwrap(), Mode::Island);
+
+    let mut org = enrolled();
+    assert_eq!(org.ledger.mode().unwrap(), Mode::Org);
+    assert!(matches!(
+        org.ledger.choose_mode(Mode::Island),
+        Err(LedgerError::ManagedByServer(_))
+    ));
+    assert_eq!(org.ledger.mode().unwrap(), Mode::Org);
+}

@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use tokendesk_server::{AppState, bench, connect, migrate, orgs, serve};
-use tokendesk_sync_proto::admin::{NewUser, Role};
+use tokendesk_server::{AppState, bench, connect, migrate, serve};
 
 #[derive(Parser)]
 #[command(
@@ -76,25 +75,15 @@ async fn main() -> anyhow::Result<()> {
                 prompt_password()?
             };
             let pool = connect(&cli.database_url).await?;
-            let org_id = orgs::ensure_org(&pool, &org)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut tx = pool.begin().await?;
-            let new = NewUser {
-                name,
-                display_name: None,
-                role: Role::Admin,
-                password: Some(password),
-            };
-            let user = tokendesk_server::admin::create_user(
-                &mut tx,
-                org_id,
+            let user = tokendesk_server::admin::create_admin(
+                &pool,
+                &org,
+                &name,
+                &password,
                 "tokendesk-server admin create",
-                &new,
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tx.commit().await?;
             println!("created admin {} in org {org}", user.name);
         }
         Command::Serve { listen } => {

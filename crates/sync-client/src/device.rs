@@ -3,17 +3,41 @@
 //! retry sends the same items again, which the server answers without applying them twice.
 
 use reqwest::Method;
+use std::borrow::BorrowMut;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokendesk_ledger::Ledger;
 use tokendesk_sync_proto::device::{
     ConfigAnswer, ConfigSnapshot, EnrollAnswer, EnrollRequest, MAX_BATCH_ITEMS, PushAnswer,
     PushRequest,
 };
+use tokio::sync::Notify;
 
 use crate::http::{ClientError, Http, Result};
 
 /// A request that does not long-poll gets this long before it counts as a network failure.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the client finds the ledger. It takes the ledger for each local step only, never across a request,
+/// so charges and the windows go on while a push or a long poll waits on the network.
+pub trait LedgerAccess: Sync {
+    fn with_ledger<T>(
+        &self,
+        work: impl FnOnce(&mut Ledger) -> tokendesk_ledger::Result<T>,
+    ) -> tokendesk_ledger::Result<T>;
+}
+
+/// A ledger behind a mutex, owned or borrowed. A poisoned lock only means an earlier step panicked mid-way;
+/// SQLite rolled that transaction back, so the ledger is still consistent.
+impl<L: BorrowMut<Ledger> + Send> LedgerAccess for Mutex<L> {
+    fn with_ledger<T>(
+        &self,
+        work: impl FnOnce(&mut Ledger) -> tokendesk_ledger::Result<T>,
+    ) -> tokendesk_ledger::Result<T> {
+        let mut ledger = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        work((*ledger).borrow_mut())
+    }
+}
 
 /// What one sync did, and where the ledger stands after it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -27,12 +51,12 @@ pub struct SyncReport {
 /// Joins the org with a single-use code: the data directory's ledger becomes a device of the server, takes
 /// the server's config, and syncs once.
 pub async fn enroll(
-    ledger: &mut Ledger,
+    ledger: &impl LedgerAccess,
     server: &str,
     code: &str,
     device_name: &str,
 ) -> Result<EnrollAnswer> {
-    if let Some(enrolled) = ledger.sync_status()?.server {
+    if let Some(enrolled) = ledger.with_ledger(|ledger| ledger.sync_status())?.server {
         return Err(ClientError::Usage(format!(
             "this data directory is already enrolled with {enrolled}"
         )));
@@ -50,33 +74,34 @@ pub async fn enroll(
     let snapshot = pull(&device, 0, 0)
         .await?
         .ok_or_else(|| ClientError::Protocol("the server sent no config to a new device".into()))?;
-    ledger.enroll(http.server(), &answer, &snapshot)?;
-    sync_once(ledger).await?;
+    ledger.with_ledger(|ledger| ledger.enroll(http.server(), &answer, &snapshot))?;
+    // Enrolled whatever the first sync does: a failure is kept in the sync status and retried by the next.
+    let _ = sync_once(ledger).await;
     Ok(answer)
 }
 
 /// Pulls the config, pushes everything pending in batches, and takes the server's balance and a fresh lease.
 /// A failure is kept in the ledger's sync status; a revoked device is marked so and its lease dropped.
-pub async fn sync_once(ledger: &mut Ledger) -> Result<SyncReport> {
+pub async fn sync_once(ledger: &impl LedgerAccess) -> Result<SyncReport> {
     sync_in_batches(ledger, MAX_BATCH_ITEMS).await
 }
 
 /// [`sync_once`] with pushes of at most `batch_size` items.
-pub async fn sync_in_batches(ledger: &mut Ledger, batch_size: usize) -> Result<SyncReport> {
+pub async fn sync_in_batches(ledger: &impl LedgerAccess, batch_size: usize) -> Result<SyncReport> {
     let batch_size = batch_size.clamp(1, MAX_BATCH_ITEMS);
     let result = exchange(ledger, batch_size).await;
     if let Err(error) = &result {
         let revoked = error.code() == "device_revoked";
-        ledger.record_sync_failure(&error.to_string(), revoked)?;
+        ledger.with_ledger(|ledger| ledger.record_sync_failure(&error.to_string(), revoked))?;
     }
     result
 }
 
-async fn exchange(ledger: &mut Ledger, batch_size: usize) -> Result<SyncReport> {
+async fn exchange(ledger: &impl LedgerAccess, batch_size: usize) -> Result<SyncReport> {
     let http = device_http(ledger)?;
     apply_newer_config(ledger, &http, 0).await?;
     loop {
-        let items = ledger.pending_push(batch_size)?;
+        let items = ledger.with_ledger(|ledger| ledger.pending_push(batch_size))?;
         let full = items.len() == batch_size;
         let request = PushRequest {
             device_clock: chrono::Utc::now(),
@@ -90,63 +115,99 @@ async fn exchange(ledger: &mut Ledger, batch_size: usize) -> Result<SyncReport> 
                 REQUEST_TIMEOUT,
             )
             .await?;
-        ledger.apply_push_answer(&answer)?;
-        if answer.config_version > ledger.sync_status()?.config_version {
+        let known_version = ledger.with_ledger(|ledger| {
+            ledger.apply_push_answer(&answer)?;
+            Ok(ledger.sync_status()?.config_version)
+        })?;
+        if answer.config_version > known_version {
             apply_newer_config(ledger, &http, 0).await?;
         }
         if !full {
             break;
         }
     }
-    let status = ledger.sync_status()?;
-    Ok(SyncReport {
-        acked_through_seq: status.acked_seq,
-        pending: status.pending,
-        balance_micros: ledger.active_account()?.balance_micros,
-        config_version: status.config_version,
-    })
+    Ok(ledger.with_ledger(|ledger| {
+        let status = ledger.sync_status()?;
+        Ok(SyncReport {
+            acked_through_seq: status.acked_seq,
+            pending: status.pending,
+            balance_micros: ledger.active_account()?.balance_micros,
+            config_version: status.config_version,
+        })
+    })?)
 }
 
 /// Waits up to `wait` seconds for a config newer than the ledger's and applies it; `true` when one came.
-pub async fn wait_for_config(ledger: &mut Ledger, wait: u64) -> Result<bool> {
+pub async fn wait_for_config(ledger: &impl LedgerAccess, wait: u64) -> Result<bool> {
     let http = device_http(ledger)?;
     apply_newer_config(ledger, &http, wait).await
 }
 
-/// Syncs until `stop` resolves: after every sync it long-polls the config, and retries failures on a
-/// timer with exponential backoff (1 s to 60 s), so a server that comes back is found without a new charge.
-pub async fn watch(ledger: &mut Ledger, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+/// Syncs until `stop` resolves, telling `synced` each outcome. After every sync it long-polls the config;
+/// `wake` (a charge was just recorded) cuts the wait short, so a charge reaches the server at once. Failures
+/// are retried on a timer with exponential backoff (1 s to 60 s), so a server that comes back is found
+/// without a new charge. Only a revoked device (or one never enrolled) stops the watch.
+pub async fn watch(
+    ledger: &impl LedgerAccess,
+    wake: &Notify,
+    mut synced: impl FnMut(&Result<SyncReport>),
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<()> {
     const LONG_POLL_SECONDS: u64 = 25;
     const MAX_BACKOFF: Duration = Duration::from_secs(60);
     tokio::pin!(stop);
     let mut backoff = Duration::from_secs(1);
     loop {
-        let pause = match sync_once(ledger).await {
-            Ok(report) if report.pending > 0 => Duration::ZERO,
+        let outcome = sync_once(ledger).await;
+        synced(&outcome);
+        let pause = match outcome {
+            Ok(report) if report.pending > 0 => continue,
             Ok(_) => {
                 backoff = Duration::from_secs(1);
-                match wait_for_config(ledger, LONG_POLL_SECONDS).await {
-                    Ok(_) => Duration::ZERO,
-                    Err(error) if error.is_transient() => backoff,
-                    Err(error) => return Err(error),
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    () = wake.notified() => continue,
+                    polled = wait_for_config(ledger, LONG_POLL_SECONDS) => match polled {
+                        Ok(_) => continue,
+                        Err(_) => backoff,
+                    },
                 }
             }
-            Err(error) if error.is_transient() => {
+            Err(error)
+                if error.code() == "device_revoked" || matches!(error, ClientError::Usage(_)) =>
+            {
+                return Err(error);
+            }
+            Err(_) => {
                 let pause = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 pause
             }
-            Err(error) => return Err(error),
         };
         tokio::select! {
             () = &mut stop => return Ok(()),
+            () = wake.notified() => {}
             () = tokio::time::sleep(pause) => {}
         }
     }
 }
 
-fn device_http(ledger: &Ledger) -> Result<Http> {
-    let credentials = ledger.sync_credentials()?.ok_or_else(|| {
+/// A name for this device that its admin will recognise: the host's.
+pub fn default_device_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|name| name.trim().to_owned())
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "tokendesk".into())
+}
+
+fn device_http(ledger: &impl LedgerAccess) -> Result<Http> {
+    let credentials = ledger.with_ledger(|ledger| ledger.sync_credentials())?.ok_or_else(|| {
         ClientError::Usage(
             "this data directory is not enrolled with an org server: run `tokendesk enroll URL CODE`".into(),
         )
@@ -154,10 +215,12 @@ fn device_http(ledger: &Ledger) -> Result<Http> {
     Http::new(&credentials.server_url, Some(credentials.device_token))
 }
 
-async fn apply_newer_config(ledger: &mut Ledger, http: &Http, wait: u64) -> Result<bool> {
-    let since = ledger.sync_status()?.config_version;
+async fn apply_newer_config(ledger: &impl LedgerAccess, http: &Http, wait: u64) -> Result<bool> {
+    let since = ledger
+        .with_ledger(|ledger| ledger.sync_status())?
+        .config_version;
     match pull(http, since, wait).await? {
-        Some(snapshot) => Ok(ledger.apply_config(&snapshot)?),
+        Some(snapshot) => Ok(ledger.with_ledger(|ledger| ledger.apply_config(&snapshot))?),
         None => Ok(false),
     }
 }

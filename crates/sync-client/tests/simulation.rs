@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 use tokendesk_ledger::{Ledger, Outcome};
 use tokendesk_sync_client::admin::OrgAdmin;
 use tokendesk_sync_client::device;
@@ -165,7 +166,7 @@ async fn every_record_lands_once_and_every_balance_agrees() {
             let mut ledger = Ledger::open_dir(dir.path()).unwrap();
             // Devices talk to the server only through the proxy.
             device::enroll(
-                &mut ledger,
+                &Mutex::new(&mut ledger),
                 &proxy.url(),
                 &code.code,
                 &format!("{name}-{index}"),
@@ -222,7 +223,9 @@ async fn every_record_lands_once_and_every_balance_agrees() {
                 continue; // offline this round
             }
             let stale = device.ledger.pending_push(rng.random_range(1..=5)).unwrap();
-            let _ = device::sync_in_batches(&mut device.ledger, rng.random_range(1..=20)).await;
+            let _ =
+                device::sync_in_batches(&Mutex::new(&mut device.ledger), rng.random_range(1..=20))
+                    .await;
             // An old batch arriving late is answered again and never applied twice.
             if !stale.is_empty() && rng.random_bool(0.3) {
                 let credentials = device.ledger.sync_credentials().unwrap().unwrap();
@@ -264,7 +267,9 @@ async fn every_record_lands_once_and_every_balance_agrees() {
     proxy.set_random(seed, 0);
     for _ in 0..2 {
         for device in devices.iter_mut() {
-            device::sync_once(&mut device.ledger).await.unwrap();
+            device::sync_once(&Mutex::new(&mut device.ledger))
+                .await
+                .unwrap();
         }
     }
 

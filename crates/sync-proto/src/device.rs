@@ -350,3 +350,74 @@ mod tests {
         assert_eq!(text, r#"{"status":"unchanged","version":4}"#);
     }
 }
+
+/// What an admin hands a new user: the server and a single-use enrollment code in one string,
+/// `tokendesk://join?server=URL&code=CODE`, pasted into the desktop's join form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinLink {
+    pub server: String,
+    pub code: String,
+}
+
+impl JoinLink {
+    const PREFIX: &str = "tokendesk://join";
+
+    /// The link's server and code; `None` for anything else (such as a bare code).
+    pub fn parse(text: &str) -> Option<Self> {
+        let url = url::Url::parse(text.trim()).ok()?;
+        if url.scheme() != "tokendesk" || url.host_str() != Some("join") {
+            return None;
+        }
+        let field = |name: &str| {
+            url.query_pairs()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        Some(Self {
+            server: field("server")?,
+            code: field("code")?,
+        })
+    }
+}
+
+impl std::fmt::Display for JoinLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("server", &self.server)
+            .append_pair("code", &self.code)
+            .finish();
+        write!(f, "{}?{query}", Self::PREFIX)
+    }
+}
+
+#[cfg(test)]
+mod join_link_tests {
+    use super::JoinLink;
+
+    #[test]
+    fn a_join_link_carries_the_server_and_the_code_both_ways() {
+        let link = JoinLink {
+            server: "https://td.example.com:8443/base".into(),
+            code: "ABCD-EFGH-JKLM".into(),
+        };
+        let text = link.to_string();
+        assert!(text.starts_with("tokendesk://join?server=https%3A%2F%2F"));
+        assert_eq!(JoinLink::parse(&text), Some(link.clone()));
+        assert_eq!(JoinLink::parse(&format!("  {text}\n")), Some(link));
+    }
+
+    #[test]
+    fn anything_else_is_not_a_join_link() {
+        for text in [
+            "ABCD-EFGH-JKLM",
+            "https://td.example.com/join?server=x&code=y",
+            "tokendesk://join?server=https://x",
+            "tokendesk://join?code=ABCD",
+            "tokendesk://other?server=x&code=y",
+            "tokendesk://join?server=%20&code=y",
+        ] {
+            assert_eq!(JoinLink::parse(text), None, "{text}");
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Manager, Runtime, State};
+use tauri::{AppHandle, Runtime, State};
 use tokendesk_ledger::apps::{AppBinding, DifyApp};
 use tokendesk_ledger::guards::Policy;
 use tokendesk_ledger::held::HeldEvent;
@@ -15,10 +15,9 @@ use tokendesk_ledger::pricing::{
 use tokendesk_ledger::{ChargeResult, Entry, Ledger, LedgerError};
 
 use super::staff::PolicyView;
-use super::{announce, ledger_changed};
+use super::{announce, apps_changed, ledger_changed};
 use crate::error::ShellResult;
 use crate::state::{ADMIN, AdminStatus, Shell};
-use crate::{relay, windows};
 
 /// Runs an admin change on the ledger, then tells the windows.
 fn change<R: Runtime, T>(
@@ -195,19 +194,6 @@ fn binding(model: Option<String>) -> AppBinding {
         .map_or(AppBinding::DifyPrice, AppBinding::Model)
 }
 
-/// After an app was added or changed: its origin may report from now on (in the chat window only),
-/// and the menus list it. Capabilities only add up: an origin the app left stays allowed until the
-/// next start, and the ledger refuses its events as those of an unknown app.
-fn app_configured<R: Runtime>(app: &AppHandle<R>, dify_app: &DifyApp) -> ShellResult<()> {
-    app.state::<Shell>().app_changed(dify_app)?;
-    relay::allow_origins(
-        app,
-        &format!("dify-app-{}", dify_app.id),
-        std::slice::from_ref(&dify_app.origin),
-    )?;
-    windows::refresh_menus(app)
-}
-
 #[tauri::command]
 pub async fn admin_add_app<R: Runtime>(
     app: AppHandle<R>,
@@ -219,7 +205,7 @@ pub async fn admin_add_app<R: Runtime>(
     let added = change(&app, &shell, |ledger, _| {
         ledger.add_app(&name, &share_url, &binding(model), false)
     })?;
-    app_configured(&app, &added)?;
+    apps_changed(&app, &shell)?;
     Ok(added)
 }
 
@@ -235,7 +221,7 @@ pub async fn admin_update_app<R: Runtime>(
     let updated = change(&app, &shell, |ledger, _| {
         ledger.update_app(id, &name, &share_url, &binding(model))
     })?;
-    app_configured(&app, &updated)?;
+    apps_changed(&app, &shell)?;
     Ok(updated)
 }
 
@@ -249,8 +235,7 @@ pub async fn admin_set_app_enabled<R: Runtime>(
     let changed = change(&app, &shell, |ledger, _| {
         ledger.set_app_enabled(id, enabled)
     })?;
-    shell.app_changed(&changed)?;
-    windows::refresh_menus(&app)?;
+    apps_changed(&app, &shell)?;
     Ok(changed)
 }
 

@@ -1,12 +1,15 @@
-//! Commands of TokenDesk's own windows. `staff` reads; `admin` changes and needs a live admin session.
+//! Commands of TokenDesk's own windows. `staff` reads; `org` joins an org or chooses the island or the
+//! demo; `admin` changes and needs a live admin session.
 
 pub mod admin;
+pub mod org;
 pub mod staff;
 
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokendesk_ledger::ChargeResult;
 
 use crate::error::{ShellError, ShellResult};
+use crate::relay;
 use crate::state::{MonitorStatus, Shell};
 use crate::windows;
 
@@ -21,6 +24,8 @@ pub fn announce<R: Runtime>(
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned));
     app.emit("charge", result)?;
+    // Enrolled, the background sync pushes it now; on an island nothing waits for this.
+    shell.org.wake.notify_one();
     update_monitor(app, |monitor| {
         monitor.last_event_at = Some(chrono::Utc::now());
         monitor.last_outcome = outcome;
@@ -42,36 +47,42 @@ pub fn update_monitor<R: Runtime>(
 /// Refreshes what shows the balance outside the windows: the tray, and the low-balance notification.
 pub fn balance_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellResult<()> {
     let (balance, low) = shell.balance()?;
-    windows::show_balance(app, &balance.to_string());
+    windows::show_balance(app, &balance.to_string(), shell.offline());
     if shell.crossed_low_balance(low) {
-        notify_low_balance(app, &balance.to_string());
+        let language = shell.language();
+        notify(
+            app,
+            language.pick("TokenDesk：积分不足", "TokenDesk: low balance"),
+            &language.pick(
+                format!("余额 {balance} 积分，已低于提醒线。请联系管理员充值。"),
+                format!(
+                    "{balance} credits left, below the warning threshold. Ask your admin for a top-up."
+                ),
+            ),
+        );
     }
     Ok(())
 }
 
-fn notify_low_balance<R: Runtime>(app: &AppHandle<R>, balance: &str) {
+/// A desktop notification. A desktop without a notification service still works: the dashboard shows
+/// the same state.
+pub fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
     use tauri_plugin_notification::NotificationExt;
-    let language = app.state::<Shell>().language();
-    let (title, body) = if language == crate::language::Language::Zh {
-        (
-            "TokenDesk：积分不足",
-            format!("余额 {balance} 积分，已低于提醒线。请联系管理员充值。"),
-        )
-    } else {
-        (
-            "TokenDesk: low balance",
-            format!(
-                "{balance} credits left, below the warning threshold. Ask your admin for a top-up."
-            ),
-        )
-    };
-    // A desktop without a notification service still works; the dashboard shows the same warning.
     if app
         .try_state::<tauri_plugin_notification::Notification<R>>()
         .is_some()
     {
         let _ = app.notification().builder().title(title).body(body).show();
     }
+}
+
+/// After the apps changed (an admin's edit, or the org's config): their origins may report from now on
+/// (in the chat window only), and the menus list them. Capabilities only add up: an origin an app left
+/// stays allowed until the next start, and the ledger refuses its events as those of an unknown app.
+pub fn apps_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellResult<()> {
+    let origins = shell.reload_apps()?;
+    relay::allow_origins(app, "dify-apps", &origins)?;
+    windows::refresh_menus(app)
 }
 
 /// Tells every window that admin data changed, so they refetch; the monitor too, as the integration

@@ -109,6 +109,10 @@ pub struct Setup {
     pub lang: Option<String>,
     /// Runs on the fresh ledger, after the app is registered.
     pub prepare: Prepare,
+    /// A first run: no app registered and no `--dify-url`, so the dashboard offers the ways in.
+    pub first_run: bool,
+    /// The join form's server (`--server`).
+    pub server_url: Option<String>,
 }
 
 impl Default for Setup {
@@ -117,6 +121,8 @@ impl Default for Setup {
             sim: quick_sim(),
             lang: None,
             prepare: Box::new(|_, _| Ok(())),
+            first_run: false,
+            server_url: None,
         }
     }
 }
@@ -153,7 +159,9 @@ impl DesktopApp {
         let data_dir = tempfile::tempdir()?;
         {
             let mut ledger = Ledger::open_dir(data_dir.path())?;
-            ledger.add_app("E2E", &share_url, &AppBinding::Model(MODEL.into()), false)?;
+            if !setup.first_run {
+                ledger.add_app("E2E", &share_url, &AppBinding::Model(MODEL.into()), false)?;
+            }
             (setup.prepare)(&mut ledger, &sim)?;
         }
         let (port, native_port) = (free_port()?, free_port()?);
@@ -200,13 +208,17 @@ impl DesktopApp {
             .map_err(|err| {
                 format!("cannot start tauri-driver (cargo install tauri-driver --locked): {err}")
             })?;
+        let mut args = vec![json!("--data-dir"), json!(data_dir.path())];
+        if !setup.first_run {
+            args.extend([json!("--dify-url"), json!(share_url)]);
+        }
+        if let Some(server) = &setup.server_url {
+            args.extend([json!("--server"), json!(server)]);
+        }
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "tauri:options".into(),
-            json!({
-                "application": app_binary(),
-                "args": ["--data-dir", data_dir.path(), "--dify-url", share_url],
-            }),
+            json!({ "application": app_binary(), "args": args }),
         );
         let webdriver = format!("http://127.0.0.1:{port}");
         eventually("tauri-driver to listen", || async {

@@ -1,7 +1,7 @@
-import { Card, Space, Tag, Tooltip, Typography } from 'antd';
+import { Button, Card, Space, Tag, Tooltip, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
-import type { MonitorStatus } from '../api';
-import { formatTime } from '../format';
+import { api, type MonitorStatus, type SyncStatus } from '../api';
+import { formatCredits, formatTime } from '../format';
 import { useMonitorStatus } from '../hooks';
 import { ErrorAlert } from './ErrorAlert';
 import { OutcomeTag } from './OutcomeTag';
@@ -39,6 +39,7 @@ export function MonitorStatusCard() {
               )}
             </Typography.Text>
           )}
+          {status.sync && <OrgSync sync={status.sync} />}
           {status.chat_url && (
             <Typography.Text type="secondary" ellipsis style={{ maxWidth: 320 }}>
               {status.chat_url}
@@ -47,6 +48,42 @@ export function MonitorStatusCard() {
         </Space>
       )}
     </Card>
+  );
+}
+
+/** An org's device: online or not, the last sync, what waits to be pushed, and the offline allowance left. */
+function OrgSync({ sync }: { sync: SyncStatus }) {
+  const { t } = useTranslation();
+  const state = sync.revoked ? 'revoked' : sync.last_error || !sync.last_sync ? 'offline' : 'online';
+  const color = { revoked: 'red', offline: 'orange', online: 'green' }[state];
+  return (
+    <Space direction="vertical" size={2} data-testid="org-sync" data-state={state}>
+      <Space size={4} wrap>
+        <Tooltip title={sync.revoked ? t('org.revokedHint') : sync.last_error && t('org.lastError', { error: sync.last_error })}>
+          <Tag color={color} data-testid="org-state">
+            {t(`org.${state}`)}
+          </Tag>
+        </Tooltip>
+        <Typography.Text type="secondary">{sync.server}</Typography.Text>
+        {!sync.revoked && (
+          <Button size="small" type="link" onClick={() => void api.syncNow()} data-testid="sync-now">
+            {t('org.syncNow')}
+          </Button>
+        )}
+      </Space>
+      <Typography.Text type="secondary" data-testid="org-last-sync">
+        {t('org.lastSync')}: {sync.last_sync ? formatTime(sync.last_sync) : t('org.never')}
+      </Typography.Text>
+      <Typography.Text type="secondary">
+        <span data-testid="org-pending" data-pending={sync.pending}>
+          {t('org.pending')}: {sync.pending}
+        </span>
+        {' · '}
+        <span data-testid="org-allowance">
+          {t('org.allowance')}: {formatCredits(sync.lease_left)}
+        </span>
+      </Typography.Text>
+    </Space>
   );
 }
 

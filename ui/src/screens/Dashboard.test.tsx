@@ -26,7 +26,7 @@ describe('dashboard window', () => {
     expect(within(today).getByText('39.325')).toBeInTheDocument();
     expect(within(today).getByText('12,345')).toBeInTheDocument();
     expect(within(screen.getByTestId('month')).getByText('12')).toBeInTheDocument();
-    expect(screen.getAllByTestId('by-model-row').map((r) => r.textContent)).toEqual(['gpt-4o10000', "Dify's reported price39.32500"]);
+    expect((await screen.findAllByTestId('by-model-row')).map((r) => r.textContent)).toEqual(['gpt-4o10000', "Dify's reported price39.32500"]);
     // month_by_app keys are app ids; the name comes from apps().
     await waitFor(() => expect(screen.getByTestId('by-app-row')).toHaveTextContent(/^Support bot139\.325/));
     expect(screen.getByTestId('spend-chart')).toHaveAccessibleName(/over the last 0 days/);
@@ -54,7 +54,7 @@ describe('dashboard window', () => {
     await screen.findByTestId('balance');
 
     backend.on('history', () => page([charge('e1', 34.825)]));
-    await user.click(screen.getByRole('button', { name: 'Load more' }));
+    await user.click(await screen.findByRole('button', { name: 'Load more' }));
     await waitFor(() => expect(rowIds()).toEqual(['e2', 'e1']));
     expect(backend.argsOf('history')[1]).toEqual({ query: { limit: 20, cursor: 'c1' } });
     expect(screen.getByText('All entries loaded')).toBeInTheDocument();

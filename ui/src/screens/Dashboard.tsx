@@ -1,13 +1,14 @@
-import { Alert, App as AntApp, Button, Card, Col, DatePicker, Descriptions, Drawer, Row, Select, Space, Typography } from 'antd';
+import { Alert, App as AntApp, Button, Card, Col, DatePicker, Descriptions, Drawer, Modal, Row, Select, Space, Tag, Tooltip, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, type Breakdown, type Dashboard as DashboardData, type Entry, type HistoryFilter, type Spend, type WindowName } from '../api';
+import { api, type Breakdown, type Dashboard as DashboardData, type Entry, type HistoryFilter, type Spend, type WayIn, type WindowName } from '../api';
 import { ChargeDetail } from '../components/ChargeDetail';
 import { DataTable } from '../components/DataTable';
 import { Deferred } from '../components/Deferred';
 import { ErrorAlert } from '../components/ErrorAlert';
+import { JoinOrgForm } from '../components/JoinOrgForm';
 import { LedgerList } from '../components/LedgerList';
 import { MonitorStatusCard } from '../components/MonitorStatusCard';
 import { Page } from '../components/Page';
@@ -15,7 +16,8 @@ import { SpendChart } from '../components/SpendChart';
 import { describeError } from '../errors';
 import { formatCount, formatCredits, formatUsd } from '../format';
 import { useHistory } from '../history';
-import { useAction, useLoad } from '../hooks';
+import { useAction, useLoad, useMonitorStatus } from '../hooks';
+import { Welcome } from './Welcome';
 
 type Range = [Dayjs, Dayjs];
 
@@ -34,7 +36,15 @@ function historyFilter({ range, app_id, model }: Filters): HistoryFilter {
   };
 }
 
+/** The first run's ways in until one is chosen, then the dashboard. */
 export function Dashboard() {
+  const wayIn = useLoad(api.wayIn, ['ledger-changed']);
+  if (!wayIn.data && !wayIn.error) return null;
+  if (wayIn.data?.mode === 'unchosen') return <Welcome suggestedServer={wayIn.data.suggested_server} />;
+  return <Overview wayIn={wayIn.data} />;
+}
+
+function Overview({ wayIn }: { wayIn: WayIn | null }) {
   const { t } = useTranslation();
   const { message } = AntApp.useApp();
   const summary = useLoad(api.dashboard);
@@ -55,6 +65,7 @@ export function Dashboard() {
       title={t('app.windows.dashboard')}
       extra={
         <Space>
+          {wayIn && <ModeTag wayIn={wayIn} />}
           <Button type="primary" onClick={() => openWindow('chat')}>
             {t('dashboard.openChat')}
           </Button>
@@ -64,6 +75,7 @@ export function Dashboard() {
       }
     >
       <ErrorAlert error={summary.error} action={<Button size="small" onClick={() => void summary.reload()}>{t('common.retry')}</Button>} />
+      {wayIn?.mode === 'island' && <Alert type="info" showIcon message={t('mode.islandHint')} data-testid="island-notice" />}
       {data?.low_balance && <Alert type="warning" showIcon banner message={t('dashboard.lowBalance')} data-testid="low-balance" />}
       <Row gutter={[12, 12]}>
         <Col xs={24} md={12} xl={6}>
@@ -144,6 +156,36 @@ export function Dashboard() {
         {open && <ChargeDetail entry={open} />}
       </Drawer>
     </Page>
+  );
+}
+
+/** Where this computer stands: an island (its user is their own admin), the demo, or an org's device. */
+function ModeTag({ wayIn }: { wayIn: WayIn }) {
+  const { t } = useTranslation();
+  const { status } = useMonitorStatus();
+  const [joining, setJoining] = useState(false);
+  if (wayIn.mode === 'org') {
+    return (
+      <Tag color="blue" data-testid="mode" data-mode="org">
+        {t('mode.org', { org: status?.sync?.org ?? '' })}
+      </Tag>
+    );
+  }
+  const island = wayIn.mode === 'island';
+  return (
+    <>
+      <Tooltip title={t(island ? 'mode.islandHint' : 'mode.demoHint')}>
+        <Tag color={island ? 'gold' : 'purple'} data-testid="mode" data-mode={wayIn.mode}>
+          {t(island ? 'mode.island' : 'mode.demo')}
+        </Tag>
+      </Tooltip>
+      <Button onClick={() => setJoining(true)} data-testid="open-join">
+        {t('join.open')}
+      </Button>
+      <Modal open={joining} title={t('join.open')} footer={null} onCancel={() => setJoining(false)} destroyOnHidden>
+        <JoinOrgForm suggestedServer={wayIn.suggested_server} onJoined={() => setJoining(false)} />
+      </Modal>
+    </>
   );
 }
 

@@ -19,6 +19,7 @@ import type {
   Rate,
   RejectedEvent,
   Spend,
+  SyncStatus,
 } from '../api';
 
 type Handler = (args: Record<string, unknown>) => unknown;
@@ -92,6 +93,28 @@ export function monitor(overrides: Partial<MonitorStatus> = {}): MonitorStatus {
     last_outcome: 'charged',
     integration_enabled: true,
     demo: true,
+    sync: null,
+    ...overrides,
+  };
+}
+
+/** An org device's sync status: online, synced a minute ago. */
+export function syncStatus(overrides: Partial<SyncStatus> = {}): SyncStatus {
+  return {
+    enrolled: true,
+    server: 'https://td.example.com',
+    org: 'acme',
+    user: 'alice',
+    device_id: '0193-d1',
+    config_version: 4,
+    pending: 0,
+    acked_seq: 12,
+    last_sync: '2026-11-24T08:29:00Z',
+    last_error: null,
+    lease_left_micros: 250_000_000,
+    lease_left: 250,
+    lease_expires_at: '2026-11-25T08:29:00Z',
+    revoked: false,
     ...overrides,
   };
 }
@@ -239,6 +262,8 @@ const ADMIN_CHANGES = new Set([
   'admin_set_policy',
   'admin_approve_held',
   'admin_reject_held',
+  'choose_mode',
+  'join_org',
 ]);
 
 export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
@@ -256,6 +281,7 @@ export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
     open_window: () => null,
     set_language: () => null,
     admin_status: () => ({ password_set: true, session_expires_at: null }),
+    way_in: () => ({ mode: 'island', suggested_server: null }),
     ...handlers,
   };
   const calls: Backend['calls'] = [];

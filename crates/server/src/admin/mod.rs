@@ -23,7 +23,7 @@ use crate::state::AppState;
 
 pub(crate) use apps::all_apps;
 pub(crate) use models::model_infos;
-pub use users::{create_user, user_by_name};
+pub use users::{create_admin, create_user, user_by_name};
 
 /// All admin endpoints except login and logout (those live with the sessions in `auth`).
 pub fn routes() -> OpenApiRouter<AppState> {

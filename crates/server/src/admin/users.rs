@@ -54,6 +54,28 @@ pub async fn user_by_name(
     Ok(user_info(&row)?)
 }
 
+/// The first admin of an org (made if need be), as `tokendesk-server admin create` does on the server's
+/// machine: there is no default password and no admin API call before one exists.
+pub async fn create_admin(
+    pool: &sqlx::PgPool,
+    org: &str,
+    name: &str,
+    password: &str,
+    actor: &str,
+) -> ApiResult<UserInfo> {
+    let org_id = crate::orgs::ensure_org(pool, org).await?;
+    let mut tx = pool.begin().await?;
+    let new = NewUser {
+        name: name.to_owned(),
+        display_name: None,
+        role: Role::Admin,
+        password: Some(password.to_owned()),
+    };
+    let user = create_user(&mut tx, org_id, actor, &new).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
 /// Adds a user inside the caller's transaction, with its audit row. Admins need a password of at least
 /// 8 characters (hashed with argon2id off the async threads); staff never sign in, so they have none.
 pub async fn create_user(

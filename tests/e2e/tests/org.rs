@@ -1,0 +1,197 @@
+//! The org, tried as a new user would: the real app's first window joins a real server (PostgreSQL) with
+//! an enrollment code, a Dify reply is charged and reaches the server by itself, a price the admin changes
+//! reaches the next charge, and a revoked device says so. Prints the sync delays it saw.
+
+use reqwest::Method;
+use std::time::Instant;
+use tokendesk_e2e::{DesktopApp, MODEL, Outcome, Setup, eventually};
+use tokendesk_ledger::money::MICROS_PER_CREDIT;
+use tokendesk_sync_client::admin::OrgAdmin;
+use tokendesk_sync_proto::Pricing;
+use tokendesk_sync_proto::admin::{
+    BalanceInfo, DeviceInfo, EnrollmentCode, EntryKind, NewApp, NewEntry, NewUser, Role, SetModel,
+};
+use tokendesk_test_support::Cluster;
+
+const PASSWORD: &str = "correct horse battery";
+const GRANT_CREDITS: i64 = 5000;
+
+async fn set_price(admin: &OrgAdmin, input: &str, output: &str) -> Outcome {
+    let body = SetModel {
+        input_usd_per_1k: input.into(),
+        output_usd_per_1k: output.into(),
+        reason: Some("e2e".into()),
+        aliases: None,
+        active: None,
+    };
+    let _: serde_json::Value = admin
+        .send(
+            Method::PUT,
+            &format!("/v1/admin/models/{MODEL}"),
+            Some(&body),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn server_balance(admin: &OrgAdmin) -> Outcome<i64> {
+    let balance: BalanceInfo = admin.get("/v1/admin/users/alice/balance").await?;
+    Ok(balance.balance_micros)
+}
+
+/// One reply of the simulator (1200 prompt + 300 completion tokens) at these USD prices per 1K tokens and
+/// the server's default 10000 credits per USD.
+fn reply_micros(input_per_1k: i64, output_per_1k: i64) -> i64 {
+    // Prices in millionths of a USD per 1K tokens: the cost in credits is exact here.
+    (1200 * input_per_1k + 300 * output_per_1k) * 10_000 / 1_000 / 1_000_000 * MICROS_PER_CREDIT
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outcome {
+    let database = Cluster::shared().database();
+    let pool = tokendesk_server::connect(&database).await?;
+    tokendesk_server::migrate(&pool).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let server = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(tokendesk_server::serve(
+        listener,
+        tokendesk_server::AppState::new(pool.clone()),
+    ));
+    tokendesk_server::admin::create_admin(&pool, "acme", "root", PASSWORD, "setup")
+        .await
+        .map_err(|error| error.to_string())?;
+
+    let admin_dir = tempfile::tempdir()?;
+    OrgAdmin::login(admin_dir.path(), &server, "root", PASSWORD).await?;
+    let admin = OrgAdmin::load(admin_dir.path())?;
+    let alice = NewUser {
+        name: "alice".into(),
+        display_name: Some("Alice".into()),
+        role: Role::Staff,
+        password: None,
+    };
+    let _: serde_json::Value = admin
+        .send(Method::POST, "/v1/admin/users", Some(&alice))
+        .await?;
+    let grant = NewEntry {
+        kind: EntryKind::Grant,
+        amount: GRANT_CREDITS.to_string(),
+        reason: "welcome".into(),
+    };
+    let _: serde_json::Value = admin
+        .send(Method::POST, "/v1/admin/users/alice/entries", Some(&grant))
+        .await?;
+    set_price(&admin, "0.001", "0.002").await?;
+
+    let app = DesktopApp::launch(Setup {
+        first_run: true,
+        server_url: Some(server.clone()),
+        ..Setup::default()
+    })
+    .await?;
+    let org_app = NewApp {
+        name: "Org chat".into(),
+        share_url: app.share_url.clone(),
+        pricing: Pricing::Model,
+        model: Some(MODEL.into()),
+    };
+    let _: serde_json::Value = admin
+        .send(Method::POST, "/v1/admin/apps", Some(&org_app))
+        .await?;
+    let code: EnrollmentCode = admin
+        .send(
+            Method::POST,
+            "/v1/admin/users/alice/enrollment-codes",
+            Some(&serde_json::json!({})),
+        )
+        .await?;
+
+    // The first window offers the ways in, with the managed install's server filled in.
+    app.switch_to("tauri://localhost", "[data-testid=welcome]")
+        .await?;
+    let prefilled = app.element("join-server").await?.prop("value").await?;
+    assert_eq!(prefilled.as_deref(), Some(server.as_str()));
+    app.fill("join-code", &code.code).await?;
+    app.click("join-submit").await?;
+    app.to_dashboard().await?;
+    eventually("the dashboard to show the org's balance", || async {
+        Ok(
+            (app.text_of("[data-testid=balance]").await? == GRANT_CREDITS.to_string())
+                .then_some(()),
+        )
+    })
+    .await?;
+    assert!(app.text_of("[data-testid=mode]").await?.contains("acme"));
+
+    // A reply is charged here and reaches the server with no sync command.
+    app.open_window("chat").await?;
+    app.to_chat().await?;
+    app.send("What is our travel policy?").await?;
+    app.replies_done(1).await?;
+    let charges = app.charged(1).await?;
+    let charged_at = Instant::now();
+    let first = reply_micros(1_000, 2_000);
+    assert_eq!(charges[0].amount_micros, -first);
+    let expected = GRANT_CREDITS * MICROS_PER_CREDIT - first;
+    eventually("the server to take the charge", || async {
+        Ok((server_balance(&admin).await? == expected).then_some(()))
+    })
+    .await?;
+    let push_delay = charged_at.elapsed();
+
+    // A price the admin changes reaches this desktop without a charge, and the next charge uses it.
+    let changed_at = Instant::now();
+    set_price(&admin, "0.002", "0.002").await?;
+    eventually("the new price to reach the desktop", || async {
+        let model = app.ledger()?.model(MODEL)?;
+        Ok((model.input_usd_per_1k.normalize().to_string() == "0.002").then_some(()))
+    })
+    .await?;
+    let config_delay = changed_at.elapsed();
+    app.send("And for conferences?").await?;
+    app.replies_done(2).await?;
+    let charges = app.charged(2).await?;
+    let second = reply_micros(2_000, 2_000);
+    assert_eq!(charges[0].amount_micros, -second, "the newest first");
+    let expected = expected - second;
+    eventually("the server to take the second charge", || async {
+        Ok((server_balance(&admin).await? == expected).then_some(()))
+    })
+    .await?;
+    app.to_dashboard().await?;
+    let shown = tokendesk_ledger::money::micros_to_credits(expected).to_string();
+    eventually("the dashboard to show the server's balance", || async {
+        Ok((app.text_of("[data-testid=balance]").await? == shown).then_some(()))
+    })
+    .await?;
+    let pending = app
+        .element("org-pending")
+        .await?
+        .attr("data-pending")
+        .await?;
+    assert_eq!(pending.as_deref(), Some("0"), "nothing waits to be pushed");
+
+    // Revoked: the device says so at its next sync, and keeps what it recorded.
+    let devices: Vec<DeviceInfo> = admin.get("/v1/admin/devices").await?;
+    let _: serde_json::Value = admin
+        .send(
+            Method::POST,
+            &format!("/v1/admin/devices/{}/revoke", devices[0].id),
+            Some(&serde_json::json!({})),
+        )
+        .await?;
+    app.click("sync-now").await?;
+    eventually("the dashboard to say the device was revoked", || async {
+        let state = app.element("org-sync").await?.attr("data-state").await?;
+        Ok((state.as_deref() == Some("revoked")).then_some(()))
+    })
+    .await?;
+    assert_eq!(app.charges()?.len(), 2);
+
+    eprintln!(
+        "sync delay: a charge reached the server {} ms after it was recorded; a price change reached the desktop after {} ms",
+        push_delay.as_millis(),
+        config_delay.as_millis()
+    );
+    app.finish().await
+}
