@@ -164,6 +164,15 @@ impl Shell {
             .collect())
     }
 
+    /// The app the chat window shows (or would show when opened).
+    pub fn current_app_id(&self) -> Option<i64> {
+        self.current_app
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .map(|app| app.id)
+    }
+
     /// Whether the org server could not be reached at the last try (never on an island).
     pub fn offline(&self) -> bool {
         self.update_monitor(|_| {})

@@ -14,6 +14,7 @@ use crate::commands::{apps_changed, balance_changed, notify, update_monitor};
 use crate::error::ShellResult;
 use crate::language::Language;
 use crate::state::Shell;
+use crate::windows;
 
 /// How long sync may fail before the user is told.
 const FAILING_NOTICE: Duration = Duration::from_secs(10 * 60);
@@ -56,6 +57,8 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
 /// What the last syncs showed, so each notice is given once per change.
 struct Seen {
     config_version: i64,
+    /// The balance after the last sync: a grant or top-up on the server changes it with no charge here.
+    balance_micros: Option<i64>,
     failing_since: Option<Instant>,
     told_failing: bool,
     allowance_out: bool,
@@ -66,6 +69,7 @@ impl Seen {
     fn new(status: &SyncStatus) -> Self {
         Self {
             config_version: status.config_version,
+            balance_micros: None,
             failing_since: None,
             told_failing: false,
             allowance_out: allowance_out(status),
@@ -81,11 +85,25 @@ impl Seen {
         outcome: &tokendesk_sync_client::Result<SyncReport>,
     ) -> ShellResult<()> {
         let shell = app.state::<Shell>();
-        let status = shell.ledger(|ledger| ledger.sync_status())?;
+        let (status, balance_micros) = shell.ledger(|ledger| {
+            Ok((
+                ledger.sync_status()?,
+                ledger.active_account()?.balance_micros,
+            ))
+        })?;
         update_monitor(app, |monitor| monitor.sync = Some(status.clone()))?;
+        let mut changed = self.balance_micros.replace(balance_micros) != Some(balance_micros);
         if status.config_version != self.config_version {
             self.config_version = status.config_version;
+            let shown = shell.current_app_id();
             apps_changed(app, &shell)?;
+            // The org added the first app, or took away the one shown: the chat window follows.
+            if shell.current_app_id() != shown {
+                windows::reload_chat_if_open(app)?;
+            }
+            changed = true;
+        }
+        if changed {
             app.emit("ledger-changed", ())?;
         }
         balance_changed(app, &shell)?;

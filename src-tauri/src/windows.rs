@@ -46,11 +46,16 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, name: &str) -> ShellResult<()> {
     if label == CHAT {
         open_chat(app)
     } else {
-        open_local(app, label).map(drop)
+        open_local(app, label, "").map(drop)
     }
 }
 
-fn open_local<R: Runtime>(app: &AppHandle<R>, label: &str) -> ShellResult<WebviewWindow<R>> {
+/// One of TokenDesk's own windows; `script` runs before its page, after the language's.
+fn open_local<R: Runtime>(
+    app: &AppHandle<R>,
+    label: &str,
+    script: &str,
+) -> ShellResult<WebviewWindow<R>> {
     let (width, height) = if label == DASHBOARD {
         (1100.0, 760.0)
     } else {
@@ -60,6 +65,7 @@ fn open_local<R: Runtime>(app: &AppHandle<R>, label: &str) -> ShellResult<Webvie
     Ok(
         WebviewWindowBuilder::new(app, label, WebviewUrl::App("index.html".into()))
             .initialization_script(language.init_script())
+            .initialization_script(script)
             .title(title(label, language))
             .inner_size(width, height)
             .build()?,
@@ -73,15 +79,19 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
+    let metering = shell.integration_enabled()?;
     let target = match current {
-        Some(dify_app) if shell.integration_enabled()? => Url::parse(&dify_app.share_url)
+        Some(dify_app) if metering => Url::parse(&dify_app.share_url)
             .ok()
             .map(|url| (dify_app, url)),
         _ => None,
     };
     let Some((dify_app, url)) = target else {
-        // The integration is off (or nothing is configured): a local page says so, and nothing is charged.
-        let window = open_local(app, CHAT)?;
+        // The integration is off, or there is no app yet (an org that has not added one): a local page
+        // says which, and nothing is charged.
+        let reason = if metering { "no-app" } else { "off" };
+        let script = format!("window.__TOKENDESK_CHAT__ = {reason:?};");
+        let window = open_local(app, CHAT, &script)?;
         track_chat(app, &window, None);
         return Ok(());
     };
@@ -135,19 +145,12 @@ fn track_chat<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>, url: Op
     });
 }
 
-/// Shows the current app in the chat window, if it is open: after joining an org, whose apps replace
-/// the island's.
-pub fn reopen_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
-    let current = app
-        .state::<Shell>()
-        .current_app
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .as_ref()
-        .map(|dify_app| dify_app.id);
-    match (current, app.get_webview_window(CHAT)) {
-        (Some(app_id), Some(_)) => switch_app(app, app_id),
-        _ => Ok(()),
+/// Shows the current app (or the local page, when there is none) in the chat window, if it is open: after
+/// joining an org, or when the org's apps change under it.
+pub fn reload_chat_if_open<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
+    match app.get_webview_window(CHAT) {
+        Some(window) => reload_chat(app, window),
+        None => Ok(()),
     }
 }
 
@@ -159,9 +162,14 @@ fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
         .current_app
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(dify_app);
-    let Some(window) = app.get_webview_window(CHAT) else {
-        return show(app, CHAT);
-    };
+    match app.get_webview_window(CHAT) {
+        Some(window) => reload_chat(app, window),
+        None => show(app, CHAT),
+    }
+}
+
+/// Closes the chat window and opens it again on the current app.
+fn reload_chat<R: Runtime>(app: &AppHandle<R>, window: WebviewWindow<R>) -> ShellResult<()> {
     // The new window takes the label once the old one is gone: after its Destroyed event has been
     // handled, which is why the opening is queued behind it.
     let handle = app.clone();

@@ -98,4 +98,17 @@ describe('language', () => {
     // The chat window has no local capability: a command from it would be refused.
     expect(backend.calls).toEqual([]);
   });
+
+  it('says so when the org has no Dify app yet', () => {
+    fakeBackend();
+    window.__TOKENDESK_CHAT__ = 'no-app';
+    try {
+      renderWindow('chat');
+      expect(screen.getByTestId('integration-off')).toHaveAttribute('data-reason', 'noApp');
+      expect(screen.getByText('No Dify app yet', { selector: '.ant-result-title' })).toBeInTheDocument();
+      expect(screen.getByText(/还没有 Dify 应用 · 组织还没有为您添加 Dify 应用/)).toBeInTheDocument();
+    } finally {
+      delete window.__TOKENDESK_CHAT__;
+    }
+  });
 });

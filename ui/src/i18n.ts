@@ -28,6 +28,8 @@ declare global {
      * (WebKitGTK's `navigator.language` ignores the OS locale).
      */
     __TOKENDESK_LANGUAGE__?: string | null;
+    /** Why the chat window shows a local page: `off` (metering is off) or `no-app`; set by the shell. */
+    __TOKENDESK_CHAT__?: string;
   }
 }
 

@@ -78,10 +78,13 @@ enum Command {
     Held(HeldCommand),
     /// Checks every ledger invariant; exits non-zero if any is broken.
     Verify,
-    /// Makes this data directory a device of an org server, with a single-use code from its admin.
+    /// Makes this data directory a device of an org server, with a single-use code from its admin: the
+    /// server's URL and the code, or the join link (`tokendesk://join?server=…&code=…`) that holds both.
     Enroll {
+        /// The server's URL, or a join link.
         url: String,
-        code: String,
+        /// The enrollment code (not with a join link).
+        code: Option<String>,
         /// The name the org's admin sees for this device (default: the host name).
         #[arg(long)]
         name: Option<String>,
@@ -355,7 +358,7 @@ pub fn run(cli: Cli) -> CliResult<ExitCode> {
         }
         Command::Bench { rows } => return run_bench(&printer, rows),
         Command::Enroll { url, code, name } => {
-            org::enroll(&printer, &mut open()?, &url, &code, name)?
+            org::enroll(&printer, &mut open()?, &url, code, name)?
         }
         Command::Sync { watch } => org::sync(&printer, &mut open()?, watch)?,
         Command::Org(command) => org::run(&printer, &dir()?, command)?,

@@ -218,10 +218,26 @@ fn runtime() -> CliResult<tokio::runtime::Runtime> {
 pub fn enroll(
     printer: &Printer,
     ledger: &mut Ledger,
-    url: &str,
-    code: &str,
+    url_or_link: &str,
+    code: Option<String>,
     name: Option<String>,
 ) -> CliResult {
+    let link = match (JoinLink::parse(url_or_link), code) {
+        (Some(link), None) => link,
+        (None, Some(code)) => JoinLink {
+            server: url_or_link.to_owned(),
+            code,
+        },
+        (Some(_), Some(_)) => {
+            return Err(CliError::Input("a join link holds the code already".into()));
+        }
+        (None, None) => {
+            return Err(CliError::Input(
+                "give the server's URL and the enrollment code, or a join link".into(),
+            ));
+        }
+    };
+    let (url, code) = (link.server.as_str(), link.code.as_str());
     let name = name.unwrap_or_else(device::default_device_name);
     let answer =
         runtime()?.block_on(device::enroll(&Mutex::new(&mut *ledger), url, code, &name))?;

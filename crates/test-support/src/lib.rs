@@ -255,6 +255,8 @@ pub struct CuttingProxy {
 struct ProxyShared {
     target: SocketAddr,
     stop: AtomicBool,
+    /// The network is down: every connection is closed at once, live ones included.
+    offline: AtomicBool,
     plan: Mutex<Plan>,
     connections: AtomicU64,
     cuts_mid_request: AtomicU64,
@@ -312,6 +314,7 @@ impl CuttingProxy {
         let shared = Arc::new(ProxyShared {
             target,
             stop: AtomicBool::new(false),
+            offline: AtomicBool::new(false),
             plan: Mutex::new(Plan::default()),
             connections: AtomicU64::new(0),
             cuts_mid_request: AtomicU64::new(0),
@@ -336,6 +339,15 @@ impl CuttingProxy {
     /// `http://127.0.0.1:PORT`, to hand to an HTTP client.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Takes the network down (every live connection ends, pooled ones included, and new ones are closed
+    /// unanswered) or brings it back.
+    pub fn set_offline(&self, offline: bool) {
+        self.shared.offline.store(offline, Ordering::SeqCst);
+        if offline {
+            self.shared.end_live_connections();
+        }
     }
 
     /// Cuts every `n`-th connection (0: none), alternately mid-request and mid-response.
@@ -388,8 +400,13 @@ impl Drop for CuttingProxy {
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
         }
+        self.shared.end_live_connections();
+    }
+}
+
+impl ProxyShared {
+    fn end_live_connections(&self) {
         let live = self
-            .shared
             .live
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -405,6 +422,10 @@ fn accept_loop(listener: TcpListener, shared: Arc<ProxyShared>) {
             return;
         }
         let Ok(client) = client else { continue };
+        if shared.offline.load(Ordering::SeqCst) {
+            let _ = client.shutdown(Shutdown::Both);
+            continue;
+        }
         let id = shared.connections.fetch_add(1, Ordering::SeqCst);
         let cut = shared
             .plan

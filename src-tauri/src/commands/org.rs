@@ -64,7 +64,7 @@ pub async fn join_org<R: Runtime>(
     .await?;
     apps_changed(&app, &shell)?;
     ledger_changed(&app, &shell)?;
-    windows::reopen_chat(&app)?;
+    windows::reload_chat_if_open(&app)?;
     sync::start(&app);
     shell.ledger(|ledger| ledger.sync_status())
 }

@@ -1,6 +1,8 @@
 //! The org, tried as a new user would: the real app's first window joins a real server (PostgreSQL) with
-//! an enrollment code, a Dify reply is charged and reaches the server by itself, a price the admin changes
-//! reaches the next charge, and a revoked device says so. Prints the sync delays it saw.
+//! an enrollment code, the org's first Dify app reaches the chat window, a reply is charged and reaches the
+//! server by itself, a price the admin changes reaches the next charge, a reply charged offline is pushed
+//! once the network is back, a top-up reaches the dashboard, and a revoked device says so.
+//! Prints the sync delays it saw.
 
 use reqwest::Method;
 use std::time::Instant;
@@ -11,7 +13,7 @@ use tokendesk_sync_proto::Pricing;
 use tokendesk_sync_proto::admin::{
     BalanceInfo, DeviceInfo, EnrollmentCode, EntryKind, NewApp, NewEntry, NewUser, Role, SetModel,
 };
-use tokendesk_test_support::Cluster;
+use tokendesk_test_support::{Cluster, CuttingProxy};
 
 const PASSWORD: &str = "correct horse battery";
 const GRANT_CREDITS: i64 = 5000;
@@ -83,21 +85,14 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
         .await?;
     set_price(&admin, "0.001", "0.002").await?;
 
+    // The desktop reaches the server through a proxy that can take the network down.
+    let network = CuttingProxy::start(server.trim_start_matches("http://").parse()?);
     let app = DesktopApp::launch(Setup {
         first_run: true,
-        server_url: Some(server.clone()),
+        server_url: Some(network.url()),
         ..Setup::default()
     })
     .await?;
-    let org_app = NewApp {
-        name: "Org chat".into(),
-        share_url: app.share_url.clone(),
-        pricing: Pricing::Model,
-        model: Some(MODEL.into()),
-    };
-    let _: serde_json::Value = admin
-        .send(Method::POST, "/v1/admin/apps", Some(&org_app))
-        .await?;
     let code: EnrollmentCode = admin
         .send(
             Method::POST,
@@ -110,7 +105,7 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     app.switch_to("tauri://localhost", "[data-testid=welcome]")
         .await?;
     let prefilled = app.element("join-server").await?.prop("value").await?;
-    assert_eq!(prefilled.as_deref(), Some(server.as_str()));
+    assert_eq!(prefilled.as_deref(), Some(network.url().as_str()));
     app.fill("join-code", &code.code).await?;
     app.click("join-submit").await?;
     app.to_dashboard().await?;
@@ -123,9 +118,25 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     .await?;
     assert!(app.text_of("[data-testid=mode]").await?.contains("acme"));
 
-    // A reply is charged here and reaches the server with no sync command.
+    // The org has no Dify app yet: the chat window says so. The admin adds one, and the window follows.
     app.open_window("chat").await?;
+    app.switch_to(
+        "tauri://localhost",
+        "[data-testid=integration-off][data-reason=noApp]",
+    )
+    .await?;
+    let org_app = NewApp {
+        name: "Org chat".into(),
+        share_url: app.share_url.clone(),
+        pricing: Pricing::Model,
+        model: Some(MODEL.into()),
+    };
+    let _: serde_json::Value = admin
+        .send(Method::POST, "/v1/admin/apps", Some(&org_app))
+        .await?;
     app.to_chat().await?;
+
+    // A reply is charged here and reaches the server with no sync command.
     app.send("What is our travel policy?").await?;
     app.replies_done(1).await?;
     let charges = app.charged(1).await?;
@@ -164,12 +175,77 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
         Ok((app.text_of("[data-testid=balance]").await? == shown).then_some(()))
     })
     .await?;
-    let pending = app
-        .element("org-pending")
-        .await?
-        .attr("data-pending")
+    eventually(
+        "the monitor to show nothing waiting to be pushed",
+        || async {
+            let pending = app
+                .element("org-pending")
+                .await?
+                .attr("data-pending")
+                .await?;
+            Ok((pending.as_deref() == Some("0")).then_some(()))
+        },
+    )
+    .await?;
+
+    // Offline, a reply is charged against the offline allowance and waits; back online, it is pushed with
+    // no new charge and no command.
+    network.set_offline(true);
+    app.to_chat().await?;
+    app.send("Offline question").await?;
+    app.replies_done(3).await?;
+    app.charged(3).await?;
+    app.to_dashboard().await?;
+    eventually(
+        "the monitor to show the device offline, one charge waiting",
+        || async {
+            let sync = app.element("org-sync").await?;
+            let pending = app
+                .element("org-pending")
+                .await?
+                .attr("data-pending")
+                .await?;
+            Ok(
+                (sync.attr("data-state").await?.as_deref() == Some("offline")
+                    && pending.as_deref() == Some("1"))
+                .then_some(()),
+            )
+        },
+    )
+    .await?;
+    assert_eq!(
+        server_balance(&admin).await?,
+        expected,
+        "nothing reached the server"
+    );
+    network.set_offline(false);
+    let expected = expected - second;
+    eventually("the server to take the offline charge", || async {
+        Ok((server_balance(&admin).await? == expected).then_some(()))
+    })
+    .await?;
+    eventually("the monitor to show the device online again", || async {
+        let state = app.element("org-sync").await?.attr("data-state").await?;
+        Ok((state.as_deref() == Some("online")).then_some(()))
+    })
+    .await?;
+
+    // A top-up on the server reaches the dashboard at the next sync, with no charge here.
+    let topup = NewEntry {
+        kind: EntryKind::Topup,
+        amount: "100".into(),
+        reason: "e2e".into(),
+    };
+    let _: serde_json::Value = admin
+        .send(Method::POST, "/v1/admin/users/alice/entries", Some(&topup))
         .await?;
-    assert_eq!(pending.as_deref(), Some("0"), "nothing waits to be pushed");
+    app.click("sync-now").await?;
+    let shown =
+        tokendesk_ledger::money::micros_to_credits(expected + 100 * MICROS_PER_CREDIT).to_string();
+    eventually("the dashboard to show the top-up", || async {
+        Ok((app.text_of("[data-testid=balance]").await? == shown).then_some(()))
+    })
+    .await?;
 
     // Revoked: the device says so at its next sync, and keeps what it recorded.
     let devices: Vec<DeviceInfo> = admin.get("/v1/admin/devices").await?;
@@ -186,7 +262,7 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
         Ok((state.as_deref() == Some("revoked")).then_some(()))
     })
     .await?;
-    assert_eq!(app.charges()?.len(), 2);
+    assert_eq!(app.charges()?.len(), 3, "nothing recorded is lost");
 
     eprintln!(
         "sync delay: a charge reached the server {} ms after it was recorded; a price change reached the desktop after {} ms",

@@ -443,6 +443,11 @@ const en = {
     body: 'The Dify integration is switched off, so nothing you do here is charged.',
     hint: 'An admin can switch it back on. Your balance stays as it is.',
   },
+  noApp: {
+    title: 'No Dify app yet',
+    body: 'Your org has not added a Dify app for you yet.',
+    hint: 'Once your admin adds one, it appears in the Apps menu.',
+  },
 };
 
 export default en;

@@ -444,6 +444,11 @@ const zh: Messages = {
     body: 'Dify 集成已关闭，您在此处的操作不会扣费。',
     hint: '管理员可以重新开启。您的余额保持不变。',
   },
+  noApp: {
+    title: '还没有 Dify 应用',
+    body: '组织还没有为您添加 Dify 应用。',
+    hint: '管理员添加后，它会出现在“应用”菜单里。',
+  },
 };
 
 export default zh;

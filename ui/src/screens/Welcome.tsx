@@ -21,22 +21,16 @@ export function Welcome({ suggestedServer }: { suggestedServer: string | null })
             <JoinOrgForm suggestedServer={suggestedServer} />
           </Card>
         </Col>
-        <Col xs={24} md={12} lg={7}>
-          <Card title={t('welcome.islandTitle')} data-testid="welcome-island">
-            <Typography.Paragraph type="secondary">{t('welcome.islandBody')}</Typography.Paragraph>
-            <Button loading={choosing.busy} onClick={() => void choosing.run('island')} data-testid="choose-island">
-              {t('welcome.islandAction')}
-            </Button>
-          </Card>
-        </Col>
-        <Col xs={24} md={12} lg={7}>
-          <Card title={t('welcome.demoTitle')} data-testid="welcome-demo">
-            <Typography.Paragraph type="secondary">{t('welcome.demoBody')}</Typography.Paragraph>
-            <Button loading={choosing.busy} onClick={() => void choosing.run('demo')} data-testid="choose-demo">
-              {t('welcome.demoAction')}
-            </Button>
-          </Card>
-        </Col>
+        {(['island', 'demo'] as const).map((mode) => (
+          <Col key={mode} xs={24} md={12} lg={7}>
+            <Card title={t(`welcome.${mode}Title`)} data-testid={`welcome-${mode}`}>
+              <Typography.Paragraph type="secondary">{t(`welcome.${mode}Body`)}</Typography.Paragraph>
+              <Button loading={choosing.busy} onClick={() => void choosing.run(mode)} data-testid={`choose-${mode}`}>
+                {t(`welcome.${mode}Action`)}
+              </Button>
+            </Card>
+          </Col>
+        ))}
       </Row>
     </Page>
   );
