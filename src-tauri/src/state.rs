@@ -150,9 +150,12 @@ impl Shell {
             .current_app
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let same = current
-            .as_ref()
-            .and_then(|shown| apps.iter().find(|app| app.id == shown.id && app.enabled));
+        // The demo gives way once a real app exists, as it leaves the menus then.
+        let real_apps = apps.iter().any(|app| app.enabled && !app.demo);
+        let same = current.as_ref().and_then(|shown| {
+            apps.iter()
+                .find(|app| app.id == shown.id && app.enabled && !(real_apps && app.demo))
+        });
         *current = same
             .or_else(|| apps.iter().find(|app| app.enabled && !app.demo))
             .or_else(|| apps.iter().find(|app| app.enabled))

@@ -153,14 +153,15 @@ impl Seen {
     }
 }
 
-/// Whether the offline allowance is spent or expired (a revoked device is told so on its own).
+/// Whether, offline, the allowance is spent or expired, so the gate blocks until the server is reached
+/// (online, a spent balance is the gate's own refusal; a revoked device is told so on its own).
 fn allowance_out(status: &SyncStatus) -> bool {
     !status.revoked
-        && status.last_sync.is_some()
+        && status.last_error.is_some()
         && (status.lease_left_micros <= 0
             || status
                 .lease_expires_at
-                .is_some_and(|expires| expires <= chrono::Utc::now()))
+                .is_none_or(|expires| expires <= chrono::Utc::now()))
 }
 
 fn failing_notice(language: Language, error: &str) -> (&'static str, String) {

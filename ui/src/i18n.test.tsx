@@ -106,7 +106,7 @@ describe('language', () => {
       renderWindow('chat');
       expect(screen.getByTestId('integration-off')).toHaveAttribute('data-reason', 'noApp');
       expect(screen.getByText('No Dify app yet', { selector: '.ant-result-title' })).toBeInTheDocument();
-      expect(screen.getByText(/还没有 Dify 应用 · 组织还没有为您添加 Dify 应用/)).toBeInTheDocument();
+      expect(screen.getByText(/还没有 Dify 应用 · 还没有为您设置 Dify 应用/)).toBeInTheDocument();
     } finally {
       delete window.__TOKENDESK_CHAT__;
     }

@@ -157,32 +157,34 @@ pub async fn watch(
     const MAX_BACKOFF: Duration = Duration::from_secs(60);
     tokio::pin!(stop);
     let mut backoff = Duration::from_secs(1);
+    fn back_off(backoff: &mut Duration) -> Duration {
+        let pause = *backoff;
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        pause
+    }
     loop {
         let outcome = sync_once(ledger).await;
         synced(&outcome);
         let pause = match outcome {
-            Ok(report) if report.pending > 0 => continue,
-            Ok(_) => {
-                backoff = Duration::from_secs(1);
-                tokio::select! {
-                    () = &mut stop => return Ok(()),
-                    () = wake.notified() => continue,
-                    polled = wait_for_config(ledger, LONG_POLL_SECONDS) => match polled {
-                        Ok(_) => continue,
-                        Err(_) => backoff,
-                    },
-                }
-            }
+            Ok(report) if report.pending > 0 => Duration::ZERO,
+            Ok(_) => tokio::select! {
+                () = &mut stop => return Ok(()),
+                () = wake.notified() => Duration::ZERO,
+                polled = wait_for_config(ledger, LONG_POLL_SECONDS) => match polled {
+                    // A long poll that answered: the server is there, and the backoff starts over.
+                    Ok(_) => {
+                        backoff = Duration::from_secs(1);
+                        Duration::ZERO
+                    }
+                    Err(_) => back_off(&mut backoff),
+                },
+            },
             Err(error)
                 if error.code() == "device_revoked" || matches!(error, ClientError::Usage(_)) =>
             {
                 return Err(error);
             }
-            Err(_) => {
-                let pause = backoff;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                pause
-            }
+            Err(_) => back_off(&mut backoff),
         };
         tokio::select! {
             () = &mut stop => return Ok(()),

@@ -405,6 +405,13 @@ impl Drop for CuttingProxy {
 }
 
 impl ProxyShared {
+    fn forget(&self, id: u64) {
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&id);
+    }
+
     fn end_live_connections(&self) {
         let live = self
             .live
@@ -422,11 +429,21 @@ fn accept_loop(listener: TcpListener, shared: Arc<ProxyShared>) {
             return;
         }
         let Ok(client) = client else { continue };
+        let id = shared.connections.fetch_add(1, Ordering::SeqCst);
+        // Live before the offline check: `set_offline` sets the flag, then ends the live connections, so
+        // either this sees the flag or that sees this connection.
+        if let Ok(clone) = client.try_clone() {
+            shared
+                .live
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id, clone);
+        }
         if shared.offline.load(Ordering::SeqCst) {
             let _ = client.shutdown(Shutdown::Both);
+            shared.forget(id);
             continue;
         }
-        let id = shared.connections.fetch_add(1, Ordering::SeqCst);
         let cut = shared
             .plan
             .lock()
@@ -434,20 +451,9 @@ fn accept_loop(listener: TcpListener, shared: Arc<ProxyShared>) {
             .next();
         let shared = shared.clone();
         std::thread::spawn(move || {
-            if let Ok(clone) = client.try_clone() {
-                shared
-                    .live
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(id, clone);
-            }
             let _ = proxy_connection(&client, &shared, cut);
             let _ = client.shutdown(Shutdown::Both);
-            shared
-                .live
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
+            shared.forget(id);
         });
     }
 }

@@ -7,7 +7,7 @@ use tokendesk_ledger::sync::{Mode, SyncStatus};
 use tokendesk_sync_client::device;
 use tokendesk_sync_proto::device::JoinLink;
 
-use super::{apps_changed, ledger_changed};
+use super::{apps_changed, ledger_changed, update_monitor};
 use crate::error::ShellResult;
 use crate::state::Shell;
 use crate::{sync, windows};
@@ -62,10 +62,12 @@ pub async fn join_org<R: Runtime>(
         &device::default_device_name(),
     )
     .await?;
+    // Enrolled now, whatever follows: the background sync starts first.
+    sync::start(&app);
+    update_monitor(&app, |monitor| monitor.demo = false)?;
     apps_changed(&app, &shell)?;
     ledger_changed(&app, &shell)?;
     windows::reload_chat_if_open(&app)?;
-    sync::start(&app);
     shell.ledger(|ledger| ledger.sync_status())
 }
 

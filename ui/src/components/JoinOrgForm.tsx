@@ -5,8 +5,16 @@ import { api } from '../api';
 import { useAction } from '../hooks';
 import { ErrorAlert } from './ErrorAlert';
 
-/** A join link (`tokendesk://join?server=…&code=…`) carries the server too; Rust parses it again. */
-const JOIN_LINK = /^\s*tokendesk:\/\/join\?/i;
+/** Whether this is a whole join link (`tokendesk://join?server=…&code=…`), which carries the server too; Rust
+ * parses it again. */
+function isJoinLink(text: string): boolean {
+  try {
+    const url = new URL(text.trim());
+    return url.protocol === 'tokendesk:' && url.host === 'join' && !!url.searchParams.get('server')?.trim() && !!url.searchParams.get('code')?.trim();
+  } catch {
+    return false;
+  }
+}
 
 /** The server address and the enrollment code (or a join link), then the shell enrolls this computer. */
 export function JoinOrgForm({ suggestedServer, onJoined }: { suggestedServer: string | null; onJoined?: () => void }) {
@@ -16,7 +24,7 @@ export function JoinOrgForm({ suggestedServer, onJoined }: { suggestedServer: st
   const [code, setCode] = useState('');
   const [missing, setMissing] = useState<string | null>(null);
   const joining = useAction(api.joinOrg);
-  const isLink = JOIN_LINK.test(code);
+  const isLink = isJoinLink(code);
 
   const submit = async () => {
     const problem = !code.trim() ? t('join.needCode') : !isLink && !server.trim() ? t('join.needServer') : null;

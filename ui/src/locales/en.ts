@@ -445,8 +445,8 @@ const en = {
   },
   noApp: {
     title: 'No Dify app yet',
-    body: 'Your org has not added a Dify app for you yet.',
-    hint: 'Once your admin adds one, it appears in the Apps menu.',
+    body: 'No Dify app is set up for you yet.',
+    hint: 'Once an admin adds one, it opens here and appears in the Apps menu.',
   },
 };
 

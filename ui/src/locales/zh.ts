@@ -92,9 +92,9 @@ const zh: Messages = {
     title: '欢迎使用 TokenDesk',
     subtitle: 'TokenDesk 以积分计量 Dify 对话的花费。请选择开始方式，之后也可以再加入组织。',
     joinTitle: '加入我的组织',
-    joinBody: '管理员会给你服务器地址和注册码，或一个同时包含两者的加入链接。加入后，余额、价格和 Dify 应用都由组织提供。',
+    joinBody: '管理员会给您服务器地址和注册码，或一个同时包含两者的加入链接。加入后，余额、价格和 Dify 应用都由组织提供。',
     islandTitle: '仅在本机使用',
-    islandBody: '不连服务器：你就是自己的管理员。价格、汇率和充值都在本机的管理窗口设置，不与任何组织共享。',
+    islandBody: '不连服务器：您就是自己的管理员。价格、汇率和充值都在本机的管理窗口设置，不与任何组织共享。',
     islandAction: '在本机使用',
     demoTitle: '试用演示',
     demoBody: '内置的 Dify 模拟器会给出示例回复，先看看计量如何工作，再做选择。',
@@ -113,7 +113,7 @@ const zh: Messages = {
   },
   mode: {
     island: '仅本机',
-    islandHint: '没有组织服务器：你就是自己的管理员，管理窗口里的设置只对本机有效。',
+    islandHint: '没有组织服务器：您就是自己的管理员，管理窗口里的设置只对本机有效。',
     demo: '演示',
     demoHint: '回复来自内置的 Dify 模拟器。',
     org: '组织：{{org}}',
@@ -446,8 +446,8 @@ const zh: Messages = {
   },
   noApp: {
     title: '还没有 Dify 应用',
-    body: '组织还没有为您添加 Dify 应用。',
-    hint: '管理员添加后，它会出现在“应用”菜单里。',
+    body: '还没有为您设置 Dify 应用。',
+    hint: '管理员添加后，它会在这里打开，并出现在“应用”菜单里。',
   },
 };
 

@@ -81,6 +81,10 @@ describe('first run', () => {
   it('takes a join link in the code field, server and all', async () => {
     const backend = firstRun();
     renderWindow('dashboard');
+    // Half a link is not one: the server stays to be typed.
+    await typeInto('join-code', 'tokendesk://join?server=https%3A%2F%2Ftd.example.com');
+    expect(screen.getByTestId('join-server')).toBeEnabled();
+    await user.clear(screen.getByTestId('join-code'));
     const link = 'tokendesk://join?server=https%3A%2F%2Ftd.example.com&code=ABCD-EFGH-JKLM';
     await typeInto('join-code', link);
     expect(screen.getByTestId('join-server')).toBeDisabled();
