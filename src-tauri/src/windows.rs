@@ -162,6 +162,11 @@ fn switch_app<R: Runtime>(app: &AppHandle<R>, app_id: i64) -> ShellResult<()> {
         .current_app
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(dify_app);
+    show_chat_afresh(app)
+}
+
+/// Opens the chat window on the current app, reopening it if it shows another.
+pub fn show_chat_afresh<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
     match app.get_webview_window(CHAT) {
         Some(window) => reload_chat(app, window),
         None => show(app, CHAT),

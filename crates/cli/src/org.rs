@@ -241,19 +241,29 @@ pub fn enroll(
     let name = name.unwrap_or_else(device::default_device_name);
     let answer =
         runtime()?.block_on(device::enroll(&Mutex::new(&mut *ledger), url, code, &name))?;
-    printer.print(&json!({"device_id": answer.device_id}), || {
-        format!(
-            "enrolled as device {} of {} for {} ({}); balance {} credits",
-            answer.device_id,
-            answer.org.name,
-            answer.user.display_name,
-            answer.user.name,
-            ledger
-                .active_account()
-                .map(|account| account.balance.to_string())
-                .unwrap_or_default()
-        )
-    })
+    let first_sync_error = ledger.sync_status()?.last_error;
+    printer.print(
+        &json!({"device_id": answer.device_id, "first_sync_error": first_sync_error}),
+        || {
+            let mut text = format!(
+                "enrolled as device {} of {} for {} ({}); balance {} credits",
+                answer.device_id,
+                answer.org.name,
+                answer.user.display_name,
+                answer.user.name,
+                ledger
+                    .active_account()
+                    .map(|account| account.balance.to_string())
+                    .unwrap_or_default()
+            );
+            if let Some(error) = &first_sync_error {
+                text.push_str(&format!(
+                    "\nthe first sync failed ({error}); `tokendesk sync` tries again"
+                ));
+            }
+            text
+        },
+    )
 }
 
 /// `tokendesk sync [--watch]`.

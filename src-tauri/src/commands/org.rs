@@ -27,7 +27,7 @@ pub async fn way_in(shell: State<'_, Shell>) -> ShellResult<WayIn> {
     })
 }
 
-/// Keeps the choice of the island or the demo; the demo opens its chat.
+/// Keeps the choice of the island or the demo, and opens the chat that waited for it.
 #[tauri::command]
 pub async fn choose_mode<R: Runtime>(
     app: AppHandle<R>,
@@ -36,10 +36,7 @@ pub async fn choose_mode<R: Runtime>(
 ) -> ShellResult<()> {
     shell.ledger(|ledger| ledger.choose_mode(mode))?;
     ledger_changed(&app, &shell)?;
-    if mode == Mode::Demo {
-        windows::show(&app, windows::CHAT)?;
-    }
-    Ok(())
+    windows::show(&app, windows::CHAT)
 }
 
 /// Joins the org with a single-use enrollment code (or a join link holding the server and the code), then
@@ -67,7 +64,8 @@ pub async fn join_org<R: Runtime>(
     update_monitor(&app, |monitor| monitor.demo = false)?;
     apps_changed(&app, &shell)?;
     ledger_changed(&app, &shell)?;
-    windows::reload_chat_if_open(&app)?;
+    // The org's app (or the page saying there is none yet) replaces the island's.
+    windows::show_chat_afresh(&app)?;
     shell.ledger(|ledger| ledger.sync_status())
 }
 
