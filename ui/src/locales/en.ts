@@ -128,6 +128,7 @@ const en = {
     allowance: 'Offline allowance left',
     syncNow: 'Sync now',
     lastError: 'Last error: {{error}}',
+    allowanceOut: 'The offline allowance is used up: new messages are blocked until this computer reaches the org server again.',
   },
   dashboard: {
     openChat: 'Open chat',

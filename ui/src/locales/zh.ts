@@ -129,6 +129,7 @@ const zh: Messages = {
     allowance: '剩余离线额度',
     syncNow: '立即同步',
     lastError: '上次错误：{{error}}',
+    allowanceOut: '离线额度已用完：连上组织服务器之前，新的对话会被拦下。',
   },
   dashboard: {
     openChat: '打开对话',

@@ -76,6 +76,7 @@ function Overview({ wayIn }: { wayIn: WayIn | null }) {
     >
       <ErrorAlert error={summary.error} action={<Button size="small" onClick={() => void summary.reload()}>{t('common.retry')}</Button>} />
       {wayIn?.mode === 'island' && <Alert type="info" showIcon message={t('mode.islandHint')} data-testid="island-notice" />}
+      {wayIn?.mode === 'org' && <OrgNotice />}
       {data?.low_balance && <Alert type="warning" showIcon banner message={t('dashboard.lowBalance')} data-testid="low-balance" />}
       <Row gutter={[12, 12]}>
         <Col xs={24} md={12} xl={6}>
@@ -157,6 +158,19 @@ function Overview({ wayIn }: { wayIn: WayIn | null }) {
       </Drawer>
     </Page>
   );
+}
+
+/** What stops this device from charging, said at the top: revoked, or offline with the allowance used up. */
+function OrgNotice() {
+  const { t } = useTranslation();
+  const sync = useMonitorStatus().status?.sync;
+  if (!sync) return null;
+  if (sync.revoked) return <Alert type="error" showIcon banner message={t('org.revokedHint')} data-testid="org-notice" data-state="revoked" />;
+  const spent = sync.lease_left_micros <= 0 || !sync.lease_expires_at || new Date(sync.lease_expires_at) <= new Date();
+  if (sync.last_error && spent) {
+    return <Alert type="warning" showIcon banner message={t('org.allowanceOut')} data-testid="org-notice" data-state="allowance-out" />;
+  }
+  return null;
 }
 
 /** Where this computer stands: an island (its user is their own admin), the demo, or an org's device. */

@@ -111,12 +111,21 @@ describe('an org device on the dashboard', () => {
     await user.click(within(org).getByTestId('sync-now'));
     expect(backend.argsOf('sync_now')).toEqual([{}]);
 
+    expect(screen.queryByTestId('org-notice')).toBeNull();
+
     await act(() => emit('monitor', monitor({ sync: syncStatus({ last_error: 'cannot reach the org server', pending: 3 }) })));
     expect(screen.getByTestId('org-sync')).toHaveAttribute('data-state', 'offline');
     expect(screen.getByTestId('org-pending')).toHaveTextContent('Waiting to sync: 3');
+    // Offline with allowance left: nothing is blocked yet, so no banner.
+    expect(screen.queryByTestId('org-notice')).toBeNull();
+
+    await act(() => emit('monitor', monitor({ sync: syncStatus({ last_error: 'cannot reach the org server', lease_left: 0, lease_left_micros: 0 }) })));
+    expect(screen.getByTestId('org-notice')).toHaveAttribute('data-state', 'allowance-out');
+    expect(screen.getByTestId('org-notice')).toHaveTextContent('offline allowance is used up');
 
     await act(() => emit('monitor', monitor({ sync: syncStatus({ revoked: true }) })));
     expect(screen.getByTestId('org-state')).toHaveTextContent('Device revoked');
+    expect(screen.getByTestId('org-notice')).toHaveAttribute('data-state', 'revoked');
     expect(screen.queryByTestId('sync-now')).toBeNull();
   });
 });
