@@ -153,15 +153,10 @@ impl Seen {
     }
 }
 
-/// Whether, offline, the allowance is spent or expired, so the gate blocks until the server is reached
-/// (online, a spent balance is the gate's own refusal; a revoked device is told so on its own).
+/// Whether, offline, the gate refuses for lack of a lease, so sends stay blocked until the server is reached
+/// (a revoked device is told so on its own).
 fn allowance_out(status: &SyncStatus) -> bool {
-    !status.revoked
-        && status.last_error.is_some()
-        && (status.lease_left_micros <= 0
-            || status
-                .lease_expires_at
-                .is_none_or(|expires| expires <= chrono::Utc::now()))
+    !status.revoked && status.last_error.is_some() && status.lease_refusal.is_some()
 }
 
 fn failing_notice(language: Language, error: &str) -> (&'static str, String) {

@@ -135,6 +135,8 @@ export interface SyncStatus {
   lease_left: number;
   lease_expires_at: string | null;
   revoked: boolean;
+  /** Why the gate refuses sends now for lack of a lease (spent, expired or revoked); null when it does not. */
+  lease_refusal: string | null;
 }
 
 /** How this data directory is used, chosen on the first run. */

@@ -51,6 +51,8 @@ pub struct SyncStatus {
     pub lease_left: Decimal,
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
+    /// Why the gate refuses sends now for lack of a lease (spent, expired, or revoked): the gate's own words.
+    pub lease_refusal: Option<String>,
 }
 
 /// How this data directory is used, chosen on the first run.
@@ -206,6 +208,7 @@ impl Ledger {
                 lease_left: Decimal::ZERO,
                 lease_expires_at: None,
                 revoked: false,
+                lease_refusal: None,
             });
         };
         let left = lease(&self.conn)?.map_or(0, |lease| lease.left.max(0));
@@ -224,6 +227,7 @@ impl Ledger {
             lease_left: micros_to_credits(left),
             lease_expires_at: (expires > 0).then(|| time::from_micros(expires)),
             revoked,
+            lease_refusal: lease_refusal(&self.conn, self.env.now_micros())?,
         })
     }
 

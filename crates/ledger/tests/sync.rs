@@ -231,6 +231,7 @@ fn past_the_lease_events_are_held_and_pushed_not_dropped() {
         .apply_push_answer(&answer(0, credits(500), credits(25), 0, vec![]))
         .unwrap();
     assert!(t.ledger.may_send(PAGE).unwrap().allowed);
+    assert_eq!(t.ledger.sync_status().unwrap().lease_refusal, None);
     // 10 + 20 credits: the second crosses the 25-credit lease and is still charged (the tokens were spent).
     assert_eq!(
         t.ledger
@@ -256,7 +257,14 @@ fn past_the_lease_events_are_held_and_pushed_not_dropped() {
         (held.outcome, held.code.as_deref()),
         (Outcome::Held, Some("offline_allowance"))
     );
-    assert_eq!(t.ledger.sync_status().unwrap().lease_left_micros, 0);
+    let status = t.ledger.sync_status().unwrap();
+    assert_eq!(status.lease_left_micros, 0);
+    // The status names the gate's own refusal.
+    assert!(
+        status
+            .lease_refusal
+            .is_some_and(|why| why.contains("offline allowance of 25 credits is spent")),
+    );
 
     let items = t.ledger.pending_push(1000).unwrap();
     assert_eq!(items.len(), 3);
@@ -274,10 +282,18 @@ fn past_the_lease_events_are_held_and_pushed_not_dropped() {
         .apply_push_answer(&answer(3, credits(470), credits(25), 3, vec![]))
         .unwrap();
     assert!(t.ledger.may_send(PAGE).unwrap().allowed);
+    assert_eq!(t.ledger.sync_status().unwrap().lease_refusal, None);
     t.clock.advance(Duration::days(3650));
     assert_eq!(
         t.ledger.may_send(PAGE).unwrap().code,
         Some("offline_allowance")
+    );
+    assert!(
+        t.ledger
+            .sync_status()
+            .unwrap()
+            .lease_refusal
+            .is_some_and(|why| why.contains("expired"))
     );
 }
 

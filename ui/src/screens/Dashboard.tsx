@@ -166,8 +166,7 @@ function OrgNotice() {
   const sync = useMonitorStatus().status?.sync;
   if (!sync) return null;
   if (sync.revoked) return <Alert type="error" showIcon banner message={t('org.revokedHint')} data-testid="org-notice" data-state="revoked" />;
-  const spent = sync.lease_left_micros <= 0 || !sync.lease_expires_at || new Date(sync.lease_expires_at) <= new Date();
-  if (sync.last_error && spent) {
+  if (sync.last_error && sync.lease_refusal) {
     return <Alert type="warning" showIcon banner message={t('org.allowanceOut')} data-testid="org-notice" data-state="allowance-out" />;
   }
   return null;

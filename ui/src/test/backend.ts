@@ -113,8 +113,9 @@ export function syncStatus(overrides: Partial<SyncStatus> = {}): SyncStatus {
     last_error: null,
     lease_left_micros: 250_000_000,
     lease_left: 250,
-    lease_expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+    lease_expires_at: '2026-11-25T08:29:00Z',
     revoked: false,
+    lease_refusal: null,
     ...overrides,
   };
 }
