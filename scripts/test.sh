@@ -6,13 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-cargo test --workspace --locked --exclude tokendesk-e2e
+# One feature set for every build, so nothing is compiled twice: the desktop app is built as shipped
+# (UI embedded) and the end-to-end tests drive that very binary.
+cargo_args=(--workspace --locked --features tokendesk-desktop/custom-protocol)
+cargo build "${cargo_args[@]}" --all-targets
+
 npm run --silent test:relay
 npm run --silent test:ui
 
-# End to end: the app as shipped (UI embedded), one WebDriver session at a time. The outer timeout
-# turns a WebDriver call that never answers into a failure instead of a stuck CI run.
-cargo build --locked --features custom-protocol --bin tokendesk-desktop
-cargo build --locked -p tokendesk-e2e --tests
-timeout 900 xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- \
-  cargo test --locked -p tokendesk-e2e -- --test-threads 1
+# Every Rust test, the end-to-end ones included (they run one app at a time by themselves). The outer
+# timeout turns a WebDriver call that never answers into a failure instead of a stuck CI run.
+timeout 3000 xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- \
+  cargo test "${cargo_args[@]}" --no-fail-fast

@@ -4,7 +4,8 @@
 //!
 //! Needs: a display (run under `xvfb-run`), `dbus-daemon`, `tauri-driver` on PATH or in
 //! ~/.cargo/bin, and the app built with `--features custom-protocol`
-//! (`TOKENDESK_DESKTOP_BIN` points at it, else target/debug/tokendesk-desktop).
+//! (`TOKENDESK_DESKTOP_BIN` points at it, else target/debug/tokendesk-desktop). Tests may run in
+//! parallel threads: they take turns at the app.
 
 use dify_sim::{AppKind, DifySim, SimConfig};
 use fantoccini::elements::Element;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::AppBinding;
@@ -150,10 +152,20 @@ pub struct DesktopApp {
     bus: SessionBus,
     /// Until [`DesktopApp::finish`]: a test that failed half-way still has to end its session.
     session_open: bool,
+    /// Held until the app and its driver are gone (the last field drops last).
+    _turn: MutexGuard<'static, ()>,
 }
+
+/// One app at a time in a test binary: two WebKit apps and drivers side by side on two cores make
+/// every wait flaky, and `cargo test` runs the binaries one after another anyway.
+static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 impl DesktopApp {
     pub async fn launch(setup: Setup) -> Outcome<Self> {
+        // A test that failed while it held the turn has ended its app all the same (Drop).
+        let turn = ONE_APP_AT_A_TIME
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let sim = DifySim::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), setup.sim).await?;
         let share_url = sim.share_url(AppKind::Chat, "e2e");
         let data_dir = tempfile::tempdir()?;
@@ -251,6 +263,7 @@ impl DesktopApp {
             bus,
             session_requested_at,
             session_open: true,
+            _turn: turn,
         })
     }
 
