@@ -112,6 +112,11 @@ fn the_dify_origin_may_call_the_relay_and_nothing_else() {
         ),
         ("dashboard", serde_json::json!({})),
         ("admin_login", serde_json::json!({"password": "x"})),
+        (
+            "org_admin_call",
+            serde_json::json!({"method": "GET", "path": "/v1/admin/users", "body": null}),
+        ),
+        ("org_admin_status", serde_json::json!({})),
     ] {
         let refused = invoke(&chat, SHARE_URL, cmd, body).unwrap_err();
         assert!(refused.contains("not allowed"), "{cmd}: {refused}");
@@ -212,6 +217,9 @@ fn local_windows_may_call_admin_commands_with_a_session() {
         invoke(&dashboard, local, "dashboard", serde_json::json!({})).unwrap()["balance"]
             .is_number()
     );
+    // An island has no org console: its admin window is the local one.
+    let no_org = invoke(&admin, local, "org_admin_status", serde_json::json!({})).unwrap_err();
+    assert!(no_org.contains("not enrolled"), "{no_org}");
     // The relay's commands are not the local windows' business.
     assert!(
         invoke(&dashboard, local, "report_usage", frame("m3"))

@@ -24,6 +24,7 @@ const LEADS = [
   'usage',
   'protocol',
   'managed_by_server',
+  'unauthorized',
 ] as const;
 type Lead = (typeof LEADS)[number];
 const hasLead = (code: string): code is Lead => (LEADS as readonly string[]).includes(code);

@@ -12,6 +12,14 @@ export function formatCredits(value: number, signed = false): string {
   return (signed ? signedCreditsFormat : creditsFormat).format(value);
 }
 
+/** Integer micro-credits as an exact decimal string of credits (`1500000` → `"1.5"`), with no float in between. */
+export function microsText(micros: number): string {
+  const sign = micros < 0 ? '-' : '';
+  const digits = String(Math.abs(micros)).padStart(7, '0');
+  const fraction = digits.slice(-6).replace(/0+$/, '');
+  return `${sign}${digits.slice(0, -6)}${fraction ? `.${fraction}` : ''}`;
+}
+
 export function formatCount(value: number): string {
   return countFormat.format(value);
 }

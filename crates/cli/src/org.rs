@@ -12,14 +12,14 @@ use tokio::sync::Notify;
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::money::micros_to_credits;
 use tokendesk_ledger::pricing::parse_price_file;
-use tokendesk_sync_client::admin::OrgAdmin;
+use tokendesk_sync_client::admin::{OrgAdmin, path_segment};
 use tokendesk_sync_client::{ClientError, device};
 use tokendesk_sync_proto::Price;
 use tokendesk_sync_proto::Pricing;
 use tokendesk_sync_proto::admin::{
-    BalanceInfo, DeviceInfo, EnrollmentCode, EntryInfo, EntryKind, HeldInfo, ImportModel,
-    ImportModels, ImportReport, ModelInfo, NewApp, NewEntry, NewUser, RateInfo, Reason, Report,
-    ReportBy, Role, SetModel, SetPolicy, SetRate, UserInfo, UserSummary,
+    BalanceInfo, DeviceInfo, EntryInfo, EntryKind, HeldInfo, ImportModel, ImportModels,
+    ImportReport, ModelInfo, NewApp, NewEntry, NewUser, RateInfo, Reason, Report, ReportBy, Role,
+    SetModel, SetPolicy, SetRate, UserInfo, UserSummary,
 };
 use tokendesk_sync_proto::device::{AppConfig, JoinLink, Policy};
 
@@ -78,6 +78,15 @@ pub enum OrgCommand {
         /// Last day, YYYY-MM-DD (UTC).
         #[arg(long)]
         to: Option<String>,
+        /// Only this user's spend.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this app's spend (its name).
+        #[arg(long)]
+        app: Option<String>,
+        /// Only this model's spend.
+        #[arg(long)]
+        model: Option<String>,
         /// Print the server's CSV.
         #[arg(long)]
         csv: bool,
@@ -340,11 +349,6 @@ fn read_password(from_stdin: bool) -> CliResult<String> {
     Ok(password)
 }
 
-/// A path segment, percent-encoded.
-fn segment(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
 async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand) -> CliResult {
     match command {
         OrgCommand::Login { .. } | OrgCommand::Logout => unreachable!("handled before signing in"),
@@ -380,15 +384,9 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             })
         }
         OrgCommand::EnrollCode { user } => {
-            let path = format!("/v1/admin/users/{}/enrollment-codes", segment(&user));
-            let code: EnrollmentCode = admin.send(Method::POST, &path, Some(&json!({}))).await?;
-            let link = JoinLink {
-                server: admin.server().to_owned(),
-                code: code.code.clone(),
-            }
-            .to_string();
+            let (code, link) = admin.enrollment_code(&user).await?;
             printer.print(
-                &json!({"code": code.code, "join_link": link, "expires_at": code.expires_at}),
+                &json!({"code": code.code, "join_link": link.to_string(), "expires_at": code.expires_at}),
                 || {
                     format!(
                         "enrollment code for {}: {} (single use, until {})\njoin link: {link}",
@@ -430,7 +428,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             })
         }
         OrgCommand::Devices(OrgDevices::Revoke { device_id }) => {
-            let path = format!("/v1/admin/devices/{}/revoke", segment(&device_id));
+            let path = format!("/v1/admin/devices/{}/revoke", path_segment(&device_id));
             let device: DeviceInfo = admin.send(Method::POST, &path, Some(&json!({}))).await?;
             printer.print(&device, || {
                 format!(
@@ -445,7 +443,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             post_entry(printer, admin, EntryKind::Adjustment, amount).await
         }
         OrgCommand::Reverse { entry_id, reason } => {
-            let path = format!("/v1/admin/entries/{}/reverse", segment(&entry_id));
+            let path = format!("/v1/admin/entries/{}/reverse", path_segment(&entry_id));
             let entry: EntryInfo = admin
                 .send(Method::POST, &path, Some(&Reason { reason }))
                 .await?;
@@ -453,7 +451,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
         }
         OrgCommand::Balance { user } => {
             let balance: BalanceInfo = admin
-                .get(&format!("/v1/admin/users/{}/balance", segment(&user)))
+                .get(&format!("/v1/admin/users/{}/balance", path_segment(&user)))
                 .await?;
             let credits = micros_to_credits(balance.balance_micros);
             let reserved = micros_to_credits(balance.open_leases_micros);
@@ -503,7 +501,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 aliases: None,
                 active: None,
             };
-            let path = format!("/v1/admin/models/{}", segment(&name));
+            let path = format!("/v1/admin/models/{}", path_segment(&name));
             let model: ModelInfo = admin.send(Method::PUT, &path, Some(&body)).await?;
             printer.print(&model, || {
                 format!(
@@ -658,7 +656,15 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
         OrgCommand::Held(OrgHeld::Reject { id, note }) => {
             decide(printer, admin, &id, "reject", note).await
         }
-        OrgCommand::Report { by, from, to, csv } => {
+        OrgCommand::Report {
+            by,
+            from,
+            to,
+            user,
+            app,
+            model,
+            csv,
+        } => {
             let by = match by {
                 By::User => ReportBy::User,
                 By::App => ReportBy::App,
@@ -670,9 +676,19 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 .and_then(|by| by.as_str().map(str::to_owned))
                 .unwrap_or_default();
             let mut path = format!("/v1/admin/report?by={by_name}");
-            for (key, value) in [("from", &from), ("to", &to)] {
+            let filters = [
+                ("from", &from),
+                ("to", &to),
+                ("user", &user),
+                ("app", &app),
+                ("model", &model),
+            ];
+            for (key, value) in filters {
                 if let Some(value) = value {
-                    path.push_str(&format!("&{key}={}", segment(value)));
+                    path.push_str(&format!(
+                        "&{key}={}",
+                        url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+                    ));
                 }
             }
             if csv {
@@ -711,7 +727,7 @@ async fn post_entry(
     kind: EntryKind,
     amount: Amount,
 ) -> CliResult {
-    let path = format!("/v1/admin/users/{}/entries", segment(&amount.user));
+    let path = format!("/v1/admin/users/{}/entries", path_segment(&amount.user));
     let body = NewEntry {
         kind,
         amount: amount.amount,
@@ -740,7 +756,7 @@ async fn decide(
     verb: &str,
     note: Option<String>,
 ) -> CliResult {
-    let path = format!("/v1/admin/held/{}/{verb}", segment(id));
+    let path = format!("/v1/admin/held/{}/{verb}", path_segment(id));
     let held: HeldInfo = admin
         .send(Method::POST, &path, Some(&json!({"note": note})))
         .await?;

@@ -302,6 +302,28 @@ async fn reports_sum_spend_per_user_app_model_and_day() {
     let only_day2 = report("by=user&from=2024-03-02&to=2024-03-02").await;
     assert_eq!(rows(&only_day2), [(s("alice"), 100 * m, 3000, 1500, 2)]);
     assert!(rows(&report("by=user&from=2024-03-03").await).is_empty());
+    // Filters by user, app and model narrow any grouping, and the answer says which were asked.
+    let alices_models = report("by=model&user=alice").await;
+    assert_eq!(alices_models.user.as_deref(), Some("alice"));
+    assert_eq!(
+        rows(&alices_models),
+        [
+            (s("gpt-big"), 60 * m, 1000, 500, 1),
+            (s("gpt-test"), 60 * m, 3000, 1500, 2)
+        ]
+    );
+    assert_eq!(
+        rows(&report("by=user&app=Chat").await),
+        [
+            (s("alice"), 60 * m, 3000, 1500, 2),
+            (s("bob"), 5 * m, 500, 0, 1)
+        ]
+    );
+    assert_eq!(
+        rows(&report("by=day&model=gpt-big&from=2024-03-02").await),
+        [(s("2024-03-02"), 60 * m, 1000, 500, 1)]
+    );
+    assert!(rows(&report("by=app&user=nobody").await).is_empty());
 
     let csv = server.admin_get("/v1/admin/report?by=app&format=csv").await;
     assert_eq!(csv.status, 200, "{csv:?}");

@@ -6,7 +6,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokendesk_sync_proto::admin::{LoginRequest, Session};
+use tokendesk_sync_proto::admin::{EnrollmentCode, LoginRequest, Session};
+use tokendesk_sync_proto::device::JoinLink;
 
 use crate::http::{ClientError, Http, Result};
 
@@ -26,6 +27,7 @@ struct StoredSession {
 pub struct OrgAdmin {
     http: Http,
     pub name: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl OrgAdmin {
@@ -82,7 +84,16 @@ impl OrgAdmin {
         Ok(Self {
             http: Http::new(&stored.server, Some(stored.token))?,
             name: stored.name,
+            expires_at: stored.expires_at,
         })
+    }
+
+    /// The session kept in `data_dir` if it is live and signed in to `server`.
+    pub fn load_for(data_dir: &Path, server: &str) -> Option<Self> {
+        let server = crate::http::normalized_server(server).ok()?;
+        Self::load(data_dir)
+            .ok()
+            .filter(|admin| admin.server() == server)
     }
 
     /// Ends the session on the server (when it still can) and forgets it here.
@@ -123,9 +134,71 @@ impl OrgAdmin {
         self.http.json(method, path, body, REQUEST_TIMEOUT).await
     }
 
+    /// Any admin endpoint but login and logout, for a caller that holds no types of its own (the admin
+    /// window). The server checks the role; this keeps the call inside the admin API.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        check_admin_path(path)?;
+        match method {
+            Method::GET => self.get(path).await,
+            _ => self.send(method, path, body).await,
+        }
+    }
+
+    /// A new single-use enrollment code for `user`, and the join link that holds it with this server.
+    pub async fn enrollment_code(&self, user: &str) -> Result<(EnrollmentCode, JoinLink)> {
+        let path = format!("/v1/admin/users/{}/enrollment-codes", path_segment(user));
+        let code: EnrollmentCode = self
+            .send(Method::POST, &path, Some(&serde_json::json!({})))
+            .await?;
+        let link = JoinLink {
+            server: self.server().to_owned(),
+            code: code.code.clone(),
+        };
+        Ok((code, link))
+    }
+
     /// A text answer, such as a CSV report.
     pub async fn get_text(&self, path: &str) -> Result<String> {
         self.http.text(path, REQUEST_TIMEOUT).await
+    }
+}
+
+/// `text` as one segment of a path: every character that would end or change the segment is escaped.
+pub fn path_segment(text: &str) -> String {
+    let mut url = url::Url::parse("http://segment/").expect("a constant base URL");
+    url.path_segments_mut()
+        .expect("an http URL has a path")
+        .pop_if_empty()
+        .push(text);
+    url.path()[1..].to_owned()
+}
+
+/// The admin API's own paths: `/v1/admin/…` with a query at most, never a way out of it, and not the
+/// session's own login and logout.
+pub fn check_admin_path(path: &str) -> Result<()> {
+    let route = path.split('?').next().unwrap_or_default();
+    // URL parsing reads `%2e` as a dot, so `%2e%2e` would climb out just as `..` does.
+    let dots_only = |part: &str| {
+        part.to_ascii_lowercase()
+            .replace("%2e", ".")
+            .trim_matches('.')
+            .is_empty()
+    };
+    let inside = route
+        .strip_prefix("/v1/admin/")
+        .is_some_and(|rest| rest.split('/').all(|part| !dots_only(part)));
+    let plain = !path.contains(['#', '\\']) && !path.chars().any(char::is_control);
+    if inside && plain && !matches!(route, "/v1/admin/login" | "/v1/admin/logout") {
+        Ok(())
+    } else {
+        Err(ClientError::Usage(format!(
+            "not an admin API path: {path:?}"
+        )))
     }
 }
 
@@ -150,4 +223,47 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|error| ClientError::Ledger(error.into()))?;
     file.write_all(bytes)
         .map_err(|error| ClientError::Ledger(error.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_admin_path, path_segment};
+
+    #[test]
+    fn path_segments_escape_what_would_end_them() {
+        assert_eq!(path_segment("alice"), "alice");
+        assert_eq!(path_segment("a b/c?d#e%f"), "a%20b%2Fc%3Fd%23e%25f");
+        assert_eq!(path_segment("张三"), "%E5%BC%A0%E4%B8%89");
+        let path = format!("/v1/admin/users/{}/balance", path_segment("a/../b"));
+        assert!(check_admin_path(&path).is_ok(), "{path}");
+    }
+
+    #[test]
+    fn admin_paths_stay_inside_the_admin_api() {
+        for path in [
+            "/v1/admin/users",
+            "/v1/admin/users/%E5%BC%A0%E4%B8%89/balance",
+            "/v1/admin/report?by=day&from=2026-01-01&format=csv",
+            "/v1/admin/models/gpt-4o.mini/history",
+        ] {
+            assert!(check_admin_path(path).is_ok(), "{path}");
+        }
+        for path in [
+            "/v1/admin/",
+            "/v1/admin",
+            "/v1/device/push",
+            "/v1/admin/../device/push",
+            "/v1/admin/%2e%2E/device/push",
+            "/v1/admin/users/./x",
+            "/v1/admin//users",
+            "/v1/admin/login",
+            "/v1/admin/logout?x=1",
+            "/v1/admin/users#x",
+            "/v1/admin/users\\..",
+            "/v1/admin/users\n",
+            "http://elsewhere/v1/admin/users",
+        ] {
+            assert!(check_admin_path(path).is_err(), "{path}");
+        }
+    }
 }

@@ -144,7 +144,7 @@ async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
 }
 
 /// `https://host[:port][/prefix]` without a trailing slash; anything that is not http(s) is refused.
-fn normalized_server(server: &str) -> Result<String> {
+pub(crate) fn normalized_server(server: &str) -> Result<String> {
     let url = url::Url::parse(server.trim())
         .map_err(|_| ClientError::Usage(format!("{server:?} is not a server URL")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {

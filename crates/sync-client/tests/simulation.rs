@@ -18,7 +18,7 @@ use tokendesk_sync_proto::admin::{
     NewUser, Role, SetModel, SetPolicy,
 };
 use tokendesk_sync_proto::device::{PushAnswer, PushRequest};
-use tokendesk_test_support::{Cluster, CuttingProxy};
+use tokendesk_test_support::{Cluster, CuttingProxy, message_end};
 
 const PAGE: &str = "http://127.0.0.1:8765/chat/simulated";
 const PASSWORD: &str = "simulation password";
@@ -39,15 +39,6 @@ struct Device {
     user: usize,
     ledger: Ledger,
     _dir: tempfile::TempDir,
-}
-
-fn frame(message_id: &str, prompt: u64, completion: u64) -> String {
-    serde_json::json!({
-        "event": "message_end", "message_id": message_id, "id": message_id, "conversation_id": "c",
-        "metadata": {"usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                               "total_price": "0", "currency": "USD"}},
-    })
-    .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,7 +348,7 @@ fn record(
     charged: &mut BTreeMap<String, i64>,
 ) {
     let result = ledger
-        .record_frame(PAGE, &frame(message, prompt, completion))
+        .record_frame(PAGE, &message_end(message, prompt, completion))
         .unwrap();
     match result.outcome {
         Outcome::Charged => {

@@ -363,7 +363,7 @@ pub enum ReportBy {
     Day,
 }
 
-/// One line of `GET /v1/admin/report?by=&from=&to=`: counted charges net of reversals.
+/// One line of `GET /v1/admin/report?by=&from=&to=&user=&app=&model=`: counted charges net of reversals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportRow {
@@ -380,6 +380,10 @@ pub struct Report {
     pub by: ReportBy,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// The filters the report was asked with.
+    pub user: Option<String>,
+    pub app: Option<String>,
+    pub model: Option<String>,
     pub rows: Vec<ReportRow>,
 }
 

@@ -1,5 +1,6 @@
 //! What the tests of the org server and its clients share: a throw-away PostgreSQL 15 cluster (one per test
-//! binary, a database per test) and a TCP proxy that cuts connections mid-request or mid-response.
+//! binary, a database per test), a TCP proxy that cuts connections mid-request or mid-response, and the
+//! Dify frame a device charges.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -10,6 +11,16 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+
+/// A reply's `message_end` frame, as the relay hands it to the ledger, with the usage a test chooses.
+pub fn message_end(message_id: &str, prompt_tokens: u64, completion_tokens: u64) -> String {
+    serde_json::json!({
+        "event": "message_end", "message_id": message_id, "id": message_id, "conversation_id": "c",
+        "metadata": {"usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                               "total_price": "0", "currency": "USD"}},
+    })
+    .to_string()
+}
 
 /// A PostgreSQL cluster in a temp dir, listening on 127.0.0.1 only, with `trust` auth for `postgres`.
 ///

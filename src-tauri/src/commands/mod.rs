@@ -1,8 +1,10 @@
 //! Commands of TokenDesk's own windows. `staff` reads; `org` joins an org or chooses the island or the
-//! demo; `admin` changes and needs a live admin session.
+//! demo; `admin` changes the island's ledger and needs a live admin session; `org_admin` runs the org on
+//! its server, for the admin window of an enrolled device.
 
 pub mod admin;
 pub mod org;
+pub mod org_admin;
 pub mod staff;
 
 use tauri::{AppHandle, Emitter, Manager, Runtime};

@@ -58,23 +58,28 @@ pub async fn history(shell: State<'_, Shell>, query: HistoryArgs) -> ShellResult
 
 #[derive(Debug, Serialize)]
 pub struct Export {
-    path: std::path::PathBuf,
-    rows: usize,
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) rows: usize,
 }
 
-/// Writes the filtered history as CSV into the user's Downloads folder (else the data directory).
+/// A new file `tokendesk-{what}-{time}.csv` in the user's Downloads folder (else the data directory).
+pub(crate) fn export_path(shell: &Shell, what: &str) -> ShellResult<std::path::PathBuf> {
+    let folder = dirs::download_dir().unwrap_or_else(|| shell.data_dir.clone());
+    std::fs::create_dir_all(&folder).map_err(tokendesk_ledger::LedgerError::from)?;
+    Ok(folder.join(format!(
+        "tokendesk-{what}-{}.csv",
+        Utc::now().format("%Y%m%d-%H%M%S")
+    )))
+}
+
+/// Writes the filtered history as CSV into the user's Downloads folder.
 #[tauri::command]
 pub async fn export_history_csv(
     shell: State<'_, Shell>,
     query: HistoryArgs,
 ) -> ShellResult<Export> {
     let query = HistoryQuery::from(query);
-    let folder = dirs::download_dir().unwrap_or_else(|| shell.data_dir.clone());
-    std::fs::create_dir_all(&folder).map_err(tokendesk_ledger::LedgerError::from)?;
-    let path = folder.join(format!(
-        "tokendesk-history-{}.csv",
-        Utc::now().format("%Y%m%d-%H%M%S")
-    ));
+    let path = export_path(&shell, "history")?;
     let file = std::fs::File::create(&path).map_err(tokendesk_ledger::LedgerError::from)?;
     let rows = shell.ledger(|ledger| ledger.export_csv(&query, file))?;
     Ok(Export { path, rows })

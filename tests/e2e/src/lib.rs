@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::AppBinding;
@@ -153,19 +152,17 @@ pub struct DesktopApp {
     /// Until [`DesktopApp::finish`]: a test that failed half-way still has to end its session.
     session_open: bool,
     /// Held until the app and its driver are gone (the last field drops last).
-    _turn: MutexGuard<'static, ()>,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 /// One app at a time in a test binary: two WebKit apps and drivers side by side on two cores make
 /// every wait flaky, and `cargo test` runs the binaries one after another anyway.
-static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_APP_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl DesktopApp {
     pub async fn launch(setup: Setup) -> Outcome<Self> {
         // A test that failed while it held the turn has ended its app all the same (Drop).
-        let turn = ONE_APP_AT_A_TIME
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let turn = ONE_APP_AT_A_TIME.lock().await;
         let sim = DifySim::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), setup.sim).await?;
         let share_url = sim.share_url(AppKind::Chat, "e2e");
         let data_dir = tempfile::tempdir()?;

@@ -1,19 +1,28 @@
 //! The org, tried as a new user would: the real app's first window joins a real server (PostgreSQL) with
 //! an enrollment code, the org's first Dify app reaches the chat window, a reply is charged and reaches the
 //! server by itself, a price the admin changes reaches the next charge, a reply charged offline is pushed
-//! once the network is back, a top-up reaches the dashboard, and a revoked device says so.
-//! Prints the sync delays it saw.
+//! once the network is back, a top-up reaches the dashboard, and a revoked device says so. An admin runs
+//! the org from the same desktop's admin window: adds a user, enrolls a second device, prices a model for
+//! it, and reads the org's report and its CSV. Prints the sync delays it saw.
 
+use chrono::Datelike;
+use fantoccini::Locator;
 use reqwest::Method;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Instant;
 use tokendesk_e2e::{DesktopApp, MODEL, Outcome, Setup, eventually};
-use tokendesk_ledger::money::MICROS_PER_CREDIT;
+use tokendesk_ledger::Ledger;
+use tokendesk_ledger::money::{MICROS_PER_CREDIT, micros_to_credits};
 use tokendesk_sync_client::admin::OrgAdmin;
+use tokendesk_sync_client::device;
 use tokendesk_sync_proto::Pricing;
 use tokendesk_sync_proto::admin::{
-    BalanceInfo, DeviceInfo, EnrollmentCode, EntryKind, NewApp, NewEntry, NewUser, Role, SetModel,
+    BalanceInfo, DeviceInfo, EnrollmentCode, EntryInfo, EntryKind, ModelInfo, NewApp, NewEntry,
+    NewUser, Role, SetModel,
 };
-use tokendesk_test_support::{Cluster, CuttingProxy};
+use tokendesk_sync_proto::device::JoinLink;
+use tokendesk_test_support::{Cluster, CuttingProxy, message_end};
 
 const PASSWORD: &str = "correct horse battery";
 const GRANT_CREDITS: i64 = 5000;
@@ -48,42 +57,75 @@ fn reply_micros(input_per_1k: i64, output_per_1k: i64) -> i64 {
     (1200 * input_per_1k + 300 * output_per_1k) * 10_000 / 1_000 / 1_000_000 * MICROS_PER_CREDIT
 }
 
+/// A real server over a throw-away database, with its first admin signed in, the staff member alice with a
+/// grant, and the model priced at 0.001 / 0.002 USD per 1K tokens.
+struct Org {
+    server: String,
+    admin: OrgAdmin,
+    _admin_dir: tempfile::TempDir,
+}
+
+impl Org {
+    async fn start() -> Outcome<Self> {
+        let database = Cluster::shared().database();
+        let pool = tokendesk_server::connect(&database).await?;
+        tokendesk_server::migrate(&pool).await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let server = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(tokendesk_server::serve(
+            listener,
+            tokendesk_server::AppState::new(pool.clone()),
+        ));
+        tokendesk_server::admin::create_admin(&pool, "acme", "root", PASSWORD, "setup")
+            .await
+            .map_err(|error| error.to_string())?;
+        let admin_dir = tempfile::tempdir()?;
+        OrgAdmin::login(admin_dir.path(), &server, "root", PASSWORD).await?;
+        let admin = OrgAdmin::load(admin_dir.path())?;
+        let alice = NewUser {
+            name: "alice".into(),
+            display_name: Some("Alice".into()),
+            role: Role::Staff,
+            password: None,
+        };
+        let _: serde_json::Value = admin
+            .send(Method::POST, "/v1/admin/users", Some(&alice))
+            .await?;
+        let grant = NewEntry {
+            kind: EntryKind::Grant,
+            amount: GRANT_CREDITS.to_string(),
+            reason: "welcome".into(),
+        };
+        let _: serde_json::Value = admin
+            .send(Method::POST, "/v1/admin/users/alice/entries", Some(&grant))
+            .await?;
+        set_price(&admin, "0.001", "0.002").await?;
+        Ok(Self {
+            server,
+            admin,
+            _admin_dir: admin_dir,
+        })
+    }
+
+    async fn add_app(&self, share_url: &str) -> Outcome {
+        let org_app = NewApp {
+            name: "Org chat".into(),
+            share_url: share_url.into(),
+            pricing: Pricing::Model,
+            model: Some(MODEL.into()),
+        };
+        let _: serde_json::Value = self
+            .admin
+            .send(Method::POST, "/v1/admin/apps", Some(&org_app))
+            .await?;
+        Ok(())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outcome {
-    let database = Cluster::shared().database();
-    let pool = tokendesk_server::connect(&database).await?;
-    tokendesk_server::migrate(&pool).await?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let server = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(tokendesk_server::serve(
-        listener,
-        tokendesk_server::AppState::new(pool.clone()),
-    ));
-    tokendesk_server::admin::create_admin(&pool, "acme", "root", PASSWORD, "setup")
-        .await
-        .map_err(|error| error.to_string())?;
-
-    let admin_dir = tempfile::tempdir()?;
-    OrgAdmin::login(admin_dir.path(), &server, "root", PASSWORD).await?;
-    let admin = OrgAdmin::load(admin_dir.path())?;
-    let alice = NewUser {
-        name: "alice".into(),
-        display_name: Some("Alice".into()),
-        role: Role::Staff,
-        password: None,
-    };
-    let _: serde_json::Value = admin
-        .send(Method::POST, "/v1/admin/users", Some(&alice))
-        .await?;
-    let grant = NewEntry {
-        kind: EntryKind::Grant,
-        amount: GRANT_CREDITS.to_string(),
-        reason: "welcome".into(),
-    };
-    let _: serde_json::Value = admin
-        .send(Method::POST, "/v1/admin/users/alice/entries", Some(&grant))
-        .await?;
-    set_price(&admin, "0.001", "0.002").await?;
+    let org = Org::start().await?;
+    let (server, admin) = (&org.server, &org.admin);
 
     // The desktop reaches the server through a proxy that can take the network down.
     let network = CuttingProxy::start(server.trim_start_matches("http://").parse()?);
@@ -125,15 +167,7 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
         "[data-testid=integration-off][data-reason=noApp]",
     )
     .await?;
-    let org_app = NewApp {
-        name: "Org chat".into(),
-        share_url: app.share_url.clone(),
-        pricing: Pricing::Model,
-        model: Some(MODEL.into()),
-    };
-    let _: serde_json::Value = admin
-        .send(Method::POST, "/v1/admin/apps", Some(&org_app))
-        .await?;
+    org.add_app(&app.share_url).await?;
     app.to_chat().await?;
 
     // A reply is charged here and reaches the server with no sync command.
@@ -145,14 +179,14 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     assert_eq!(charges[0].amount_micros, -first);
     let expected = GRANT_CREDITS * MICROS_PER_CREDIT - first;
     eventually("the server to take the charge", || async {
-        Ok((server_balance(&admin).await? == expected).then_some(()))
+        Ok((server_balance(admin).await? == expected).then_some(()))
     })
     .await?;
     let push_delay = charged_at.elapsed();
 
     // A price the admin changes reaches this desktop without a charge, and the next charge uses it.
     let changed_at = Instant::now();
-    set_price(&admin, "0.002", "0.002").await?;
+    set_price(admin, "0.002", "0.002").await?;
     eventually("the new price to reach the desktop", || async {
         let model = app.ledger()?.model(MODEL)?;
         Ok((model.input_usd_per_1k.normalize().to_string() == "0.002").then_some(()))
@@ -166,7 +200,7 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     assert_eq!(charges[0].amount_micros, -second, "the newest first");
     let expected = expected - second;
     eventually("the server to take the second charge", || async {
-        Ok((server_balance(&admin).await? == expected).then_some(()))
+        Ok((server_balance(admin).await? == expected).then_some(()))
     })
     .await?;
     app.to_dashboard().await?;
@@ -214,14 +248,14 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     )
     .await?;
     assert_eq!(
-        server_balance(&admin).await?,
+        server_balance(admin).await?,
         expected,
         "nothing reached the server"
     );
     network.set_offline(false);
     let expected = expected - second;
     eventually("the server to take the offline charge", || async {
-        Ok((server_balance(&admin).await? == expected).then_some(()))
+        Ok((server_balance(admin).await? == expected).then_some(()))
     })
     .await?;
     eventually("the monitor to show the device online again", || async {
@@ -268,6 +302,173 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
         "sync delay: a charge reached the server {} ms after it was recorded; a price change reached the desktop after {} ms",
         push_delay.as_millis(),
         config_delay.as_millis()
+    );
+    app.finish().await
+}
+
+/// Each user's spend as the server's entries add up: counted charges net of their reversals.
+async fn spend_per_user(admin: &OrgAdmin, users: &[&str]) -> Outcome<BTreeMap<String, i64>> {
+    let mut spend = BTreeMap::new();
+    for user in users {
+        let entries: Vec<EntryInfo> = admin
+            .get(&format!("/v1/admin/users/{user}/entries?limit=1000"))
+            .await?;
+        let spent: i64 = entries
+            .iter()
+            .filter(|entry| {
+                entry.counted && matches!(entry.kind, EntryKind::Charge | EntryKind::Reversal)
+            })
+            .map(|entry| -entry.amount_micros)
+            .sum();
+        if spent != 0 {
+            spend.insert(user.to_string(), spent);
+        }
+    }
+    Ok(spend)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_runs_the_org_from_the_desktop_admin_window() -> Outcome {
+    let org = Org::start().await?;
+    let app = DesktopApp::launch(Setup {
+        first_run: true,
+        server_url: Some(org.server.clone()),
+        ..Setup::default()
+    })
+    .await?;
+    org.add_app(&app.share_url).await?;
+    let (code, _) = org.admin.enrollment_code("alice").await?;
+    app.switch_to("tauri://localhost", "[data-testid=welcome]")
+        .await?;
+    app.fill("join-code", &code.code).await?;
+    app.click("join-submit").await?;
+    app.to_chat().await?;
+    app.send("What is our travel policy?").await?;
+    app.replies_done(1).await?;
+    app.charged(1).await?;
+
+    // The admin window signs in to the server, not with a local password.
+    app.open_window("admin").await?;
+    app.switch_to("tauri://localhost", "[data-testid=org-admin-name]")
+        .await?;
+    app.fill("org-admin-name", "root").await?;
+    app.fill("org-admin-password", PASSWORD).await?;
+    app.click("org-admin-submit").await?;
+
+    // A new staff member, credits for them, and their enrollment code, shown once.
+    app.fill("new-user-name", "bob").await?;
+    app.fill("new-user-display", "Bob").await?;
+    app.click("new-user-submit").await?;
+    app.element("enroll-code-bob").await?;
+    app.fill("grant-user", "bob").await?;
+    app.fill("grant-amount", "1000").await?;
+    app.fill("grant-reason", "welcome").await?;
+    app.click("grant-submit").await?;
+    eventually("the server to take the grant", || async {
+        let balance: BalanceInfo = org.admin.get("/v1/admin/users/bob/balance").await?;
+        Ok((balance.balance_micros == 1000 * MICROS_PER_CREDIT).then_some(()))
+    })
+    .await?;
+    app.click("enroll-code-bob").await?;
+    let bobs_code = app.text_shown("enrollment-code").await?;
+    let link = app.text_shown("enrollment-link").await?;
+    let link = JoinLink::parse(link.trim()).ok_or("the join link does not parse")?;
+    assert_eq!(
+        (link.server.as_str(), link.code.as_str()),
+        (org.server.as_str(), bobs_code.trim())
+    );
+    app.click("enrollment-code-done").await?;
+
+    // A second device, enrolled from the command line with that code.
+    let bobs_dir = tempfile::tempdir()?;
+    let bob = Mutex::new(Ledger::open_dir(bobs_dir.path())?);
+    device::enroll(&bob, &org.server, bobs_code.trim(), "bob-cli").await?;
+
+    // A price the admin changes in the desktop's admin window prices the second device's next charge.
+    app.click("org-tab-models").await?;
+    app.click(&format!("org-model-edit-{MODEL}")).await?;
+    app.fill("model-input-price", "0.003").await?;
+    app.fill("model-output-price", "0.004").await?;
+    app.fill("model-reason", "new list price").await?;
+    app.click("model-save").await?;
+    eventually("the server to take the new price", || async {
+        let models: Vec<ModelInfo> = org.admin.get("/v1/admin/models").await?;
+        Ok(models
+            .iter()
+            .any(|model| model.name == MODEL && model.price.input_per_1k.to_string() == "0.003")
+            .then_some(()))
+    })
+    .await?;
+    device::sync_once(&bob).await?;
+    let charged = bob
+        .lock()
+        .map_err(|_| "the ledger lock")?
+        .record_frame(&app.share_url, &message_end("bob-1", 1200, 300))?;
+    assert_eq!(
+        (charged.outcome, charged.amount_micros),
+        (
+            tokendesk_ledger::Outcome::Charged,
+            reply_micros(3_000, 4_000)
+        ),
+        "{charged:?}"
+    );
+    device::sync_once(&bob).await?;
+
+    // The org report shows what the server's entries add up to, and its CSV holds exactly those rows.
+    let expected = spend_per_user(&org.admin, &["alice", "bob"]).await?;
+    assert_eq!(expected.len(), 2, "both users spent: {expected:?}");
+    app.click("org-tab-report").await?;
+    eventually("the report to show every user's spend", || async {
+        app.click("report-refresh").await?;
+        let mut shown = BTreeMap::new();
+        for row in app
+            .client
+            .find_all(Locator::Css("[data-testid=report-row]"))
+            .await?
+        {
+            let key = row.attr("data-key").await?.unwrap_or_default();
+            let micros: i64 = row.attr("data-micros").await?.unwrap_or_default().parse()?;
+            shown.insert(key, micros);
+        }
+        Ok((shown == expected).then_some(()))
+    })
+    .await?;
+    app.click("export-csv").await?;
+    app.text_shown("export-result").await?;
+    let exported = eventually("the report's CSV in Downloads", || async {
+        let file = std::fs::read_dir(app.downloads())?
+            .filter_map(Result::ok)
+            .find(|file| {
+                file.file_name()
+                    .to_string_lossy()
+                    .starts_with("tokendesk-org-report-")
+            });
+        Ok(file.map(|file| file.path()))
+    })
+    .await?;
+    let mut csv_rows = BTreeMap::new();
+    for record in csv::Reader::from_path(&exported)?.records() {
+        let record = record?;
+        let credits = rust_decimal::Decimal::from_str_exact(&record[1])?;
+        csv_rows.insert(record[0].to_owned(), credits);
+    }
+    let expected_credits: BTreeMap<String, rust_decimal::Decimal> = expected
+        .iter()
+        .map(|(user, micros)| (user.clone(), micros_to_credits(*micros)))
+        .collect();
+    assert_eq!(csv_rows, expected_credits);
+    let today = chrono::Local::now().date_naive();
+    let first = today.with_day(1).ok_or("the first of the month")?;
+    let servers_csv = org
+        .admin
+        .get_text(&format!(
+            "/v1/admin/report?by=user&from={first}&to={today}&format=csv"
+        ))
+        .await?;
+    assert_eq!(
+        std::fs::read_to_string(&exported)?,
+        servers_csv,
+        "the same query"
     );
     app.finish().await
 }

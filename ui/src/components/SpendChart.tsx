@@ -11,8 +11,17 @@ import { formatCount, formatCredits } from '../format';
 
 echarts.use([BarChart, GridComponent, TooltipComponent, SVGRenderer]);
 
-/** Credits spent per day, one bar a day; the tooltip adds messages and tokens. */
-export function SpendChart({ series, height = 220 }: { series: Dashboard['series']; height?: number }) {
+interface SpendChartProps {
+  series: Dashboard['series'];
+  height?: number;
+  /** A bar's label from its key; by default a day's `MM-DD` (the year is on the card). */
+  label?: (key: string) => string;
+}
+
+const monthDay = (date: string) => date.slice(5);
+
+/** Credits spent per day (or per any key), one bar each; the tooltip adds messages and tokens. */
+export function SpendChart({ series, height = 220, label = monthDay }: SpendChartProps) {
   const { t } = useTranslation();
   const { token } = theme.useToken();
   const box = useRef<HTMLDivElement>(null);
@@ -38,7 +47,7 @@ export function SpendChart({ series, height = 220 }: { series: Dashboard['series
       },
       xAxis: {
         type: 'category',
-        data: series.map((d) => d.date.slice(5)), // MM-DD: the year is on the card
+        data: series.map((d) => label(d.date)),
         axisLabel: { color: token.colorTextSecondary },
         axisLine: { lineStyle: { color: token.colorBorder } },
       },
@@ -49,7 +58,7 @@ export function SpendChart({ series, height = 220 }: { series: Dashboard['series
       },
       series: [{ type: 'bar', name: t('dashboard.spent'), data: series.map((d) => d.spend.credits), itemStyle: { color: token.colorPrimary } }],
     }),
-    [series, t, token],
+    [series, t, token, label],
   );
 
   const latestOption = useRef(option);

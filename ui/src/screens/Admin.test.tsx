@@ -67,8 +67,9 @@ describe('admin window', () => {
   it('logs out', async () => {
     const backend = fakeBackend({ admin_status: () => session(), admin_logout: () => null });
     renderWindow('admin');
+    const logout = await screen.findByTestId('admin-logout');
     backend.on('admin_status', () => ({ password_set: true, session_expires_at: null }));
-    await user.click(await screen.findByTestId('admin-logout'));
+    await user.click(logout);
     expect(await screen.findByTestId('admin-submit')).toHaveTextContent('Log in');
     expect(backend.argsOf('admin_logout')).toHaveLength(1);
   });

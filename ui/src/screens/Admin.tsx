@@ -6,7 +6,7 @@ import { ErrorAlert } from '../components/ErrorAlert';
 import { Page } from '../components/Page';
 import { hasCode, SESSION_REQUIRED } from '../errors';
 import { formatTime } from '../format';
-import { useAction } from '../hooks';
+import { useAction, useLoad } from '../hooks';
 import type { Messages } from '../locales/en';
 import { AppsTab } from './admin/Apps';
 import { GuardsTab } from './admin/Guards';
@@ -16,14 +16,26 @@ import { PasswordTab } from './admin/Password';
 import { RateTab } from './admin/Rate';
 import { CommandErrorContext, passwordRules, useAdminAction } from './admin/shared';
 import { UsersTab } from './admin/Users';
+import { OrgAdmin } from './org/OrgAdmin';
 
 // setTimeout fires at once for delays beyond 2^31-1 ms; a session that long is re-checked after ~24 days.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const sessionLive = (s: AdminStatus) => s.session_expires_at !== null && Date.parse(s.session_expires_at) > Date.now();
 
+/** The admin window: the org's console on its server when this device is enrolled, else the island's own. */
 export function Admin() {
   const { t } = useTranslation();
+  // Joining an org while this window is open turns it into the org's console.
+  const { data: wayIn, error } = useLoad(api.wayIn, ['ledger-changed']);
+  let body;
+  if (!wayIn) body = error ? <ErrorAlert error={error} /> : <Spin />;
+  else if (wayIn.mode === 'org') body = <OrgAdmin />;
+  else body = <LocalAdmin />;
+  return <Page title={t('app.windows.admin')}>{body}</Page>;
+}
+
+function LocalAdmin() {
   const [status, setStatus] = useState<AdminStatus | null>(null);
   const [error, setError] = useState<unknown>(null);
   const load = useCallback(() => api.adminStatus().then(setStatus, setError), []);
@@ -48,18 +60,14 @@ export function Admin() {
     [load],
   );
 
-  let body;
-  if (!status) body = error ? <ErrorAlert error={error} /> : <Spin />;
-  else if (!status.password_set) body = <PasswordForm mode="set" onDone={setStatus} />;
-  else if (!sessionLive(status)) body = <PasswordForm mode="login" onDone={setStatus} />;
-  else
-    body = (
-      <CommandErrorContext.Provider value={onCommandError}>
-        <AdminPanel expiresAt={status.session_expires_at!} onLoggedOut={load} onStatus={setStatus} />
-      </CommandErrorContext.Provider>
-    );
-
-  return <Page title={t('app.windows.admin')}>{body}</Page>;
+  if (!status) return error ? <ErrorAlert error={error} /> : <Spin />;
+  if (!status.password_set) return <PasswordForm mode="set" onDone={setStatus} />;
+  if (!sessionLive(status)) return <PasswordForm mode="login" onDone={setStatus} />;
+  return (
+    <CommandErrorContext.Provider value={onCommandError}>
+      <AdminPanel expiresAt={status.session_expires_at!} onLoggedOut={load} onStatus={setStatus} />
+    </CommandErrorContext.Provider>
+  );
 }
 
 function PasswordForm({ mode, onDone }: { mode: 'set' | 'login'; onDone: (s: AdminStatus) => void }) {

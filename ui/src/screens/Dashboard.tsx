@@ -8,6 +8,7 @@ import { ChargeDetail } from '../components/ChargeDetail';
 import { DataTable } from '../components/DataTable';
 import { Deferred } from '../components/Deferred';
 import { ErrorAlert } from '../components/ErrorAlert';
+import { ExportButton } from '../components/ExportButton';
 import { JoinOrgForm } from '../components/JoinOrgForm';
 import { LedgerList } from '../components/LedgerList';
 import { MonitorStatusCard } from '../components/MonitorStatusCard';
@@ -16,7 +17,7 @@ import { SpendChart } from '../components/SpendChart';
 import { describeError } from '../errors';
 import { formatCount, formatCredits, formatUsd } from '../format';
 import { useHistory } from '../history';
-import { useAction, useLoad, useMonitorStatus } from '../hooks';
+import { useLoad, useMonitorStatus } from '../hooks';
 import { Welcome } from './Welcome';
 
 type Range = [Dayjs, Dayjs];
@@ -111,7 +112,7 @@ function Overview({ wayIn }: { wayIn: WayIn | null }) {
               <BreakdownCard title={t('dashboard.byApp')} rows={data?.month_by_app} label={appName} testId="by-app" />
             </Col>
           </Row>
-          <Card size="small" title={t('dashboard.history')} extra={<ExportButton filter={filter} />}>
+          <Card size="small" title={t('dashboard.history')} extra={<ExportButton exportCsv={() => api.exportHistoryCsv(filter)} />}>
             <Space direction="vertical" style={{ width: '100%' }}>
               <Space wrap>
                 <DatePicker.RangePicker
@@ -203,29 +204,6 @@ function ModeTag({ wayIn }: { wayIn: WayIn }) {
 }
 
 /** Rust writes the CSV of every row matching the filters to Downloads; here we say where. */
-function ExportButton({ filter }: { filter: HistoryFilter }) {
-  const { t } = useTranslation();
-  const exporting = useAction(api.exportHistoryCsv);
-  const [done, setDone] = useState<string | null>(null);
-  const run = async () => {
-    setDone(null);
-    const result = await exporting.run(filter);
-    if (result) setDone(t('dashboard.exported', { rows: formatCount(result.rows), path: result.path }));
-  };
-  return (
-    <Space>
-      {done !== null || exporting.error ? (
-        <Typography.Text type={done ? 'success' : 'danger'} data-testid="export-result">
-          {done ?? describeError(t, exporting.error)}
-        </Typography.Text>
-      ) : null}
-      <Button size="small" loading={exporting.busy} onClick={() => void run()} data-testid="export-csv">
-        {t('dashboard.exportCsv')}
-      </Button>
-    </Space>
-  );
-}
-
 function BalanceCard({ data }: { data: DashboardData | null }) {
   const { t } = useTranslation();
   return (

@@ -1,4 +1,5 @@
-//! Spend reports: counted charges net of their reversals, per user, app, model or UTC day, as JSON or CSV.
+//! Spend reports: counted charges net of their reversals, per user, app, model or UTC day, filtered by
+//! dates, user, app and model, as JSON or CSV.
 
 use axum::extract::State;
 use axum::http::header;
@@ -36,6 +37,12 @@ struct ReportQuery {
     from: Option<NaiveDate>,
     /// The last day counted (UTC, `YYYY-MM-DD`), inclusive.
     to: Option<NaiveDate>,
+    /// Only this user's spend (their name).
+    user: Option<String>,
+    /// Only this app's spend: its name as the report by app shows it.
+    app: Option<String>,
+    /// Only this model's spend.
+    model: Option<String>,
     /// `json` (the default) or `csv`.
     #[param(inline)]
     format: Option<Format>,
@@ -103,14 +110,23 @@ async fn rows(
                   WHERE e.org_id = $1 AND e.counted
                     AND (e.kind = 'charge' OR (e.kind = 'reversal' AND r.kind = 'charge'))
                     AND ($2::timestamptz IS NULL OR COALESCE(r.occurred_at, e.occurred_at) >= $2)
-                    AND ($3::timestamptz IS NULL OR COALESCE(r.occurred_at, e.occurred_at) < $3)) AS spend
+                    AND ($3::timestamptz IS NULL OR COALESCE(r.occurred_at, e.occurred_at) < $3)
+                    AND ($4::text IS NULL OR {user} = $4)
+                    AND ($5::text IS NULL OR {app} = $5)
+                    AND ($6::text IS NULL OR {model} = $6)) AS spend
           GROUP BY key ORDER BY key",
-        key = key_sql(by)
+        key = key_sql(by),
+        user = key_sql(ReportBy::User),
+        app = key_sql(ReportBy::App),
+        model = key_sql(ReportBy::Model),
     );
     let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(org_id)
         .bind(start)
         .bind(end)
+        .bind(&query.user)
+        .bind(&query.app)
+        .bind(&query.model)
         .fetch_all(&state.pool)
         .await?;
     Ok(rows
@@ -176,8 +192,8 @@ fn csv(report: &Report) -> ApiResult<String> {
         .map_err(|error| ApiError::internal(format!("the CSV is not UTF-8: {error}")))
 }
 
-/// Spend per user, app, model or UTC day between two dates (inclusive): counted charges net of their
-/// reversals (a reversal counts −1 message and negative tokens, on its charge's day). `format=csv`
+/// Spend per user, app, model or UTC day between two dates (inclusive), of one user, app or model if
+/// asked: counted charges net of their reversals (a reversal counts −1 message and negative tokens, on its charge's day). `format=csv`
 /// answers `text/csv`.
 #[utoipa::path(
     get,
@@ -205,6 +221,9 @@ async fn report(
         by,
         from: query.from,
         to: query.to,
+        user: query.user,
+        app: query.app,
+        model: query.model,
         rows,
     };
     Ok(match query.format.unwrap_or_default() {
@@ -236,6 +255,9 @@ mod tests {
             by: ReportBy::User,
             from: None,
             to: None,
+            user: None,
+            app: None,
+            model: None,
             rows: vec![
                 ReportRow {
                     key: "=HYPERLINK(\"x\")".into(),

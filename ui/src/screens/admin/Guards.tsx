@@ -5,23 +5,31 @@ import { api, type CreditField, type Policy, type PolicyForm } from '../../api';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { exactDecimal } from '../../format';
 import { useLoad } from '../../hooks';
+import type { Messages } from '../../locales/en';
 import { CREDITS, decimalRule, FormFooter, useAdminAction, useRequired } from './shared';
 
 const CREDIT_FIELDS: CreditField[] = ['min_balance', 'event_cap', 'low_balance', 'daily_budget', 'monthly_budget'];
-type CountField = 'flood_max_per_minute' | 'max_tokens_per_event';
+
+/** One guard in the form: credits are edited as exact decimal strings, counts as whole numbers. */
+export interface GuardField {
+  name: keyof Messages['admin']['guards']['fields'];
+  testId: string;
+  credits: boolean;
+}
+
+/** The form's values by field name, with the integration switch. */
+export type GuardValues = Record<string, string | number | boolean>;
 
 // Form fields in display order; `testId` suffixes follow the issue's `guards-*` names.
-const FIELDS: { name: CreditField | CountField; testId: string }[] = [
-  { name: 'min_balance', testId: 'min-balance' },
-  { name: 'low_balance', testId: 'low-balance' },
-  { name: 'event_cap', testId: 'event-cap' },
-  { name: 'flood_max_per_minute', testId: 'flood' },
-  { name: 'max_tokens_per_event', testId: 'max-tokens' },
-  { name: 'daily_budget', testId: 'daily-budget' },
-  { name: 'monthly_budget', testId: 'monthly-budget' },
+export const GUARD_FIELDS: GuardField[] = [
+  { name: 'min_balance', testId: 'min-balance', credits: true },
+  { name: 'low_balance', testId: 'low-balance', credits: true },
+  { name: 'event_cap', testId: 'event-cap', credits: true },
+  { name: 'flood_max_per_minute', testId: 'flood', credits: false },
+  { name: 'max_tokens_per_event', testId: 'max-tokens', credits: false },
+  { name: 'daily_budget', testId: 'daily-budget', credits: true },
+  { name: 'monthly_budget', testId: 'monthly-budget', credits: true },
 ];
-
-const isCredit = (name: string): name is CreditField => (CREDIT_FIELDS as string[]).includes(name);
 
 function mapCredits<A, B>(values: Record<CreditField, A>, f: (value: A) => B): Record<CreditField, B> {
   return Object.fromEntries(CREDIT_FIELDS.map((k) => [k, f(values[k])])) as Record<CreditField, B>;
@@ -29,6 +37,11 @@ function mapCredits<A, B>(values: Record<CreditField, A>, f: (value: A) => B): R
 
 /** Credit fields as the exact decimal strings the form edits and Rust parses. */
 const toForm = (policy: Policy): PolicyForm => ({ ...policy, ...mapCredits(policy, exactDecimal) });
+
+const saveLocalPolicy = (values: GuardValues) => {
+  const form = values as unknown as PolicyForm;
+  return api.adminSetPolicy({ ...form, ...mapCredits(form, (v) => v.trim()) });
+};
 
 /** The guards on every send and charge, and the integration switch. */
 export function GuardsTab() {
@@ -38,42 +51,51 @@ export function GuardsTab() {
     <Card size="small" title={t('admin.tabs.guards')} loading={!policy.data && !policy.error} style={{ maxWidth: 760 }}>
       <ErrorAlert error={policy.error} />
       {/* Keyed by the values: a change saved (here or elsewhere) shows as it is stored. */}
-      {policy.data && <GuardsForm key={JSON.stringify(policy.data)} policy={policy.data} />}
+      {policy.data && (
+        <GuardsForm key={JSON.stringify(policy.data)} initialValues={toForm(policy.data) as unknown as GuardValues} fields={GUARD_FIELDS} save={saveLocalPolicy} />
+      )}
     </Card>
   );
 }
 
-function GuardsForm({ policy }: { policy: Policy }) {
+interface GuardsFormProps {
+  initialValues: GuardValues;
+  fields: GuardField[];
+  /** Saves the form's values (locally or on the org server). */
+  save: (values: GuardValues) => Promise<unknown>;
+}
+
+export function GuardsForm({ initialValues, fields, save }: GuardsFormProps) {
   const { t } = useTranslation();
   const { message } = AntApp.useApp();
-  const save = useAdminAction(api.adminSetPolicy);
+  const saving = useAdminAction(save);
   const required = useRequired();
   const credits = decimalRule(CREDITS, t('admin.guards.creditsInvalid'), (v) => v >= 0);
 
-  const finish = async (values: PolicyForm) => {
-    if (await save.run({ ...values, ...mapCredits(values, (v) => v.trim()) })) void message.success(t('admin.guards.saved'));
+  const finish = async (values: GuardValues) => {
+    if (await saving.run(values)) void message.success(t('admin.guards.saved'));
   };
 
-  const rules = (name: string): Rule[] => (isCredit(name) ? [required, credits] : [{ required: true, message: t('admin.required') }]);
+  const rules = (field: GuardField): Rule[] => (field.credits ? [required, credits] : [{ required: true, message: t('admin.required') }]);
   return (
-    <Form<PolicyForm> layout="vertical" requiredMark={false} initialValues={toForm(policy)} onFinish={finish}>
+    <Form<GuardValues> layout="vertical" requiredMark={false} initialValues={initialValues} onFinish={finish}>
       <Form.Item name="integration_enabled" label={t('admin.guards.integration')} extra={t('admin.guards.integrationHint')} valuePropName="checked">
         <Switch data-testid="guards-integration" />
       </Form.Item>
       <Row gutter={12}>
-        {FIELDS.map(({ name, testId }) => (
-          <Col xs={24} sm={12} key={name}>
-            <Form.Item name={name} label={t(`admin.guards.fields.${name}`)} extra={t(`admin.guards.hints.${name}`)} rules={rules(name)}>
-              {isCredit(name) ? (
-                <Input inputMode="decimal" suffix={t('common.credits')} data-testid={`guards-${testId}`} />
+        {fields.map((field) => (
+          <Col xs={24} sm={12} key={field.name}>
+            <Form.Item name={field.name} label={t(`admin.guards.fields.${field.name}`)} extra={t(`admin.guards.hints.${field.name}`)} rules={rules(field)}>
+              {field.credits ? (
+                <Input inputMode="decimal" suffix={t('common.credits')} data-testid={`guards-${field.testId}`} />
               ) : (
-                <InputNumber min={0} precision={0} style={{ width: '100%' }} data-testid={`guards-${testId}`} />
+                <InputNumber min={0} precision={0} style={{ width: '100%' }} data-testid={`guards-${field.testId}`} />
               )}
             </Form.Item>
           </Col>
         ))}
       </Row>
-      <FormFooter busy={save.busy} error={save.error} label={t('common.save')} testId="guards-save" />
+      <FormFooter busy={saving.busy} error={saving.error} label={t('common.save')} testId="guards-save" />
     </Form>
   );
 }

@@ -10,7 +10,7 @@ import { useLoad } from '../../hooks';
 import { ModelImport } from './ModelImport';
 import { DECIMAL, decimalRule, FormModal, ReasonItem, useRequired, useRowAction } from './shared';
 
-interface PriceValues {
+export interface PriceValues {
   name: string;
   input: string;
   output: string;
@@ -18,7 +18,7 @@ interface PriceValues {
 }
 
 /** Which price form is open: a new model, or an existing one (its name fixed). */
-type Editing = { isNew: boolean; values: Partial<PriceValues> } | null;
+export type Editing = { isNew: boolean; values: Partial<PriceValues> } | null;
 
 export function ModelsTab() {
   const { t } = useTranslation();
@@ -150,7 +150,7 @@ export function ModelsTab() {
         pagination={{ defaultPageSize: 50, hideOnSinglePage: true, showSizeChanger: true }}
         data-testid="models-table"
       />
-      <PriceForm editing={editing} onClose={() => setEditing(null)} />
+      <PriceForm editing={editing} onClose={() => setEditing(null)} save={saveLocalPrice} />
       <AliasesForm model={aliasesOf} onClose={() => setAliasesOf(null)} />
       <Drawer open={historyOf !== null} onClose={() => setHistoryOf(null)} title={t('admin.models.historyTitle', { name: historyOf })} width={720} destroyOnHidden>
         {historyOf && <PriceHistory name={historyOf} />}
@@ -162,7 +162,10 @@ export function ModelsTab() {
   );
 }
 
-function PriceForm({ editing, onClose }: { editing: Editing; onClose: () => void }) {
+const saveLocalPrice = (v: PriceValues) => api.adminSetModel(v.name.trim(), v.input.trim(), v.output.trim(), v.reason.trim());
+
+/** A new model's price, or a new price for one (its name fixed); `save` makes it (locally or on the org server). */
+export function PriceForm({ editing, onClose, save }: { editing: Editing; onClose: () => void; save: (values: PriceValues) => Promise<unknown> }) {
   const { t } = useTranslation();
   const required = useRequired();
   const price = decimalRule(DECIMAL, t('admin.models.priceInvalid'), (v) => v >= 0);
@@ -171,7 +174,7 @@ function PriceForm({ editing, onClose }: { editing: Editing; onClose: () => void
       title={editing?.isNew ? t('admin.models.add') : t('admin.models.editTitle', { name: editing?.values.name })}
       initialValues={editing?.values ?? null}
       onClose={onClose}
-      submit={(v) => api.adminSetModel(v.name.trim(), v.input.trim(), v.output.trim(), v.reason.trim())}
+      submit={save}
       doneMessage={t('admin.models.saved')}
       submitLabel={t('common.save')}
       submitTestId="model-save"

@@ -2,7 +2,7 @@ import { Card, Col, Form, Input, Row, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, type RateChange } from '../../api';
+import { api } from '../../api';
 import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { formatExact, formatTime } from '../../format';
@@ -14,37 +14,74 @@ interface RateValues {
   reason: string;
 }
 
+/** One change in the rate's history, as shown: rates as exact decimal strings. */
+export interface RateRow {
+  key: string;
+  changed_at: string;
+  old_rate: string | null;
+  new_rate: string;
+  changed_by: string;
+  reason: string;
+}
+
 /** The exchange rate: the current one, a change form that needs a reason, and every change before. */
 export function RateTab() {
-  const { t } = useTranslation();
   const rate = useLoad(api.rate, ['ledger-changed']);
-  const columns: ColumnsType<RateChange> = [
+  const history = rate.data?.history.map((c) => ({
+    ...c,
+    key: String(c.id),
+    old_rate: c.old_rate === null ? null : formatExact(c.old_rate),
+    new_rate: formatExact(c.new_rate),
+  }));
+  return (
+    <RatePanel
+      rate={rate.data ? formatExact(rate.data.credits_per_usd) : null}
+      history={history}
+      loading={!rate.data && !rate.error}
+      error={rate.error}
+      change={changeLocalRate}
+    />
+  );
+}
+
+interface RatePanelProps {
+  rate: string | null;
+  history: RateRow[] | undefined;
+  loading: boolean;
+  error: unknown;
+  change: (rate: string, reason: string) => Promise<RateChanged>;
+}
+
+/** The rate, its change form and its history, wherever the rate is kept (locally or on the org server). */
+export function RatePanel({ rate, history, loading, error, change }: RatePanelProps) {
+  const { t } = useTranslation();
+  const columns: ColumnsType<RateRow> = [
     { title: t('admin.col.time'), dataIndex: 'changed_at', render: (v: string) => formatTime(v), width: 160 },
-    { title: t('admin.col.oldRate'), dataIndex: 'old_rate', align: 'right', render: (v: number | null) => (v === null ? t('common.none') : formatExact(v)) },
-    { title: t('admin.col.newRate'), dataIndex: 'new_rate', align: 'right', render: (v: number) => formatExact(v) },
+    { title: t('admin.col.oldRate'), dataIndex: 'old_rate', align: 'right', render: (v: string | null) => v ?? t('common.none') },
+    { title: t('admin.col.newRate'), dataIndex: 'new_rate', align: 'right' },
     { title: t('admin.col.by'), dataIndex: 'changed_by' },
     { title: t('admin.reason'), dataIndex: 'reason' },
   ];
   return (
     <Row gutter={[12, 12]}>
       <Col xs={24} lg={10}>
-        <Card size="small" title={t('admin.rateTitle')} loading={!rate.data && !rate.error}>
-          <ErrorAlert error={rate.error} />
-          {rate.data && (
+        <Card size="small" title={t('admin.rateTitle')} loading={loading}>
+          <ErrorAlert error={error} />
+          {rate !== null && (
             <Typography.Text strong style={{ fontSize: 20 }} data-testid="current-rate">
-              {t('admin.currentRate', { rate: formatExact(rate.data.credits_per_usd) })}
+              {t('admin.currentRate', { rate })}
             </Typography.Text>
           )}
-          <RateForm />
+          <RateForm change={change} />
         </Card>
       </Col>
       <Col xs={24} lg={14}>
         <Card size="small" title={t('admin.rateHistory')}>
-          <DataTable<RateChange>
-            rowKey="id"
+          <DataTable<RateRow>
+            rowKey="key"
             columns={columns}
-            dataSource={rate.data?.history}
-            loading={!rate.data && !rate.error}
+            dataSource={history}
+            loading={loading}
             rowTestId="rate-history-row"
             pagination={{ pageSize: 20, hideOnSinglePage: true }}
           />
@@ -54,17 +91,24 @@ export function RateTab() {
   );
 }
 
-function RateForm() {
+/** What a rate change reports back, as the done message shows it. */
+export interface RateChanged {
+  old: string | null;
+  new: string;
+}
+
+/** A new rate and its reason; `change` makes it (locally or on the org server). */
+function RateForm({ change }: { change: (rate: string, reason: string) => Promise<RateChanged> }) {
   const { t } = useTranslation();
   const [form] = Form.useForm<RateValues>();
   const [done, setDone] = useState<string | null>(null);
-  const submit = useAdminAction((v: RateValues) => api.adminSetRate(v.rate.trim(), v.reason.trim()));
+  const submit = useAdminAction((v: RateValues) => change(v.rate.trim(), v.reason.trim()));
 
   const finish = async (values: RateValues) => {
     setDone(null);
-    const change = await submit.run(values);
-    if (!change) return;
-    setDone(t('admin.rateDone', { old: change.old_rate === null ? t('common.none') : formatExact(change.old_rate), new: formatExact(change.new_rate) }));
+    const changed = await submit.run(values);
+    if (!changed) return;
+    setDone(t('admin.rateDone', { old: changed.old ?? t('common.none'), new: changed.new }));
     form.resetFields();
   };
 
@@ -77,4 +121,9 @@ function RateForm() {
       <FormFooter busy={submit.busy} error={submit.error} done={done} label={t('admin.rateSubmit')} testId="rate-submit" />
     </Form>
   );
+}
+
+async function changeLocalRate(rate: string, reason: string): Promise<RateChanged> {
+  const change = await api.adminSetRate(rate, reason);
+  return { old: change.old_rate === null ? null : formatExact(change.old_rate), new: formatExact(change.new_rate) };
 }

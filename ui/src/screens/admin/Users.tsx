@@ -60,7 +60,7 @@ export function UsersTab() {
   );
 }
 
-interface BalanceValues {
+export interface BalanceValues {
   user: string;
   kind: BalanceKind;
   amount: string;
@@ -73,7 +73,6 @@ function BalanceForm({ accounts }: { accounts: Account[] }) {
   const [done, setDone] = useState<string | null>(null);
   const kind = Form.useWatch('kind', form) ?? 'grant';
   const submit = useAdminAction((v: BalanceValues) => api.adminAdjustBalance(v.user.trim(), v.kind, v.amount.trim(), v.reason.trim()));
-  const required = useRequired();
 
   const finish = async (values: BalanceValues) => {
     setDone(null);
@@ -91,35 +90,46 @@ function BalanceForm({ accounts }: { accounts: Account[] }) {
   return (
     <Card size="small" title={t('admin.balance.title')}>
       <Form form={form} layout="vertical" requiredMark={false} onFinish={finish} initialValues={{ kind: 'grant' }}>
-        <Form.Item name="user" label={t('admin.user')} rules={[required]}>
-          <AutoComplete options={accounts.map((a) => ({ value: a.name, label: `${a.name} · ${a.display_name}` }))}>
-            <Input data-testid="grant-user" />
-          </AutoComplete>
-        </Form.Item>
-        <Form.Item name="kind" label={t('admin.balance.kind')}>
-          <Radio.Group
-            optionType="button"
-            options={KINDS.map((k) => ({ value: k, label: t(`admin.balance.kinds.${k}`) }))}
-            data-testid="balance-kind"
-          />
-        </Form.Item>
-        <Form.Item
-          name="amount"
-          label={t('admin.amount')}
-          extra={kind === 'adjust' ? t('admin.balance.adjustHint') : undefined}
-          rules={[
-            required,
-            kind === 'adjust'
-              ? decimalRule(SIGNED_CREDITS, t('admin.balance.signedInvalid'), (v) => v !== 0)
-              : decimalRule(CREDITS, t('admin.amountInvalid')),
-          ]}
-        >
-          <Input inputMode="decimal" data-testid="grant-amount" />
-        </Form.Item>
-        <ReasonItem testId="grant-reason" />
+        <BalanceItems kind={kind} users={accounts.map((a) => ({ name: a.name, display_name: a.display_name }))} />
         <FormFooter busy={submit.busy} error={submit.error} done={done} label={t(`admin.balance.submit.${kind}`)} testId="grant-submit" />
       </Form>
     </Card>
+  );
+}
+
+/** The fields of a grant, top-up or adjustment: whose, which kind, how many credits, and why. */
+export function BalanceItems({ kind, users }: { kind: BalanceKind; users: { name: string; display_name: string }[] }) {
+  const { t } = useTranslation();
+  const required = useRequired();
+  return (
+    <>
+      <Form.Item name="user" label={t('admin.user')} rules={[required]}>
+        <AutoComplete options={users.map((u) => ({ value: u.name, label: `${u.name} · ${u.display_name}` }))}>
+          <Input data-testid="grant-user" />
+        </AutoComplete>
+      </Form.Item>
+      <Form.Item name="kind" label={t('admin.balance.kind')}>
+        <Radio.Group
+          optionType="button"
+          options={KINDS.map((k) => ({ value: k, label: t(`admin.balance.kinds.${k}`) }))}
+          data-testid="balance-kind"
+        />
+      </Form.Item>
+      <Form.Item
+        name="amount"
+        label={t('admin.amount')}
+        extra={kind === 'adjust' ? t('admin.balance.adjustHint') : undefined}
+        rules={[
+          required,
+          kind === 'adjust'
+            ? decimalRule(SIGNED_CREDITS, t('admin.balance.signedInvalid'), (v) => v !== 0)
+            : decimalRule(CREDITS, t('admin.amountInvalid')),
+        ]}
+      >
+        <Input inputMode="decimal" data-testid="grant-amount" />
+      </Form.Item>
+      <ReasonItem testId="grant-reason" />
+    </>
   );
 }
 

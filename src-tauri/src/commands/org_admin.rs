@@ -1,0 +1,164 @@
+//! The admin window of an enrolled desktop: an admin's session on the org server, kept as the CLI keeps
+//! it (`org-session.json`, mode 0600, in the data directory), and calls of the server's admin API. The
+//! token never reaches a page, and the server checks the role on every call.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+use tokendesk_sync_client::ClientError;
+use tokendesk_sync_client::admin::{OrgAdmin, check_admin_path};
+
+use super::staff::{Export, export_path};
+use crate::error::ShellResult;
+use crate::state::Shell;
+
+#[derive(Debug, Serialize)]
+pub struct OrgAdminStatus {
+    /// The server this device is enrolled with, where the admin signs in.
+    server: String,
+    /// The signed-in admin, while the session lasts.
+    admin: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// The enrolled server: the admin window of an island has no org to run.
+fn enrolled_server(shell: &Shell) -> ShellResult<String> {
+    let status = shell.ledger(|ledger| ledger.sync_status())?;
+    status.server.filter(|_| status.enrolled).ok_or_else(|| {
+        ClientError::Usage("this device is not enrolled with an org server".into()).into()
+    })
+}
+
+/// The saved session, if it is live and signed in to the enrolled server.
+fn session(shell: &Shell) -> ShellResult<Option<OrgAdmin>> {
+    Ok(OrgAdmin::load_for(
+        &shell.data_dir,
+        &enrolled_server(shell)?,
+    ))
+}
+
+fn status(server: String, admin: Option<&OrgAdmin>) -> OrgAdminStatus {
+    OrgAdminStatus {
+        server,
+        admin: admin.map(|admin| admin.name.clone()),
+        expires_at: admin.map(|admin| admin.expires_at),
+    }
+}
+
+fn signed_in(shell: &Shell) -> ShellResult<OrgAdmin> {
+    session(shell)?.ok_or_else(|| {
+        ClientError::Refused {
+            status: 401,
+            code: "unauthorized".into(),
+            message: "sign in to the org server first".into(),
+        }
+        .into()
+    })
+}
+
+#[tauri::command]
+pub async fn org_admin_status(shell: State<'_, Shell>) -> ShellResult<OrgAdminStatus> {
+    let admin = session(&shell)?;
+    Ok(status(enrolled_server(&shell)?, admin.as_ref()))
+}
+
+#[tauri::command]
+pub async fn org_admin_login(
+    shell: State<'_, Shell>,
+    name: String,
+    password: String,
+) -> ShellResult<OrgAdminStatus> {
+    let server = enrolled_server(&shell)?;
+    OrgAdmin::login(&shell.data_dir, &server, &name, &password).await?;
+    let admin = OrgAdmin::load(&shell.data_dir)?;
+    Ok(status(server, Some(&admin)))
+}
+
+#[tauri::command]
+pub async fn org_admin_logout(shell: State<'_, Shell>) -> ShellResult<()> {
+    Ok(OrgAdmin::logout(&shell.data_dir).await?)
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl From<HttpMethod> for reqwest::Method {
+    fn from(method: HttpMethod) -> Self {
+        match method {
+            HttpMethod::Get => Self::GET,
+            HttpMethod::Post => Self::POST,
+            HttpMethod::Put => Self::PUT,
+            HttpMethod::Patch => Self::PATCH,
+            HttpMethod::Delete => Self::DELETE,
+        }
+    }
+}
+
+/// One call of the server's admin API (`/v1/admin/…`). A change of the org's config reaches this
+/// device by its own sync, which is woken so it does not wait for the next long poll to end.
+#[tauri::command]
+pub async fn org_admin_call(
+    shell: State<'_, Shell>,
+    method: HttpMethod,
+    path: String,
+    body: Option<serde_json::Value>,
+) -> ShellResult<serde_json::Value> {
+    let admin = signed_in(&shell)?;
+    let answer = admin.call(method.into(), &path, body.as_ref()).await?;
+    if !matches!(method, HttpMethod::Get) {
+        shell.org.wake.notify_one();
+    }
+    Ok(answer)
+}
+
+/// Saves the org report for `query` (`by=…&from=…&to=…` and its filters), as the server writes it in
+/// CSV, into the Downloads folder: exactly the rows the report screen shows for the same query.
+#[tauri::command]
+pub async fn org_admin_export_report(
+    shell: State<'_, Shell>,
+    query: String,
+) -> ShellResult<Export> {
+    let path = format!("/v1/admin/report?{query}&format=csv");
+    check_admin_path(&path)?;
+    let admin = signed_in(&shell)?;
+    let csv = admin.get_text(&path).await?;
+    let file = export_path(&shell, "org-report")?;
+    std::fs::write(&file, &csv).map_err(tokendesk_ledger::LedgerError::from)?;
+    // One line a row after the header: names hold no line breaks (the server refuses control characters).
+    Ok(Export {
+        path: file,
+        rows: csv.lines().count().saturating_sub(1),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct NewEnrollmentCode {
+    code: String,
+    user: String,
+    expires_at: DateTime<Utc>,
+    /// The server and the code in one string, for the staff member's "join my organization" form.
+    join_link: String,
+}
+
+/// A single-use enrollment code for `user`: the server keeps only its hash, so this is the one time it
+/// is shown.
+#[tauri::command]
+pub async fn org_admin_enrollment_code(
+    shell: State<'_, Shell>,
+    user: String,
+) -> ShellResult<NewEnrollmentCode> {
+    let (code, link) = signed_in(&shell)?.enrollment_code(&user).await?;
+    Ok(NewEnrollmentCode {
+        join_link: link.to_string(),
+        code: code.code,
+        user: code.user,
+        expires_at: code.expires_at,
+    })
+}

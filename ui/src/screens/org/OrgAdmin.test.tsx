@@ -1,0 +1,328 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import i18n from '../../i18n';
+import type { Device, OrgAdminStatus, OrgModel, OrgPolicy, OrgRate, Report, UserSummary } from '../../orgApi';
+import { fakeBackend, reject } from '../../test/backend';
+import { pickOption, renderWindow, typeInto } from '../../test/render';
+import { user } from '../../test/user';
+
+const SERVER = 'https://td.example.com';
+const signedIn: OrgAdminStatus = { server: SERVER, admin: 'root', expires_at: '2026-12-02T20:00:00Z' };
+const signedOut: OrgAdminStatus = { server: SERVER, admin: null, expires_at: null };
+
+const person = (name: string, balance_micros: number, role: 'staff' | 'admin' = 'staff'): UserSummary => ({
+  user: { id: `id-${name}`, name, display_name: name.toUpperCase(), role },
+  balance_micros,
+  devices: 1,
+  created_at: '2026-11-01T08:00:00Z',
+});
+
+const device = (id: string, owner: string, overrides: Partial<Device> = {}): Device => ({
+  id,
+  user: owner,
+  name: `${owner}-laptop`,
+  revoked: false,
+  last_seen: '2026-12-02T09:00:00Z',
+  clock_skew_ms: 1500,
+  last_seq: 3,
+  created_at: '2026-11-01T08:00:00Z',
+  ...overrides,
+});
+
+const gpt: OrgModel = {
+  name: 'gpt-4o-mini',
+  price: { input_per_1k: '0.00015', output_per_1k: '0.0006' },
+  aliases: [],
+  active: true,
+  updated_at: '2026-11-01T08:00:00Z',
+};
+
+/** The server's admin API, as far as these screens use it, answering like the real one. */
+function orgServer(status: OrgAdminStatus = signedIn) {
+  const state = {
+    status,
+    users: [person('root', 0, 'admin'), person('alice', 2_500_000_000)],
+    devices: [device('d1', 'alice', { clock_skew_ms: -420_000 }), device('d2', 'alice', { revoked: true, last_seen: null, clock_skew_ms: null })],
+    models: [gpt],
+    policy: {
+      integration_enabled: true,
+      min_balance_micros: 0,
+      event_cap_micros: 500_000_000,
+      flood_max_per_minute: 20,
+      low_balance_micros: 100_000_000,
+      max_tokens_per_event: 200_000,
+      daily_budget_micros: 0,
+      monthly_budget_micros: 0,
+      offline_allowance_micros: 12_500_000,
+      lease_seconds: 86_400,
+    } as OrgPolicy,
+    rate: { credits_per_usd: '10000', history: [] } as OrgRate,
+  };
+  const report = (query: URLSearchParams): Report => ({
+    by: (query.get('by') ?? 'user') as Report['by'],
+    from: query.get('from'),
+    to: query.get('to'),
+    rows: query.get('by') === 'day'
+      ? [
+          { key: '2026-12-01', credits_micros: 1_250_000, prompt_tokens: 100, completion_tokens: 20, messages: 1 },
+          { key: '2026-12-02', credits_micros: 3_000_000, prompt_tokens: 300, completion_tokens: 40, messages: 2 },
+        ]
+      : [{ key: 'alice', credits_micros: 4_250_000, prompt_tokens: 400, completion_tokens: 60, messages: 3 }],
+  });
+  const call = ({ method, path, body }: Record<string, unknown>) => {
+    if (!state.status.admin) reject('unauthorized', 'sign in to the org server first');
+    const [route, search] = String(path).split('?');
+    const key = `${String(method)} ${route}`;
+    if (key === 'GET /v1/admin/users') return state.users;
+    if (key === 'GET /v1/admin/devices') return state.devices;
+    if (key === 'GET /v1/admin/models') return state.models;
+    if (key === 'GET /v1/admin/apps') return [{ id: 'a1', name: 'Support bot' }];
+    if (key === 'GET /v1/admin/report') return report(new URLSearchParams(search));
+    if (key === 'GET /v1/admin/policy') return state.policy;
+    if (key === 'PUT /v1/admin/policy') {
+      const { key: guard, value } = body as { key: string; value: string };
+      state.policy = { ...state.policy, [`${guard}_micros`]: Number(value) * 1e6 };
+      return state.policy;
+    }
+    if (key === 'GET /v1/admin/rate') return state.rate;
+    if (key === 'PUT /v1/admin/rate') {
+      const { credits_per_usd, reason } = body as { credits_per_usd: string; reason: string };
+      const change = { old_rate: state.rate.credits_per_usd, new_rate: credits_per_usd, changed_by: 'root', reason, changed_at: '2026-12-02T10:00:00Z', config_version: 7 };
+      state.rate = { credits_per_usd, history: [change, ...state.rate.history] };
+      return state.rate;
+    }
+    if (key === 'POST /v1/admin/users') {
+      const added = body as { name: string; display_name: string | null; role: 'staff' | 'admin' };
+      if (state.users.some((u) => u.user.name === added.name)) reject('already_exists', `a user ${added.name} exists`);
+      state.users = [...state.users, person(added.name, 0, added.role)];
+      return state.users.at(-1)!.user;
+    }
+    const revoke = /^POST \/v1\/admin\/devices\/([^/]+)\/revoke$/.exec(key);
+    if (revoke) {
+      state.devices = state.devices.map((d) => (d.id === revoke[1] ? { ...d, revoked: true } : d));
+      return state.devices.find((d) => d.id === revoke[1]);
+    }
+    const entry = /^POST \/v1\/admin\/users\/([^/]+)\/entries$/.exec(key);
+    if (entry) {
+      const { kind, amount } = body as { kind: string; amount: string };
+      return { id: 'e1', user: decodeURIComponent(entry[1]), kind, amount_micros: Number(amount) * 1e6, counted: true, occurred_at: '', actor: 'root', reason: 'x' };
+    }
+    const price = /^PUT \/v1\/admin\/models\/([^/]+)$/.exec(key);
+    if (price) {
+      const set = body as { input_usd_per_1k: string; output_usd_per_1k: string };
+      const changed = { ...gpt, name: decodeURIComponent(price[1]), price: { input_per_1k: set.input_usd_per_1k, output_per_1k: set.output_usd_per_1k } };
+      state.models = [...state.models.filter((m) => m.name !== changed.name), changed];
+      return changed;
+    }
+    return reject('not_found', `no route ${key}`);
+  };
+  const backend = fakeBackend({
+    way_in: () => ({ mode: 'org', suggested_server: null }),
+    org_admin_status: () => state.status,
+    org_admin_login: ({ name, password }) => {
+      if (password !== 'correct horse') reject('unauthorized', 'wrong name or password');
+      state.status = { ...signedIn, admin: String(name) };
+      return state.status;
+    },
+    org_admin_logout: () => {
+      state.status = signedOut;
+      return null;
+    },
+    org_admin_call: call,
+    org_admin_enrollment_code: ({ user: owner }) => ({
+      code: 'K7QF-93XD',
+      user: owner,
+      expires_at: '2026-12-09T08:00:00Z',
+      join_link: `tokendesk://join?server=${encodeURIComponent(SERVER)}&code=K7QF-93XD`,
+    }),
+    org_admin_export_report: () => ({ path: '/home/u/Downloads/tokendesk-org-report.csv', rows: 2 }),
+  });
+  return { backend, state };
+}
+
+const calls = (backend: ReturnType<typeof fakeBackend>) => backend.argsOf('org_admin_call').map((a) => `${String(a.method)} ${String(a.path)}`);
+
+describe('admin window, enrolled: the org console on the server', () => {
+  it('signs in to the enrolled server, not with the local password, and says a wrong password plainly', async () => {
+    const { backend } = orgServer(signedOut);
+    renderWindow('admin');
+    expect(await screen.findByTestId('org-admin-server')).toHaveTextContent(SERVER);
+    expect(screen.queryByTestId('admin-password')).not.toBeInTheDocument();
+
+    await typeInto('org-admin-name', 'root');
+    await typeInto('org-admin-password', 'wrong');
+    await user.click(screen.getByTestId('org-admin-submit'));
+    expect(await screen.findByTestId('org-admin-error')).toHaveTextContent('The org server did not accept this: wrong name or password');
+
+    await user.clear(screen.getByTestId('org-admin-password'));
+    await typeInto('org-admin-password', 'correct horse');
+    await user.click(screen.getByTestId('org-admin-submit'));
+    expect(await screen.findByTestId('org-admin-session')).toHaveTextContent('Signed in as root');
+    expect(screen.getByTestId('org-admin-managed')).toHaveTextContent(SERVER);
+    expect(backend.argsOf('org_admin_login')).toEqual([
+      { name: 'root', password: 'wrong' },
+      { name: 'root', password: 'correct horse' },
+    ]);
+    expect(backend.argsOf('admin_login')).toEqual([]);
+  });
+
+  it('goes back to the sign-in form when the server ends the session', async () => {
+    const { backend, state } = orgServer();
+    renderWindow('admin');
+    await screen.findAllByTestId('org-user-row');
+    state.status = signedOut;
+    await user.click(screen.getByTestId('org-tab-models'));
+    expect(await screen.findByTestId('org-admin-name')).toBeInTheDocument();
+    expect(backend.argsOf('org_admin_status').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('lists users and devices with last seen and clock skew, and revokes a device after a confirmation', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    const alice = (await screen.findAllByTestId('org-user-row')).find((r) => r.getAttribute('data-user') === 'alice')!;
+    expect(alice).toHaveTextContent('2,500');
+    const [live, revoked] = await screen.findAllByTestId('org-device-row');
+    expect(live).toHaveTextContent('-420 s');
+    expect(revoked).toHaveTextContent('Device revoked');
+    expect(revoked).toHaveTextContent('not yet');
+
+    await user.click(within(live).getByTestId('revoke-d1'));
+    await user.click(await screen.findByTestId('revoke-confirm'));
+    await waitFor(() => expect(screen.getAllByTestId('org-device-row')[0]).toHaveAttribute('data-revoked', 'true'));
+    expect(calls(backend)).toContain('POST /v1/admin/devices/d1/revoke');
+  });
+
+  it('adds a staff member, then shows their enrollment code and join link once', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    await typeInto('new-user-name', 'bob');
+    await typeInto('new-user-display', 'Bob Li');
+    await user.click(screen.getByTestId('new-user-submit'));
+    expect(await screen.findByText('Added bob. Make an enrollment code to let them join.')).toBeInTheDocument();
+    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'POST')?.body).toEqual({
+      name: 'bob',
+      display_name: 'Bob Li',
+      role: 'staff',
+      password: null,
+    });
+
+    await user.click(await screen.findByTestId('enroll-code-bob'));
+    expect(await screen.findByTestId('enrollment-code')).toHaveTextContent('K7QF-93XD');
+    expect(screen.getByTestId('enrollment-link')).toHaveTextContent(`tokendesk://join?server=${encodeURIComponent(SERVER)}&code=K7QF-93XD`);
+    expect(screen.getByText(/Shown this once/)).toBeInTheDocument();
+    // A copy button for each.
+    expect(within(screen.getByRole('dialog')).getAllByRole('button', { name: /copy/i })).toHaveLength(2);
+    expect(backend.argsOf('org_admin_enrollment_code')).toEqual([{ user: 'bob' }]);
+  });
+
+  it('asks for a password only when the new user is an admin', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    await typeInto('new-user-name', 'carol');
+    expect(screen.queryByTestId('new-user-password')).not.toBeInTheDocument();
+    await user.click(within(screen.getByTestId('new-user-role')).getByLabelText('Admin'));
+    await typeInto('new-user-password', 'long enough pw');
+    await typeInto('new-user-confirm', 'long enough pw');
+    await user.click(screen.getByTestId('new-user-submit'));
+    await screen.findByText(/Added carol/);
+    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'POST')?.body).toMatchObject({ role: 'admin', password: 'long enough pw' });
+  });
+
+  it('grants credits on the server', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    await typeInto('grant-user', 'alice');
+    await typeInto('grant-amount', '100');
+    await typeInto('grant-reason', 'welcome');
+    await user.click(screen.getByTestId('grant-submit'));
+    expect(await screen.findByText('Granted 100 credits to alice.')).toBeInTheDocument();
+    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'POST')).toEqual({
+      method: 'POST',
+      path: '/v1/admin/users/alice/entries',
+      body: { kind: 'grant', amount: '100', reason: 'welcome' },
+    });
+  });
+
+  it('reprices a model on the server with a reason, digit for digit', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('org-tab-models'));
+    const row = await screen.findByTestId('org-model-row');
+    expect(row).toHaveTextContent('0.00015');
+    await user.click(screen.getByTestId('org-model-edit-gpt-4o-mini'));
+    const input = await screen.findByTestId('model-input-price');
+    expect(input).toHaveValue('0.00015');
+    await user.clear(input);
+    await user.type(input, '0.000123456789');
+    await typeInto('model-reason', 'new list price');
+    await user.click(screen.getByTestId('model-save'));
+    await waitFor(() => expect(screen.getByTestId('org-model-row')).toHaveTextContent('0.000123456789'));
+    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'PUT')).toEqual({
+      method: 'PUT',
+      path: '/v1/admin/models/gpt-4o-mini',
+      body: { input_usd_per_1k: '0.000123456789', output_usd_per_1k: '0.0006', reason: 'new list price', aliases: null, active: null },
+    });
+  });
+
+  it('changes the rate on the server and shows its history', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('org-tab-rate'));
+    expect(await screen.findByTestId('current-rate')).toHaveTextContent('10000 credits per USD');
+    await typeInto('rate-input', '7.25');
+    await typeInto('rate-reason', 'new quarter');
+    await user.click(screen.getByTestId('rate-submit'));
+    expect(await screen.findByText('Rate changed from 10000 to 7.25.')).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByTestId('rate-history-row')).toHaveTextContent('new quarter'));
+    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'PUT')?.body).toEqual({ credits_per_usd: '7.25', reason: 'new quarter' });
+  });
+
+  it('sets the guards every device enforces, one server change per field changed, credits exact', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('org-tab-guards'));
+    expect(await screen.findByTestId('guards-offline-allowance')).toHaveValue('12.5');
+    expect(screen.getByTestId('guards-event-cap')).toHaveValue('500');
+    await user.clear(screen.getByTestId('guards-daily-budget'));
+    await typeInto('guards-daily-budget', '50.000001');
+    await user.click(screen.getByTestId('guards-save'));
+    await waitFor(() => expect(screen.getByTestId('guards-daily-budget')).toHaveValue('50.000001'));
+    expect(backend.argsOf('org_admin_call').filter((a) => a.method === 'PUT')).toEqual([
+      { method: 'PUT', path: '/v1/admin/policy', body: { key: 'daily_budget', value: '50.000001' } },
+    ]);
+  });
+
+  it('reports the org spend by any grouping and filter, and exports the very same query as CSV', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('org-tab-report'));
+    const [first] = await screen.findAllByTestId('report-row');
+    expect(first).toHaveAttribute('data-key', 'alice');
+    expect(first).toHaveTextContent('4.25');
+
+    await user.click(within(screen.getByTestId('report-by')).getByLabelText('Day'));
+    await waitFor(() => expect(screen.getAllByTestId('report-row')).toHaveLength(2));
+    expect(screen.getByTestId('spend-chart')).toBeInTheDocument();
+    await pickOption('report-filter-user', 'ALICE');
+    await waitFor(() => expect(calls(backend).at(-1)).toMatch(/by=day.*&user=alice$/));
+
+    await user.click(screen.getByTestId('export-csv'));
+    expect(await screen.findByTestId('export-result')).toHaveTextContent('tokendesk-org-report.csv');
+    const shown = calls(backend).filter((c) => c.startsWith('GET /v1/admin/report')).at(-1)!;
+    const [{ query }] = backend.argsOf('org_admin_export_report');
+    expect(shown).toBe(`GET /v1/admin/report?${String(query)}`);
+  });
+
+  it('speaks Chinese', async () => {
+    orgServer();
+    await act(() => i18n.changeLanguage('zh'));
+    renderWindow('admin');
+    expect(await screen.findByTestId('org-tab-people')).toHaveTextContent('用户与设备');
+    expect(screen.getByTestId('org-tab-report')).toHaveTextContent('组织报表');
+    expect(screen.getByTestId('org-admin-session')).toHaveTextContent('已以 root 登录');
+    const [live] = await screen.findAllByTestId('org-device-row');
+    expect(live).toHaveTextContent('-420 秒');
+    await user.click(screen.getByTestId('enroll-code-alice'));
+    expect(await screen.findByText(/只显示这一次/)).toBeInTheDocument();
+  });
+});
