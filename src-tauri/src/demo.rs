@@ -31,6 +31,8 @@ pub fn start_simulator() -> std::io::Result<DifySim> {
 /// The demo app, at this simulator's URL. There is one, whatever port the simulator got: a busy 8765
 /// moves it rather than registering another.
 pub fn demo_app(ledger: &mut Ledger, sim: &DifySim) -> Result<DifyApp> {
+    // Its replies spend demo credits of their own; a ledger from before that gets them now.
+    ledger.demo_account()?;
     let url = sim.share_url(AppKind::Chat, DEMO_TOKEN);
     let binding = |app: Option<&DifyApp>| match app.and_then(|app| app.model.clone()) {
         Some(model) => AppBinding::Model(model),

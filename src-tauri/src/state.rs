@@ -263,7 +263,7 @@ impl Shell {
     /// reads, cheap enough for every charge (unlike the whole dashboard).
     pub fn balance(&self) -> ShellResult<(rust_decimal::Decimal, bool)> {
         self.ledger(|ledger| {
-            let account = ledger.active_account()?;
+            let account = ledger.shown_account()?;
             Ok((
                 account.balance,
                 account.balance_micros < ledger.policy()?.low_balance_micros,

@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::entries::{self, Entry, EntryKind, NewEntry};
 use crate::error::{LedgerError, Result};
 use crate::money::{MICROS_PER_CREDIT, Micros, micros_to_credits};
-use crate::{Ledger, time};
+use crate::sync::Mode;
+use crate::{Ledger, seed, time};
 
 /// One manual entry moves at most a billion credits: larger is a typing error.
 const MAX_MANUAL_MICROS: Micros = 1_000_000_000 * MICROS_PER_CREDIT;
@@ -125,6 +126,23 @@ impl Ledger {
             |row| row.get(0),
         )?;
         account_by_id(&self.conn, id)
+    }
+
+    /// The account the windows show: the demo's own in the demo, else the active one.
+    pub fn shown_account(&self) -> Result<Account> {
+        if self.mode()? == Mode::Demo {
+            match self.account(seed::DEMO_ACCOUNT) {
+                Err(LedgerError::NotFound { .. }) => {}
+                demo => return demo,
+            }
+        }
+        self.active_account()
+    }
+
+    /// The demo account, made with its demo credits if this ledger has none yet (one from before it).
+    pub fn demo_account(&mut self) -> Result<Account> {
+        self.write(|tx| seed::demo_account_id(tx).map(drop))?;
+        self.account(seed::DEMO_ACCOUNT)
     }
 
     pub fn add_account(&mut self, name: &str, display_name: &str, role: Role) -> Result<Account> {

@@ -226,7 +226,11 @@ impl Ledger {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 (name, share_url.trim(), &location.origin, &location.token, pricing.as_str(), model_id, demo, tx.env.now_micros()),
             )?;
-            Ok(tx.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            if demo {
+                crate::seed::demo_account_id(tx)?;
+            }
+            Ok(id)
         })?;
         self.app(id)
     }

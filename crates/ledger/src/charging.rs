@@ -14,7 +14,7 @@ use crate::frame::{self, MAX_PAYLOAD_BYTES};
 use crate::guards::{Policy, is_flooding, is_over_cap, read_policy};
 use crate::money::{Micros, Price, micros_to_credits, usd_for_tokens, usd_to_micros};
 use crate::pricing::{current_rate, model_by_id};
-use crate::{Ledger, Tx, sync};
+use crate::{Ledger, Tx, seed, sync};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -353,7 +353,7 @@ impl Ledger {
     ) -> Result<ChargeResult> {
         self.write(|tx| {
             let policy = read_policy(tx)?;
-            let account_id: i64 = tx
+            let mut account_id: i64 = tx
                 .prepare_cached("SELECT active_account_id FROM policy WHERE id = 1")?
                 .query_row([], |row| row.get(0))?;
             let checked = if policy.integration_enabled {
@@ -373,12 +373,17 @@ impl Ledger {
                 Ok((_, Err(ResolveError::Database(error)))) => return Err(error.into()),
             };
             let (claimed, estimated, message_id, app_name) = match resolved {
-                Ok((event, app, priced_as)) => (
-                    settle(tx, &policy, account_id, &app, priced_as, &event, payload)?,
-                    event.estimated,
-                    Some(event.message_id),
-                    Some(app.name),
-                ),
+                Ok((event, app, priced_as)) => {
+                    if app.demo {
+                        account_id = seed::demo_account_id(tx)?;
+                    }
+                    (
+                        settle(tx, &policy, account_id, &app, priced_as, &event, payload)?,
+                        event.estimated,
+                        Some(event.message_id),
+                        Some(app.name),
+                    )
+                }
                 Err(error) => {
                     let audit_id = audit_rejection(tx, page_url, payload, &error)?;
                     let claimed = Claimed {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::apps::{ResolveError, resolve};
 use crate::error::{EventError, LedgerError, Result};
 use crate::money::{Micros, micros_to_credits};
-use crate::{Ledger, stats, sync, time};
+use crate::{Ledger, seed, stats, sync, time};
 
 /// The flood guard counts charges over this window.
 const FLOOD_WINDOW_MICROS: i64 = 60_000_000;
@@ -164,9 +164,15 @@ impl Ledger {
         self.policy()
     }
 
-    /// The pre-send gate: may the active user send a message from this Dify page now?
+    /// The pre-send gate: may the active user send a message from this Dify page now? The demo's page
+    /// spends the demo's own credits.
     pub fn may_send(&self, page_url: &str) -> Result<SendDecision> {
-        let account = self.active_account()?;
+        let demo = matches!(resolve(&self.conn, page_url), Ok(app) if app.demo);
+        let account = if demo {
+            self.account(seed::DEMO_ACCOUNT)?
+        } else {
+            self.active_account()?
+        };
         let refusal = self.refusal(page_url, account.id, account.balance_micros)?;
         Ok(SendDecision {
             allowed: refusal.is_none(),

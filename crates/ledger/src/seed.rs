@@ -10,6 +10,9 @@ use crate::{Ledger, Tx};
 pub const DEFAULT_CREDITS_PER_USD: &str = "10000";
 pub const STAFF_ACCOUNT: &str = "staff";
 pub const ADMIN_ACCOUNT: &str = "admin";
+/// The demo's replies are charged here, to demo credits of its own, never to a real balance.
+pub const DEMO_ACCOUNT: &str = "demo";
+const DEMO_CREDITS: i64 = 1_000;
 const SYSTEM_ACTOR: &str = "system";
 const INITIAL_ALLOWANCE_CREDITS: i64 = 10_000;
 
@@ -96,18 +99,49 @@ fn seed(tx: &Tx) -> Result<String> {
          VALUES (1, 1, 0, ?1, 30, ?2, 2000000, 0, 0, ?3, ?4, ?5)",
         (5_000 * MICROS_PER_CREDIT, 1_000 * MICROS_PER_CREDIT, staff_id, SYSTEM_ACTOR, now),
     )?;
+    system_grant(tx, staff_id, INITIAL_ALLOWANCE_CREDITS, "initial allowance")?;
+    Ok(tx.env.device_id.clone())
+}
+
+/// The demo account's id, made with its demo credits the first time the demo needs it.
+pub(crate) fn demo_account_id(tx: &Tx) -> Result<i64> {
+    let existing: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM accounts WHERE name = ?1",
+            [DEMO_ACCOUNT],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    tx.execute(
+        "INSERT INTO accounts (name, display_name, role, created_at) VALUES (?1, 'Demo', 'staff', ?2)",
+        (DEMO_ACCOUNT, tx.env.now_micros()),
+    )?;
+    let id = tx.last_insert_rowid();
+    system_grant(
+        tx,
+        id,
+        DEMO_CREDITS,
+        "demo credits: the demo's replies are charged here, never to a real balance",
+    )?;
+    Ok(id)
+}
+
+fn system_grant(tx: &Tx, account_id: i64, credits: i64, reason: &str) -> Result<()> {
     post(
         tx,
         &NewEntry {
-            account_id: staff_id,
-            amount_micros: INITIAL_ALLOWANCE_CREDITS * MICROS_PER_CREDIT,
+            account_id,
+            amount_micros: credits * MICROS_PER_CREDIT,
             kind: EntryKind::Grant,
             actor: SYSTEM_ACTOR,
-            reason: Some("initial allowance"),
+            reason: Some(reason),
             reverses_id: None,
             held_id: None,
             usage: None,
         },
     )?;
-    Ok(tx.env.device_id.clone())
+    Ok(())
 }

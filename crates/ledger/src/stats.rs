@@ -219,7 +219,7 @@ impl Ledger {
 
     /// Everything the dashboard's first screen shows, for the active account, with a `days`-long series.
     pub fn dashboard(&self, days: u16) -> Result<Dashboard> {
-        let account = self.active_account()?;
+        let account = self.shown_account()?;
         let policy = self.policy()?;
         let rate = current_rate(&self.conn)?;
         let today = self.today();
@@ -250,7 +250,7 @@ impl Ledger {
     pub fn history(&self, query: &HistoryQuery) -> Result<HistoryPage> {
         let account = match &query.account {
             Some(name) => self.account(name)?,
-            None => self.active_account()?,
+            None => self.shown_account()?,
         };
         let limit = query.limit.clamp(1, MAX_PAGE_ROWS);
         let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE account_id = ?");

@@ -115,7 +115,7 @@ const en = {
     island: 'This computer only',
     islandHint: 'No org server: you are your own admin, and what you set in the Admin window applies to this computer only.',
     demo: 'Demo',
-    demoHint: 'Replies come from the built-in Dify simulator.',
+    demoHint: 'Replies come from the built-in Dify simulator and spend demo credits of their own, never a real balance.',
     org: 'Org: {{org}}',
   },
   org: {

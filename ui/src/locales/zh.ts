@@ -116,7 +116,7 @@ const zh: Messages = {
     island: '仅本机',
     islandHint: '没有组织服务器：您就是自己的管理员，管理窗口里的设置只对本机有效。',
     demo: '演示',
-    demoHint: '回复来自内置的 Dify 模拟器。',
+    demoHint: '回复来自内置的 Dify 模拟器，只消耗单独的演示积分，不动真实余额。',
     org: '组织：{{org}}',
   },
   org: {
