@@ -167,13 +167,16 @@ impl Ledger {
     /// The pre-send gate: may the active user send a message from this Dify page now? The demo's page
     /// spends the demo's own credits.
     pub fn may_send(&self, page_url: &str) -> Result<SendDecision> {
-        let demo = matches!(resolve(&self.conn, page_url), Ok(app) if app.demo);
-        let account = if demo {
-            self.account(seed::DEMO_ACCOUNT)?
-        } else {
-            self.active_account()?
+        let app = match resolve(&self.conn, page_url) {
+            Ok(app) => Ok(app),
+            Err(ResolveError::Event(error)) => Err(error),
+            Err(ResolveError::Database(error)) => return Err(error.into()),
         };
-        let refusal = self.refusal(page_url, account.id, account.balance_micros)?;
+        let account = match &app {
+            Ok(app) if app.demo => self.account(seed::DEMO_ACCOUNT)?,
+            _ => self.active_account()?,
+        };
+        let refusal = self.refusal(app.err(), account.id, account.balance_micros)?;
         Ok(SendDecision {
             allowed: refusal.is_none(),
             code: refusal.as_ref().map(Refusal::code),
@@ -182,15 +185,19 @@ impl Ledger {
         })
     }
 
-    fn refusal(&self, page_url: &str, account_id: i64, balance: Micros) -> Result<Option<Refusal>> {
+    /// Why a send is refused now, if it is; `unusable_app` says why the page's app cannot be metered.
+    fn refusal(
+        &self,
+        unusable_app: Option<EventError>,
+        account_id: i64,
+        balance: Micros,
+    ) -> Result<Option<Refusal>> {
         let policy = self.policy()?;
         if !policy.integration_enabled {
             return Ok(Some(Refusal::IntegrationDisabled));
         }
-        match resolve(&self.conn, page_url) {
-            Ok(_) => {}
-            Err(ResolveError::Event(error)) => return Ok(Some(Refusal::App(error))),
-            Err(ResolveError::Database(error)) => return Err(error.into()),
+        if let Some(error) = unusable_app {
+            return Ok(Some(Refusal::App(error)));
         }
         if let Some(detail) = sync::lease_refusal(&self.conn, self.env.now_micros())? {
             return Ok(Some(Refusal::OfflineAllowance(detail)));

@@ -58,8 +58,9 @@ fn signed_in(shell: &Shell) -> ShellResult<OrgAdmin> {
 
 #[tauri::command]
 pub async fn org_admin_status(shell: State<'_, Shell>) -> ShellResult<OrgAdminStatus> {
-    let admin = session(&shell)?;
-    Ok(status(enrolled_server(&shell)?, admin.as_ref()))
+    let server = enrolled_server(&shell)?;
+    let admin = OrgAdmin::load_for(&shell.data_dir, &server);
+    Ok(status(server, admin.as_ref()))
 }
 
 #[tauri::command]
