@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh checkout, after installing what it needs:
 # every Rust crate (ledger, CLI, simulator, desktop ACL), the relay's and the UI's Vitest suites,
+# the Debian packages (made, installed on this machine and checked: needs root or sudo),
 # and the end-to-end tests of the real app under Xvfb through WebDriver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,11 @@ cargo build "${cargo_args[@]}" --all-targets
 
 npm run --silent test:relay
 npm run --silent test:ui
+
+# The packages leave the desktop app installed, and the end-to-end tests below run that one too.
+bash scripts/package.sh --no-setup
+bash scripts/test-packages.sh
+export TOKENDESK_INSTALLED_DESKTOP=/usr/bin/tokendesk-desktop
 
 # Every Rust test, the end-to-end ones included (they run one app at a time by themselves). The outer
 # timeout turns a WebDriver call that never answers into a failure instead of a stuck CI run.

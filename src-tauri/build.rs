@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "choose_mode",
     "join_org",
     "sync_now",
+    "redeem_code",
     // Local windows: the org's admin on its server (the server checks the role).
     "org_admin_status",
     "org_admin_login",
@@ -35,6 +36,7 @@ const COMMANDS: &[&str] = &[
     "org_admin_call",
     "org_admin_export_report",
     "org_admin_enrollment_code",
+    "org_admin_create_codes",
     // Local windows: admin (a live admin session is checked in the command).
     "admin_set_password",
     "admin_login",

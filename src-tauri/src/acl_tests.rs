@@ -8,9 +8,11 @@ use tauri::webview::InvokeRequest;
 use tauri::{App, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::AppBinding;
+use tokendesk_ledger::sync::Mode;
 
 use crate::commands::{admin, staff};
 use crate::language::{Language, LanguageChoice};
+use crate::managed::ManagedInstall;
 use crate::state::Shell;
 use crate::{relay, windows, with_commands};
 
@@ -23,6 +25,11 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    managed_fixture(ManagedInstall::default())
+}
+
+/// The fixture on a computer whose administrator decided `managed`.
+fn managed_fixture(managed: ManagedInstall) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut ledger = Ledger::open_dir(dir.path()).unwrap();
     ledger
@@ -38,7 +45,7 @@ fn fixture() -> Fixture {
         .save(Language::En)
         .unwrap();
     let app = with_commands(mock_builder())
-        .manage(Shell::new(ledger, dir.path().to_owned(), false, None, None).unwrap())
+        .manage(Shell::new(ledger, dir.path().to_owned(), false, None, managed).unwrap())
         .build(tauri::generate_context!())
         .unwrap();
     relay::allow_origins(app.handle(), "dify", &[DIFY.to_owned()]).unwrap();
@@ -117,6 +124,14 @@ fn the_dify_origin_may_call_the_relay_and_nothing_else() {
             serde_json::json!({"method": "GET", "path": "/v1/admin/users", "body": null}),
         ),
         ("org_admin_status", serde_json::json!({})),
+        (
+            "redeem_code",
+            serde_json::json!({"code": "ABCD-EFGH-JKLM-NOPQ"}),
+        ),
+        (
+            "org_admin_create_codes",
+            serde_json::json!({"count": 1, "amount": "10", "reason": "x", "validDays": null}),
+        ),
     ] {
         let refused = invoke(&chat, SHARE_URL, cmd, body).unwrap_err();
         assert!(refused.contains("not allowed"), "{cmd}: {refused}");
@@ -220,6 +235,15 @@ fn local_windows_may_call_admin_commands_with_a_session() {
     // An island has no org console: its admin window is the local one.
     let no_org = invoke(&admin, local, "org_admin_status", serde_json::json!({})).unwrap_err();
     assert!(no_org.contains("not enrolled"), "{no_org}");
+    // Nor does it have an org to redeem codes with.
+    let no_redeem = invoke(
+        &dashboard,
+        local,
+        "redeem_code",
+        serde_json::json!({"code": "ABCD-EFGH-JKLM-NOPQ"}),
+    )
+    .unwrap_err();
+    assert!(no_redeem.contains("not enrolled"), "{no_redeem}");
     // The relay's commands are not the local windows' business.
     assert!(
         invoke(&dashboard, local, "report_usage", frame("m3"))
@@ -482,4 +506,53 @@ fn a_language_picked_by_hand_names_the_menus_and_is_kept_for_the_next_start() {
     // It hears of the choice when it reports in.
     let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
     assert_eq!(status["language"], "en");
+}
+
+#[test]
+fn the_about_item_shows_the_workspace_version() {
+    let fixture = fixture();
+    windows::refresh_menus(fixture.app.handle()).unwrap();
+    let predefined: Vec<String> = fixture
+        .app
+        .menu()
+        .expect("an app menu")
+        .items()
+        .unwrap()
+        .iter()
+        .filter_map(|item| item.as_submenu().map(|submenu| submenu.items().unwrap()))
+        .flatten()
+        .filter_map(|item| {
+            item.as_predefined_menuitem()
+                .map(|item| item.text().unwrap())
+        })
+        .collect();
+    assert!(
+        predefined.contains(&"About TokenDesk".to_owned()),
+        "{predefined:?}"
+    );
+    // tauri.conf.json names no version of its own: the app's is the one every crate shares.
+    let about = windows::about(fixture.app.handle(), Language::En);
+    assert_eq!(about.version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn a_managed_install_refuses_the_ways_in_its_administrator_withholds() {
+    let fixture = managed_fixture(ManagedInstall {
+        offer_demo: false,
+        ..ManagedInstall::default()
+    });
+    let mode = || {
+        let shell = fixture.app.state::<Shell>();
+        shell.ledger(|ledger| ledger.mode()).unwrap()
+    };
+    let before = mode();
+    let refused = tauri::async_runtime::block_on(crate::commands::org::choose_mode(
+        fixture.app.handle().clone(),
+        fixture.app.state(),
+        Mode::Demo,
+    ))
+    .unwrap_err();
+    assert_eq!(refused.code(), "not_offered", "{refused}");
+    assert_eq!(mode(), before);
+    assert_ne!(before, Mode::Demo);
 }

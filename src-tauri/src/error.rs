@@ -1,14 +1,15 @@
-//! The shell's errors, serialized to `{code, message}` for the windows and the relay.
+//! The shell's errors: the operations' own ([`ApiError`]) and the windows', each serialized to
+//! `{code, message}` for the windows and the relay.
 
-use serde::ser::SerializeStruct;
+use serde::Serialize;
+use tokendesk_api::{ApiError, error_body};
 use tokendesk_ledger::LedgerError;
+use tokendesk_sync_client::ClientError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
     #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    #[error("this needs an admin session: log in to the admin window first")]
-    AdminSessionRequired,
+    Api(#[from] ApiError),
     #[error("no window is called {0:?}")]
     UnknownWindow(String),
     #[error("the page's address is unavailable: {0}")]
@@ -17,30 +18,41 @@ pub enum ShellError {
     Window(#[from] tauri::Error),
     #[error("cannot keep the language choice: {0}")]
     Preference(std::io::Error),
-    #[error(transparent)]
-    Org(#[from] tokendesk_sync_client::ClientError),
+    #[error(
+        "this computer's administrator does not offer the {} mode (/etc/tokendesk/desktop.toml)",
+        format!("{:?}", .0).to_lowercase()
+    )]
+    NotOffered(tokendesk_ledger::sync::Mode),
 }
 
 impl ShellError {
     pub fn code(&self) -> &str {
         match self {
-            Self::Ledger(error) => error.code(),
-            Self::AdminSessionRequired => "admin_session_required",
+            Self::Api(error) => error.code(),
             Self::UnknownWindow(_) => "unknown_window",
             Self::PageUrl(_) => "page_url",
             Self::Window(_) => "window",
             Self::Preference(_) => "preference",
-            Self::Org(error) => error.code(),
+            Self::NotOffered(_) => "not_offered",
         }
     }
 }
 
-impl serde::Serialize for ShellError {
+impl From<LedgerError> for ShellError {
+    fn from(error: LedgerError) -> Self {
+        Self::Api(error.into())
+    }
+}
+
+impl From<ClientError> for ShellError {
+    fn from(error: ClientError) -> Self {
+        Self::Api(error.into())
+    }
+}
+
+impl Serialize for ShellError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut state = serializer.serialize_struct("ShellError", 2)?;
-        state.serialize_field("code", self.code())?;
-        state.serialize_field("message", &self.to_string())?;
-        state.end()
+        error_body(self.code(), self).serialize(serializer)
     }
 }
 

@@ -4,6 +4,7 @@ mod commands;
 mod demo;
 mod error;
 mod language;
+mod managed;
 mod relay;
 mod state;
 mod sync;
@@ -11,14 +12,17 @@ mod windows;
 
 #[cfg(test)]
 mod acl_tests;
+#[cfg(test)]
+mod bindings;
 
 use clap::Parser;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tauri::{Manager, Runtime};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::{AppBinding, DifyApp, share_location};
 use tokendesk_ledger::sync::Mode;
 
+use managed::ManagedInstall;
 use state::Shell;
 
 /// The data directory shared with the `tokendesk` CLI: the OS data dir under the app's identifier.
@@ -37,7 +41,7 @@ struct Args {
     /// Open this Dify app (a share URL such as https://dify.example.com/chat/TOKEN).
     #[arg(long, env = "TOKENDESK_DIFY_URL")]
     dify_url: Option<String>,
-    /// The org server the first run's join form offers (managed installs).
+    /// The org server the first run's join form offers, over /etc/tokendesk/desktop.toml's.
     #[arg(long = "server", env = "TOKENDESK_SERVER_URL")]
     server_url: Option<String>,
 }
@@ -82,12 +86,14 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
             commands::org::choose_mode,
             commands::org::join_org,
             commands::org::sync_now,
+            commands::org::redeem_code,
             commands::org_admin::org_admin_status,
             commands::org_admin::org_admin_login,
             commands::org_admin::org_admin_logout,
             commands::org_admin::org_admin_call,
             commands::org_admin::org_admin_export_report,
             commands::org_admin::org_admin_enrollment_code,
+            commands::org_admin::org_admin_create_codes,
             commands::admin::admin_set_password,
             commands::admin::admin_login,
             commands::admin::admin_logout,
@@ -142,6 +148,10 @@ fn chosen_app(ledger: &mut Ledger, dify_url: Option<&str>) -> Result<Option<Dify
 }
 
 fn launch(args: Args) -> Result<(), String> {
+    let mut managed = ManagedInstall::read(Path::new(managed::SYSTEM_CONFIG))?;
+    if args.server_url.is_some() {
+        managed.server_url = args.server_url;
+    }
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => dirs::data_dir()
@@ -162,14 +172,8 @@ fn launch(args: Args) -> Result<(), String> {
         }
         _ => None,
     };
-    let shell = Shell::new(
-        ledger,
-        data_dir,
-        integration_forced_off(),
-        demo,
-        args.server_url,
-    )
-    .map_err(|err| err.to_string())?;
+    let shell = Shell::new(ledger, data_dir, integration_forced_off(), demo, managed)
+        .map_err(|err| err.to_string())?;
     // Remember where the balance starts, so only a later crossing notifies.
     let (_, starts_low) = shell.balance().map_err(|err| err.to_string())?;
     shell.crossed_low_balance(starts_low);

@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, RwLock};
+use tokendesk_api::{Api, ApiResult, Caller};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::apps::DifyApp;
 use tokendesk_ledger::sync::SyncStatus;
@@ -12,6 +13,7 @@ use tokendesk_sync_client::device::LedgerAccess;
 
 use crate::error::{ShellError, ShellResult};
 use crate::language::{Language, LanguageChoice};
+use crate::managed::ManagedInstall;
 
 /// How long an admin login lasts.
 const ADMIN_SESSION: Duration = Duration::minutes(15);
@@ -46,11 +48,11 @@ pub struct OrgLink {
     pub wake: tokio::sync::Notify,
     /// Whether the background sync runs (it starts once: at launch when enrolled, or on joining).
     pub started: AtomicBool,
-    /// The join form's server, from `--server` or `TOKENDESK_SERVER_URL`.
-    pub suggested_server: Option<String>,
+    /// The join form's server (`--server`, else the managed install's) and the ways in offered.
+    pub managed: ManagedInstall,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
 pub struct MonitorStatus {
     pub chat_open: bool,
     pub chat_url: Option<String>,
@@ -69,7 +71,7 @@ pub struct MonitorStatus {
     pub sync: Option<SyncStatus>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SendCheck {
     pub endpoint: String,
     pub at: DateTime<Utc>,
@@ -77,7 +79,7 @@ pub struct SendCheck {
     pub code: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct AdminStatus {
     pub password_set: bool,
     pub session_expires_at: Option<DateTime<Utc>>,
@@ -89,7 +91,7 @@ impl Shell {
         data_dir: std::path::PathBuf,
         integration_forced_off: bool,
         demo: Option<dify_sim::DifySim>,
-        suggested_server: Option<String>,
+        managed: ManagedInstall,
     ) -> ShellResult<Self> {
         let language_choice = LanguageChoice::in_dir(&data_dir);
         let navigable_origins = RwLock::new(navigable_origins(&ledger)?);
@@ -115,7 +117,7 @@ impl Shell {
             org: OrgLink {
                 wake: tokio::sync::Notify::new(),
                 started: AtomicBool::new(false),
-                suggested_server,
+                managed,
             },
         })
     }
@@ -236,12 +238,26 @@ impl Shell {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     }
 
-    /// Fails unless an admin session is live.
-    pub fn require_admin(&self) -> ShellResult<&'static str> {
-        match self.admin_status()?.session_expires_at {
-            Some(_) => Ok(ADMIN),
-            None => Err(ShellError::AdminSessionRequired),
+    /// Who the windows act as: the admin while an admin session is live, else staff.
+    pub fn caller(&self) -> Caller {
+        let until = *self
+            .admin_session_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match until {
+            Some(until) if until > Utc::now() => Caller::admin(ADMIN),
+            _ => Caller::staff(),
         }
+    }
+
+    /// Runs an operation on the ledger as the windows' caller: the API checks the role.
+    pub fn api<T>(&self, work: impl FnOnce(&mut Api) -> ApiResult<T>) -> ShellResult<T> {
+        let caller = self.caller();
+        let mut ledger = self
+            .ledger
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(work(&mut Api::new(&mut ledger, &caller))?)
     }
 
     /// The monitor's status with the integration switch read afresh from the ledger (which the CLI

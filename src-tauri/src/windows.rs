@@ -2,7 +2,7 @@
 //! window loads the Dify app with the relay injected and stays on the configured hosts.
 
 use std::sync::Mutex;
-use tauri::menu::{Menu, MenuBuilder, MenuEvent, MenuItem, SubmenuBuilder};
+use tauri::menu::{AboutMetadata, Menu, MenuBuilder, MenuEvent, MenuItem, SubmenuBuilder};
 use tauri::tray::TrayIconBuilder;
 use tauri::webview::PageLoadEvent;
 use tauri::{
@@ -249,6 +249,10 @@ fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<(Menu<R>, MenuItem<R>)> {
         .text("open:admin", pick("管理", "Admin"))
         .text("open:diagnostics", pick("诊断", "Diagnostics"))
         .separator()
+        .about_with_text(
+            pick("关于 TokenDesk", "About TokenDesk"),
+            Some(about(app, language)),
+        )
         .text("quit", pick("退出", "Quit"))
         .build()?;
     let mut apps = SubmenuBuilder::new(app, pick("应用", "Apps"));
@@ -269,6 +273,25 @@ fn menu<R: Runtime>(app: &AppHandle<R>) -> ShellResult<(Menu<R>, MenuItem<R>)> {
         .items(&[&windows, &apps.build()?])
         .build()?;
     Ok((menu, balance_line))
+}
+
+/// What the About dialog shows: the workspace's one version (tauri.conf.json names none, so Tauri takes
+/// Cargo's).
+pub fn about<R: Runtime>(app: &AppHandle<R>, language: Language) -> AboutMetadata<'static> {
+    AboutMetadata {
+        name: Some("TokenDesk".into()),
+        version: Some(app.package_info().version.to_string()),
+        comments: Some(
+            language
+                .pick(
+                    "以积分计量 Dify 对话的用量",
+                    "Meters Dify chat usage in credits",
+                )
+                .into(),
+        ),
+        license: Some(env!("CARGO_PKG_LICENSE").into()),
+        ..AboutMetadata::default()
+    }
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {

@@ -25,9 +25,22 @@ const LEADS = [
   'protocol',
   'managed_by_server',
   'unauthorized',
+  'bad_amount',
+  'bad_name',
+  'bad_share_url',
+  'model_required',
+  'model_not_allowed',
+  'exists',
+  'already_charged',
+  'unpriceable',
 ] as const;
 type Lead = (typeof LEADS)[number];
 const hasLead = (code: string): code is Lead => (LEADS as readonly string[]).includes(code);
+
+// Codes whose translation says it all, with no need for Rust's message.
+const WHOLE = [SESSION_REQUIRED, 'wrong_password', 'redemption_invalid', 'redemption_used'] as const;
+type Whole = (typeof WHOLE)[number];
+const isWhole = (code: string): code is Whole => (WHOLE as readonly string[]).includes(code);
 
 /**
  * A rejected command as one line for the user: codes that say it all translated whole, known codes with a
@@ -35,9 +48,7 @@ const hasLead = (code: string): code is Lead => (LEADS as readonly string[]).inc
  */
 export function describeError(t: TFunction, error: unknown): string {
   if (isCommandError(error)) {
-    if (error.code === SESSION_REQUIRED || error.code === 'wrong_password') {
-      return t(`errors.${error.code}`);
-    }
+    if (isWhole(error.code)) return t(`errors.${error.code}`);
     if (hasLead(error.code)) return t('errors.known', { lead: t(`errors.leads.${error.code}`), message: error.message });
     return t('errors.other', { message: error.message, code: error.code });
   }

@@ -12,6 +12,11 @@ export function formatCredits(value: number, signed = false): string {
   return (signed ? signedCreditsFormat : creditsFormat).format(value);
 }
 
+/** Integer micro-credits as grouped credits for display; at most 6 decimals, so the rounding is exact. */
+export function formatMicros(micros: number, signed = false): string {
+  return formatCredits(micros / 1e6, signed);
+}
+
 /** Integer micro-credits as an exact decimal string of credits (`1500000` → `"1.5"`), with no float in between. */
 export function microsText(micros: number): string {
   const sign = micros < 0 ? '-' : '';

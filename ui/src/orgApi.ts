@@ -1,11 +1,12 @@
 // The org server's admin API, as the admin window of an enrolled desktop calls it: through the shell
-// (`org_admin_*` commands), which holds the session and signs each call. The shapes follow the serde types
-// of crates/sync-proto (`admin`): money is integer micro-credits (`*_micros`), prices and rates are decimal
-// strings, times are RFC 3339 UTC.
+// (`org_admin_*` commands), which holds the session and signs each call. The wire types are generated from
+// crates/sync-proto (`ui/src/bindings/org.ts`): money is integer micro-credits (`*_micros`), prices and rates
+// are decimal strings, times are RFC 3339 UTC.
 import { invoke } from '@tauri-apps/api/core';
+import type * as Wire from './bindings/org';
 import type { BalanceKind, ExportResult } from './api';
 
-export type OrgRole = 'staff' | 'admin';
+export type OrgRole = Wire.Role;
 
 export interface OrgAdminStatus {
   /** The server this device is enrolled with. */
@@ -15,27 +16,14 @@ export interface OrgAdminStatus {
   expires_at: string | null;
 }
 
-export interface OrgUser {
-  id: string;
-  name: string;
-  display_name: string;
-  role: OrgRole;
-}
+export type OrgUser = Wire.UserInfo;
 
-export interface UserSummary {
-  user: OrgUser;
-  balance_micros: number;
-  devices: number;
-  created_at: string;
-}
+export type UserSummary = Wire.UserSummary;
 
-export interface NewUser {
-  name: string;
-  display_name: string | null;
-  role: OrgRole;
-  /** Admins sign in with one; staff never do. */
-  password: string | null;
-}
+/** A user's own budgets, in credits as decimal strings as typed; null: follow the org policy; "0": none. */
+export type UserBudget = Wire.SetBudget;
+
+export type NewUser = Wire.NewUser;
 
 export interface NewEnrollmentCode {
   code: string;
@@ -44,87 +32,60 @@ export interface NewEnrollmentCode {
   join_link: string;
 }
 
-export interface Device {
-  id: string;
-  user: string;
-  name: string;
-  revoked: boolean;
-  last_seen: string | null;
-  /** Device clock minus server clock at the last contact. */
-  clock_skew_ms: number | null;
-  last_seq: number;
-  created_at: string;
-}
+export type Device = Wire.DeviceInfo;
 
-export interface OrgEntry {
-  id: string;
-  user: string;
-  kind: BalanceKind | 'charge' | 'reversal';
-  amount_micros: number;
-  counted: boolean;
-  occurred_at: string;
-  actor: string;
-  reason: string | null;
-}
+export type OrgEntry = Wire.EntryInfo;
 
 /** USD per 1K tokens, as decimal strings. */
-export interface OrgPrice {
-  input_per_1k: string;
-  output_per_1k: string;
-}
+export type OrgPrice = Wire.Price;
 
-export interface OrgModel {
-  name: string;
-  price: OrgPrice;
-  aliases: string[];
-  active: boolean;
-  updated_at: string;
-}
+export type OrgModel = Wire.ModelInfo;
 
-export interface OrgPriceChange {
-  model: string;
-  old: OrgPrice | null;
-  new: OrgPrice;
-  changed_by: string;
-  reason: string;
-  changed_at: string;
-  config_version: number;
-}
+export type OrgPriceChange = Wire.PriceChange;
 
-export interface OrgRateChange {
-  old_rate: string | null;
-  new_rate: string;
-  changed_by: string;
-  reason: string;
-  changed_at: string;
-  config_version: number;
-}
+export type OrgRateChange = Wire.RateChange;
 
-export interface OrgRate {
-  credits_per_usd: string;
-  history: OrgRateChange[];
-}
+export type OrgRate = Wire.RateInfo;
 
 /** The guards every device enforces (money in micro-credits), and the offline allowance per device. */
-export interface OrgPolicy {
-  integration_enabled: boolean;
-  min_balance_micros: number;
-  event_cap_micros: number;
-  flood_max_per_minute: number;
-  low_balance_micros: number;
-  max_tokens_per_event: number;
-  daily_budget_micros: number;
-  monthly_budget_micros: number;
-  offline_allowance_micros: number;
-  lease_seconds: number;
+export type OrgPolicy = Wire.Policy;
+
+export type OrgPricing = Wire.Pricing;
+
+/** A Dify app of the org (`AppConfig`): priced by its bound model or by Dify's reported price. */
+export type OrgApp = Wire.AppConfig;
+
+/** `POST /v1/admin/apps`; `model` only with `model` pricing. */
+export type NewOrgApp = Wire.NewApp;
+
+/** `PATCH /v1/admin/apps/{id}`: null leaves a field as it is. */
+export type OrgAppChange = { [K in keyof NewOrgApp]: NewOrgApp[K] | null } & { enabled: boolean | null };
+
+export type OrgHeldReason = Wire.HoldReason;
+
+/** A held or quarantined event on the server (`HeldInfo`). */
+export type OrgHeld = Wire.HeldInfo;
+
+/** What `org_admin_create_codes` takes: credits as a decimal string, days of validity (null: no expiry). */
+export interface NewCodes {
+  count: number;
+  amount: string;
+  reason: string;
+  validDays: number | null;
 }
 
-export interface OrgApp {
-  id: string;
-  name: string;
+/** A batch of redemption codes, shown once: the server keeps only their hashes; the shell saved their CSV. */
+export interface CodeBatch {
+  batch_id: string;
+  amount_micros: number;
+  expires_at: string | null;
+  codes: { id: string; code: string }[];
+  csv_path: string;
 }
 
-export type ReportBy = 'user' | 'app' | 'model' | 'day';
+export type RedemptionCode = Wire.RedemptionCodeInfo;
+
+export type ReportBy = Wire.ReportBy;
 
 /** What the report screen asks for; also the query of its CSV, so the file is exactly what is shown. */
 export interface ReportQuery {
@@ -137,20 +98,9 @@ export interface ReportQuery {
   model?: string;
 }
 
-export interface ReportRow {
-  key: string;
-  credits_micros: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  messages: number;
-}
+export type ReportRow = Wire.ReportRow;
 
-export interface Report {
-  by: ReportBy;
-  from: string | null;
-  to: string | null;
-  rows: ReportRow[];
-}
+export type Report = Wire.Report;
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -180,6 +130,8 @@ export const orgApi = {
   /** A grant, top-up or adjustment; `amount` is credits as a decimal string. */
   addEntry: (user: string, kind: BalanceKind, amount: string, reason: string) =>
     call<OrgEntry>('POST', `/v1/admin/users/${segment(user)}/entries`, { kind, amount, reason }),
+  /** Sets both of a user's budgets at once. */
+  setBudget: (user: string, budget: UserBudget) => call<UserSummary>('PUT', `/v1/admin/users/${segment(user)}/budget`, budget),
   devices: () => call<Device[]>('GET', '/v1/admin/devices'),
   revokeDevice: (id: string) => call<Device>('POST', `/v1/admin/devices/${segment(id)}/revoke`, {}),
 
@@ -197,9 +149,22 @@ export const orgApi = {
   rate: () => call<OrgRate>('GET', '/v1/admin/rate'),
   setRate: (rate: string, reason: string) => call<OrgRate>('PUT', '/v1/admin/rate', { credits_per_usd: rate, reason }),
   apps: () => call<OrgApp[]>('GET', '/v1/admin/apps'),
+  addApp: (app: NewOrgApp) => call<OrgApp>('POST', '/v1/admin/apps', app),
+  updateApp: (id: string, change: Partial<OrgAppChange>) =>
+    call<OrgApp>('PATCH', `/v1/admin/apps/${segment(id)}`, { name: null, share_url: null, pricing: null, model: null, enabled: null, ...change }),
   policy: () => call<OrgPolicy>('GET', '/v1/admin/policy'),
   /** One guard by its key; credits as a decimal string, counts and the switch as text. */
   setPolicy: (key: string, value: string) => call<OrgPolicy>('PUT', '/v1/admin/policy', { key, value }),
+
+  /** Pending events, newest first; decided ones too with `all`. */
+  held: (all: boolean) => call<OrgHeld[]>('GET', `/v1/admin/held${all ? '?all=true' : ''}`),
+  /** Charges the server's amount, never the device's. */
+  approveHeld: (id: string, note: string | null) => call<OrgHeld>('POST', `/v1/admin/held/${segment(id)}/approve`, { note }),
+  rejectHeld: (id: string, note: string | null) => call<OrgHeld>('POST', `/v1/admin/held/${segment(id)}/reject`, { note }),
+
+  /** Makes `count` single-use codes worth `amount` credits each; the shell saves their CSV to Downloads. */
+  createCodes: (codes: NewCodes) => invoke<CodeBatch>('org_admin_create_codes', { ...codes }),
+  redemptionCodes: () => call<RedemptionCode[]>('GET', '/v1/admin/redemption-codes?limit=500'),
 
   report: (query: ReportQuery) => call<Report>('GET', `/v1/admin/report?${reportQuery(query)}`),
   /** Saves the report for `query` as the server's CSV in the Downloads folder. */

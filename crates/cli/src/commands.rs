@@ -7,12 +7,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use tokendesk_ledger::apps::AppBinding;
-use tokendesk_ledger::money::{Price, parse_credits, parse_price, parse_rate};
-use tokendesk_ledger::stats::HistoryQuery;
+use tokendesk_api::{Api, ApiError, BalanceKind, Caller, HistoryArgs, PolicyKey, test_connection};
+use tokendesk_ledger::pricing::ModelConfig;
 use tokendesk_ledger::{Ledger, LedgerError, Outcome, bench};
 
-use crate::org::{self, OrgCommand};
+use crate::org::{self, Amount, OrgCommand};
 
 /// The directory the desktop app keeps its data in (its Tauri identifier), shared with this CLI.
 const APP_IDENTIFIER: &str = "com.tokendesk.desktop";
@@ -30,7 +29,8 @@ pub struct Cli {
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
-    /// The admin name recorded on changes.
+    /// The admin name recorded on changes. On a computer that is not enrolled, whoever runs this is its
+    /// admin; an enrolled data directory refuses local admin changes.
     #[arg(long, global = true, env = "TOKENDESK_ACTOR", default_value = "admin")]
     actor: String,
     #[command(subcommand)]
@@ -65,14 +65,20 @@ enum Command {
     #[command(subcommand)]
     Users(UsersCommand),
     /// Grants credits to a user.
-    Grant {
-        user: String,
-        /// Credits, e.g. 500 or 12.5.
-        #[arg(allow_negative_numbers = true)]
-        amount: String,
+    Grant(Amount),
+    /// Tops a user up.
+    Topup(Amount),
+    /// Adjusts a user's balance (may be negative).
+    Adjust(Amount),
+    /// Reverses an entry, once.
+    Reverse {
+        entry_id: String,
         #[arg(long)]
         reason: String,
     },
+    /// The guards: the integration switch, minimum balance, caps, the flood rate and budgets.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Events held for review.
     #[command(subcommand)]
     Held(HeldCommand),
@@ -95,6 +101,8 @@ enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Redeems a redemption code from the org's admin for this device's user.
+    Redeem { code: String },
     /// Runs the org server's admin commands (sign in first with `org login`).
     #[command(subcommand)]
     Org(OrgCommand),
@@ -152,10 +160,26 @@ enum ModelsCommand {
         file: PathBuf,
         #[arg(long)]
         reason: Option<String>,
+        /// Show what the import would do, row by row, and write nothing.
+        #[arg(long)]
+        preview: bool,
     },
     /// A model's price history.
     History {
         name: String,
+    },
+    /// Lets apps be priced by the model again.
+    Enable {
+        name: String,
+    },
+    /// Stops pricing by the model: replies of apps bound to it are held as unpriced.
+    Disable {
+        name: String,
+    },
+    /// Replaces the model's aliases (none clears them).
+    Aliases {
+        name: String,
+        aliases: Vec<String>,
     },
 }
 
@@ -188,6 +212,44 @@ enum AppsCommand {
         #[arg(long)]
         dify_price: bool,
     },
+    /// Renames an app, moves it to another share URL, or rebinds it; what is not given is kept.
+    Edit {
+        id: i64,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+        /// Price replies with this model.
+        #[arg(long, conflicts_with = "dify_price")]
+        model: Option<String>,
+        /// Price replies with Dify's reported total_price.
+        #[arg(long)]
+        dify_price: bool,
+    },
+    /// Meters the app's replies again.
+    Enable {
+        id: i64,
+    },
+    /// Stops metering the app: its events are refused.
+    Disable {
+        id: i64,
+    },
+    /// Loads the app's share page once; exits non-zero unless it answers with success.
+    Test {
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    Show,
+    /// Sets one guard: integration_enabled (true/false), min_balance, event_cap, low_balance,
+    /// daily_budget, monthly_budget (credits), flood_max_per_minute, max_tokens_per_event.
+    Set {
+        key: String,
+        #[arg(allow_negative_numbers = true)]
+        value: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -212,31 +274,40 @@ enum HeldCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// The latest events refused as malformed, with their codes.
+    Rejected {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
+/// The operations' errors, and the command line's own.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
-    Ledger(#[from] LedgerError),
+    Api(#[from] ApiError),
     #[error("{0}")]
     Input(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("output closed")]
     BrokenPipe,
-    #[error("{message}")]
-    Org { code: String, message: String },
 }
 
 impl CliError {
     pub fn code(&self) -> &str {
         match self {
-            Self::Ledger(error) => error.code(),
+            Self::Api(error) => error.code(),
             Self::Input(_) => "input",
             Self::Io(_) => "io",
             Self::BrokenPipe => "broken_pipe",
-            Self::Org { code, .. } => code,
         }
+    }
+}
+
+impl From<LedgerError> for CliError {
+    fn from(error: LedgerError) -> Self {
+        Self::Api(error.into())
     }
 }
 
@@ -285,22 +356,32 @@ fn default_data_dir() -> CliResult<PathBuf> {
         })
 }
 
-fn price(input: &str, output: &str) -> CliResult<Price> {
-    Ok(Price {
-        input_per_1k: parse_price(input)?,
-        output_per_1k: parse_price(output)?,
-    })
-}
-
 fn time(at: chrono::DateTime<chrono::Utc>, ledger: &Ledger) -> String {
     at.with_timezone(&ledger.time_zone())
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }
 
+/// The local ledger and the caller the command line runs as: its admin, as on a computer that is not
+/// enrolled its user is (an enrolled ledger refuses the admin's changes itself).
+struct Local {
+    ledger: Ledger,
+    caller: Caller,
+}
+
+impl Local {
+    fn api(&mut self) -> Api<'_> {
+        Api::new(&mut self.ledger, &self.caller)
+    }
+
+    fn time(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        time(at, &self.ledger)
+    }
+}
+
 pub fn run(cli: Cli) -> CliResult<ExitCode> {
     let printer = Printer { json: cli.json };
-    let actor = cli.actor.trim().to_owned();
+    let caller = Caller::admin(cli.actor.trim());
     let data_dir = cli.data_dir;
     let dir = || -> CliResult<PathBuf> {
         match &data_dir {
@@ -309,35 +390,36 @@ pub fn run(cli: Cli) -> CliResult<ExitCode> {
         }
     };
     let open = || -> CliResult<Ledger> { Ok(Ledger::open_dir(&dir()?)?) };
+    let local = || -> CliResult<Local> {
+        Ok(Local {
+            ledger: open()?,
+            caller: caller.clone(),
+        })
+    };
     match cli.command {
         Command::Status => status(&printer, &open()?)?,
         Command::Record { app, incomplete } => {
             return record(&printer, &mut open()?, &app, incomplete);
         }
-        Command::Usage(args) => usage(&printer, &open()?, args)?,
-        Command::Models(command) => models(&printer, &mut open()?, command, &actor)?,
-        Command::Rate(command) => rate(&printer, &mut open()?, command, &actor)?,
-        Command::Apps(command) => apps(&printer, &mut open()?, command)?,
-        Command::Users(UsersCommand::List) => users(&printer, &open()?)?,
-        Command::Grant {
-            user,
-            amount,
-            reason,
-        } => {
-            let mut ledger = open()?;
-            let entry = ledger.grant(&user, parse_credits(&amount)?, &actor, &reason)?;
-            let balance = ledger.account(&user)?.balance;
-            printer.print(
-                &serde_json::json!({"entry": entry, "balance": balance}),
-                || {
-                    format!(
-                        "granted {} credits to {user}; balance {balance}",
-                        entry.amount
-                    )
-                },
-            )?;
+        Command::Usage(args) => usage(&printer, &mut local()?, args)?,
+        Command::Models(command) => models(&printer, &mut local()?, command)?,
+        Command::Rate(command) => rate(&printer, &mut local()?, command)?,
+        Command::Apps(command) => return apps(&printer, &mut local()?, command),
+        Command::Users(UsersCommand::List) => users(&printer, &mut local()?)?,
+        Command::Grant(amount) => balance(&printer, &mut local()?, BalanceKind::Grant, amount)?,
+        Command::Topup(amount) => balance(&printer, &mut local()?, BalanceKind::Topup, amount)?,
+        Command::Adjust(amount) => balance(&printer, &mut local()?, BalanceKind::Adjust, amount)?,
+        Command::Reverse { entry_id, reason } => {
+            let entry = local()?.api().reverse(&entry_id, &reason)?;
+            printer.print(&entry, || {
+                format!(
+                    "reversed {}: {} credits (entry {})",
+                    entry_id, entry.amount, entry.id
+                )
+            })?;
         }
-        Command::Held(command) => held(&printer, &mut open()?, command, &actor)?,
+        Command::Policy(command) => policy(&printer, &mut local()?, command)?,
+        Command::Held(command) => held(&printer, &mut local()?, command)?,
         Command::Verify => {
             let report = open()?.verify()?;
             printer.print(&report, || {
@@ -361,6 +443,7 @@ pub fn run(cli: Cli) -> CliResult<ExitCode> {
             org::enroll(&printer, &mut open()?, &url, code, name)?
         }
         Command::Sync { watch } => org::sync(&printer, &mut open()?, watch)?,
+        Command::Redeem { code } => org::redeem(&printer, &mut open()?, &code)?,
         Command::Org(command) => org::run(&printer, &dir()?, command)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -475,17 +558,18 @@ fn record(
     })
 }
 
-fn usage(printer: &Printer, ledger: &Ledger, args: UsageArgs) -> CliResult {
-    let query = HistoryQuery {
-        model: args.model,
+fn usage(printer: &Printer, local: &mut Local, args: UsageArgs) -> CliResult {
+    let filter = || HistoryArgs {
+        model: args.model.clone(),
         app_id: args.app,
-        limit: args.limit,
-        ..HistoryQuery::default()
+        limit: Some(args.limit),
+        ..HistoryArgs::default()
     };
-    if let Some(UsageCommand::Export { out, .. }) = args.export {
-        let written = match &out {
-            Some(path) => ledger.export_csv(&query, std::fs::File::create(path)?)?,
-            None => ledger.export_csv(&query, std::io::stdout().lock())?,
+    if let Some(UsageCommand::Export { out, .. }) = &args.export {
+        let api = local.api();
+        let written = match out {
+            Some(path) => api.export_history_csv(filter(), std::fs::File::create(path)?)?,
+            None => api.export_history_csv(filter(), std::io::stdout().lock())?,
         };
         if let Some(path) = out {
             let summary = serde_json::json!({"rows": written, "file": path});
@@ -495,7 +579,7 @@ fn usage(printer: &Printer, ledger: &Ledger, args: UsageArgs) -> CliResult {
         }
         return Ok(());
     }
-    let page = ledger.history(&query)?;
+    let page = local.api().history(filter())?;
     printer.print(&page, || {
         table(
             &[
@@ -504,7 +588,7 @@ fn usage(printer: &Printer, ledger: &Ledger, args: UsageArgs) -> CliResult {
             page.entries.iter().map(|entry| {
                 let usage = entry.usage.as_ref();
                 vec![
-                    time(entry.created_at, ledger),
+                    local.time(entry.created_at),
                     entry.kind.as_str().into(),
                     entry.amount.to_string(),
                     usage
@@ -532,15 +616,11 @@ fn usage(printer: &Printer, ledger: &Ledger, args: UsageArgs) -> CliResult {
     })
 }
 
-fn models(
-    printer: &Printer,
-    ledger: &mut Ledger,
-    command: ModelsCommand,
-    actor: &str,
-) -> CliResult {
+fn models(printer: &Printer, local: &mut Local, command: ModelsCommand) -> CliResult {
+    let mut api = local.api();
     match command {
         ModelsCommand::List => {
-            let models = ledger.models()?;
+            let models = api.models()?;
             printer.print(&models, || {
                 table(
                     &[
@@ -575,19 +655,46 @@ fn models(
             output,
             reason,
         } => {
-            let model = ledger.set_model(&name, price(&input, &output)?, actor, &reason)?;
-            printer.print(&model, || {
-                format!(
-                    "{}: {} / {} USD per 1K tokens",
-                    model.name, model.input_usd_per_1k, model.output_usd_per_1k
-                )
-            })
+            let model = api.set_model(&name, &input, &output, &reason)?;
+            print_model(printer, &model)
         }
-        ModelsCommand::Import { file, reason } => {
+        ModelsCommand::Enable { name } => print_model(printer, &api.set_model_active(&name, true)?),
+        ModelsCommand::Disable { name } => {
+            print_model(printer, &api.set_model_active(&name, false)?)
+        }
+        ModelsCommand::Aliases { name, aliases } => {
+            print_model(printer, &api.set_model_aliases(&name, &aliases)?)
+        }
+        ModelsCommand::Import {
+            file,
+            reason,
+            preview,
+        } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|err| CliError::Input(format!("cannot read {}: {err}", file.display())))?;
+            if preview {
+                let preview = api.preview_import(&text)?;
+                return printer.print(&preview, || {
+                    let mut text = table(
+                        &["line", "model", "input USD/1K", "output USD/1K", "change"],
+                        preview.rows.iter().map(|row| {
+                            vec![
+                                row.line.to_string(),
+                                row.name.clone(),
+                                row.input_usd_per_1k.to_string(),
+                                row.output_usd_per_1k.to_string(),
+                                row.change.into(),
+                            ]
+                        }),
+                    );
+                    for error in &preview.errors {
+                        text.push_str(&format!("\n  line {}: {}", error.line, error.message));
+                    }
+                    text
+                });
+            }
             let reason = reason.unwrap_or_else(|| format!("imported from {}", file_name(&file)));
-            let report = ledger.import_models(&text, actor, &reason, |_| ())?;
+            let report = api.import_models(&text, &reason, |_| ())?;
             printer.print(&report, || {
                 let mut text = format!(
                     "{} created, {} updated, {} unchanged, {} errors",
@@ -603,13 +710,13 @@ fn models(
             })
         }
         ModelsCommand::History { name } => {
-            let history = ledger.model_price_history(&name)?;
+            let history = api.model_history(&name)?;
             printer.print(&history, || {
                 table(
                     &["time", "old in/out", "new in/out", "by", "reason"],
                     history.iter().map(|change| {
                         vec![
-                            time(change.changed_at, ledger),
+                            local.time(change.changed_at),
                             change
                                 .old
                                 .map(|old| format!("{} / {}", old.input_per_1k, old.output_per_1k))
@@ -625,45 +732,57 @@ fn models(
     }
 }
 
+fn print_model(printer: &Printer, model: &ModelConfig) -> CliResult {
+    printer.print(model, || {
+        let mut text = format!(
+            "{}: {} / {} USD per 1K tokens",
+            model.name, model.input_usd_per_1k, model.output_usd_per_1k
+        );
+        if !model.active {
+            text.push_str(" (disabled)");
+        }
+        if !model.aliases.is_empty() {
+            text.push_str(&format!("; aliases {}", model.aliases.join(", ")));
+        }
+        text
+    })
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
-fn rate(printer: &Printer, ledger: &mut Ledger, command: RateCommand, actor: &str) -> CliResult {
+fn rate(printer: &Printer, local: &mut Local, command: RateCommand) -> CliResult {
     match command {
         RateCommand::Show => {
-            let rate = ledger.exchange_rate()?;
-            let history = ledger.exchange_rate_history()?;
-            printer.print(
-                &serde_json::json!({"credits_per_usd": rate, "history": history}),
-                || {
-                    let mut text = format!("1 USD = {rate} credits\n");
-                    text.push_str(&table(
-                        &["time", "old", "new", "by", "reason"],
-                        history.iter().map(|change| {
-                            vec![
-                                time(change.changed_at, ledger),
-                                change
-                                    .old_rate
-                                    .map(|rate| rate.to_string())
-                                    .unwrap_or_default(),
-                                change.new_rate.to_string(),
-                                change.changed_by.clone(),
-                                change.reason.clone(),
-                            ]
-                        }),
-                    ));
-                    text
-                },
-            )
+            let rate = local.api().rate()?;
+            printer.print(&rate, || {
+                let mut text = format!("1 USD = {} credits\n", rate.credits_per_usd);
+                text.push_str(&table(
+                    &["time", "old", "new", "by", "reason"],
+                    rate.history.iter().map(|change| {
+                        vec![
+                            local.time(change.changed_at),
+                            change
+                                .old_rate
+                                .map(|rate| rate.to_string())
+                                .unwrap_or_default(),
+                            change.new_rate.to_string(),
+                            change.changed_by.clone(),
+                            change.reason.clone(),
+                        ]
+                    }),
+                ));
+                text
+            })
         }
         RateCommand::Set {
             credits_per_usd,
             reason,
         } => {
-            let change = ledger.set_exchange_rate(parse_rate(&credits_per_usd)?, actor, &reason)?;
+            let change = local.api().set_rate(&credits_per_usd, &reason)?;
             printer.print(&change, || {
                 format!(
                     "1 USD = {} credits (was {})",
@@ -678,10 +797,11 @@ fn rate(printer: &Printer, ledger: &mut Ledger, command: RateCommand, actor: &st
     }
 }
 
-fn apps(printer: &Printer, ledger: &mut Ledger, command: AppsCommand) -> CliResult {
-    match command {
+fn apps(printer: &Printer, local: &mut Local, command: AppsCommand) -> CliResult<ExitCode> {
+    let mut api = local.api();
+    let changed = match command {
         AppsCommand::List => {
-            let apps = ledger.apps()?;
+            let apps = api.apps()?;
             printer.print(&apps, || {
                 table(
                     &["id", "name", "share URL", "priced by", "enabled"],
@@ -697,36 +817,64 @@ fn apps(printer: &Printer, ledger: &mut Ledger, command: AppsCommand) -> CliResu
                         ]
                     }),
                 )
-            })
+            })?;
+            return Ok(ExitCode::SUCCESS);
         }
+        AppsCommand::Test { id } => {
+            let share_url = api.app_to_test(id)?;
+            let test = org::runtime()?.block_on(test_connection(&share_url))?;
+            printer.print(&test, || format!("{share_url}: {}", test.message))?;
+            return Ok(if test.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        // clap makes --model and --dify-price exclusive, and one of them required.
         AppsCommand::Add {
+            name, url, model, ..
+        } => api.add_app(&name, &url, model)?,
+        AppsCommand::Edit {
+            id,
             name,
             url,
             model,
             dify_price,
         } => {
-            let binding = match (model, dify_price) {
-                (Some(model), false) => AppBinding::Model(model),
-                (None, true) => AppBinding::DifyPrice,
-                _ => {
-                    return Err(CliError::Input(
-                        "give either --model NAME or --dify-price".into(),
-                    ));
-                }
+            let current = api.app(id)?;
+            let model = match (model, dify_price) {
+                (None, false) => current.model,
+                (model, _) => model,
             };
-            let app = ledger.add_app(&name, &url, &binding, false)?;
-            printer.print(&app, || {
-                format!(
-                    "added app {} ({}) as id {}",
-                    app.name, app.share_url, app.id
-                )
-            })
+            api.update_app(
+                id,
+                name.as_deref().unwrap_or(&current.name),
+                url.as_deref().unwrap_or(&current.share_url),
+                model,
+            )?
         }
-    }
+        AppsCommand::Enable { id } => api.set_app_enabled(id, true)?,
+        AppsCommand::Disable { id } => api.set_app_enabled(id, false)?,
+    };
+    printer.print(&changed, || {
+        format!(
+            "app {} ({}) is id {}, priced by {}, {}",
+            changed.name,
+            changed.share_url,
+            changed.id,
+            changed.model.as_deref().unwrap_or("Dify's reported price"),
+            if changed.enabled {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
-fn users(printer: &Printer, ledger: &Ledger) -> CliResult {
-    let accounts = ledger.accounts()?;
+fn users(printer: &Printer, local: &mut Local) -> CliResult {
+    let accounts = local.api().accounts()?;
     printer.print(&accounts, || {
         table(
             &["name", "display name", "role", "balance"],
@@ -745,10 +893,51 @@ fn users(printer: &Printer, ledger: &Ledger) -> CliResult {
     })
 }
 
-fn held(printer: &Printer, ledger: &mut Ledger, command: HeldCommand, actor: &str) -> CliResult {
+/// `grant`, `topup` and `adjust`: one entry, then the user's balance.
+fn balance(printer: &Printer, local: &mut Local, kind: BalanceKind, args: Amount) -> CliResult {
+    let Amount {
+        user,
+        amount,
+        reason,
+    } = args;
+    let mut api = local.api();
+    let entry = api.change_balance(&user, kind, &amount, &reason)?;
+    let balance = api.account(&user)?.balance;
+    printer.print(
+        &serde_json::json!({"entry": entry, "balance": balance}),
+        || {
+            format!(
+                "{} {} credits for {user}; balance {balance}",
+                entry.kind.as_str(),
+                entry.amount
+            )
+        },
+    )
+}
+
+fn policy(printer: &Printer, local: &mut Local, command: PolicyCommand) -> CliResult {
+    let mut api = local.api();
+    let policy = match command {
+        PolicyCommand::Show => api.policy()?,
+        PolicyCommand::Set { key, value } => {
+            api.set_policy_value(key.parse::<PolicyKey>()?, &value)?
+        }
+    };
+    printer.print(&policy, || {
+        let value = serde_json::to_value(&policy).unwrap_or_default();
+        table(
+            &["guard", "value"],
+            PolicyKey::ALL
+                .iter()
+                .map(|(name, _)| vec![(*name).into(), value[name].to_string()]),
+        )
+    })
+}
+
+fn held(printer: &Printer, local: &mut Local, command: HeldCommand) -> CliResult {
     match command {
         HeldCommand::List { all } => {
-            let held = ledger.held_events(all)?;
+            let held = local.api().held_events(all)?;
             printer.print(&held, || {
                 table(
                     &[
@@ -757,7 +946,7 @@ fn held(printer: &Printer, ledger: &mut Ledger, command: HeldCommand, actor: &st
                     held.iter().map(|event| {
                         vec![
                             event.id.clone(),
-                            time(event.received_at, ledger),
+                            local.time(event.received_at),
                             event.reason.clone(),
                             event.app_name.clone(),
                             event.message_id.clone(),
@@ -773,7 +962,7 @@ fn held(printer: &Printer, ledger: &mut Ledger, command: HeldCommand, actor: &st
             })
         }
         HeldCommand::Approve { id, note } => {
-            let entry = ledger.approve_held(&id, actor, &note)?;
+            let entry = local.api().approve_held(&id, &note)?;
             printer.print(&entry, || {
                 format!(
                     "approved: charged {} credits (entry {})",
@@ -782,8 +971,25 @@ fn held(printer: &Printer, ledger: &mut Ledger, command: HeldCommand, actor: &st
             })
         }
         HeldCommand::Reject { id, note } => {
-            let event = ledger.reject_held(&id, actor, &note)?;
+            let event = local.api().reject_held(&id, &note)?;
             printer.print(&event, || format!("rejected held event {}", event.id))
+        }
+        HeldCommand::Rejected { limit } => {
+            let rejected = local.api().rejected_events(limit)?;
+            printer.print(&rejected, || {
+                table(
+                    &["id", "received", "code", "source", "message"],
+                    rejected.iter().map(|event| {
+                        vec![
+                            event.id.clone(),
+                            local.time(event.received_at),
+                            event.code.clone(),
+                            event.source.clone(),
+                            event.message.clone(),
+                        ]
+                    }),
+                )
+            })
         }
     }
 }

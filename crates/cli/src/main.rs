@@ -8,6 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use commands::{Cli, CliError};
+use tokendesk_api::error_body;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,8 +18,7 @@ fn main() -> ExitCode {
         Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
         Err(error) => {
             let line = if json {
-                serde_json::json!({"error": {"code": error.code(), "message": error.to_string()}})
-                    .to_string()
+                serde_json::json!({"error": error_body(error.code(), &error)}).to_string()
             } else {
                 format!("error: {error}")
             };

@@ -12,14 +12,15 @@ use tokio::sync::Notify;
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::money::micros_to_credits;
 use tokendesk_ledger::pricing::parse_price_file;
-use tokendesk_sync_client::admin::{OrgAdmin, path_segment};
+use tokendesk_sync_client::admin::{OrgAdmin, path_segment, redemption_csv};
 use tokendesk_sync_client::{ClientError, device};
 use tokendesk_sync_proto::Price;
 use tokendesk_sync_proto::Pricing;
 use tokendesk_sync_proto::admin::{
     BalanceInfo, DeviceInfo, EntryInfo, EntryKind, HeldInfo, ImportModel, ImportModels,
-    ImportReport, ModelInfo, NewApp, NewEntry, NewUser, RateInfo, Reason, Report, ReportBy, Role,
-    SetModel, SetPolicy, SetRate, UserInfo, UserSummary,
+    ImportReport, ModelInfo, NewApp, NewEntry, NewRedemptionCodes, NewUser, PriceChange, RateInfo,
+    Reason, RedemptionCodeInfo, Report, ReportBy, Role, SetBudget, SetModel, SetPolicy, SetRate,
+    UpdateApp, UserInfo, UserSummary,
 };
 use tokendesk_sync_proto::device::{AppConfig, JoinLink, Policy};
 
@@ -68,6 +69,20 @@ pub enum OrgCommand {
     /// Held and quarantined events.
     #[command(subcommand)]
     Held(OrgHeld),
+    /// Sets a user's own budgets, which every device enforces across all the user's devices. A budget left
+    /// out follows the org's policy (`org policy set daily_budget …`); 0 is no budget.
+    Budget {
+        user: String,
+        /// Credits a day.
+        #[arg(long)]
+        daily: Option<String>,
+        /// Credits a month.
+        #[arg(long)]
+        monthly: Option<String>,
+    },
+    /// Redemption codes: single-use codes worth a fixed amount that staff redeem on their desktop.
+    #[command(subcommand)]
+    Codes(OrgCodes),
     /// Spend per user, app, model or day.
     Report {
         #[arg(long, value_enum, default_value = "user")]
@@ -95,21 +110,27 @@ pub enum OrgCommand {
 
 #[derive(Args)]
 pub struct Amount {
-    user: String,
+    pub(crate) user: String,
     /// Credits, e.g. 500 or 12.5.
     #[arg(allow_negative_numbers = true)]
-    amount: String,
+    pub(crate) amount: String,
     #[arg(long)]
-    reason: String,
+    pub(crate) reason: String,
 }
 
 #[derive(Subcommand)]
 pub enum OrgUsers {
     List,
+    /// Adds a staff member, or with `--admin` an admin who signs in with a password.
     Add {
         name: String,
         #[arg(long)]
         display_name: Option<String>,
+        #[arg(long)]
+        admin: bool,
+        /// Read the new admin's password from standard input instead of the terminal.
+        #[arg(long, requires = "admin")]
+        password_stdin: bool,
     },
 }
 
@@ -122,6 +143,10 @@ pub enum OrgDevices {
 #[derive(Subcommand)]
 pub enum OrgModels {
     List,
+    /// A model's price changes, newest first.
+    History {
+        name: String,
+    },
     Set {
         name: String,
         #[arg(long)]
@@ -153,6 +178,26 @@ pub enum OrgRate {
 #[derive(Subcommand)]
 pub enum OrgApps {
     List,
+    /// Changes an app (by its id): only the fields given.
+    Edit {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, conflicts_with = "dify_price")]
+        model: Option<String>,
+        #[arg(long)]
+        dify_price: bool,
+    },
+    /// Meters the app again on every device.
+    Enable {
+        id: String,
+    },
+    /// Stops metering and allowing the app on every device.
+    Disable {
+        id: String,
+    },
     Add {
         name: String,
         url: String,
@@ -171,11 +216,34 @@ pub enum OrgApps {
 pub enum OrgPolicy {
     Show,
     /// Sets one guard: integration_enabled, min_balance, event_cap, low_balance, daily_budget, monthly_budget,
-    /// offline_allowance (credits), flood_max_per_minute, max_tokens_per_event, lease_seconds.
+    /// offline_allowance (credits), flood_max_per_minute, max_tokens_per_event, lease_seconds, time_zone (IANA,
+    /// where budget days and months begin).
     Set {
         key: String,
         value: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum OrgCodes {
+    /// Makes a batch of codes and prints them as CSV (shown this once: the server keeps only hashes).
+    Create {
+        #[arg(long)]
+        count: u32,
+        /// Credits each code is worth.
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+        /// Days the codes may be redeemed in (default: until redeemed).
+        #[arg(long)]
+        valid_days: Option<u32>,
+        /// Write the CSV to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The org's codes, newest first, and who redeemed them.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -206,17 +274,11 @@ pub enum By {
 
 impl From<ClientError> for CliError {
     fn from(error: ClientError) -> Self {
-        match error {
-            ClientError::Ledger(error) => CliError::Ledger(error),
-            other => CliError::Org {
-                code: other.code().to_owned(),
-                message: other.to_string(),
-            },
-        }
+        CliError::Api(error.into())
     }
 }
 
-fn runtime() -> CliResult<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> CliResult<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -231,21 +293,8 @@ pub fn enroll(
     code: Option<String>,
     name: Option<String>,
 ) -> CliResult {
-    let link = match (JoinLink::parse(url_or_link), code) {
-        (Some(link), None) => link,
-        (None, Some(code)) => JoinLink {
-            server: url_or_link.to_owned(),
-            code,
-        },
-        (Some(_), Some(_)) => {
-            return Err(CliError::Input("a join link holds the code already".into()));
-        }
-        (None, None) => {
-            return Err(CliError::Input(
-                "give the server's URL and the enrollment code, or a join link".into(),
-            ));
-        }
-    };
+    let link = JoinLink::from_input(url_or_link, code.as_deref())
+        .map_err(|why| CliError::Input(why.into()))?;
     let (url, code) = (link.server.as_str(), link.code.as_str());
     let name = name.unwrap_or_else(device::default_device_name);
     let answer =
@@ -273,6 +322,26 @@ pub fn enroll(
             text
         },
     )
+}
+
+/// `tokendesk redeem CODE`: a redemption code credits this device's user on the server.
+pub fn redeem(printer: &Printer, ledger: &mut Ledger, code: &str) -> CliResult {
+    let answer = runtime()?.block_on(device::redeem(&Mutex::new(&mut *ledger), code))?;
+    let credits = micros_to_credits(answer.amount_micros);
+    let balance = micros_to_credits(answer.balance_micros);
+    printer.print(&answer, || {
+        format!("redeemed {credits} credits; balance {balance} credits")
+    })
+}
+
+/// Spend against a budget as `spent / budget`: the user's own budget, or the org's (`org`), or none.
+fn spend_against(spent: i64, budget: Option<i64>) -> String {
+    let spent = micros_to_credits(spent);
+    match budget {
+        None => format!("{spent} / org"),
+        Some(0) => format!("{spent} / none"),
+        Some(budget) => format!("{spent} / {}", micros_to_credits(budget)),
+    }
 }
 
 /// `tokendesk sync [--watch]`.
@@ -356,7 +425,15 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             let users: Vec<UserSummary> = admin.get("/v1/admin/users").await?;
             printer.print(&users, || {
                 table(
-                    &["name", "display name", "role", "balance", "devices"],
+                    &[
+                        "name",
+                        "display name",
+                        "role",
+                        "balance",
+                        "devices",
+                        "today / budget",
+                        "month / budget",
+                    ],
                     users.iter().map(|summary| {
                         vec![
                             summary.user.name.clone(),
@@ -364,23 +441,115 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                             summary.user.role.as_str().into(),
                             micros_to_credits(summary.balance_micros).to_string(),
                             summary.devices.to_string(),
+                            spend_against(summary.spent_today_micros, summary.daily_budget_micros),
+                            spend_against(
+                                summary.spent_month_micros,
+                                summary.monthly_budget_micros,
+                            ),
                         ]
                     }),
                 )
             })
         }
-        OrgCommand::Users(OrgUsers::Add { name, display_name }) => {
+        OrgCommand::Users(OrgUsers::Add {
+            name,
+            display_name,
+            admin: as_admin,
+            password_stdin,
+        }) => {
+            let (role, password) = if as_admin {
+                (Role::Admin, Some(read_password(password_stdin)?))
+            } else {
+                (Role::Staff, None)
+            };
             let new = NewUser {
                 name,
                 display_name,
-                role: Role::Staff,
-                password: None,
+                role,
+                password,
             };
             let user: UserInfo = admin
                 .send(Method::POST, "/v1/admin/users", Some(&new))
                 .await?;
             printer.print(&user, || {
                 format!("added {} ({})", user.name, user.display_name)
+            })
+        }
+        OrgCommand::Budget {
+            user,
+            daily,
+            monthly,
+        } => {
+            let path = format!("/v1/admin/users/{}/budget", path_segment(&user));
+            let summary: UserSummary = admin
+                .send(Method::PUT, &path, Some(&SetBudget { daily, monthly }))
+                .await?;
+            printer.print(&summary, || {
+                format!(
+                    "{}: today {}, this month {}",
+                    summary.user.name,
+                    spend_against(summary.spent_today_micros, summary.daily_budget_micros),
+                    spend_against(summary.spent_month_micros, summary.monthly_budget_micros)
+                )
+            })
+        }
+        OrgCommand::Codes(OrgCodes::Create {
+            count,
+            amount,
+            reason,
+            valid_days,
+            out,
+        }) => {
+            let batch = admin
+                .redemption_codes(&NewRedemptionCodes {
+                    count,
+                    amount,
+                    reason,
+                    valid_days,
+                })
+                .await?;
+            let csv = redemption_csv(&batch);
+            if let Some(file) = &out {
+                std::fs::write(file, &csv)?;
+            }
+            printer.print(&batch, || match &out {
+                Some(file) => format!(
+                    "{} codes of {} credits each written to {}",
+                    batch.codes.len(),
+                    micros_to_credits(batch.amount_micros),
+                    file.display()
+                ),
+                None => csv.trim_end().to_owned(),
+            })
+        }
+        OrgCommand::Codes(OrgCodes::List) => {
+            let codes: Vec<RedemptionCodeInfo> =
+                admin.get("/v1/admin/redemption-codes?limit=1000").await?;
+            printer.print(&codes, || {
+                table(
+                    &[
+                        "id",
+                        "credits",
+                        "reason",
+                        "created",
+                        "expires",
+                        "redeemed by",
+                        "redeemed",
+                    ],
+                    codes.iter().map(|code| {
+                        vec![
+                            code.id.to_string(),
+                            micros_to_credits(code.amount_micros).to_string(),
+                            code.reason.clone(),
+                            code.created_at.to_string(),
+                            code.expires_at.map(|at| at.to_string()).unwrap_or_default(),
+                            code.redeemed_by.clone().unwrap_or_default(),
+                            code.redeemed_at
+                                .map(|at| at.to_string())
+                                .unwrap_or_default(),
+                        ]
+                    }),
+                )
             })
         }
         OrgCommand::EnrollCode { user } => {
@@ -601,6 +770,60 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 .await?;
             printer.print(&app, || format!("added app {} ({})", app.name, app.id))
         }
+        OrgCommand::Apps(OrgApps::Edit {
+            id,
+            name,
+            url,
+            model,
+            dify_price,
+        }) => {
+            let pricing = if dify_price {
+                Some(Pricing::DifyPrice)
+            } else {
+                model.as_ref().map(|_| Pricing::Model)
+            };
+            let change = UpdateApp {
+                name,
+                share_url: url,
+                pricing,
+                model,
+                enabled: None,
+            };
+            update_app(printer, admin, &id, &change).await
+        }
+        OrgCommand::Apps(OrgApps::Enable { id }) => switch_app(printer, admin, &id, true).await,
+        OrgCommand::Apps(OrgApps::Disable { id }) => switch_app(printer, admin, &id, false).await,
+        OrgCommand::Models(OrgModels::History { name }) => {
+            let path = format!("/v1/admin/models/{}/history", path_segment(&name));
+            let changes: Vec<PriceChange> = admin.get(&path).await?;
+            printer.print(&changes, || {
+                table(
+                    &[
+                        "changed",
+                        "old input",
+                        "old output",
+                        "input",
+                        "output",
+                        "by",
+                        "reason",
+                    ],
+                    changes.iter().map(|change| {
+                        let old = change.old.as_ref();
+                        vec![
+                            change.changed_at.to_string(),
+                            old.map(|price| price.input_per_1k.to_string())
+                                .unwrap_or_default(),
+                            old.map(|price| price.output_per_1k.to_string())
+                                .unwrap_or_default(),
+                            change.new.input_per_1k.to_string(),
+                            change.new.output_per_1k.to_string(),
+                            change.changed_by.clone(),
+                            change.reason.clone(),
+                        ]
+                    }),
+                )
+            })
+        }
         OrgCommand::Policy(OrgPolicy::Show) => {
             let policy: Policy = admin.get("/v1/admin/policy").await?;
             print_policy(printer, &policy)
@@ -763,8 +986,54 @@ async fn decide(
     printer.print(&held, || format!("held event {}: {verb}d", held.id))
 }
 
+/// `PATCH /v1/admin/apps/{id}` with the fields to change; devices take it with the next config.
+async fn update_app(
+    printer: &Printer,
+    admin: &OrgAdmin,
+    id: &str,
+    change: &UpdateApp,
+) -> CliResult {
+    let path = format!("/v1/admin/apps/{}", path_segment(id));
+    let app: AppConfig = admin.send(Method::PATCH, &path, Some(change)).await?;
+    printer.print(&app, || {
+        format!(
+            "{} ({}): {}, priced by {}, {}",
+            app.name,
+            app.id,
+            app.share_url,
+            app.model.clone().unwrap_or_else(|| "Dify's price".into()),
+            if app.enabled { "enabled" } else { "disabled" }
+        )
+    })
+}
+
+async fn switch_app(printer: &Printer, admin: &OrgAdmin, id: &str, enabled: bool) -> CliResult {
+    let change = UpdateApp {
+        enabled: Some(enabled),
+        ..UpdateApp::default()
+    };
+    update_app(printer, admin, id, &change).await
+}
+
 fn print_rate(printer: &Printer, rate: &RateInfo) -> CliResult {
-    printer.print(rate, || format!("{} credits per USD", rate.credits_per_usd))
+    printer.print(rate, || {
+        let history = table(
+            &["changed", "old", "new", "by", "reason"],
+            rate.history.iter().map(|change| {
+                vec![
+                    change.changed_at.to_string(),
+                    change
+                        .old_rate
+                        .map(|rate| rate.to_string())
+                        .unwrap_or_default(),
+                    change.new_rate.to_string(),
+                    change.changed_by.clone(),
+                    change.reason.clone(),
+                ]
+            }),
+        );
+        format!("{} credits per USD\n{history}", rate.credits_per_usd)
+    })
 }
 
 fn print_policy(printer: &Printer, policy: &Policy) -> CliResult {
@@ -795,6 +1064,7 @@ fn print_policy(printer: &Printer, policy: &Policy) -> CliResult {
                     policy.max_tokens_per_event.to_string(),
                 ),
                 ("lease_seconds", policy.lease_seconds.to_string()),
+                ("time_zone", policy.time_zone.clone()),
             ]
             .into_iter()
             .map(|(key, value)| vec![key.into(), value]),

@@ -89,22 +89,19 @@ fn number(value: &Value) -> String {
     value.to_string()
 }
 
-#[test]
-fn two_devices_charge_while_the_server_is_down_and_agree_after_syncing() {
-    let cluster = Cluster::shared();
-    let mut server = Server::start(&cluster.database(), None);
+/// The org's first admin, made on the server's machine and signed in from a data dir of their own.
+fn first_admin(server: &Server) -> DataDir {
     server.create_admin("root");
-    let url = server.url();
-
     let admin = DataDir::new();
     admin.json(
-        &["org", "login", &url, "root", "--password-stdin"],
+        &["org", "login", &server.url(), "root", "--password-stdin"],
         PASSWORD,
     );
-    admin.json(
-        &["org", "users", "add", "alice", "--display-name", "Alice"],
-        "",
-    );
+    admin
+}
+
+/// The org's model at 0.001 / 0.002 USD per 1K tokens, the chat app bound to it, and `credits` for `user`.
+fn price_the_chat_and_grant(admin: &DataDir, user: &str, credits: &str) {
     admin.json(
         &[
             "org",
@@ -122,10 +119,20 @@ fn two_devices_charge_while_the_server_is_down_and_agree_after_syncing() {
         &["org", "apps", "add", "Chat", PAGE, "--model", "org-model"],
         "",
     );
+    admin.json(&["org", "grant", user, credits, "--reason", "welcome"], "");
+}
+
+#[test]
+fn two_devices_charge_while_the_server_is_down_and_agree_after_syncing() {
+    let cluster = Cluster::shared();
+    let mut server = Server::start(&cluster.database(), None);
+    let url = server.url();
+    let admin = first_admin(&server);
     admin.json(
-        &["org", "grant", "alice", "1000", "--reason", "welcome"],
+        &["org", "users", "add", "alice", "--display-name", "Alice"],
         "",
     );
+    price_the_chat_and_grant(&admin, "alice", "1000");
     // Each device may spend 100 credits between syncs; the rest of the balance stays unreserved.
     admin.json(&["org", "policy", "set", "offline_allowance", "100"], "");
 
@@ -208,4 +215,194 @@ fn two_devices_charge_while_the_server_is_down_and_agree_after_syncing() {
     let report = admin.json(&["org", "report", "--by", "user"], "");
     assert_eq!(report["rows"][0]["key"], "alice");
     assert_eq!(report["rows"][0]["messages"], 2);
+}
+
+#[test]
+fn a_users_budget_counts_all_their_devices_and_a_redemption_code_credits_once() {
+    let cluster = Cluster::shared();
+    let server = Server::start(&cluster.database(), None);
+    let admin = first_admin(&server);
+    admin.json(&["org", "users", "add", "bea"], "");
+    price_the_chat_and_grant(&admin, "bea", "100");
+    // Each device reserves 40 of the 100 credits for offline use, so both can charge.
+    admin.json(&["org", "policy", "set", "offline_allowance", "40"], "");
+    let set = admin.json(&["org", "budget", "bea", "--daily", "30"], "");
+    assert_eq!(set["daily_budget_micros"], 30_000_000);
+    assert_eq!(set["monthly_budget_micros"], Value::Null);
+
+    let (laptop, desktop) = (DataDir::new(), DataDir::new());
+    for dir in [&laptop, &desktop] {
+        let made = admin.json(&["org", "enroll-code", "bea"], "");
+        dir.json(&["enroll", made["join_link"].as_str().unwrap()], "");
+    }
+    // 12 credits on each device: the budget counts both, on both.
+    assert_eq!(charge(&laptop, "b1", 1000, 100)["outcome"], "charged");
+    laptop.json(&["sync"], "");
+    assert_eq!(charge(&desktop, "b2", 1000, 100)["outcome"], "charged");
+    desktop.json(&["sync"], "");
+    laptop.json(&["sync"], "");
+    for dir in [&laptop, &desktop] {
+        let budget = dir.json(&["status"], "")["sync"]["budget"].clone();
+        assert_eq!(budget["daily_limit_micros"], 30_000_000, "{budget}");
+        assert_eq!(budget["spent_today_micros"], 24_000_000, "{budget}");
+    }
+    let users = admin.json(&["org", "users", "list"], "");
+    let bea = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|summary| summary["user"]["name"] == "bea")
+        .unwrap();
+    assert_eq!(bea["spent_today_micros"], 24_000_000);
+
+    let csv = admin.0.path().join("codes.csv");
+    let made = admin.json(
+        &[
+            "org",
+            "codes",
+            "create",
+            "--count",
+            "2",
+            "--amount",
+            "50",
+            "--reason",
+            "contest",
+            "--out",
+            csv.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(made["codes"].as_array().unwrap().len(), 2);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "code,credits,expires_at,code_id,batch_id");
+    assert_eq!(lines.len(), 3);
+    let code = lines[1].split(',').next().unwrap();
+    assert_eq!(code, made["codes"][0]["code"]);
+    assert!(lines[1].contains(",50,"), "{}", lines[1]);
+
+    let redeemed = laptop.json(&["redeem", code], "");
+    assert_eq!(redeemed["amount_micros"], 50_000_000);
+    // 100 − 12 − 12 + 50, on the laptop at once.
+    assert_eq!(number(&balance(&laptop)), "126");
+    let again = laptop.run(&["redeem", code], "");
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("redemption_used"),
+        "{again:?}"
+    );
+    let listed = admin.json(&["org", "codes", "list"], "");
+    let redeemed_by: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|code| &code["redeemed_by"])
+        .collect();
+    assert_eq!(redeemed_by.iter().filter(|by| **by == "bea").count(), 1);
+    assert_eq!(redeemed_by.iter().filter(|by| by.is_null()).count(), 1);
+}
+
+#[test]
+fn every_org_admin_action_of_the_admin_window_is_a_command_too() {
+    let cluster = Cluster::shared();
+    let server = Server::start(&cluster.database(), None);
+    let admin = first_admin(&server);
+    let added = admin.json(
+        &[
+            "org",
+            "users",
+            "add",
+            "carol",
+            "--admin",
+            "--password-stdin",
+        ],
+        "another long password\n",
+    );
+    assert_eq!(added["role"], "admin");
+    // The new admin signs in with that password.
+    DataDir::new().json(
+        &["org", "login", &server.url(), "carol", "--password-stdin"],
+        "another long password",
+    );
+
+    admin.json(
+        &[
+            "org",
+            "models",
+            "set",
+            "org-model",
+            "--input",
+            "0.001",
+            "--output",
+            "0.002",
+        ],
+        "",
+    );
+    admin.json(
+        &[
+            "org",
+            "models",
+            "set",
+            "org-model",
+            "--input",
+            "0.003",
+            "--output",
+            "0.002",
+            "--reason",
+            "dearer",
+        ],
+        "",
+    );
+    let history = admin.json(&["org", "models", "history", "org-model"], "");
+    let reasons: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| change["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"dearer"), "{history}");
+
+    let app = admin.json(
+        &["org", "apps", "add", "Chat", PAGE, "--model", "org-model"],
+        "",
+    );
+    let id = app["id"].as_str().unwrap();
+    let edited = admin.json(
+        &[
+            "org",
+            "apps",
+            "edit",
+            id,
+            "--name",
+            "Team chat",
+            "--dify-price",
+        ],
+        "",
+    );
+    assert_eq!(
+        (
+            edited["name"].as_str(),
+            edited["pricing"].as_str(),
+            &edited["model"]
+        ),
+        (Some("Team chat"), Some("dify_price"), &Value::Null)
+    );
+    assert_eq!(
+        admin.json(&["org", "apps", "disable", id], "")["enabled"],
+        false
+    );
+    assert_eq!(
+        admin.json(&["org", "apps", "enable", id], "")["enabled"],
+        true
+    );
+
+    admin.json(&["org", "rate", "set", "12000", "--reason", "new year"], "");
+    let rate = admin.json(&["org", "rate", "show"], "");
+    assert_eq!(rate["credits_per_usd"], "12000");
+    assert_eq!(rate["history"][0]["reason"], "new year");
+    admin.json(&["org", "policy", "set", "time_zone", "Asia/Shanghai"], "");
+    assert_eq!(
+        admin.json(&["org", "policy", "show"], "")["time_zone"],
+        "Asia/Shanghai"
+    );
 }

@@ -18,20 +18,21 @@ use crate::{Ledger, seed, time};
 const MAX_MANUAL_MICROS: Micros = 1_000_000_000 * MICROS_PER_CREDIT;
 const MIN_PASSWORD_CHARS: usize = 8;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Staff,
     Admin,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Account {
     pub id: i64,
     pub name: String,
     pub display_name: String,
     pub role: Role,
     pub balance_micros: Micros,
+    #[ts(type = "number")]
     pub balance: Decimal,
     pub password_set: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,

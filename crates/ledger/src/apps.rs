@@ -13,7 +13,7 @@ use crate::{Ledger, time};
 /// Path segments that start a Dify share page: `/chat/{token}`, `/chatbot/{token}`, ...
 const SHARE_KINDS: &[&str] = &["chat", "chatbot", "completion", "workflow"];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct DifyApp {
     pub id: i64,
     pub name: String,

@@ -16,7 +16,7 @@ use crate::money::{Micros, Price, micros_to_credits, usd_for_tokens, usd_to_micr
 use crate::pricing::{current_rate, model_by_id};
 use crate::{Ledger, Tx, seed, sync};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Charged,
@@ -28,10 +28,11 @@ pub enum Outcome {
 
 /// What happened to one event. `amount` is the credits charged (or held, or charged originally for a
 /// duplicate); `reason` says why when the event was not simply charged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ChargeResult {
     pub outcome: Outcome,
     pub amount_micros: Micros,
+    #[ts(type = "number")]
     pub amount: Decimal,
     pub code: Option<String>,
     pub reason: Option<String>,
@@ -43,6 +44,7 @@ pub struct ChargeResult {
     pub audit_id: Option<String>,
     pub estimated: bool,
     pub balance_micros: Micros,
+    #[ts(type = "number")]
     pub balance: Decimal,
 }
 
@@ -61,7 +63,7 @@ pub struct IncompleteReport {
 }
 
 /// Why an event is held for an admin instead of charged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     Cap,

@@ -16,6 +16,7 @@ const MIGRATIONS: &[M<'static>] = &[
         "../../../migrations/ledger/0003_held_priced_as.sql"
     )),
     M::up(include_str!("../../../migrations/ledger/0004_sync.sql")),
+    M::up(include_str!("../../../migrations/ledger/0005_budget.sql")),
 ];
 
 pub(crate) fn open(path: &Path) -> Result<Connection> {

@@ -9,7 +9,7 @@ use crate::error::{LedgerError, Result};
 use crate::money::{Micros, Price, micros_to_credits};
 use crate::{Tx, sync, time};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Grant,
@@ -58,7 +58,7 @@ pub(crate) fn parse_pricing(text: &str) -> rusqlite::Result<Pricing> {
 }
 
 /// Everything a charge was computed from, snapshotted on its entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct UsageSnapshot {
     pub pricing: Pricing,
     pub app_id: i64,
@@ -69,20 +69,24 @@ pub struct UsageSnapshot {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub price: Option<Price>,
+    #[ts(type = "number")]
     pub credits_per_usd: Decimal,
+    #[ts(type = "number")]
     pub usd_cost: Decimal,
+    #[ts(type = "number | null")]
     pub dify_total_price: Option<Decimal>,
     pub dify_currency: Option<String>,
     pub estimated: bool,
 }
 
 /// One ledger entry as read back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Entry {
     pub id: String,
     pub account_id: i64,
     pub amount_micros: Micros,
     /// `amount_micros` in credits, for display.
+    #[ts(type = "number")]
     pub amount: Decimal,
     pub kind: EntryKind,
     pub device_id: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::apps::{ResolveError, resolve};
 use crate::error::{EventError, LedgerError, Result};
 use crate::money::{Micros, micros_to_credits};
+use crate::sync::BudgetStanding;
 use crate::{Ledger, seed, stats, sync, time};
 
 /// The flood guard counts charges over this window.
@@ -208,29 +209,47 @@ impl Ledger {
                 minimum: micros_to_credits(policy.min_balance_micros),
             }));
         }
-        let today = time::local_day(self.env.time_zone, self.env.now_micros());
-        if policy.daily_budget_micros > 0
-            && stats::spend_between(&self.conn, account_id, today, today)?.credits_micros
-                >= policy.daily_budget_micros
+        let standing = match sync::budget_standing(&self.conn, self.env.now_micros())? {
+            // Enrolled: the user's own budgets, counted across all their devices.
+            Some(standing) => standing,
+            None => self.local_budget_standing(&policy, account_id)?,
+        };
+        if standing.daily_limit_micros > 0
+            && standing.spent_today_micros >= standing.daily_limit_micros
         {
             return Ok(Some(Refusal::DailyBudgetSpent {
-                budget: micros_to_credits(policy.daily_budget_micros),
+                budget: micros_to_credits(standing.daily_limit_micros),
             }));
         }
-        if policy.monthly_budget_micros > 0
-            && stats::spend_between(
-                &self.conn,
-                account_id,
-                time::first_day_of_month(today),
-                today,
-            )?
-            .credits_micros
-                >= policy.monthly_budget_micros
+        if standing.monthly_limit_micros > 0
+            && standing.spent_month_micros >= standing.monthly_limit_micros
         {
             return Ok(Some(Refusal::MonthlyBudgetSpent {
-                budget: micros_to_credits(policy.monthly_budget_micros),
+                budget: micros_to_credits(standing.monthly_limit_micros),
             }));
         }
         Ok(None)
+    }
+
+    /// The policy's budgets against this ledger's own spend in the local day and month; a budget that is
+    /// off reads nothing.
+    fn local_budget_standing(&self, policy: &Policy, account_id: i64) -> Result<BudgetStanding> {
+        let today = time::local_day(self.env.time_zone, self.env.now_micros());
+        let spent_since = |limit: Micros, first: i32| -> Result<Micros> {
+            Ok(if limit > 0 {
+                stats::spend_between(&self.conn, account_id, first, today)?.credits_micros
+            } else {
+                0
+            })
+        };
+        Ok(BudgetStanding {
+            daily_limit_micros: policy.daily_budget_micros,
+            monthly_limit_micros: policy.monthly_budget_micros,
+            spent_today_micros: spent_since(policy.daily_budget_micros, today)?,
+            spent_month_micros: spent_since(
+                policy.monthly_budget_micros,
+                time::first_day_of_month(today),
+            )?,
+        })
     }
 }

@@ -12,10 +12,12 @@ use crate::guards::read_policy;
 use crate::money::{Micros, micros_to_credits};
 use crate::{Entry, Ledger, time};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct HeldEvent {
     pub id: String,
     pub received_at: chrono::DateTime<chrono::Utc>,
+    /// Why it is held: a hold reason, stored as its text.
+    #[ts(as = "crate::charging::HoldReason")]
     pub reason: String,
     pub detail: String,
     pub account_id: i64,
@@ -28,8 +30,11 @@ pub struct HeldEvent {
     pub priced_as: Option<String>,
     /// The amount priced when it was held; `None` when it could not be priced.
     pub amount_micros: Option<Micros>,
+    #[ts(type = "number | null")]
     pub amount: Option<Decimal>,
     pub payload: String,
+    /// Stored as text; the windows branch on these three.
+    #[ts(type = r#""pending" | "approved" | "rejected""#)]
     pub status: String,
     pub decided_by: Option<String>,
     pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -37,7 +42,7 @@ pub struct HeldEvent {
     pub entry_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RejectedEvent {
     pub id: String,
     pub received_at: chrono::DateTime<chrono::Utc>,

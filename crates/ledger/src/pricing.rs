@@ -11,11 +11,13 @@ use crate::{Ledger, Tx, time};
 
 const MAX_NAME_CHARS: usize = 100;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ModelConfig {
     pub id: i64,
     pub name: String,
+    #[ts(type = "number")]
     pub input_usd_per_1k: Decimal,
+    #[ts(type = "number")]
     pub output_usd_per_1k: Decimal,
     pub active: bool,
     /// Seeded list prices stay flagged until an admin sets or confirms them.
@@ -35,7 +37,7 @@ impl ModelConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PriceChange {
     pub id: i64,
     pub model: String,
@@ -46,10 +48,12 @@ pub struct PriceChange {
     pub changed_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RateChange {
     pub id: i64,
+    #[ts(type = "number | null")]
     pub old_rate: Option<Decimal>,
+    #[ts(type = "number")]
     pub new_rate: Decimal,
     pub changed_by: String,
     pub reason: String,
@@ -57,7 +61,7 @@ pub struct RateChange {
 }
 
 /// What a price import did. A bad row is reported with its line; the good rows still import.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
@@ -66,33 +70,36 @@ pub struct ImportReport {
 }
 
 /// How far an import has got: `done` of its `total` parsed rows written (or failed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ImportProgress {
     pub done: usize,
     pub total: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ImportError {
     pub line: u64,
     pub message: String,
 }
 
 /// What an import would do, row by row, before anything is written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ImportPreview {
     pub rows: Vec<PreviewRow>,
     pub errors: Vec<ImportError>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PreviewRow {
     pub line: u64,
     pub name: String,
+    #[ts(type = "number")]
     pub input_usd_per_1k: Decimal,
+    #[ts(type = "number")]
     pub output_usd_per_1k: Decimal,
     pub aliases: Vec<String>,
     /// `create`, `update` or `unchanged`.
+    #[ts(type = r#""create" | "update" | "unchanged""#)]
     pub change: &'static str,
 }
 

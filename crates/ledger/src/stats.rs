@@ -14,35 +14,39 @@ use crate::{Entry, Ledger, time};
 
 pub const MAX_PAGE_ROWS: usize = 500;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Spend {
     pub credits_micros: Micros,
+    #[ts(type = "number")]
     pub credits: Decimal,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub messages: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct DayPoint {
     pub date: chrono::NaiveDate,
     pub spend: Spend,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Breakdown {
     /// The model name, or the app id as text, depending on the breakdown; `""` is Dify's reported price.
     pub key: String,
     pub spend: Spend,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Dashboard {
     pub account: String,
     pub balance_micros: Micros,
+    #[ts(type = "number")]
     pub balance: Decimal,
+    #[ts(type = "number")]
     pub credits_per_usd: Decimal,
     /// The balance at the current rate, for display only.
+    #[ts(type = "number")]
     pub balance_usd: Decimal,
     pub low_balance: bool,
     pub today: Spend,
@@ -68,7 +72,7 @@ pub struct HistoryQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct HistoryPage {
     pub entries: Vec<Entry>,
     /// Pass back as `cursor` for the next, older page; `None` on the last page.

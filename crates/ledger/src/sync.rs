@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use std::str::FromStr;
 use tokendesk_sync_proto::Price as WirePrice;
+use tokendesk_sync_proto::budget::BudgetStatus;
 use tokendesk_sync_proto::device::{
     ConfigSnapshot, EnrollAnswer, HeldItem, HoldReason, ItemBody, ItemStatus, PushAnswer, PushItem,
     Usage,
@@ -33,7 +34,7 @@ use crate::{Ledger, Tx, time};
 const SERVER_ACTOR: &str = "server";
 
 /// Where this ledger stands with its org server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SyncStatus {
     pub enrolled: bool,
     pub server: Option<String>,
@@ -48,15 +49,71 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// What is left of the offline allowance, in micro-credits.
     pub lease_left_micros: Micros,
+    #[ts(type = "number")]
     pub lease_left: Decimal,
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
     /// Why the gate refuses sends now for lack of a lease (spent, expired, or revoked): the gate's own words.
     pub lease_refusal: Option<String>,
+    /// The user's budgets and spend across all their devices, when the org set a budget for them.
+    pub budget: Option<BudgetStanding>,
+}
+
+/// Where the user stands against their budgets (0: no budget), across all their devices: the server's
+/// count at the last push plus this device's charges the server has not acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct BudgetStanding {
+    pub daily_limit_micros: Micros,
+    pub monthly_limit_micros: Micros,
+    pub spent_today_micros: Micros,
+    pub spent_month_micros: Micros,
+}
+
+/// The standing now; `None` on an island, or before the server first answered a push. A day or month that
+/// ended since that push starts again from this device's own charges.
+pub(crate) fn budget_standing(conn: &Connection, now: i64) -> Result<Option<BudgetStanding>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT acked_seq, budget_daily_micros, budget_monthly_micros, budget_spent_today_micros,
+                 budget_spent_month_micros, budget_day_start, budget_day_end, budget_month_start, budget_month_end
+             FROM sync_state WHERE id = 1 AND budget_known = 1",
+        )?
+        .query_row([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                [row.get::<_, i64>(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
+                [row.get::<_, i64>(5)?, row.get(6)?, row.get(7)?, row.get(8)?],
+            ))
+        })
+        .optional()?;
+    let Some((
+        acked,
+        [daily, monthly, server_today, server_month],
+        [day_start, day_end, month_start, month_end],
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let spent = |server: Micros, start: i64, end: i64| -> Result<Micros> {
+        let (server, since) = if now < end { (server, start) } else { (0, end) };
+        let local: Micros = conn
+            .prepare_cached(
+                "SELECT COALESCE(-SUM(amount_micros), 0) FROM entries
+                 WHERE device_seq > ?1 AND kind = 'charge' AND created_at >= ?2",
+            )?
+            .query_row((acked, since), |row| row.get(0))?;
+        Ok(server.saturating_add(local))
+    };
+    Ok(Some(BudgetStanding {
+        daily_limit_micros: daily,
+        monthly_limit_micros: monthly,
+        spent_today_micros: spent(server_today, day_start, day_end)?,
+        spent_month_micros: spent(server_month, month_start, month_end)?,
+    }))
 }
 
 /// How this data directory is used, chosen on the first run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Nothing chosen yet: the first window offers the three ways in.
@@ -209,6 +266,7 @@ impl Ledger {
                 lease_expires_at: None,
                 revoked: false,
                 lease_refusal: None,
+                budget: None,
             });
         };
         let left = lease(&self.conn)?.map_or(0, |lease| lease.left.max(0));
@@ -228,6 +286,8 @@ impl Ledger {
             lease_expires_at: (expires > 0).then(|| time::from_micros(expires)),
             revoked,
             lease_refusal: lease_refusal(&self.conn, self.env.now_micros())?,
+            budget: budget_standing(&self.conn, self.env.now_micros())?
+                .filter(|budget| budget.daily_limit_micros > 0 || budget.monthly_limit_micros > 0),
         })
     }
 
@@ -413,6 +473,7 @@ impl Ledger {
                     tx.env.now_micros()
                 ],
             )?;
+            record_budget(tx, answer.budget.as_ref())?;
             Ok(())
         })
     }
@@ -429,6 +490,38 @@ impl Ledger {
             Ok(())
         })
     }
+}
+
+/// Keeps the server's count of the user's budgets; none means no budget applies to them now.
+fn record_budget(tx: &Tx, budget: Option<&BudgetStatus>) -> Result<()> {
+    let (limits, periods) = match budget {
+        Some(budget) => (
+            [
+                budget.daily_limit_micros,
+                budget.monthly_limit_micros,
+                budget.spent_today_micros,
+                budget.spent_month_micros,
+            ],
+            [
+                budget.periods.day_start,
+                budget.periods.day_end,
+                budget.periods.month_start,
+                budget.periods.month_end,
+            ]
+            .map(time::to_micros),
+        ),
+        None => ([0; 4], [0; 4]),
+    };
+    tx.execute(
+        "UPDATE sync_state SET budget_known = 1, budget_daily_micros = ?1, budget_monthly_micros = ?2,
+             budget_spent_today_micros = ?3, budget_spent_month_micros = ?4, budget_day_start = ?5,
+             budget_day_end = ?6, budget_month_start = ?7, budget_month_end = ?8
+         WHERE id = 1",
+        params![
+            limits[0], limits[1], limits[2], limits[3], periods[0], periods[1], periods[2], periods[3]
+        ],
+    )?;
+    Ok(())
 }
 
 /// Replaces the server-owned config with a snapshot: the rate, prices, apps, guards and navigation hosts.

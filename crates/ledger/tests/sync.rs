@@ -6,8 +6,9 @@ mod common;
 use chrono::{Duration, Utc};
 use common::*;
 use rust_decimal::Decimal;
-use tokendesk_ledger::{LedgerError, Outcome};
+use tokendesk_ledger::{Clock, LedgerError, Outcome};
 use tokendesk_sync_proto::admin::{OrgInfo, Role, UserInfo};
+use tokendesk_sync_proto::budget::{BudgetPeriods, BudgetStatus};
 use tokendesk_sync_proto::device::{
     AppConfig, ConfigSnapshot, EnrollAnswer, HoldReason, ItemBody, ItemResult, ItemStatus, Lease,
     ModelPrice, Policy, PushAnswer,
@@ -54,6 +55,7 @@ fn snapshot(version: i64, input: &str, allowance: i64) -> ConfigSnapshot {
             monthly_budget_micros: 0,
             offline_allowance_micros: allowance,
             lease_seconds: 3600,
+            time_zone: "UTC".into(),
         },
         navigation_hosts: vec!["https://sso.example.com".into()],
     }
@@ -98,6 +100,7 @@ fn answer(
             expires_at: Utc::now() + Duration::hours(1),
         },
         config_version: 2,
+        budget: None,
     }
 }
 
@@ -295,6 +298,63 @@ fn past_the_lease_events_are_held_and_pushed_not_dropped() {
             .lease_refusal
             .is_some_and(|why| why.contains("expired"))
     );
+}
+
+#[test]
+fn the_users_budgets_count_every_device_and_start_again_with_the_day() {
+    let mut t = enrolled();
+    let periods = BudgetPeriods::around(t.clock.now(), chrono_tz::Tz::UTC);
+    let budget = |spent: i64| BudgetStatus {
+        daily_limit_micros: credits(40),
+        monthly_limit_micros: credits(1000),
+        spent_today_micros: spent,
+        spent_month_micros: spent,
+        periods,
+    };
+    // The user's other devices spent 25 of today's 40 credits.
+    let mut first = answer(0, credits(500), credits(100), 0, vec![]);
+    first.budget = Some(budget(credits(25)));
+    t.ledger.apply_push_answer(&first).unwrap();
+    let spent_today = |t: &TestLedger| {
+        t.ledger
+            .sync_status()
+            .unwrap()
+            .budget
+            .unwrap()
+            .spent_today_micros
+    };
+    assert!(t.ledger.may_send(PAGE).unwrap().allowed);
+    assert_eq!(spent_today(&t), credits(25));
+    // This device's own charges count before the server has them: 25 + 10, then 25 + 20.
+    t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
+    assert!(t.ledger.may_send(PAGE).unwrap().allowed);
+    assert_eq!(spent_today(&t), credits(35));
+    t.ledger.record_frame(PAGE, &frame("m2", 1000, 0)).unwrap();
+    let gate = t.ledger.may_send(PAGE).unwrap();
+    assert_eq!(
+        (gate.allowed, gate.code),
+        (false, Some("daily_budget_spent"))
+    );
+    // Once the server has them they are counted there, not twice.
+    let mut second = answer(2, credits(480), credits(100), 2, vec![]);
+    second.budget = Some(budget(credits(45)));
+    t.ledger.apply_push_answer(&second).unwrap();
+    assert_eq!(spent_today(&t), credits(45));
+    assert!(!t.ledger.may_send(PAGE).unwrap().allowed);
+    // The next day starts again, before any sync, from this device's own charges.
+    t.clock.set(periods.day_end + Duration::minutes(1));
+    assert!(t.ledger.may_send(PAGE).unwrap().allowed);
+    assert_eq!(spent_today(&t), 0);
+    t.ledger.record_frame(PAGE, &frame("m3", 1000, 0)).unwrap();
+    assert_eq!(spent_today(&t), credits(10));
+    let status = t.ledger.sync_status().unwrap().budget.unwrap();
+    assert_eq!(status.spent_month_micros, credits(55));
+    // The org lifts the budget: the next answer carries none, and nothing is refused for it.
+    let mut third = answer(3, credits(470), credits(100), 3, vec![]);
+    third.budget = None;
+    t.ledger.apply_push_answer(&third).unwrap();
+    assert_eq!(t.ledger.sync_status().unwrap().budget, None);
+    assert!(t.ledger.may_send(PAGE).unwrap().allowed);
 }
 
 #[test]

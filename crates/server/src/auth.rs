@@ -43,12 +43,20 @@ pub fn hash_token(token: &str) -> String {
 /// RFC 4648 base32 letters: no 0, 1, 8 or 9 to mistake for O, I, B or g.
 const CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/// A human-typeable enrollment code, `XXXX-XXXX-XXXX` (60 random bits).
+/// A human-typeable enrollment code, `XXXX-XXXX-XXXX` (60 random bits): it lives 10 minutes.
 pub fn new_enrollment_code() -> String {
-    let bytes: [u8; 12] = rand::random();
-    let chars: Vec<char> = bytes
-        .iter()
-        .map(|b| CODE_ALPHABET[usize::from(b % 32)] as char)
+    typeable_code(12)
+}
+
+/// A redemption code, `XXXX-XXXX-XXXX-XXXX` (80 random bits): it may wait for its user for months.
+pub fn new_redemption_code() -> String {
+    typeable_code(16)
+}
+
+/// `chars` random letters of [`CODE_ALPHABET`] in groups of four.
+fn typeable_code(chars: usize) -> String {
+    let chars: Vec<char> = (0..chars)
+        .map(|_| CODE_ALPHABET[usize::from(rand::random::<u8>() % 32)] as char)
         .collect();
     chars
         .chunks(4)
@@ -57,8 +65,8 @@ pub fn new_enrollment_code() -> String {
         .join("-")
 }
 
-/// The stored form of an enrollment code: case, spaces and dashes do not matter when it is typed.
-pub fn hash_enrollment_code(code: &str) -> String {
+/// The stored form of an enrollment or redemption code: case, spaces and dashes do not matter when typed.
+pub fn hash_typed_code(code: &str) -> String {
     let normal: String = code
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')

@@ -98,7 +98,7 @@ pub async fn policy(conn: &mut PgConnection, org_id: Uuid) -> ApiResult<Policy> 
     let row = sqlx::query(
         "SELECT integration_enabled, min_balance_micros, event_cap_micros, flood_max_per_minute, \
                 low_balance_micros, max_tokens_per_event, daily_budget_micros, monthly_budget_micros, \
-                offline_allowance_micros, lease_seconds FROM policy WHERE org_id = $1",
+                offline_allowance_micros, lease_seconds, time_zone FROM policy WHERE org_id = $1",
     )
     .bind(org_id)
     .fetch_optional(&mut *conn)
@@ -115,6 +115,7 @@ pub async fn policy(conn: &mut PgConnection, org_id: Uuid) -> ApiResult<Policy> 
         monthly_budget_micros: row.try_get("monthly_budget_micros")?,
         offline_allowance_micros: row.try_get("offline_allowance_micros")?,
         lease_seconds: row.try_get("lease_seconds")?,
+        time_zone: row.try_get("time_zone")?,
     })
 }
 

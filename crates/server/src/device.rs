@@ -15,7 +15,7 @@ use tokendesk_sync_proto::admin::{EntryKind, OrgInfo, Role, UserInfo};
 use tokendesk_sync_proto::device::{
     ConfigAnswer, ConfigSnapshot, EnrollAnswer, EnrollRequest, HeldItem, HoldReason, ItemBody,
     ItemResult, ItemStatus, Lease, MAX_BATCH_ITEMS, MAX_CONFIG_WAIT_SECONDS, PushAnswer, PushItem,
-    PushRequest, Usage,
+    PushRequest, RedeemAnswer, RedeemRequest, Usage,
 };
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -27,7 +27,7 @@ use crate::auth::{self, DEVICE_PREFIX, DeviceAuth};
 use crate::entries::{self, NewEntry};
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::state::AppState;
-use crate::{config, pricing};
+use crate::{budgets, config, pricing};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,6 +35,86 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pull_config))
         .routes(routes!(push))
         .routes(routes!(lease))
+        .routes(routes!(redeem))
+}
+
+/// Redeems a redemption code for the device's user: claims the code and posts its `redemption` entry in
+/// one transaction, so a code credits once whatever races it.
+#[utoipa::path(post, path = "/v1/redeem", tag = "device", request_body = RedeemRequest,
+    responses((status = 200, body = RedeemAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn redeem(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    Json(req): Json<RedeemRequest>,
+) -> ApiResult<Json<RedeemAnswer>> {
+    let code_hash = auth::hash_typed_code(&req.code);
+    let entry_id = Uuid::now_v7();
+    let mut tx = state.pool.begin().await?;
+    let balance = entries::lock_user(&mut tx, device.org_id, device.user_id).await?;
+    let claimed: Option<(Uuid, i64, String)> = sqlx::query_as(
+        "UPDATE redemption_codes SET redeemed_by = $3, redeemed_device = $4, redeemed_at = now(), entry_id = $5 \
+         WHERE org_id = $1 AND code_hash = $2 AND redeemed_at IS NULL \
+           AND (expires_at IS NULL OR expires_at > now()) \
+         RETURNING id, amount_micros, reason",
+    )
+    .bind(device.org_id)
+    .bind(&code_hash)
+    .bind(device.user_id)
+    .bind(device.device_id)
+    .bind(entry_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((code_id, amount_micros, reason)) = claimed else {
+        let redeemed: Option<bool> = sqlx::query_scalar(
+            "SELECT redeemed_at IS NOT NULL FROM redemption_codes WHERE org_id = $1 AND code_hash = $2",
+        )
+        .bind(device.org_id)
+        .bind(&code_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        return Err(match redeemed {
+            Some(true) => ApiError::conflict("redemption_used", "this code was redeemed already"),
+            _ => ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "redemption_invalid",
+                "this code is not valid, or it expired: check it with the admin who gave it",
+            ),
+        });
+    };
+    let balance = balance
+        .checked_add(amount_micros)
+        .ok_or_else(|| ApiError::bad("overflow", "the balance would be out of range"))?;
+    let actor = format!("device:{}", device.device_id);
+    entries::post(
+        &mut tx,
+        &NewEntry {
+            org_id: device.org_id,
+            user_id: device.user_id,
+            kind: EntryKind::Redemption,
+            amount_micros,
+            counted: true,
+            device: None,
+            config_version: None,
+            occurred_at: Utc::now(),
+            actor: &actor,
+            reason: Some(&reason),
+            reverses_id: None,
+            held_id: None,
+            usage: None,
+            redemption_code_id: Some(code_id),
+            id: entry_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(RedeemAnswer {
+        entry_id,
+        code_id,
+        amount_micros,
+        balance_micros: balance,
+    }))
 }
 
 /// Trade a single-use enrollment code for a device id and token.
@@ -59,7 +139,7 @@ pub async fn enroll(
         "UPDATE enrollment_codes SET used_at = now(), device_id = $2 \
          WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING org_id, user_id",
     )
-    .bind(auth::hash_enrollment_code(&req.code))
+    .bind(auth::hash_typed_code(&req.code))
     .bind(device_id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -355,6 +435,7 @@ async fn sync(state: &AppState, device: &DeviceAuth, req: &PushRequest) -> ApiRe
     .bind(lease_seconds as f64)
     .fetch_one(&mut *tx)
     .await?;
+    let budget = budgets::status(&mut tx, device.org_id, device.user_id).await?;
     tx.commit().await?;
     Ok(PushAnswer {
         acked_through_seq: acked,
@@ -366,6 +447,7 @@ async fn sync(state: &AppState, device: &DeviceAuth, req: &PushRequest) -> ApiRe
             expires_at,
         },
         config_version: current_version,
+        budget,
     })
 }
 
@@ -646,6 +728,7 @@ async fn apply(
                     reverses_id: None,
                     held_id: None,
                     usage: Some(usage),
+                    redemption_code_id: None,
                     id: item.id,
                 });
                 (status, detail)

@@ -26,6 +26,8 @@ pub struct NewEntry<'a> {
     pub reverses_id: Option<Uuid>,
     pub held_id: Option<Uuid>,
     pub usage: Option<&'a Usage>,
+    /// The code a `redemption` redeemed.
+    pub redemption_code_id: Option<Uuid>,
     pub id: Uuid,
 }
 
@@ -61,6 +63,7 @@ pub async fn post_many(tx: &mut PgConnection, entries: &[NewEntry<'_>]) -> ApiRe
     let mut prompts = Vec::with_capacity(n);
     let mut completions = Vec::with_capacity(n);
     let mut usages = Vec::with_capacity(n);
+    let mut codes = Vec::with_capacity(n);
     let mut deltas: HashMap<(Uuid, Uuid), i64> = HashMap::new();
     for e in entries {
         org_ids.push(e.org_id);
@@ -95,6 +98,7 @@ pub async fn post_many(tx: &mut PgConnection, entries: &[NewEntry<'_>]) -> ApiRe
                 .transpose()
                 .map_err(|err| ApiError::internal(format!("usage of entry {}: {err}", e.id)))?,
         );
+        codes.push(e.redemption_code_id);
         if e.counted {
             let delta = deltas.entry((e.org_id, e.user_id)).or_default();
             *delta = delta
@@ -105,12 +109,12 @@ pub async fn post_many(tx: &mut PgConnection, entries: &[NewEntry<'_>]) -> ApiRe
     sqlx::query(
         "INSERT INTO entries (org_id, id, user_id, kind, amount_micros, counted, device_id, device_seq, \
              content_hash, config_version, occurred_at, actor, reason, reverses_id, held_id, app_id, message_id, \
-             model, prompt_tokens, completion_tokens, usage) \
-         SELECT o, i, u, k, a, c, d, s, h, v, t, ac, r, rv, hd, ap, m, md, p, cp, us::json \
+             model, prompt_tokens, completion_tokens, usage, redemption_code_id) \
+         SELECT o, i, u, k, a, c, d, s, h, v, t, ac, r, rv, hd, ap, m, md, p, cp, us::json, rc \
          FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int8[], $6::bool[], $7::uuid[], \
              $8::int8[], $9::text[], $10::int8[], $11::timestamptz[], $12::text[], $13::text[], $14::uuid[], \
-             $15::uuid[], $16::uuid[], $17::text[], $18::text[], $19::int8[], $20::int8[], $21::text[]) \
-             AS x(o, i, u, k, a, c, d, s, h, v, t, ac, r, rv, hd, ap, m, md, p, cp, us)",
+             $15::uuid[], $16::uuid[], $17::text[], $18::text[], $19::int8[], $20::int8[], $21::text[], \
+             $22::uuid[]) AS x(o, i, u, k, a, c, d, s, h, v, t, ac, r, rv, hd, ap, m, md, p, cp, us, rc)",
     )
     .bind(org_ids)
     .bind(ids)
@@ -133,6 +137,7 @@ pub async fn post_many(tx: &mut PgConnection, entries: &[NewEntry<'_>]) -> ApiRe
     .bind(prompts)
     .bind(completions)
     .bind(usages)
+    .bind(codes)
     .execute(&mut *tx)
     .await?;
     for ((org_id, user_id), delta) in deltas {
@@ -178,11 +183,12 @@ type EntryRow = (
     Option<String>,
     Option<Uuid>,
     Option<serde_json::Value>,
+    Option<Uuid>,
 );
 
 /// The columns [`entry_info`] reads, for queries that list entries (`e` is `entries`, `u` is `users`).
 pub const ENTRY_COLUMNS: &str = "e.id, u.name, e.kind, e.amount_micros, e.counted, e.device_id, e.device_seq, \
-     e.occurred_at, e.received_at, e.actor, e.reason, e.reverses_id, e.usage";
+     e.occurred_at, e.received_at, e.actor, e.reason, e.reverses_id, e.usage, e.redemption_code_id";
 
 /// One row selected with [`ENTRY_COLUMNS`] as the wire type.
 pub fn entry_info(row: &sqlx::postgres::PgRow) -> ApiResult<EntryInfo> {
@@ -201,6 +207,7 @@ pub fn entry_info(row: &sqlx::postgres::PgRow) -> ApiResult<EntryInfo> {
         reason,
         reverses_id,
         usage,
+        redemption_code_id,
     ) = EntryRow::from_row(row)?;
     let kind = EntryKind::parse(&kind)
         .ok_or_else(|| ApiError::internal(format!("entry {id} has kind {kind}")))?;
@@ -222,6 +229,7 @@ pub fn entry_info(row: &sqlx::postgres::PgRow) -> ApiResult<EntryInfo> {
         reason,
         reverses_id,
         usage,
+        redemption_code_id,
     })
 }
 

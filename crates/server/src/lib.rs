@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bench;
+pub mod budgets;
 pub mod config;
 pub mod device;
 pub mod entries;

@@ -420,6 +420,9 @@ async fn the_openapi_document_names_every_path() {
         ("get", "/v1/admin/users"),
         ("post", "/v1/admin/users"),
         ("post", "/v1/admin/users/{name}/enrollment-codes"),
+        ("put", "/v1/admin/users/{name}/budget"),
+        ("get", "/v1/admin/redemption-codes"),
+        ("post", "/v1/admin/redemption-codes"),
         ("get", "/v1/admin/devices"),
         ("post", "/v1/admin/devices/{id}/revoke"),
         ("get", "/v1/admin/users/{name}/balance"),
@@ -448,6 +451,7 @@ async fn the_openapi_document_names_every_path() {
         ("get", "/v1/config"),
         ("post", "/v1/sync/push"),
         ("post", "/v1/sync/lease"),
+        ("post", "/v1/redeem"),
     ];
     let missing: Vec<String> = expected
         .iter()

@@ -284,6 +284,19 @@ async fn every_endpoint_admits_exactly_the_designed_callers() {
             Admin,
             None,
         ),
+        endpoint(
+            Method::PUT,
+            "/v1/admin/users/alice/budget",
+            Admin,
+            Some(json!({ "daily": "5", "monthly": null })),
+        ),
+        endpoint(Method::GET, "/v1/admin/redemption-codes", Admin, None),
+        endpoint(
+            Method::POST,
+            "/v1/admin/redemption-codes",
+            Admin,
+            Some(json!({ "count": 1, "amount": "5", "reason": "table", "valid_days": null })),
+        ),
         endpoint(Method::GET, "/v1/admin/audit?limit=5", Admin, None),
         Endpoint {
             bodies: codes,

@@ -6,8 +6,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokendesk_sync_proto::admin::{EnrollmentCode, LoginRequest, Session};
+use tokendesk_sync_proto::admin::{
+    EnrollmentCode, LoginRequest, NewRedemptionCodes, RedemptionBatch, Session,
+};
 use tokendesk_sync_proto::device::JoinLink;
+use tokendesk_sync_proto::money::micros_to_credits;
 
 use crate::http::{ClientError, Http, Result};
 
@@ -166,6 +169,30 @@ impl OrgAdmin {
     pub async fn get_text(&self, path: &str) -> Result<String> {
         self.http.text(path, REQUEST_TIMEOUT).await
     }
+
+    /// A new batch of redemption codes: this answer is the only time the server shows them.
+    pub async fn redemption_codes(&self, new: &NewRedemptionCodes) -> Result<RedemptionBatch> {
+        self.send(Method::POST, "/v1/admin/redemption-codes", Some(new))
+            .await
+    }
+}
+
+/// A batch's codes as CSV to hand out: one line a code, with its worth in credits and its expiry.
+pub fn redemption_csv(batch: &RedemptionBatch) -> String {
+    let credits = micros_to_credits(batch.amount_micros).to_string();
+    let expires = batch
+        .expires_at
+        .map(|at| at.to_rfc3339())
+        .unwrap_or_default();
+    let mut csv = String::from("code,credits,expires_at,code_id,batch_id\n");
+    // Codes, numbers, times and UUIDs only: nothing a spreadsheet would read as a formula or need quoting.
+    for code in &batch.codes {
+        csv.push_str(&format!(
+            "{},{credits},{expires},{},{}\n",
+            code.code, code.id, batch.batch_id
+        ));
+    }
+    csv
 }
 
 /// `text` as one segment of a path: every character that would end or change the segment is escaped.

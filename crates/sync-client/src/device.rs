@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokendesk_ledger::Ledger;
 use tokendesk_sync_proto::device::{
     ConfigAnswer, ConfigSnapshot, EnrollAnswer, EnrollRequest, MAX_BATCH_ITEMS, PushAnswer,
-    PushRequest,
+    PushRequest, RedeemAnswer, RedeemRequest,
 };
 use tokio::sync::Notify;
 
@@ -76,6 +76,20 @@ pub async fn enroll(
         .ok_or_else(|| ClientError::Protocol("the server sent no config to a new device".into()))?;
     ledger.with_ledger(|ledger| ledger.enroll(http.server(), &answer, &snapshot))?;
     // Enrolled whatever the first sync does: a failure is kept in the sync status and retried by the next.
+    let _ = sync_once(ledger).await;
+    Ok(answer)
+}
+
+/// Redeems a redemption code for this device's user, then syncs so the ledger shows the new balance. The
+/// redemption stands once the server answered, whether or not that sync gets through.
+pub async fn redeem(ledger: &impl LedgerAccess, code: &str) -> Result<RedeemAnswer> {
+    let http = device_http(ledger)?;
+    let request = RedeemRequest {
+        code: code.trim().to_owned(),
+    };
+    let answer: RedeemAnswer = http
+        .json(Method::POST, "/v1/redeem", Some(&request), REQUEST_TIMEOUT)
+        .await?;
     let _ = sync_once(ledger).await;
     Ok(answer)
 }

@@ -10,6 +10,7 @@ use crate::device::{HoldReason, Usage};
 use crate::money::{Micros, Price, Pricing};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgInfo {
     pub id: Uuid,
@@ -17,6 +18,7 @@ pub struct OrgInfo {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -42,6 +44,7 @@ impl Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserInfo {
     pub id: Uuid,
@@ -52,6 +55,7 @@ pub struct UserInfo {
 
 /// `POST /v1/admin/login`. `org` may be left out while the server holds one org.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub org: Option<String>,
@@ -60,6 +64,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub token: String,
@@ -69,6 +74,7 @@ pub struct Session {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub name: String,
@@ -79,15 +85,83 @@ pub struct NewUser {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserSummary {
     pub user: UserInfo,
     pub balance_micros: Micros,
     pub devices: i64,
     pub created_at: DateTime<Utc>,
+    /// The user's own budgets; `None` follows the org's policy, 0 is no budget.
+    pub daily_budget_micros: Option<Micros>,
+    pub monthly_budget_micros: Option<Micros>,
+    /// Spent across all devices in the current budget day and month (the org's time zone).
+    pub spent_today_micros: Micros,
+    pub spent_month_micros: Micros,
+}
+
+/// `PUT /v1/admin/users/{name}/budget`: credits as decimal strings; `null` follows the org's policy and
+/// `"0"` is no budget.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetBudget {
+    pub daily: Option<String>,
+    pub monthly: Option<String>,
+}
+
+/// `POST /v1/admin/redemption-codes`: a batch of single-use codes, each worth `amount` credits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewRedemptionCodes {
+    pub count: u32,
+    /// Credits as a decimal string, above 0.
+    pub amount: String,
+    pub reason: String,
+    /// Days the codes may be redeemed in; `None`: until redeemed.
+    pub valid_days: Option<u32>,
+}
+
+/// A new batch: the codes are shown once, the server keeps only their hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RedemptionBatch {
+    pub batch_id: Uuid,
+    pub amount_micros: Micros,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub codes: Vec<NewRedemptionCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewRedemptionCode {
+    pub id: Uuid,
+    pub code: String,
+}
+
+/// One code as the server keeps it (without the code itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RedemptionCodeInfo {
+    pub id: Uuid,
+    pub batch_id: Uuid,
+    pub amount_micros: Micros,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub redeemed_by: Option<String>,
+    pub redeemed_at: Option<DateTime<Utc>>,
+    /// The `redemption` entry that credited it.
+    pub entry_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollmentCode {
     /// Shown once; the server keeps only its hash.
@@ -97,6 +171,7 @@ pub struct EnrollmentCode {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInfo {
     pub id: Uuid,
@@ -111,6 +186,7 @@ pub struct DeviceInfo {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
@@ -119,6 +195,8 @@ pub enum EntryKind {
     Adjustment,
     Charge,
     Reversal,
+    /// A redemption code redeemed by the user.
+    Redemption,
 }
 
 impl EntryKind {
@@ -129,6 +207,7 @@ impl EntryKind {
             Self::Adjustment => "adjustment",
             Self::Charge => "charge",
             Self::Reversal => "reversal",
+            Self::Redemption => "redemption",
         }
     }
 
@@ -139,6 +218,7 @@ impl EntryKind {
             "adjustment" => Self::Adjustment,
             "charge" => Self::Charge,
             "reversal" => Self::Reversal,
+            "redemption" => Self::Redemption,
             _ => return None,
         })
     }
@@ -146,6 +226,7 @@ impl EntryKind {
 
 /// `POST /v1/admin/users/{name}/entries`: a grant, top-up or adjustment of `amount` credits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewEntry {
     pub kind: EntryKind,
@@ -155,12 +236,14 @@ pub struct NewEntry {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reason {
     pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryInfo {
     pub id: Uuid,
@@ -177,9 +260,13 @@ pub struct EntryInfo {
     pub reason: Option<String>,
     pub reverses_id: Option<Uuid>,
     pub usage: Option<Usage>,
+    /// The code a `redemption` entry redeemed.
+    #[serde(default)]
+    pub redemption_code_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BalanceInfo {
     pub user: String,
@@ -189,6 +276,7 @@ pub struct BalanceInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelInfo {
     pub name: String,
@@ -200,6 +288,7 @@ pub struct ModelInfo {
 
 /// `PUT /v1/admin/models/{name}`: creates or reprices a model; prices are USD per 1K tokens as strings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetModel {
     pub input_usd_per_1k: String,
@@ -211,6 +300,7 @@ pub struct SetModel {
 
 /// `POST /v1/admin/models/import`: many prices in one config version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportModels {
     pub models: Vec<ImportModel>,
@@ -218,6 +308,7 @@ pub struct ImportModels {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportModel {
     pub name: String,
@@ -227,6 +318,7 @@ pub struct ImportModel {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportReport {
     pub created: usize,
@@ -236,6 +328,7 @@ pub struct ImportReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PriceChange {
     pub model: String,
@@ -248,21 +341,26 @@ pub struct PriceChange {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateInfo {
     #[serde(with = "crate::decimal_str")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub credits_per_usd: Decimal,
     pub history: Vec<RateChange>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateChange {
     #[serde(with = "crate::decimal_str::option", default)]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub old_rate: Option<Decimal>,
     #[serde(with = "crate::decimal_str")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub new_rate: Decimal,
     pub changed_by: String,
@@ -273,6 +371,7 @@ pub struct RateChange {
 
 /// `PUT /v1/admin/rate`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetRate {
     /// Credits per USD as a decimal string.
@@ -282,6 +381,7 @@ pub struct SetRate {
 
 /// `POST /v1/admin/apps`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewApp {
     pub name: String,
@@ -292,6 +392,7 @@ pub struct NewApp {
 
 /// `PATCH /v1/admin/apps/{id}`: the fields to change.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateApp {
     pub name: Option<String>,
@@ -303,6 +404,7 @@ pub struct UpdateApp {
 
 /// `PUT /v1/admin/policy`: one guard, by the names `org policy show` prints; money in credits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetPolicy {
     pub key: String,
@@ -311,12 +413,14 @@ pub struct SetPolicy {
 
 /// `POST /v1/admin/navigation-hosts`: an origin (`https://host[:port]`) devices may navigate to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NavigationHost {
     pub origin: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HeldStatus {
@@ -326,6 +430,7 @@ pub enum HeldStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeldInfo {
     pub id: Uuid,
@@ -348,12 +453,14 @@ pub struct HeldInfo {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decision {
     pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReportBy {
@@ -365,6 +472,7 @@ pub enum ReportBy {
 
 /// One line of `GET /v1/admin/report?by=&from=&to=&user=&app=&model=`: counted charges net of reversals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportRow {
     pub key: String,
@@ -375,6 +483,7 @@ pub struct ReportRow {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     pub by: ReportBy,
@@ -388,6 +497,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     pub id: i64,

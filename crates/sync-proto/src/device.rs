@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::admin::{OrgInfo, UserInfo};
+use crate::budget::BudgetStatus;
 use crate::money::{Micros, Price, Pricing};
 
 /// At most this many items in one push.
@@ -16,6 +17,7 @@ pub const MAX_CONFIG_WAIT_SECONDS: u64 = 60;
 
 /// `POST /v1/enroll`: a single-use code made by an admin for one staff user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     pub code: String,
@@ -25,6 +27,7 @@ pub struct EnrollRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollAnswer {
     pub device_id: Uuid,
@@ -36,11 +39,13 @@ pub struct EnrollAnswer {
 
 /// What the server decides and every device mirrors read-only. One version per admin transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfigSnapshot {
     pub version: i64,
     pub org: OrgInfo,
     #[serde(with = "crate::decimal_str")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub credits_per_usd: Decimal,
     pub models: Vec<ModelPrice>,
@@ -68,6 +73,7 @@ impl ConfigSnapshot {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelPrice {
     pub name: String,
@@ -77,6 +83,7 @@ pub struct ModelPrice {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppConfig {
     pub id: Uuid,
@@ -90,6 +97,7 @@ pub struct AppConfig {
 
 /// The guards every device enforces, and the offline allowance the server reserves for each device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Policy {
     pub integration_enabled: bool,
@@ -108,10 +116,18 @@ pub struct Policy {
     pub offline_allowance_micros: Micros,
     /// How long a lease lasts.
     pub lease_seconds: i64,
+    /// The IANA zone whose days and months budgets reset in.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+fn default_time_zone() -> String {
+    crate::budget::DEFAULT_TIME_ZONE.into()
 }
 
 /// `GET /v1/config?since=V&wait=SECONDS`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ConfigAnswer {
@@ -121,6 +137,7 @@ pub enum ConfigAnswer {
 
 /// `POST /v1/sync/push`: the device's next entries, in `device_seq` order. An empty batch renews the lease.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub device_clock: DateTime<Utc>,
@@ -129,6 +146,7 @@ pub struct PushRequest {
 
 /// One device-authored record. `device_seq` numbers them gap-free from 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushItem {
     pub id: Uuid,
@@ -151,6 +169,7 @@ impl PushItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ItemBody {
@@ -162,6 +181,7 @@ pub enum ItemBody {
 
 /// Everything a charge was computed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Usage {
     pub app_id: Uuid,
@@ -174,12 +194,15 @@ pub struct Usage {
     pub completion_tokens: u64,
     pub price: Option<Price>,
     #[serde(with = "crate::decimal_str")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub credits_per_usd: Decimal,
     #[serde(with = "crate::decimal_str")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub usd_cost: Decimal,
     #[serde(with = "crate::decimal_str::option", default)]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub dify_total_price: Option<Decimal>,
     pub dify_currency: Option<String>,
@@ -187,6 +210,7 @@ pub struct Usage {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
@@ -226,6 +250,7 @@ impl HoldReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeldItem {
     pub reason: HoldReason,
@@ -236,6 +261,7 @@ pub struct HeldItem {
     pub completion_tokens: u64,
     pub estimated: bool,
     #[serde(with = "crate::decimal_str::option", default)]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub dify_total_price: Option<Decimal>,
     pub dify_currency: Option<String>,
@@ -246,6 +272,7 @@ pub struct HeldItem {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
@@ -260,6 +287,7 @@ pub enum ItemStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemResult {
     pub id: Uuid,
@@ -270,6 +298,7 @@ pub struct ItemResult {
 
 /// The offline allowance: what the device may spend on its own after `base_seq`, until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lease {
     pub amount_micros: Micros,
@@ -279,6 +308,7 @@ pub struct Lease {
 
 /// The answer to a push (and to `POST /v1/sync/lease`, an empty push).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushAnswer {
     /// Every item up to this sequence number is committed on the server.
@@ -289,6 +319,29 @@ pub struct PushAnswer {
     pub balance_micros: Micros,
     pub lease: Lease,
     pub config_version: i64,
+    /// The user's budgets and spend across all their devices, when a budget applies to them.
+    #[serde(default)]
+    pub budget: Option<BudgetStatus>,
+}
+
+/// `POST /v1/redeem`: a redemption code an admin handed out, redeemed for this device's user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RedeemRequest {
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RedeemAnswer {
+    /// The `redemption` entry that credited the code's amount.
+    pub entry_id: Uuid,
+    pub code_id: Uuid,
+    pub amount_micros: Micros,
+    /// The user's balance on the server with the redemption counted.
+    pub balance_micros: Micros,
 }
 
 #[cfg(test)]
@@ -381,6 +434,30 @@ impl JoinLink {
     }
 }
 
+impl JoinLink {
+    /// What a person gave to join: a join link in either field, or a server and a code. The join form has
+    /// a server field and a code field (a pasted link goes in the code field); the CLI takes a link, or a
+    /// server and a code.
+    pub fn from_input(
+        server_or_link: &str,
+        code_or_link: Option<&str>,
+    ) -> Result<Self, &'static str> {
+        let code = code_or_link.map(str::trim).filter(|code| !code.is_empty());
+        if let Some(link) = code.and_then(Self::parse) {
+            return Ok(link);
+        }
+        match (Self::parse(server_or_link), code) {
+            (Some(link), None) => Ok(link),
+            (Some(_), Some(_)) => Err("a join link holds the code already"),
+            (None, Some(code)) if !server_or_link.trim().is_empty() => Ok(Self {
+                server: server_or_link.trim().to_owned(),
+                code: code.to_owned(),
+            }),
+            _ => Err("give the server's address and the enrollment code, or a join link"),
+        }
+    }
+}
+
 impl std::fmt::Display for JoinLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let query = url::form_urlencoded::Serializer::new(String::new())
@@ -405,6 +482,29 @@ mod join_link_tests {
         assert!(text.starts_with("tokendesk://join?server=https%3A%2F%2F"));
         assert_eq!(JoinLink::parse(&text), Some(link.clone()));
         assert_eq!(JoinLink::parse(&format!("  {text}\n")), Some(link));
+    }
+
+    #[test]
+    fn a_join_is_a_link_in_either_field_or_a_server_and_a_code() {
+        let link = "tokendesk://join?server=http%3A%2F%2Ftd&code=ABCD";
+        let joined = JoinLink {
+            server: "http://td".into(),
+            code: "ABCD".into(),
+        };
+        assert_eq!(JoinLink::from_input(link, None), Ok(joined.clone()));
+        assert_eq!(JoinLink::from_input("", Some(link)), Ok(joined.clone()));
+        assert_eq!(JoinLink::from_input("http://other", Some(link)), Ok(joined));
+        assert_eq!(
+            JoinLink::from_input(" http://td ", Some(" WXYZ ")),
+            Ok(JoinLink {
+                server: "http://td".into(),
+                code: "WXYZ".into()
+            })
+        );
+        assert!(JoinLink::from_input(link, Some("WXYZ")).is_err());
+        assert!(JoinLink::from_input("http://td", None).is_err());
+        assert!(JoinLink::from_input("http://td", Some("  ")).is_err());
+        assert!(JoinLink::from_input(" ", Some("WXYZ")).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! admin are exact decimal strings. Every refusal is an [`ErrorBody`].
 
 pub mod admin;
+pub mod budget;
 pub mod device;
 pub mod money;
 
@@ -18,6 +19,7 @@ pub const API_PREFIX: &str = "/v1";
 /// Every refusal: a stable machine code and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,

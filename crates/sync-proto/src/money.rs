@@ -16,18 +16,22 @@ pub const CHARGE_ROUNDING: RoundingStrategy = RoundingStrategy::AwayFromZero;
 /// A model's price in USD per 1,000 tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Price {
     #[serde(with = "rust_decimal::serde::str")]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub input_per_1k: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub output_per_1k: Decimal,
 }
 
 /// How a Dify app's replies are priced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Pricing {
     /// The app's bound model, at the price list's price.

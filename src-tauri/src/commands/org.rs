@@ -5,25 +5,31 @@ use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
 use tokendesk_ledger::sync::{Mode, SyncStatus};
 use tokendesk_sync_client::device;
-use tokendesk_sync_proto::device::JoinLink;
+use tokendesk_sync_proto::device::{JoinLink, RedeemAnswer};
 
 use super::{apps_changed, ledger_changed, update_monitor};
-use crate::error::ShellResult;
+use crate::error::{ShellError, ShellResult};
 use crate::state::Shell;
 use crate::{sync, windows};
 
 #[derive(Debug, Serialize)]
 pub struct WayIn {
     mode: Mode,
-    /// The join form's server, from `--server` or `TOKENDESK_SERVER_URL`.
+    /// The join form's server, from `--server` or `TOKENDESK_SERVER_URL`, else the managed install's.
     suggested_server: Option<String>,
+    /// Whether the first run offers the island and the demo (a managed install may withhold them).
+    offer_island: bool,
+    offer_demo: bool,
 }
 
 #[tauri::command]
 pub async fn way_in(shell: State<'_, Shell>) -> ShellResult<WayIn> {
+    let managed = &shell.org.managed;
     Ok(WayIn {
         mode: shell.ledger(|ledger| ledger.mode())?,
-        suggested_server: shell.org.suggested_server.clone(),
+        suggested_server: managed.server_url.clone(),
+        offer_island: managed.offer_island,
+        offer_demo: managed.offer_demo,
     })
 }
 
@@ -34,6 +40,9 @@ pub async fn choose_mode<R: Runtime>(
     shell: State<'_, Shell>,
     mode: Mode,
 ) -> ShellResult<()> {
+    if !shell.org.managed.offers(mode) {
+        return Err(ShellError::NotOffered(mode));
+    }
     shell.ledger(|ledger| ledger.choose_mode(mode))?;
     ledger_changed(&app, &shell)?;
     windows::show(&app, windows::CHAT)
@@ -48,14 +57,12 @@ pub async fn join_org<R: Runtime>(
     server: String,
     code: String,
 ) -> ShellResult<SyncStatus> {
-    let (server, code) = match JoinLink::parse(&code) {
-        Some(link) => (link.server, link.code),
-        None => (server, code),
-    };
+    let link = JoinLink::from_input(&server, Some(&code))
+        .map_err(|why| tokendesk_sync_client::ClientError::Usage(why.into()))?;
     device::enroll(
         shell.inner(),
-        &server,
-        &code,
+        &link.server,
+        &link.code,
         &device::default_device_name(),
     )
     .await?;
@@ -74,4 +81,17 @@ pub async fn join_org<R: Runtime>(
 pub async fn sync_now(shell: State<'_, Shell>) -> ShellResult<()> {
     shell.org.wake.notify_one();
     Ok(())
+}
+
+/// Redeems a redemption code an admin handed out: the server credits the user, and the dashboard shows the
+/// new balance once the sync that follows has taken it in.
+#[tauri::command]
+pub async fn redeem_code<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    code: String,
+) -> ShellResult<RedeemAnswer> {
+    let answer = device::redeem(shell.inner(), &code).await?;
+    ledger_changed(&app, &shell)?;
+    Ok(answer)
 }

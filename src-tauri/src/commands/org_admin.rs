@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use tokendesk_sync_client::ClientError;
-use tokendesk_sync_client::admin::{OrgAdmin, check_admin_path};
+use tokendesk_sync_client::admin::{OrgAdmin, check_admin_path, redemption_csv};
+use tokendesk_sync_proto::admin::{NewRedemptionCodes, RedemptionBatch};
 
 use super::staff::{Export, export_path};
 use crate::error::ShellResult;
@@ -162,4 +163,36 @@ pub async fn org_admin_enrollment_code(
         user: code.user,
         expires_at: code.expires_at,
     })
+}
+
+#[derive(Debug, Serialize)]
+pub struct NewRedemptionBatch {
+    #[serde(flatten)]
+    batch: RedemptionBatch,
+    /// The codes as CSV in the Downloads folder, to hand out.
+    csv_path: std::path::PathBuf,
+}
+
+/// A batch of single-use redemption codes worth `amount` credits each. The server keeps only their
+/// hashes, so the codes are saved at once as CSV in the Downloads folder and shown this once.
+#[tauri::command]
+pub async fn org_admin_create_codes(
+    shell: State<'_, Shell>,
+    count: u32,
+    amount: String,
+    reason: String,
+    valid_days: Option<u32>,
+) -> ShellResult<NewRedemptionBatch> {
+    let batch = signed_in(&shell)?
+        .redemption_codes(&NewRedemptionCodes {
+            count,
+            amount,
+            reason,
+            valid_days,
+        })
+        .await?;
+    let csv_path = export_path(&shell, "redemption-codes")?;
+    std::fs::write(&csv_path, redemption_csv(&batch))
+        .map_err(tokendesk_ledger::LedgerError::from)?;
+    Ok(NewRedemptionBatch { batch, csv_path })
 }

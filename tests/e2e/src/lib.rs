@@ -114,6 +114,8 @@ pub struct Setup {
     pub first_run: bool,
     /// The join form's server (`--server`).
     pub server_url: Option<String>,
+    /// The app to run: [`app_binary`], unless a test runs another build of it (the installed package's).
+    pub binary: PathBuf,
 }
 
 impl Default for Setup {
@@ -124,6 +126,7 @@ impl Default for Setup {
             prepare: Box::new(|_, _| Ok(())),
             first_run: false,
             server_url: None,
+            binary: app_binary(),
         }
     }
 }
@@ -227,7 +230,7 @@ impl DesktopApp {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "tauri:options".into(),
-            json!({ "application": app_binary(), "args": args }),
+            json!({ "application": setup.binary, "args": args }),
         );
         let webdriver = format!("http://127.0.0.1:{port}");
         eventually("tauri-driver to listen", || async {
@@ -337,6 +340,27 @@ impl DesktopApp {
             .await?
             .click()
             .await?;
+        Ok(())
+    }
+
+    /// Sends from the Dify page and sees the pre-send gate refuse it in Dify's own toast: Dify never gets
+    /// the request, and nothing is charged.
+    pub async fn send_is_refused(&self, question: &str) -> Outcome {
+        let sent_before = self.sim.request_count("chat-messages");
+        let charges_before = self.charges()?.len();
+        self.send(question).await?;
+        let toast = eventually("Dify's error toast", || async {
+            let text = self.text_of("#toast").await?;
+            Ok((!text.is_empty()).then_some(text))
+        })
+        .await?;
+        assert!(toast.contains("TokenDesk"), "{toast}");
+        assert_eq!(
+            self.sim.request_count("chat-messages"),
+            sent_before,
+            "Dify never received the send"
+        );
+        assert_eq!(self.charges()?.len(), charges_before);
         Ok(())
     }
 

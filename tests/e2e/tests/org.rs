@@ -19,7 +19,7 @@ use tokendesk_sync_client::device;
 use tokendesk_sync_proto::Pricing;
 use tokendesk_sync_proto::admin::{
     BalanceInfo, DeviceInfo, EnrollmentCode, EntryInfo, EntryKind, ModelInfo, NewApp, NewEntry,
-    NewUser, Role, SetModel,
+    NewRedemptionCodes, NewUser, Role, SetModel, SetPolicy, UserSummary,
 };
 use tokendesk_sync_proto::device::JoinLink;
 use tokendesk_test_support::{Cluster, CuttingProxy, message_end};
@@ -41,6 +41,17 @@ async fn set_price(admin: &OrgAdmin, input: &str, output: &str) -> Outcome {
             &format!("/v1/admin/models/{MODEL}"),
             Some(&body),
         )
+        .await?;
+    Ok(())
+}
+
+async fn set_policy(admin: &OrgAdmin, key: &str, value: &str) -> Outcome {
+    let body = SetPolicy {
+        key: key.into(),
+        value: value.into(),
+    };
+    let _: serde_json::Value = admin
+        .send(Method::PUT, "/v1/admin/policy", Some(&body))
         .await?;
     Ok(())
 }
@@ -222,13 +233,27 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     )
     .await?;
 
-    // Offline, a reply is charged against the offline allowance and waits; back online, it is pushed with
-    // no new charge and no command.
+    // The org lets each device spend one reply's worth offline; the desktop takes the new lease.
+    set_policy(
+        admin,
+        "offline_allowance",
+        &micros_to_credits(second).to_string(),
+    )
+    .await?;
+    eventually("the desktop to hold a lease of one reply", || async {
+        let left = app.ledger()?.sync_status()?.lease_left_micros;
+        Ok((left == second).then_some(()))
+    })
+    .await?;
+
+    // Offline, a reply is charged against the offline allowance and waits; past the allowance the next send
+    // is refused before Dify. Back online, the charge is pushed with no new charge and no command.
     network.set_offline(true);
     app.to_chat().await?;
     app.send("Offline question").await?;
     app.replies_done(3).await?;
     app.charged(3).await?;
+    app.send_is_refused("Past the allowance?").await?;
     app.to_dashboard().await?;
     eventually(
         "the monitor to show the device offline, one charge waiting",
@@ -264,6 +289,30 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     })
     .await?;
 
+    // A daily budget the admin sets for alice below what she spent today stops her sends on this device.
+    let budget = serde_json::json!({ "daily": "1", "monthly": null });
+    let _: serde_json::Value = admin
+        .send(Method::PUT, "/v1/admin/users/alice/budget", Some(&budget))
+        .await?;
+    eventually("the desktop to hear of alice's budget", || async {
+        let status = app.ledger()?.sync_status()?;
+        Ok(status
+            .budget
+            .filter(|budget| budget.daily_limit_micros == MICROS_PER_CREDIT))
+    })
+    .await?;
+    app.to_chat().await?;
+    app.send_is_refused("Over budget?").await?;
+    let lifted = serde_json::json!({ "daily": null, "monthly": null });
+    let _: serde_json::Value = admin
+        .send(Method::PUT, "/v1/admin/users/alice/budget", Some(&lifted))
+        .await?;
+    eventually("the budget to be lifted on the desktop", || async {
+        Ok(app.ledger()?.sync_status()?.budget.is_none().then_some(()))
+    })
+    .await?;
+    app.to_dashboard().await?;
+
     // A top-up on the server reaches the dashboard at the next sync, with no charge here.
     let topup = NewEntry {
         kind: EntryKind::Topup,
@@ -281,6 +330,29 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     })
     .await?;
 
+    // A redemption code from the admin, redeemed on the dashboard, credits alice on the server at once.
+    let batch = admin
+        .redemption_codes(&NewRedemptionCodes {
+            count: 1,
+            amount: "50".into(),
+            reason: "e2e".into(),
+            valid_days: Some(7),
+        })
+        .await?;
+    app.click("redeem-open").await?;
+    app.fill("redeem-code", &batch.codes[0].code).await?;
+    app.click("redeem-submit").await?;
+    let redeemed = expected + 150 * MICROS_PER_CREDIT;
+    let shown = tokendesk_ledger::money::micros_to_credits(redeemed).to_string();
+    eventually("the dashboard to show the redeemed credits", || async {
+        Ok((app.text_of("[data-testid=balance]").await? == shown).then_some(()))
+    })
+    .await?;
+    assert_eq!(server_balance(admin).await?, redeemed);
+    let close = app.client.find(Locator::Css(".ant-modal-close")).await?;
+    app.click_element(&close, "the redeem dialog's close button")
+        .await?;
+
     // Revoked: the device says so at its next sync, and keeps what it recorded.
     let devices: Vec<DeviceInfo> = admin.get("/v1/admin/devices").await?;
     let _: serde_json::Value = admin
@@ -297,6 +369,8 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     })
     .await?;
     assert_eq!(app.charges()?.len(), 3, "nothing recorded is lost");
+    app.to_chat().await?;
+    app.send_is_refused("Still there?").await?;
 
     eprintln!(
         "sync delay: a charge reached the server {} ms after it was recorded; a price change reached the desktop after {} ms",
@@ -304,6 +378,14 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
         config_delay.as_millis()
     );
     app.finish().await
+}
+
+/// The file in the app's Downloads folder whose name starts with `prefix`, once there is one.
+fn downloaded(app: &DesktopApp, prefix: &str) -> Outcome<Option<std::path::PathBuf>> {
+    Ok(std::fs::read_dir(app.downloads())?
+        .filter_map(Result::ok)
+        .find(|file| file.file_name().to_string_lossy().starts_with(prefix))
+        .map(|file| file.path()))
 }
 
 /// Each user's spend as the server's entries add up: counted charges net of their reversals.
@@ -414,6 +496,70 @@ async fn an_admin_runs_the_org_from_the_desktop_admin_window() -> Outcome {
     );
     device::sync_once(&bob).await?;
 
+    // Redemption codes made in the window are shown once and saved as CSV; bob's device redeems one.
+    app.click("org-tab-codes").await?;
+    app.fill("codes-count", "2").await?;
+    app.fill("codes-amount", "25").await?;
+    app.fill("codes-reason", "hackathon").await?;
+    app.click("codes-submit").await?;
+    let shown_codes = app.text_shown("new-codes").await?;
+    let codes: Vec<&str> = shown_codes.split_whitespace().collect();
+    assert_eq!(codes.len(), 2, "{shown_codes}");
+    let saved = eventually("the codes' CSV in Downloads", || async {
+        downloaded(&app, "tokendesk-redemption-codes-")
+    })
+    .await?;
+    let saved = std::fs::read_to_string(saved)?;
+    assert!(codes.iter().all(|code| saved.contains(code)), "{saved}");
+    app.click("codes-done").await?;
+    let before = org
+        .admin
+        .get::<BalanceInfo>("/v1/admin/users/bob/balance")
+        .await?;
+    let redeemed = device::redeem(&bob, codes[0]).await?;
+    assert_eq!(redeemed.amount_micros, 25 * MICROS_PER_CREDIT);
+    let after = org
+        .admin
+        .get::<BalanceInfo>("/v1/admin/users/bob/balance")
+        .await?;
+    assert_eq!(
+        after.balance_micros,
+        before.balance_micros + 25 * MICROS_PER_CREDIT
+    );
+
+    // bob's own daily budget, set in the window below what he spent today, stops his device's sends.
+    app.click("org-tab-people").await?;
+    app.click("budget-edit-bob").await?;
+    let own = app
+        .client
+        .find(Locator::XPath(
+            "//*[@data-testid='budget-daily-mode']//input[@value='own']/ancestor::label",
+        ))
+        .await?;
+    app.click_element(&own, "the daily budget's own amount")
+        .await?;
+    app.fill("budget-daily", "5").await?;
+    app.click("budget-save").await?;
+    eventually("the server to take bob's budget", || async {
+        let users: Vec<UserSummary> = org.admin.get("/v1/admin/users").await?;
+        Ok(users
+            .iter()
+            .any(|user| {
+                user.user.name == "bob" && user.daily_budget_micros == Some(5 * MICROS_PER_CREDIT)
+            })
+            .then_some(()))
+    })
+    .await?;
+    device::sync_once(&bob).await?;
+    let gate = bob
+        .lock()
+        .map_err(|_| "the ledger lock")?
+        .may_send(&app.share_url)?;
+    assert_eq!(
+        (gate.allowed, gate.code),
+        (false, Some("daily_budget_spent"))
+    );
+
     // The org report shows what the server's entries add up to, and its CSV holds exactly those rows.
     let expected = spend_per_user(&org.admin, &["alice", "bob"]).await?;
     assert_eq!(expected.len(), 2, "both users spent: {expected:?}");
@@ -436,14 +582,7 @@ async fn an_admin_runs_the_org_from_the_desktop_admin_window() -> Outcome {
     app.click("export-csv").await?;
     app.text_shown("export-result").await?;
     let exported = eventually("the report's CSV in Downloads", || async {
-        let file = std::fs::read_dir(app.downloads())?
-            .filter_map(Result::ok)
-            .find(|file| {
-                file.file_name()
-                    .to_string_lossy()
-                    .starts_with("tokendesk-org-report-")
-            });
-        Ok(file.map(|file| file.path()))
+        downloaded(&app, "tokendesk-org-report-")
     })
     .await?;
     let mut csv_rows = BTreeMap::new();

@@ -1,7 +1,7 @@
 import { Button, Card, Space, Tag, Tooltip, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
-import { api, type MonitorStatus, type SyncStatus } from '../api';
-import { formatCredits, formatTime } from '../format';
+import { api, type MonitorStatus, type SyncBudget, type SyncStatus } from '../api';
+import { formatCredits, formatMicros, formatTime } from '../format';
 import { useMonitorStatus } from '../hooks';
 import { ErrorAlert } from './ErrorAlert';
 import { OutcomeTag } from './OutcomeTag';
@@ -83,7 +83,25 @@ function OrgSync({ sync }: { sync: SyncStatus }) {
           {t('org.allowance')}: {formatCredits(sync.lease_left)}
         </span>
       </Typography.Text>
+      {sync.budget && <BudgetLines budget={sync.budget} />}
     </Space>
+  );
+}
+
+/** The budgets that apply to this user (a limit of 0 is none), each with what was spent against it. */
+function BudgetLines({ budget }: { budget: SyncBudget }) {
+  const { t } = useTranslation();
+  const line = (key: 'budgetToday' | 'budgetMonth', spent: number, limit: number, testId: string) =>
+    limit > 0 && (
+      <Typography.Text type={spent >= limit ? 'danger' : 'secondary'} data-testid={testId}>
+        {t(`org.${key}`, { spent: formatMicros(spent), limit: formatMicros(limit) })}
+      </Typography.Text>
+    );
+  return (
+    <>
+      {line('budgetToday', budget.spent_today_micros, budget.daily_limit_micros, 'org-budget-today')}
+      {line('budgetMonth', budget.spent_month_micros, budget.monthly_limit_micros, 'org-budget-month')}
+    </>
   );
 }
 

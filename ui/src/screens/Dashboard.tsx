@@ -18,6 +18,7 @@ import { describeError } from '../errors';
 import { formatCount, formatCredits, formatUsd } from '../format';
 import { useHistory } from '../history';
 import { useLoad, useMonitorStatus } from '../hooks';
+import { RedeemCode } from './RedeemCode';
 import { Welcome } from './Welcome';
 
 type Range = [Dayjs, Dayjs];
@@ -41,7 +42,7 @@ function historyFilter({ range, app_id, model }: Filters): HistoryFilter {
 export function Dashboard() {
   const wayIn = useLoad(api.wayIn, ['ledger-changed']);
   if (!wayIn.data && !wayIn.error) return null;
-  if (wayIn.data?.mode === 'unchosen') return <Welcome suggestedServer={wayIn.data.suggested_server} />;
+  if (wayIn.data?.mode === 'unchosen') return <Welcome wayIn={wayIn.data} />;
   return <Overview wayIn={wayIn.data} />;
 }
 
@@ -67,6 +68,7 @@ function Overview({ wayIn }: { wayIn: WayIn | null }) {
       extra={
         <Space>
           {wayIn && <ModeTag wayIn={wayIn} />}
+          {wayIn?.mode === 'org' && <RedeemCode onRedeemed={() => void summary.reload()} />}
           <Button type="primary" onClick={() => openWindow('chat')}>
             {t('dashboard.openChat')}
           </Button>

@@ -1,16 +1,21 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { emit } from '@tauri-apps/api/event';
 import { describe, expect, it } from 'vitest';
-import type { Mode } from '../api';
+import type { Mode, WayIn } from '../api';
 import { fakeBackend, monitor, reject, syncStatus } from '../test/backend';
 import { renderWindow, typeInto } from '../test/render';
 import { user } from '../test/user';
 
+/** What an unmanaged install's shell answers to `way_in`. */
+function wayIn(way: Partial<WayIn> = {}): WayIn {
+  return { mode: 'unchosen', suggested_server: null, offer_island: true, offer_demo: true, ...way };
+}
+
 /** A backend whose mode moves on as the shell's would. */
-function firstRun(suggested_server: string | null = null) {
+function firstRun(managed: Partial<WayIn> = {}) {
   let mode: Mode = 'unchosen';
   const backend = fakeBackend({
-    way_in: () => ({ mode, suggested_server }),
+    way_in: () => wayIn({ ...managed, mode }),
     choose_mode: ({ mode: chosen }) => {
       mode = chosen as Mode;
       return null;
@@ -51,7 +56,7 @@ describe('first run', () => {
   });
 
   it('joins with the suggested server and a code, and shows a refusal in words', async () => {
-    const backend = firstRun('https://td.example.com');
+    const backend = firstRun({ suggested_server: 'https://td.example.com' });
     backend.on('join_org', () => reject('code_invalid', 'this enrollment code is not valid; ask an admin for a new one'));
     renderWindow('dashboard');
 
@@ -70,12 +75,28 @@ describe('first run', () => {
       joined = true;
       return syncStatus();
     });
-    backend.on('way_in', () => ({ mode: joined ? 'org' : 'unchosen', suggested_server: null }));
+    backend.on('way_in', () => wayIn({ mode: joined ? 'org' : 'unchosen' }));
     backend.on('monitor_status', () => monitor({ sync: syncStatus() }));
     await user.click(screen.getByTestId('join-submit'));
     expect(await screen.findByText('Joined acme as alice.')).toBeInTheDocument();
     await waitFor(() => expect(screen.getByTestId('mode')).toHaveTextContent('Org: acme'));
     expect(screen.queryByTestId('open-join')).toBeNull();
+  });
+
+  it('offers only the ways in a managed install allows, with its server filled in', async () => {
+    firstRun({ suggested_server: 'https://td.example.com', offer_island: false });
+    renderWindow('dashboard');
+    expect(await screen.findByTestId('join-server')).toHaveValue('https://td.example.com');
+    expect(screen.queryByTestId('welcome-island')).toBeNull();
+    expect(screen.getByTestId('welcome-demo')).toBeInTheDocument();
+  });
+
+  it('offers joining alone when the island and the demo are both withheld', async () => {
+    firstRun({ offer_island: false, offer_demo: false });
+    renderWindow('dashboard');
+    expect(await screen.findByTestId('welcome-join')).toBeInTheDocument();
+    expect(screen.queryByTestId('welcome-island')).toBeNull();
+    expect(screen.queryByTestId('welcome-demo')).toBeNull();
   });
 
   it('takes a join link in the code field, server and all', async () => {
@@ -96,7 +117,7 @@ describe('first run', () => {
 describe('an org device on the dashboard', () => {
   it('shows online or offline, the last sync, what waits and the allowance left, and syncs on demand', async () => {
     const backend = fakeBackend({
-      way_in: () => ({ mode: 'org', suggested_server: null }),
+      way_in: () => wayIn({ mode: 'org' }),
       monitor_status: () => monitor({ sync: syncStatus() }),
       sync_now: () => null,
     });

@@ -1,15 +1,17 @@
 import { Button, Card, Col, Row, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
-import { api } from '../api';
+import { api, type WayIn } from '../api';
 import { ErrorAlert } from '../components/ErrorAlert';
 import { JoinOrgForm } from '../components/JoinOrgForm';
 import { Page } from '../components/Page';
 import { useAction } from '../hooks';
 
-/** The first run: join the org, use this computer only (the user is their own admin), or try the demo. */
-export function Welcome({ suggestedServer }: { suggestedServer: string | null }) {
+/** The first run: join the org, use this computer only (the user is their own admin), or try the demo,
+ * as far as a managed install offers them. */
+export function Welcome({ wayIn }: { wayIn: WayIn }) {
   const { t } = useTranslation();
   const choosing = useAction(api.chooseMode);
+  const offered = { island: wayIn.offer_island, demo: wayIn.offer_demo };
   return (
     <Page title={t('welcome.title')}>
       <Typography.Paragraph type="secondary">{t('welcome.subtitle')}</Typography.Paragraph>
@@ -18,10 +20,10 @@ export function Welcome({ suggestedServer }: { suggestedServer: string | null })
         <Col xs={24} lg={10}>
           <Card title={t('welcome.joinTitle')} data-testid="welcome-join">
             <Typography.Paragraph type="secondary">{t('welcome.joinBody')}</Typography.Paragraph>
-            <JoinOrgForm suggestedServer={suggestedServer} />
+            <JoinOrgForm suggestedServer={wayIn.suggested_server} />
           </Card>
         </Col>
-        {(['island', 'demo'] as const).map((mode) => (
+        {(['island', 'demo'] as const).filter((mode) => offered[mode]).map((mode) => (
           <Col key={mode} xs={24} md={12} lg={7}>
             <Card title={t(`welcome.${mode}Title`)} data-testid={`welcome-${mode}`}>
               <Typography.Paragraph type="secondary">{t(`welcome.${mode}Body`)}</Typography.Paragraph>

@@ -52,12 +52,16 @@ export function dashboard(overrides: Partial<Dashboard> = {}): Dashboard {
 export function charge(id: string, amount: number, overrides: Partial<Entry> = {}): Entry {
   return {
     id,
+    account_id: 2,
     amount: -amount,
     amount_micros: -Math.round(amount * 1e6),
     kind: 'charge',
+    device_id: '0193-d1',
     created_at: '2026-11-24T08:30:00Z',
     actor: 'alice',
     reason: null,
+    reverses_id: null,
+    held_id: null,
     usage: {
       pricing: 'model',
       app_id: 2,
@@ -116,13 +120,14 @@ export function syncStatus(overrides: Partial<SyncStatus> = {}): SyncStatus {
     lease_expires_at: '2026-11-25T08:29:00Z',
     revoked: false,
     lease_refusal: null,
+    budget: null,
     ...overrides,
   };
 }
 
 export const APPS: App[] = [
-  { id: 1, name: 'Old bot', share_url: 'http://dify.local/chat/old', origin: 'http://dify.local', pricing: 'model', model: 'gpt-4o', enabled: false, demo: false },
-  { id: 2, name: 'Support bot', share_url: 'http://dify.local/chat/abc', origin: 'http://dify.local', pricing: 'model', model: 'gpt-4o', enabled: true, demo: false },
+  { id: 1, name: 'Old bot', share_url: 'http://dify.local/chat/old', origin: 'http://dify.local', share_token: 'old', pricing: 'model', model_id: 1, model: 'gpt-4o', enabled: false, demo: false, created_at: '2026-11-01T00:00:00Z' },
+  { id: 2, name: 'Support bot', share_url: 'http://dify.local/chat/abc', origin: 'http://dify.local', share_token: 'abc', pricing: 'model', model_id: 1, model: 'gpt-4o', enabled: true, demo: false, created_at: '2026-11-01T00:00:00Z' },
 ];
 
 export function model(name: string, input: number, output: number, overrides: Partial<Model> = {}): Model {
@@ -177,11 +182,13 @@ export function held(id: string, overrides: Partial<HeldEvent> = {}): HeldEvent 
     received_at: '2026-11-24T08:40:00Z',
     reason: 'cap',
     detail: '900 credits is above the cap of 500',
+    account_id: 2,
     app_id: 2,
     app_name: 'Support bot',
     priced_as: null,
     message_id: `msg-${id}`,
     estimated: false,
+    amount_micros: 900_000_000,
     amount: 900,
     payload: '{"event":"message_end"}',
     status: 'pending',
@@ -282,7 +289,7 @@ export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
     open_window: () => null,
     set_language: () => null,
     admin_status: () => ({ password_set: true, session_expires_at: null }),
-    way_in: () => ({ mode: 'island', suggested_server: null }),
+    way_in: () => ({ mode: 'island', suggested_server: null, offer_island: true, offer_demo: true }),
     ...handlers,
   };
   const calls: Backend['calls'] = [];

@@ -38,9 +38,10 @@ fn check_admin_entry(kind: EntryKind, amount_micros: i64) -> ApiResult<()> {
             "bad_amount",
             "an adjustment of 0 changes nothing",
         )),
-        EntryKind::Charge | EntryKind::Reversal => Err(ApiError::bad(
+        EntryKind::Charge | EntryKind::Reversal | EntryKind::Redemption => Err(ApiError::bad(
             "bad_kind",
-            "charges come from devices, and a reversal is made with POST /v1/admin/entries/{id}/reverse",
+            "charges come from devices, redemptions from redemption codes, and a reversal is made with \
+             POST /v1/admin/entries/{id}/reverse",
         )),
         EntryKind::Grant | EntryKind::Topup | EntryKind::Adjustment => Ok(()),
     }
@@ -187,6 +188,7 @@ async fn add_entry(
             reverses_id: None,
             held_id: None,
             usage: None,
+            redemption_code_id: None,
         },
     )
     .await?;
@@ -292,6 +294,7 @@ async fn reverse_entry(
             reverses_id: Some(id),
             held_id: None,
             usage: original.usage.as_ref(),
+            redemption_code_id: None,
         },
     )
     .await;

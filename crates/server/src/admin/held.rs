@@ -297,6 +297,7 @@ async fn approve(
             reverses_id: None,
             held_id: Some(id),
             usage: Some(&usage),
+            redemption_code_id: None,
         },
     )
     .await?;

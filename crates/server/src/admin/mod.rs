@@ -9,6 +9,7 @@ mod held;
 mod models;
 mod policy;
 mod rate;
+mod redemption;
 mod reports;
 pub mod users;
 
@@ -36,6 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(apps::routes())
         .merge(policy::routes())
         .merge(held::routes())
+        .merge(redemption::routes())
         .merge(reports::routes())
         .merge(audit::routes())
 }

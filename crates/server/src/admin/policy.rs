@@ -5,6 +5,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use tokendesk_sync_proto::ErrorBody;
 use tokendesk_sync_proto::admin::{NavigationHost, SetPolicy};
+use tokendesk_sync_proto::budget::parse_time_zone;
 use tokendesk_sync_proto::device::Policy;
 use url::Url;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -37,10 +38,12 @@ enum Kind {
         min: i64,
         max: i64,
     },
+    /// An IANA time zone name.
+    TimeZone,
 }
 
 /// The keys `org policy show` prints, with their columns.
-const KEYS: [(&str, &str, Kind); 10] = [
+const KEYS: [(&str, &str, Kind); 11] = [
     ("integration_enabled", "integration_enabled", Kind::Flag),
     (
         "min_balance",
@@ -96,12 +99,14 @@ const KEYS: [(&str, &str, Kind); 10] = [
             max: MAX_LEASE_SECONDS,
         },
     ),
+    ("time_zone", "time_zone", Kind::TimeZone),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Setting {
     Flag(bool),
     Number(i64),
+    Text(String),
 }
 
 /// The column a key sets and the value to store, or why not.
@@ -147,6 +152,15 @@ fn parse_setting(key: &str, value: &str) -> ApiResult<(&'static str, Setting)> {
             }
             Setting::Number(micros)
         }
+        Kind::TimeZone => match parse_time_zone(value) {
+            Some(zone) => Setting::Text(zone.name().to_owned()),
+            None => {
+                return Err(ApiError::bad(
+                    "bad_value",
+                    format!("{key} is an IANA time zone such as Asia/Shanghai or UTC"),
+                ));
+            }
+        },
         Kind::Count { min, max } => match value.parse::<i64>() {
             Ok(number) if (min..=max).contains(&number) => Setting::Number(number),
             _ => {
@@ -181,7 +195,8 @@ async fn show_policy(
 
 /// Sets one guard by its key: `integration_enabled` (true/false); `min_balance`, `event_cap`,
 /// `low_balance`, `daily_budget`, `monthly_budget`, `offline_allowance` (credits as decimal strings);
-/// `flood_max_per_minute`, `max_tokens_per_event`, `lease_seconds` (whole numbers). A new config version.
+/// `flood_max_per_minute`, `max_tokens_per_event`, `lease_seconds` (whole numbers); `time_zone` (IANA,
+/// where budget days and months begin). A new config version.
 #[utoipa::path(
     put,
     path = "/v1/admin/policy",
@@ -206,9 +221,10 @@ async fn set_policy(
     // `column` comes from KEYS, never from the request.
     let sql = sqlx::AssertSqlSafe(format!("UPDATE policy SET {column} = $2 WHERE org_id = $1"));
     let query = sqlx::query(sql).bind(session.org_id);
-    let query = match setting {
-        Setting::Flag(flag) => query.bind(flag),
-        Setting::Number(number) => query.bind(number),
+    let query = match &setting {
+        Setting::Flag(flag) => query.bind(*flag),
+        Setting::Number(number) => query.bind(*number),
+        Setting::Text(text) => query.bind(text.clone()),
     };
     if query.execute(&mut *tx).await?.rows_affected() == 0 {
         return Err(ApiError::not_found("policy of org", session.org_id));
@@ -217,6 +233,7 @@ async fn set_policy(
     let value = match setting {
         Setting::Flag(flag) => json!(flag),
         Setting::Number(number) => json!(number),
+        Setting::Text(text) => json!(text),
     };
     config::audit(
         &mut tx,
@@ -356,7 +373,13 @@ mod tests {
             parse_setting("flood_max_per_minute", "0").unwrap(),
             ("flood_max_per_minute", Setting::Number(0))
         );
+        assert_eq!(
+            parse_setting("time_zone", " Asia/Shanghai ").unwrap(),
+            ("time_zone", Setting::Text("Asia/Shanghai".into()))
+        );
         for (key, value, code) in [
+            ("time_zone", "Beijing", "bad_value"),
+            ("time_zone", "", "bad_value"),
             ("nope", "1", "unknown_key"),
             ("min_balance_micros", "1", "unknown_key"),
             ("integration_enabled", "yes", "bad_value"),

@@ -5,15 +5,17 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use sqlx::{PgConnection, Row};
 use tokendesk_sync_proto::ErrorBody;
-use tokendesk_sync_proto::admin::{EnrollmentCode, NewUser, Role, UserInfo, UserSummary};
+use tokendesk_sync_proto::admin::{
+    EnrollmentCode, NewUser, Role, SetBudget, UserInfo, UserSummary,
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{check_name, decoded};
+use super::{check_name, decoded, lock_config, parse_credits};
 use crate::auth::{self, AdminSession};
-use crate::config;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::state::AppState;
+use crate::{budgets, config};
 
 /// Admins sign in with a password at least this long.
 const MIN_PASSWORD_CHARS: usize = 8;
@@ -25,6 +27,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, add_user))
         .routes(routes!(add_enrollment_code))
+        .routes(routes!(set_budget))
 }
 
 fn user_info(row: &sqlx::postgres::PgRow) -> Result<UserInfo, sqlx::Error> {
@@ -172,27 +175,117 @@ async fn list_users(
     session: AdminSession,
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<UserSummary>>> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(user_summaries(&mut conn, session.org_id, None).await?))
+}
+
+/// Every user of the org (or the one named) with their balance, devices, budgets and spend.
+async fn user_summaries(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    name: Option<&str>,
+) -> ApiResult<Vec<UserSummary>> {
+    let periods = budgets::org_periods(conn, org_id).await?;
+    let spend = budgets::spend(conn, org_id, None, &periods).await?;
     let rows = sqlx::query(
         "SELECT u.id, u.name, u.display_name, u.role, u.balance_micros, u.created_at,
+                u.daily_budget_micros, u.monthly_budget_micros,
                 (SELECT count(*) FROM devices d
                   WHERE d.org_id = u.org_id AND d.user_id = u.id AND NOT d.revoked) AS devices
-           FROM users u WHERE u.org_id = $1 ORDER BY u.name",
+           FROM users u WHERE u.org_id = $1 AND ($2::text IS NULL OR u.name = $2) ORDER BY u.name",
     )
-    .bind(session.org_id)
-    .fetch_all(&state.pool)
+    .bind(org_id)
+    .bind(name)
+    .fetch_all(&mut *conn)
     .await?;
     let users = rows
         .iter()
         .map(|row| {
+            let user = user_info(row)?;
+            let spent = spend.get(&user.id).copied().unwrap_or_default();
             Ok(UserSummary {
-                user: user_info(row)?,
+                user,
                 balance_micros: row.try_get("balance_micros")?,
                 devices: row.try_get("devices")?,
                 created_at: row.try_get("created_at")?,
+                daily_budget_micros: row.try_get("daily_budget_micros")?,
+                monthly_budget_micros: row.try_get("monthly_budget_micros")?,
+                spent_today_micros: spent.today,
+                spent_month_micros: spent.month,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-    Ok(Json(users))
+    Ok(users)
+}
+
+/// A budget as typed: `None` follows the org's policy; otherwise 0 or more credits (0: no budget).
+fn parse_budget(field: &str, text: Option<&str>) -> ApiResult<Option<i64>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let micros = parse_credits(field, text)?;
+    if micros < 0 {
+        return Err(ApiError::bad(
+            "bad_amount",
+            format!("{field} is 0 or more credits"),
+        ));
+    }
+    Ok(Some(micros))
+}
+
+/// Sets the user's own daily and monthly budgets, which every device's gate enforces across all the
+/// user's devices. Devices hear of it at once: the config version moves, which wakes their long polls.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/users/{name}/budget",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The user's name")),
+    request_body = SetBudget,
+    responses(
+        (status = 200, description = "The user with the budgets now in force", body = UserSummary),
+        (status = 400, description = "`bad_amount`", body = ErrorBody),
+        (status = 401, description = "No valid admin session", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 422, description = "Wrong types", body = ErrorBody),
+    )
+)]
+async fn set_budget(
+    session: AdminSession,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(set): Json<SetBudget>,
+) -> ApiResult<Json<UserSummary>> {
+    let daily = parse_budget("daily", set.daily.as_deref())?;
+    let monthly = parse_budget("monthly", set.monthly.as_deref())?;
+    let mut tx = state.pool.begin().await?;
+    lock_config(&mut tx, session.org_id).await?;
+    let user = user_by_name(&mut tx, session.org_id, &name).await?;
+    sqlx::query(
+        "UPDATE users SET daily_budget_micros = $3, monthly_budget_micros = $4 WHERE org_id = $1 AND id = $2",
+    )
+    .bind(session.org_id)
+    .bind(user.id)
+    .bind(daily)
+    .bind(monthly)
+    .execute(&mut *tx)
+    .await?;
+    let version = config::bump(&mut tx, session.org_id).await?;
+    config::audit(
+        &mut tx,
+        session.org_id,
+        &session.name,
+        "user.budget",
+        json!({ "user": user.name, "daily_budget_micros": daily, "monthly_budget_micros": monthly,
+                "config_version": version }),
+    )
+    .await?;
+    let summary = user_summaries(&mut tx, session.org_id, Some(&user.name))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("user", &user.name))?;
+    tx.commit().await?;
+    Ok(Json(summary))
 }
 
 /// Adds a user: staff (who enroll devices) or an admin (who signs in with a password).
@@ -247,7 +340,7 @@ async fn add_enrollment_code(
         "INSERT INTO enrollment_codes (code_hash, org_id, user_id, created_by, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(auth::hash_enrollment_code(&code))
+    .bind(auth::hash_typed_code(&code))
     .bind(session.org_id)
     .bind(user.id)
     .bind(&session.name)

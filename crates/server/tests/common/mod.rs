@@ -328,7 +328,10 @@ impl Server {
                 'devices', (SELECT json_agg(d ORDER BY id) FROM (SELECT id, last_seq, revoked FROM devices) d),
                 'users', (SELECT json_agg(u ORDER BY name) FROM (SELECT name, balance_micros FROM users) u),
                 'config', (SELECT json_agg(o ORDER BY name) FROM (SELECT name, config_version FROM orgs) o),
-                'codes', (SELECT count(*) FROM enrollment_codes WHERE used_at IS NOT NULL))",
+                'codes', (SELECT count(*) FROM enrollment_codes WHERE used_at IS NOT NULL),
+                'redemption_codes', (SELECT count(*) FROM redemption_codes),
+                'budgets', (SELECT json_agg(b ORDER BY name) FROM
+                    (SELECT name, daily_budget_micros, monthly_budget_micros FROM users) b))",
         )
         .fetch_one(&self.pool)
         .await

@@ -10,10 +10,13 @@ const added = (name: string, share_url: string, model: string | null): App => ({
   name,
   share_url,
   origin: new URL(share_url).origin,
+  share_token: new URL(share_url).pathname.split('/').pop()!,
   pricing: model ? 'model' : 'dify_price',
+  model_id: model ? 1 : null,
   model,
   enabled: true,
   demo: false,
+  created_at: '2026-11-24T08:00:00Z',
 });
 
 describe('admin: Dify apps', () => {

@@ -1,4 +1,4 @@
-import { Button, Card, Form, Input, Space, Switch, Tag, Tooltip, Typography } from 'antd';
+import { Alert, Button, Card, Form, Input, Space, Switch, Tag, Tooltip, Typography, type TableProps } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -7,6 +7,7 @@ import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { formatCount, formatCredits, formatTime } from '../../format';
 import { useLoad } from '../../hooks';
+import type { OrgHeldReason } from '../../orgApi';
 import { FormModal } from './shared';
 
 const REJECTED_LIMIT = 200;
@@ -21,8 +22,6 @@ const payloadRow = {
   ),
 };
 
-type Decision = { event: HeldEvent; approve: boolean } | null;
-
 /** Held events to approve or reject, and the log of rejected input. */
 export function HeldTab() {
   return (
@@ -33,16 +32,133 @@ export function HeldTab() {
   );
 }
 
-function HeldEvents() {
+/** What both held tables show of an event: this computer's, or the org server's. */
+export interface HeldRow {
+  id: string;
+  received_at: string;
+  reason: OrgHeldReason;
+  message_id: string;
+  detail: string;
+  status: HeldEvent['status'];
+  decided_by: string | null;
+  decided_at: string | null;
+}
+
+type Decision<E> = { event: E; approve: boolean } | null;
+
+/** Loads the pending events, or all of them (memoised on `all`). */
+type UseHeld<E> = (all: boolean) => { data: E[] | null; error: unknown; reload: () => Promise<void> };
+
+interface HeldPanelProps<E extends HeldRow> {
+  /** A hook, the same on every render: where the events come from. */
+  useHeld: UseHeld<E>;
+  /** What the table shows between the reason and the detail. */
+  columns: ColumnsType<E>;
+  /** The decision's note, once decided. */
+  note: (event: E) => string | null;
+  /** The decisions, by the event's id and with the note, if any. */
+  approve: (id: string, note: string | null) => Promise<unknown>;
+  reject: (id: string, note: string | null) => Promise<unknown>;
+  /** What an approval charges, said beside the approve buttons. */
+  approveHint?: (event: E) => string;
+  rowAttrs?: (event: E) => Record<`data-${string}`, string>;
+  expandable?: TableProps<E>['expandable'];
+}
+
+/** Held events to approve or reject with an optional note, pending ones unless all are asked for. */
+export function HeldPanel<E extends HeldRow>({ useHeld, columns, note, approve, reject, approveHint, rowAttrs, expandable }: HeldPanelProps<E>) {
   const { t } = useTranslation();
   const [all, setAll] = useState(false);
-  // Charges can be held at any moment, so this follows charge events too.
-  const held = useLoad(useCallback(() => api.heldEvents(all), [all]));
-  const [deciding, setDeciding] = useState<Decision>(null);
+  const held = useHeld(all);
+  const [deciding, setDeciding] = useState<Decision<E>>(null);
+
+  const table: ColumnsType<E> = [
+    { title: t('admin.col.time'), dataIndex: 'received_at', render: (v: string) => formatTime(v), width: 160 },
+    { title: t('admin.held.reason'), dataIndex: 'reason', render: (r: OrgHeldReason) => <Tag color="orange">{t(`admin.held.reasons.${r}`)}</Tag> },
+    ...columns,
+    { title: t('admin.held.detail'), dataIndex: 'detail' },
+    {
+      title: t('admin.held.status'),
+      dataIndex: 'status',
+      render: (status: HeldEvent['status'], e) => (
+        <Tooltip title={e.decided_by && t('admin.held.decided', { by: e.decided_by, at: formatTime(e.decided_at!), note: note(e) || t('common.none') })}>
+          <Tag color={STATUS_COLORS[status]}>{t(`admin.held.statuses.${status}`)}</Tag>
+        </Tooltip>
+      ),
+    },
+    {
+      title: t('common.actions'),
+      key: 'actions',
+      render: (_, e) =>
+        e.status === 'pending' && (
+          <Space size={0}>
+            <Tooltip title={approveHint?.(e)}>
+              <Button size="small" type="link" onClick={() => setDeciding({ event: e, approve: true })} data-testid={`held-approve-${e.id}`}>
+                {t('admin.held.approve')}
+              </Button>
+            </Tooltip>
+            <Button size="small" type="link" danger onClick={() => setDeciding({ event: e, approve: false })} data-testid={`held-reject-${e.id}`}>
+              {t('admin.held.reject')}
+            </Button>
+          </Space>
+        ),
+    },
+  ];
+
+  const submit = async ({ note: text }: { note?: string }) => {
+    const decided = await (deciding!.approve ? approve : reject)(deciding!.event.id, text?.trim() || null);
+    void held.reload();
+    return decided;
+  };
+
+  return (
+    <Card
+      size="small"
+      title={t('admin.held.title')}
+      extra={
+        <Space>
+          <Typography.Text>{t('admin.held.showAll')}</Typography.Text>
+          <Switch size="small" checked={all} onChange={setAll} aria-label={t('admin.held.showAll')} data-testid="held-show-all" />
+        </Space>
+      }
+    >
+      <ErrorAlert error={held.error} />
+      <DataTable<E>
+        rowKey="id"
+        columns={table}
+        dataSource={held.data ?? undefined}
+        loading={!held.data && !held.error}
+        rowTestId="held-row"
+        rowAttrs={(e) => ({ 'data-held-id': e.id, 'data-status': e.status, ...rowAttrs?.(e) })}
+        expandable={expandable}
+        locale={{ emptyText: t('admin.held.empty') }}
+      />
+      <FormModal<{ note?: string }>
+        title={deciding && t(deciding.approve ? 'admin.held.approveTitle' : 'admin.held.rejectTitle', { message: deciding.event.message_id })}
+        initialValues={deciding && {}}
+        onClose={() => setDeciding(null)}
+        submit={submit}
+        doneMessage={t(deciding?.approve ? 'admin.held.approved' : 'admin.held.rejected')}
+        submitLabel={t(deciding?.approve ? 'admin.held.approve' : 'admin.held.reject')}
+        submitTestId="held-confirm"
+      >
+        <Form.Item name="note" label={t('admin.held.note')}>
+          <Input.TextArea rows={2} maxLength={500} data-testid="held-note" />
+        </Form.Item>
+        {deciding?.approve && approveHint && <Alert type="info" showIcon message={approveHint(deciding.event)} style={{ marginBottom: 12 }} data-testid="held-approve-hint" />}
+      </FormModal>
+    </Card>
+  );
+}
+
+// Charges can be held at any moment, so this follows charge events too.
+const useLocalHeld = (all: boolean) => useLoad(useCallback(() => api.heldEvents(all), [all]));
+
+/** This computer's held events: each carries the payload it was held with. */
+function HeldEvents() {
+  const { t } = useTranslation();
 
   const columns: ColumnsType<HeldEvent> = [
-    { title: t('admin.col.time'), dataIndex: 'received_at', render: (v: string) => formatTime(v), width: 160 },
-    { title: t('admin.held.reason'), dataIndex: 'reason', render: (r: HeldEvent['reason']) => <Tag color="orange">{t(`admin.held.reasons.${r}`)}</Tag> },
     {
       title: t('dashboard.col.app'),
       dataIndex: 'app_name',
@@ -72,75 +188,17 @@ function HeldEvents() {
           </Space>
         ),
     },
-    { title: t('admin.held.detail'), dataIndex: 'detail' },
-    {
-      title: t('admin.held.status'),
-      dataIndex: 'status',
-      render: (status: HeldEvent['status'], e) => (
-        <Tooltip title={e.decided_by && t('admin.held.decided', { by: e.decided_by, at: formatTime(e.decided_at!), note: e.decision_note || t('common.none') })}>
-          <Tag color={STATUS_COLORS[status]}>{t(`admin.held.statuses.${status}`)}</Tag>
-        </Tooltip>
-      ),
-    },
-    {
-      title: t('common.actions'),
-      key: 'actions',
-      render: (_, e) =>
-        e.status === 'pending' && (
-          <Space size={0}>
-            <Button size="small" type="link" onClick={() => setDeciding({ event: e, approve: true })} data-testid={`held-approve-${e.id}`}>
-              {t('admin.held.approve')}
-            </Button>
-            <Button size="small" type="link" danger onClick={() => setDeciding({ event: e, approve: false })} data-testid={`held-reject-${e.id}`}>
-              {t('admin.held.reject')}
-            </Button>
-          </Space>
-        ),
-    },
   ];
 
-  const decide = ({ note }: { note?: string }) => {
-    const { event, approve } = deciding!;
-    const text = note?.trim() || null;
-    return approve ? api.adminApproveHeld(event.id, text) : api.adminRejectHeld(event.id, text);
-  };
-
   return (
-    <Card
-      size="small"
-      title={t('admin.held.title')}
-      extra={
-        <Space>
-          <Typography.Text>{t('admin.held.showAll')}</Typography.Text>
-          <Switch size="small" checked={all} onChange={setAll} aria-label={t('admin.held.showAll')} data-testid="held-show-all" />
-        </Space>
-      }
-    >
-      <ErrorAlert error={held.error} />
-      <DataTable<HeldEvent>
-        rowKey="id"
-        columns={columns}
-        dataSource={held.data ?? undefined}
-        loading={!held.data && !held.error}
-        rowTestId="held-row"
-        rowAttrs={(e) => ({ 'data-held-id': e.id, 'data-status': e.status })}
-        expandable={payloadRow}
-        locale={{ emptyText: t('admin.held.empty') }}
-      />
-      <FormModal<{ note?: string }>
-        title={deciding && t(deciding.approve ? 'admin.held.approveTitle' : 'admin.held.rejectTitle', { message: deciding.event.message_id })}
-        initialValues={deciding && {}}
-        onClose={() => setDeciding(null)}
-        submit={decide}
-        doneMessage={t(deciding?.approve ? 'admin.held.approved' : 'admin.held.rejected')}
-        submitLabel={t(deciding?.approve ? 'admin.held.approve' : 'admin.held.reject')}
-        submitTestId="held-confirm"
-      >
-        <Form.Item name="note" label={t('admin.held.note')}>
-          <Input.TextArea rows={2} maxLength={500} data-testid="held-note" />
-        </Form.Item>
-      </FormModal>
-    </Card>
+    <HeldPanel<HeldEvent>
+      useHeld={useLocalHeld}
+      columns={columns}
+      note={(e) => e.decision_note}
+      approve={api.adminApproveHeld}
+      reject={api.adminRejectHeld}
+      expandable={payloadRow}
+    />
   );
 }
 

@@ -8,7 +8,10 @@ import { useAction } from '../../hooks';
 import type { Messages } from '../../locales/en';
 import { orgApi, type OrgAdminStatus } from '../../orgApi';
 import { CommandErrorContext, useAdminAction, useRequired } from '../admin/shared';
+import { OrgAppsTab } from './Apps';
+import { CodesTab } from './Codes';
 import { OrgGuardsTab } from './Guards';
+import { OrgHeldTab } from './Held';
 import { PeopleTab } from './People';
 import { OrgModelsTab, OrgRateTab } from './Pricing';
 import { ReportTab } from './Report';
@@ -104,10 +107,13 @@ function OrgPanel({ status, onSignedOut }: { status: OrgAdminStatus; onSignedOut
         }
         items={[
           tab('people', <PeopleTab />),
+          tab('codes', <CodesTab />),
           tab('report', <ReportTab />),
+          tab('apps', <OrgAppsTab />),
           tab('models', <OrgModelsTab />),
           tab('rate', <OrgRateTab />),
           tab('guards', <OrgGuardsTab />),
+          tab('held', <OrgHeldTab />),
         ]}
       />
     </Space>

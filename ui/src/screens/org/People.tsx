@@ -1,4 +1,4 @@
-import { Alert, Button, Card, Col, Form, Input, Modal, Popconfirm, Radio, Row, Space, Tag, Typography } from 'antd';
+import { Button, Card, Col, Form, Input, Popconfirm, Radio, Row, Space, Tag, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -9,14 +9,17 @@ import { orgApi, type Device, type NewEnrollmentCode, type OrgRole, type UserSum
 import { FormFooter, passwordRules, useAdminAction, useRequired, useRowAction } from '../admin/shared';
 import { microsToCredits, useOrgLoad } from './shared';
 import { BalanceItems, type BalanceValues } from '../admin/Users';
+import { BudgetModal, BudgetSpend } from './Budget';
+import { ShownOnceModal } from './ShownOnce';
 
 
-/** Users & devices: the org's people with their balances, adding staff, enrollment codes, credits, and devices. */
+/** Users & devices: the org's people with their balances and budgets, adding staff, enrollment codes, credits, and devices. */
 export function PeopleTab() {
   const { t } = useTranslation();
   const users = useOrgLoad(orgApi.users);
   const devices = useOrgLoad(orgApi.devices);
   const [code, setCode] = useState<NewEnrollmentCode | null>(null);
+  const [budgetOf, setBudgetOf] = useState<UserSummary | null>(null);
   const enroll = useRowAction<string, [string], NewEnrollmentCode>(orgApi.enrollmentCode);
   const refresh = () => void Promise.all([users.reload(), devices.reload()]);
 
@@ -34,20 +37,37 @@ export function PeopleTab() {
       render: (_, u) => <Tag color={u.user.role === 'admin' ? 'purple' : 'default'}>{t(`admin.users.roles.${u.user.role}`)}</Tag>,
     },
     { title: t('dashboard.balance'), dataIndex: 'balance_micros', align: 'right', render: (m: number) => formatCredits(microsToCredits(m)) },
+    {
+      title: t('orgAdmin.budget.today'),
+      key: 'today',
+      align: 'right',
+      render: (_, u) => <BudgetSpend spent={u.spent_today_micros} budget={u.daily_budget_micros} testId="budget-today" />,
+    },
+    {
+      title: t('orgAdmin.budget.month'),
+      key: 'month',
+      align: 'right',
+      render: (_, u) => <BudgetSpend spent={u.spent_month_micros} budget={u.monthly_budget_micros} testId="budget-month" />,
+    },
     { title: t('orgAdmin.devices'), dataIndex: 'devices', align: 'right', render: (n: number) => formatCount(n) },
     {
       title: t('common.actions'),
       key: 'actions',
       render: (_, u) => (
-        <Button
-          size="small"
-          type="link"
-          loading={enroll.isBusy(u.user.name)}
-          onClick={() => void makeCode(u.user.name)}
-          data-testid={`enroll-code-${u.user.name}`}
-        >
-          {t('orgAdmin.makeCode')}
-        </Button>
+        <Space size={0}>
+          <Button
+            size="small"
+            type="link"
+            loading={enroll.isBusy(u.user.name)}
+            onClick={() => void makeCode(u.user.name)}
+            data-testid={`enroll-code-${u.user.name}`}
+          >
+            {t('orgAdmin.makeCode')}
+          </Button>
+          <Button size="small" type="link" onClick={() => setBudgetOf(u)} data-testid={`budget-edit-${u.user.name}`}>
+            {t('orgAdmin.budget.edit')}
+          </Button>
+        </Space>
       ),
     },
   ];
@@ -77,6 +97,7 @@ export function PeopleTab() {
         </Space>
       </Col>
       <EnrollmentCodeModal code={code} onClose={() => setCode(null)} />
+      <BudgetModal user={budgetOf} onClose={() => setBudgetOf(null)} onSaved={() => void users.reload()} />
     </Row>
   );
 }
@@ -85,10 +106,15 @@ export function PeopleTab() {
 function EnrollmentCodeModal({ code, onClose }: { code: NewEnrollmentCode | null; onClose: () => void }) {
   const { t } = useTranslation();
   return (
-    <Modal open={code !== null} title={t('orgAdmin.codeTitle', { user: code?.user })} onCancel={onClose} footer={<Button onClick={onClose} data-testid="enrollment-code-done">{t('orgAdmin.done')}</Button>} destroyOnHidden>
+    <ShownOnceModal
+      open={code !== null}
+      title={t('orgAdmin.codeTitle', { user: code?.user })}
+      warning={code && t('orgAdmin.codeOnce', { time: formatTime(code.expires_at) })}
+      onClose={onClose}
+      doneTestId="enrollment-code-done"
+    >
       {code && (
-        <Space direction="vertical" style={{ width: '100%' }}>
-          <Alert type="warning" showIcon message={t('orgAdmin.codeOnce', { time: formatTime(code.expires_at) })} />
+        <>
           <Typography.Text type="secondary">{t('orgAdmin.code')}</Typography.Text>
           <Typography.Text code copyable strong style={{ fontSize: 18 }} data-testid="enrollment-code">
             {code.code}
@@ -97,9 +123,9 @@ function EnrollmentCodeModal({ code, onClose }: { code: NewEnrollmentCode | null
           <Typography.Paragraph code copyable style={{ wordBreak: 'break-all' }} data-testid="enrollment-link">
             {code.join_link}
           </Typography.Paragraph>
-        </Space>
+        </>
       )}
-    </Modal>
+    </ShownOnceModal>
   );
 }
 

@@ -1,0 +1,286 @@
+// A fake org server behind the shell's `org_admin_*` commands, answering like the real one as far as the org
+// console uses it: users, devices, apps, models, rate, guards, the report, held events and redemption codes.
+import type { CodeBatch, Device, NewCodes, OrgAdminStatus, OrgApp, OrgAppChange, OrgHeld, OrgModel, OrgPolicy, OrgRate, RedemptionCode, Report, UserBudget, UserSummary } from '../orgApi';
+import { screen } from '@testing-library/react';
+import { fakeBackend, reject } from './backend';
+import { renderWindow } from './render';
+import { user } from './user';
+
+export const SERVER = 'https://td.example.com';
+export const signedIn: OrgAdminStatus = { server: SERVER, admin: 'root', expires_at: '2026-12-02T20:00:00Z' };
+export const signedOut: OrgAdminStatus = { server: SERVER, admin: null, expires_at: null };
+
+export const person = (name: string, balance_micros: number, role: 'staff' | 'admin' = 'staff', overrides: Partial<UserSummary> = {}): UserSummary => ({
+  user: { id: `id-${name}`, name, display_name: name.toUpperCase(), role },
+  balance_micros,
+  devices: 1,
+  created_at: '2026-11-01T08:00:00Z',
+  daily_budget_micros: null,
+  monthly_budget_micros: null,
+  spent_today_micros: 0,
+  spent_month_micros: 0,
+  ...overrides,
+});
+
+export const device = (id: string, owner: string, overrides: Partial<Device> = {}): Device => ({
+  id,
+  user: owner,
+  name: `${owner}-laptop`,
+  revoked: false,
+  last_seen: '2026-12-02T09:00:00Z',
+  clock_skew_ms: 1500,
+  last_seq: 3,
+  created_at: '2026-11-01T08:00:00Z',
+  ...overrides,
+});
+
+export const gpt: OrgModel = {
+  name: 'gpt-4o-mini',
+  price: { input_per_1k: '0.00015', output_per_1k: '0.0006' },
+  aliases: [],
+  active: true,
+  updated_at: '2026-11-01T08:00:00Z',
+};
+
+export const supportBot: OrgApp = {
+  id: '0193-app-1',
+  name: 'Support bot',
+  share_url: 'https://dify.example.com/chat/support',
+  pricing: 'model',
+  model: 'gpt-4o-mini',
+  enabled: true,
+};
+
+export const heldEvent = (id: string, overrides: Partial<OrgHeld> = {}): OrgHeld => ({
+  id,
+  reason: 'cap',
+  detail: '900 credits is above the cap of 500',
+  user: 'alice',
+  device_id: 'd1',
+  app_id: supportBot.id,
+  message_id: `msg-${id}`,
+  device_amount_micros: 900_000_000,
+  server_amount_micros: 900_000_000,
+  status: 'pending',
+  received_at: '2026-12-02T09:30:00Z',
+  decided_by: null,
+  decided_at: null,
+  note: null,
+  entry_id: null,
+  ...overrides,
+});
+
+export const redemptionCode = (id: string, overrides: Partial<RedemptionCode> = {}): RedemptionCode => ({
+  id,
+  batch_id: '0193-batch-00000001',
+  amount_micros: 50_000_000,
+  reason: 'onboarding',
+  created_by: 'root',
+  created_at: '2026-12-01T08:00:00Z',
+  expires_at: null,
+  redeemed_by: null,
+  redeemed_at: null,
+  entry_id: null,
+  ...overrides,
+});
+
+/** Credits as a decimal string to integer micro-credits, digit by digit as the server parses them; null: not credits. */
+export function creditsToMicros(text: string): number | null {
+  const match = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
+  return match ? Number(match[1]) * 1_000_000 + Number((match[2] ?? '').padEnd(6, '0')) : null;
+}
+
+/** The server's admin API, as far as the org console uses it, answering like the real one. */
+export function orgServer(status: OrgAdminStatus = signedIn) {
+  const state = {
+    status,
+    users: [person('root', 0, 'admin'), person('alice', 2_500_000_000)],
+    devices: [device('d1', 'alice', { clock_skew_ms: -420_000 }), device('d2', 'alice', { revoked: true, last_seen: null, clock_skew_ms: null })],
+    models: [gpt],
+    apps: [supportBot],
+    held: [] as OrgHeld[],
+    codes: [] as RedemptionCode[],
+    policy: {
+      integration_enabled: true,
+      min_balance_micros: 0,
+      event_cap_micros: 500_000_000,
+      flood_max_per_minute: 20,
+      low_balance_micros: 100_000_000,
+      max_tokens_per_event: 200_000,
+      daily_budget_micros: 0,
+      monthly_budget_micros: 0,
+      offline_allowance_micros: 12_500_000,
+      lease_seconds: 86_400,
+    } as OrgPolicy,
+    rate: { credits_per_usd: '10000', history: [] } as OrgRate,
+  };
+  const report = (query: URLSearchParams): Report => ({
+    by: (query.get('by') ?? 'user') as Report['by'],
+    from: query.get('from'),
+    to: query.get('to'),
+    user: query.get('user'),
+    app: query.get('app'),
+    model: query.get('model'),
+    rows: query.get('by') === 'day'
+      ? [
+          { key: '2026-12-01', credits_micros: 1_250_000, prompt_tokens: 100, completion_tokens: 20, messages: 1 },
+          { key: '2026-12-02', credits_micros: 3_000_000, prompt_tokens: 300, completion_tokens: 40, messages: 2 },
+        ]
+      : [{ key: 'alice', credits_micros: 4_250_000, prompt_tokens: 400, completion_tokens: 60, messages: 3 }],
+  });
+  /** An app as the server would store it: a share URL with a kind and a token, and a binding that fits its pricing. */
+  const checkedApp = (app: OrgApp): OrgApp => {
+    if (!/^https?:\/\/[^/]+(\/.*)?\/(chat|chatbot|completion|workflow)\/[\w-]+$/.test(app.share_url)) {
+      reject('bad_share_url', `"${app.share_url}" is not a Dify share URL`);
+    }
+    if (app.pricing === 'model' && !app.model) reject('model_required', 'an app priced by model names the model it is bound to');
+    if (app.pricing === 'dify_price' && app.model) reject('model_not_allowed', "an app priced by Dify's reported price is bound to no model");
+    return app;
+  };
+  const decideHeld = (id: string, approve: boolean, note: string | null) => {
+    const event = state.held.find((h) => h.id === id) ?? reject('not_found', `no held event ${id}`);
+    if (event.status !== 'pending') reject('already_decided', `held event ${id} is ${event.status} already`);
+    const decided: OrgHeld = {
+      ...event,
+      status: approve ? 'approved' : 'rejected',
+      decided_by: 'root',
+      decided_at: '2026-12-02T10:00:00Z',
+      note,
+      entry_id: approve ? 'entry-approved' : event.entry_id,
+    };
+    state.held = state.held.map((h) => (h.id === id ? decided : h));
+    return decided;
+  };
+  const call = ({ method, path, body }: Record<string, unknown>) => {
+    if (!state.status.admin) reject('unauthorized', 'sign in to the org server first');
+    const [route, search] = String(path).split('?');
+    const query = new URLSearchParams(search);
+    const key = `${String(method)} ${route}`;
+    if (key === 'GET /v1/admin/users') return state.users;
+    if (key === 'GET /v1/admin/devices') return state.devices;
+    if (key === 'GET /v1/admin/models') return state.models;
+    if (key === 'GET /v1/admin/apps') return state.apps;
+    if (key === 'GET /v1/admin/report') return report(query);
+    if (key === 'GET /v1/admin/policy') return state.policy;
+    if (key === 'GET /v1/admin/held') return state.held.filter((h) => query.get('all') === 'true' || h.status === 'pending');
+    if (key === 'GET /v1/admin/redemption-codes') return state.codes.slice(0, Number(query.get('limit') ?? 100));
+    if (key === 'PUT /v1/admin/policy') {
+      const { key: guard, value } = body as { key: string; value: string };
+      state.policy = { ...state.policy, [`${guard}_micros`]: Number(value) * 1e6 };
+      return state.policy;
+    }
+    if (key === 'GET /v1/admin/rate') return state.rate;
+    if (key === 'PUT /v1/admin/rate') {
+      const { credits_per_usd, reason } = body as { credits_per_usd: string; reason: string };
+      const change = { old_rate: state.rate.credits_per_usd, new_rate: credits_per_usd, changed_by: 'root', reason, changed_at: '2026-12-02T10:00:00Z', config_version: 7 };
+      state.rate = { credits_per_usd, history: [change, ...state.rate.history] };
+      return state.rate;
+    }
+    if (key === 'POST /v1/admin/users') {
+      const added = body as { name: string; display_name: string | null; role: 'staff' | 'admin' };
+      if (state.users.some((u) => u.user.name === added.name)) reject('already_exists', `a user ${added.name} exists`);
+      state.users = [...state.users, person(added.name, 0, added.role)];
+      return state.users.at(-1)!.user;
+    }
+    if (key === 'POST /v1/admin/apps') {
+      const app = checkedApp({ ...(body as Omit<OrgApp, 'id' | 'enabled'>), id: `0193-app-${state.apps.length + 1}`, enabled: true });
+      if (state.apps.some((a) => a.share_url === app.share_url)) reject('exists', `another app has the share URL ${app.share_url}`);
+      state.apps = [...state.apps, app];
+      return app;
+    }
+    const app = /^PATCH \/v1\/admin\/apps\/([^/]+)$/.exec(key);
+    if (app) {
+      const current = state.apps.find((a) => a.id === decodeURIComponent(app[1])) ?? reject('not_found', `no app ${app[1]}`);
+      const change = body as OrgAppChange;
+      const pricing = change.pricing ?? current.pricing;
+      const updated = checkedApp({
+        ...current,
+        name: change.name ?? current.name,
+        share_url: change.share_url ?? current.share_url,
+        pricing,
+        model: change.model ?? (pricing === 'model' ? current.model : null),
+        enabled: change.enabled ?? current.enabled,
+      });
+      state.apps = state.apps.map((a) => (a.id === updated.id ? updated : a));
+      return updated;
+    }
+    const held = /^POST \/v1\/admin\/held\/([^/]+)\/(approve|reject)$/.exec(key);
+    if (held) return decideHeld(decodeURIComponent(held[1]), held[2] === 'approve', (body as { note: string | null }).note);
+    const budget = /^PUT \/v1\/admin\/users\/([^/]+)\/budget$/.exec(key);
+    if (budget) {
+      const name = decodeURIComponent(budget[1]);
+      const micros = (text: string | null) => (text === null ? null : (creditsToMicros(text) ?? reject('bad_amount', `"${text}" is not an amount of credits`)));
+      const { daily, monthly } = body as UserBudget;
+      const changed = { daily_budget_micros: micros(daily), monthly_budget_micros: micros(monthly) };
+      state.users = state.users.map((u) => (u.user.name === name ? { ...u, ...changed } : u));
+      return state.users.find((u) => u.user.name === name) ?? reject('not_found', `no user ${name}`);
+    }
+    const revoke = /^POST \/v1\/admin\/devices\/([^/]+)\/revoke$/.exec(key);
+    if (revoke) {
+      state.devices = state.devices.map((d) => (d.id === revoke[1] ? { ...d, revoked: true } : d));
+      return state.devices.find((d) => d.id === revoke[1]);
+    }
+    const entry = /^POST \/v1\/admin\/users\/([^/]+)\/entries$/.exec(key);
+    if (entry) {
+      const { kind, amount } = body as { kind: string; amount: string };
+      return { id: 'e1', user: decodeURIComponent(entry[1]), kind, amount_micros: Number(amount) * 1e6, counted: true, occurred_at: '', actor: 'root', reason: 'x' };
+    }
+    const price = /^PUT \/v1\/admin\/models\/([^/]+)$/.exec(key);
+    if (price) {
+      const set = body as { input_usd_per_1k: string; output_usd_per_1k: string };
+      const changed = { ...gpt, name: decodeURIComponent(price[1]), price: { input_per_1k: set.input_usd_per_1k, output_per_1k: set.output_usd_per_1k } };
+      state.models = [...state.models.filter((m) => m.name !== changed.name), changed];
+      return changed;
+    }
+    return reject('not_found', `no route ${key}`);
+  };
+  /** Like the shell: the server makes the codes, and the shell saves their CSV to Downloads. */
+  const createCodes = (args: Record<string, unknown>): CodeBatch => {
+    const { count, amount, reason, validDays } = args as unknown as NewCodes;
+    const amount_micros = creditsToMicros(amount) ?? reject('bad_amount', `"${amount}" is not an amount of credits`);
+    const batch_id = `0193-batch-${String(state.codes.length + 1).padStart(8, '0')}`;
+    const expires_at = validDays === null ? null : '2026-12-09T08:00:00Z';
+    const codes = Array.from({ length: count }, (_, i) => ({ id: `${batch_id}-c${i + 1}`, code: `RDM-${i + 1}-QX7P` }));
+    const rows = codes.map((c) => redemptionCode(c.id, { batch_id, amount_micros, reason, expires_at, created_at: '2026-12-02T10:00:00Z' }));
+    state.codes = [...rows.reverse(), ...state.codes];
+    return { batch_id, amount_micros, expires_at, codes, csv_path: `/home/u/Downloads/tokendesk-codes-${batch_id}.csv` };
+  };
+  const backend = fakeBackend({
+    way_in: () => ({ mode: 'org', suggested_server: null, offer_island: true, offer_demo: true }),
+    org_admin_status: () => state.status,
+    org_admin_login: ({ name, password }) => {
+      if (password !== 'correct horse') reject('unauthorized', 'wrong name or password');
+      state.status = { ...signedIn, admin: String(name) };
+      return state.status;
+    },
+    org_admin_logout: () => {
+      state.status = signedOut;
+      return null;
+    },
+    org_admin_call: call,
+    org_admin_enrollment_code: ({ user: owner }) => ({
+      code: 'K7QF-93XD',
+      user: owner,
+      expires_at: '2026-12-09T08:00:00Z',
+      join_link: `tokendesk://join?server=${encodeURIComponent(SERVER)}&code=K7QF-93XD`,
+    }),
+    org_admin_export_report: () => ({ path: '/home/u/Downloads/tokendesk-org-report.csv', rows: 2 }),
+    org_admin_create_codes: createCodes,
+  });
+  /** `call` is the server's router, for a test that puts a refusal in front of it. */
+  return { backend, state, call };
+}
+
+/** Every server call the console made, as `METHOD path`. */
+export const calls = (backend: ReturnType<typeof fakeBackend>) => backend.argsOf('org_admin_call').map((a) => `${String(a.method)} ${String(a.path)}`);
+
+/** The calls that changed something on the server, with their bodies. */
+export const changes = (backend: ReturnType<typeof fakeBackend>) => backend.argsOf('org_admin_call').filter((a) => a.method !== 'GET');
+
+/** Opens the admin window signed in to the org server and, once the console is there, the tab `tab`. */
+export async function openOrgConsole(tab?: string) {
+  renderWindow('admin');
+  // The first render of the whole console takes a while on a busy machine.
+  const label = await screen.findByTestId(`org-tab-${tab ?? 'people'}`, {}, { timeout: 5000 });
+  if (tab) await user.click(label);
+}
