@@ -530,12 +530,11 @@ async fn an_admin_runs_the_org_from_the_desktop_admin_window() -> Outcome {
     // bob's own daily budget, set in the window below what he spent today, stops his device's sends.
     app.click("org-tab-people").await?;
     app.click("budget-edit-bob").await?;
-    let own = app
-        .client
-        .find(Locator::XPath(
-            "//*[@data-testid='budget-daily-mode']//input[@value='own']/ancestor::label",
-        ))
-        .await?;
+    let own = eventually("the budget dialog's own-amount choice", || async {
+        let choice = "//*[@data-testid='budget-daily-mode']//input[@value='own']/ancestor::label";
+        Ok(app.client.find(Locator::XPath(choice)).await.ok())
+    })
+    .await?;
     app.click_element(&own, "the daily budget's own amount")
         .await?;
     app.fill("budget-daily", "5").await?;
