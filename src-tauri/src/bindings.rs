@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use ts_rs::{Config, TS, TypeVisitor};
 
+use crate::commands::org::WayIn;
+use crate::commands::org_admin::{NewEnrollmentCode, NewRedemptionBatch, OrgAdminStatus};
 use crate::commands::staff::Export;
 use crate::language::Language;
 use crate::state::{AdminStatus, MonitorStatus};
@@ -96,6 +98,8 @@ fn desktop() -> String {
         types.visit::<tokendesk_ledger::ChargeResult>();
         types.visit::<SimulatedEvent>();
         types.visit::<tokendesk_sync_proto::ErrorBody>();
+        types.visit::<WayIn>();
+        types.visit::<tokendesk_sync_proto::device::RedeemAnswer>();
     })
 }
 
@@ -121,6 +125,9 @@ fn org() -> String {
         types.visit::<HeldInfo>();
         types.visit::<RedemptionCodeInfo>();
         types.visit::<Report>();
+        types.visit::<OrgAdminStatus>();
+        types.visit::<NewEnrollmentCode>();
+        types.visit::<NewRedemptionBatch>();
     })
 }
 

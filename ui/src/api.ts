@@ -22,7 +22,6 @@ import type {
   ImportProgress,
   ImportReport,
   Language,
-  Mode,
   ModelConfig,
   MonitorStatus,
   PolicyForm,
@@ -31,10 +30,12 @@ import type {
   PriceChange,
   Rate,
   RateChange,
+  RedeemAnswer,
   RejectedEvent,
   SimulatedEvent,
   SyncStatus,
   UsageSnapshot,
+  WayIn,
 } from './bindings/desktop';
 
 export type {
@@ -67,6 +68,7 @@ export type {
   SimulatedEvent,
   Spend,
   SyncStatus,
+  WayIn,
 } from './bindings/desktop';
 
 // The windows' names for some generated types.
@@ -91,21 +93,8 @@ export type HistoryFilter = Omit<HistoryQuery, 'limit' | 'cursor'>;
 /** The guards typed as credits, which `admin_set_policy` takes as decimal strings. */
 export type CreditField = { [K in keyof PolicyForm]: PolicyForm[K] extends string ? K : never }[keyof PolicyForm];
 
-export interface WayIn {
-  mode: Mode;
-  /** The join form's server, from `--server` or `TOKENDESK_SERVER_URL`, else the managed install's. */
-  suggested_server: string | null;
-  /** Whether the first run offers the island and the demo (/etc/tokendesk/desktop.toml may withhold them). */
-  offer_island: boolean;
-  offer_demo: boolean;
-}
-
 /** A redemption code's credit, as `redeem_code` answers. */
-export interface Redemption {
-  entry_id: string;
-  amount_micros: number;
-  balance_micros: number;
-}
+export type Redemption = RedeemAnswer;
 
 export function isCommandError(e: unknown): e is CommandError {
   return typeof e === 'object' && e !== null && typeof (e as CommandError).code === 'string';

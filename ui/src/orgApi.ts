@@ -8,13 +8,8 @@ import type { BalanceKind, ExportResult } from './api';
 
 export type OrgRole = Wire.Role;
 
-export interface OrgAdminStatus {
-  /** The server this device is enrolled with. */
-  server: string;
-  /** The signed-in admin; null: the sign-in form. */
-  admin: string | null;
-  expires_at: string | null;
-}
+/** The signed-in admin; null: the sign-in form. */
+export type OrgAdminStatus = Wire.OrgAdminStatus;
 
 export type OrgUser = Wire.UserInfo;
 
@@ -25,12 +20,7 @@ export type UserBudget = Wire.SetBudget;
 
 export type NewUser = Wire.NewUser;
 
-export interface NewEnrollmentCode {
-  code: string;
-  user: string;
-  expires_at: string;
-  join_link: string;
-}
+export type NewEnrollmentCode = Wire.NewEnrollmentCode;
 
 export type Device = Wire.DeviceInfo;
 
@@ -75,13 +65,7 @@ export interface NewCodes {
 }
 
 /** A batch of redemption codes, shown once: the server keeps only their hashes; the shell saved their CSV. */
-export interface CodeBatch {
-  batch_id: string;
-  amount_micros: number;
-  expires_at: string | null;
-  codes: { id: string; code: string }[];
-  csv_path: string;
-}
+export type CodeBatch = Wire.NewRedemptionBatch;
 
 export type RedemptionCode = Wire.RedemptionCodeInfo;
 

@@ -12,7 +12,7 @@ use crate::error::{ShellError, ShellResult};
 use crate::state::Shell;
 use crate::{sync, windows};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct WayIn {
     mode: Mode,
     /// The join form's server, from `--server` or `TOKENDESK_SERVER_URL`, else the managed install's.

@@ -13,7 +13,7 @@ use super::staff::{Export, export_path};
 use crate::error::ShellResult;
 use crate::state::Shell;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct OrgAdminStatus {
     /// The server this device is enrolled with, where the admin signs in.
     server: String,
@@ -140,7 +140,7 @@ pub async fn org_admin_export_report(
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct NewEnrollmentCode {
     code: String,
     user: String,
@@ -165,7 +165,7 @@ pub async fn org_admin_enrollment_code(
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct NewRedemptionBatch {
     #[serde(flatten)]
     batch: RedemptionBatch,

@@ -228,6 +228,16 @@ export type Rate = { credits_per_usd: number, history: Array<RateChange>, };
 
 export type RateChange = { id: number, old_rate: number | null, new_rate: number, changed_by: string, reason: string, changed_at: string, };
 
+export type RedeemAnswer = { 
+/**
+ * The `redemption` entry that credited the code's amount.
+ */
+entry_id: string, code_id: string, amount_micros: number, 
+/**
+ * The user's balance on the server with the redemption counted.
+ */
+balance_micros: number, };
+
 export type RejectedEvent = { id: string, received_at: string, code: string, message: string, source: string, payload: string, payload_bytes: number, };
 
 export type Role = "staff" | "admin";
@@ -278,3 +288,13 @@ budget: BudgetStanding | null, };
  * Everything a charge was computed from, snapshotted on its entry.
  */
 export type UsageSnapshot = { pricing: Pricing, app_id: number, app_name: string, model: string | null, conversation_id: string | null, message_id: string, prompt_tokens: number, completion_tokens: number, price: Price | null, credits_per_usd: number, usd_cost: number, dify_total_price: number | null, dify_currency: string | null, estimated: boolean, };
+
+export type WayIn = { mode: Mode, 
+/**
+ * The join form's server, from `--server` or `TOKENDESK_SERVER_URL`, else the managed install's.
+ */
+suggested_server: string | null, 
+/**
+ * Whether the first run offers the island and the demo (a managed install may withhold them).
+ */
+offer_island: boolean, offer_demo: boolean, };

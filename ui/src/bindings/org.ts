@@ -46,11 +46,35 @@ export type ModelInfo = { name: string, price: Price, aliases: Array<string>, ac
  */
 export type NewApp = { name: string, share_url: string, pricing: Pricing, model: string | null, };
 
+export type NewEnrollmentCode = { code: string, user: string, expires_at: string, 
+/**
+ * The server and the code in one string, for the staff member's "join my organization" form.
+ */
+join_link: string, };
+
+export type NewRedemptionBatch = { 
+/**
+ * The codes as CSV in the Downloads folder, to hand out.
+ */
+csv_path: string, batch_id: string, amount_micros: number, expires_at: string | null, codes: Array<NewRedemptionCode>, };
+
+export type NewRedemptionCode = { id: string, code: string, };
+
 export type NewUser = { name: string, display_name: string | null, role: Role, 
 /**
  * Admins sign in with one; staff never do.
  */
 password: string | null, };
+
+export type OrgAdminStatus = { 
+/**
+ * The server this device is enrolled with, where the admin signs in.
+ */
+server: string, 
+/**
+ * The signed-in admin, while the session lasts.
+ */
+admin: string | null, expires_at: string | null, };
 
 /**
  * The guards every device enforces, and the offline allowance the server reserves for each device.
