@@ -194,6 +194,21 @@ enum RateCommand {
     },
 }
 
+/// What `apps edit` changes, on the island and in the org: only the fields given.
+#[derive(Args)]
+pub(crate) struct AppChange {
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    #[arg(long)]
+    pub(crate) url: Option<String>,
+    /// Price replies with this model.
+    #[arg(long, conflicts_with = "dify_price")]
+    pub(crate) model: Option<String>,
+    /// Price replies with Dify's reported total_price.
+    #[arg(long)]
+    pub(crate) dify_price: bool,
+}
+
 #[derive(Subcommand)]
 enum AppsCommand {
     List,
@@ -215,16 +230,8 @@ enum AppsCommand {
     /// Renames an app, moves it to another share URL, or rebinds it; what is not given is kept.
     Edit {
         id: i64,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        url: Option<String>,
-        /// Price replies with this model.
-        #[arg(long, conflicts_with = "dify_price")]
-        model: Option<String>,
-        /// Price replies with Dify's reported total_price.
-        #[arg(long)]
-        dify_price: bool,
+        #[command(flatten)]
+        change: AppChange,
     },
     /// Meters the app's replies again.
     Enable {
@@ -834,22 +841,16 @@ fn apps(printer: &Printer, local: &mut Local, command: AppsCommand) -> CliResult
         AppsCommand::Add {
             name, url, model, ..
         } => api.add_app(&name, &url, model)?,
-        AppsCommand::Edit {
-            id,
-            name,
-            url,
-            model,
-            dify_price,
-        } => {
+        AppsCommand::Edit { id, change } => {
             let current = api.app(id)?;
-            let model = match (model, dify_price) {
+            let model = match (change.model, change.dify_price) {
                 (None, false) => current.model,
                 (model, _) => model,
             };
             api.update_app(
                 id,
-                name.as_deref().unwrap_or(&current.name),
-                url.as_deref().unwrap_or(&current.share_url),
+                change.name.as_deref().unwrap_or(&current.name),
+                change.url.as_deref().unwrap_or(&current.share_url),
                 model,
             )?
         }

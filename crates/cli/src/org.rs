@@ -24,7 +24,7 @@ use tokendesk_sync_proto::admin::{
 };
 use tokendesk_sync_proto::device::{AppConfig, JoinLink, Policy};
 
-use crate::commands::{CliError, CliResult, Printer, table};
+use crate::commands::{AppChange, CliError, CliResult, Printer, table};
 
 #[derive(Subcommand)]
 pub enum OrgCommand {
@@ -181,14 +181,8 @@ pub enum OrgApps {
     /// Changes an app (by its id): only the fields given.
     Edit {
         id: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        url: Option<String>,
-        #[arg(long, conflicts_with = "dify_price")]
-        model: Option<String>,
-        #[arg(long)]
-        dify_price: bool,
+        #[command(flatten)]
+        change: AppChange,
     },
     /// Meters the app again on every device.
     Enable {
@@ -770,23 +764,17 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 .await?;
             printer.print(&app, || format!("added app {} ({})", app.name, app.id))
         }
-        OrgCommand::Apps(OrgApps::Edit {
-            id,
-            name,
-            url,
-            model,
-            dify_price,
-        }) => {
-            let pricing = if dify_price {
+        OrgCommand::Apps(OrgApps::Edit { id, change }) => {
+            let pricing = if change.dify_price {
                 Some(Pricing::DifyPrice)
             } else {
-                model.as_ref().map(|_| Pricing::Model)
+                change.model.as_ref().map(|_| Pricing::Model)
             };
             let change = UpdateApp {
-                name,
-                share_url: url,
+                name: change.name,
+                share_url: change.url,
                 pricing,
-                model,
+                model: change.model,
                 enabled: None,
             };
             update_app(printer, admin, &id, &change).await
