@@ -70,7 +70,8 @@ pub struct BudgetStanding {
 }
 
 /// The standing now; `None` on an island, or before the server first answered a push. A day or month that
-/// ended since that push starts again from this device's own charges.
+/// ended since that push starts again from this device's own charges. A budget that is off reads nothing:
+/// the gate asks on every send.
 pub(crate) fn budget_standing(conn: &Connection, now: i64) -> Result<Option<BudgetStanding>> {
     let row = conn
         .prepare_cached(
@@ -94,7 +95,10 @@ pub(crate) fn budget_standing(conn: &Connection, now: i64) -> Result<Option<Budg
     else {
         return Ok(None);
     };
-    let spent = |server: Micros, start: i64, end: i64| -> Result<Micros> {
+    let spent = |limit: Micros, server: Micros, start: i64, end: i64| -> Result<Micros> {
+        if limit == 0 {
+            return Ok(0);
+        }
         let (server, since) = if now < end { (server, start) } else { (0, end) };
         let local: Micros = conn
             .prepare_cached(
@@ -107,8 +111,8 @@ pub(crate) fn budget_standing(conn: &Connection, now: i64) -> Result<Option<Budg
     Ok(Some(BudgetStanding {
         daily_limit_micros: daily,
         monthly_limit_micros: monthly,
-        spent_today_micros: spent(server_today, day_start, day_end)?,
-        spent_month_micros: spent(server_month, month_start, month_end)?,
+        spent_today_micros: spent(daily, server_today, day_start, day_end)?,
+        spent_month_micros: spent(monthly, server_month, month_start, month_end)?,
     }))
 }
 
