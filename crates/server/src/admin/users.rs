@@ -179,14 +179,14 @@ async fn list_users(
     Ok(Json(user_summaries(&mut conn, session.org_id, None).await?))
 }
 
-/// Every user of the org (or the one named) with their balance, devices, budgets and spend.
+/// Every user of the org (or only `one`) with their balance, devices, budgets and spend.
 async fn user_summaries(
     conn: &mut PgConnection,
     org_id: Uuid,
-    name: Option<&str>,
+    one: Option<&UserInfo>,
 ) -> ApiResult<Vec<UserSummary>> {
     let periods = budgets::org_periods(conn, org_id).await?;
-    let spend = budgets::spend(conn, org_id, None, &periods).await?;
+    let spend = budgets::spend(conn, org_id, one.map(|user| user.id), &periods).await?;
     let rows = sqlx::query(
         "SELECT u.id, u.name, u.display_name, u.role, u.balance_micros, u.created_at,
                 u.daily_budget_micros, u.monthly_budget_micros,
@@ -195,7 +195,7 @@ async fn user_summaries(
            FROM users u WHERE u.org_id = $1 AND ($2::text IS NULL OR u.name = $2) ORDER BY u.name",
     )
     .bind(org_id)
-    .bind(name)
+    .bind(one.map(|user| user.name.as_str()))
     .fetch_all(&mut *conn)
     .await?;
     let users = rows
@@ -280,7 +280,7 @@ async fn set_budget(
                 "config_version": version }),
     )
     .await?;
-    let summary = user_summaries(&mut tx, session.org_id, Some(&user.name))
+    let summary = user_summaries(&mut tx, session.org_id, Some(&user))
         .await?
         .pop()
         .ok_or_else(|| ApiError::not_found("user", &user.name))?;
