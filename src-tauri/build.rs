@@ -33,9 +33,8 @@ const COMMANDS: &[&str] = &[
     "org_admin_status",
     "org_admin_login",
     "org_admin_logout",
-    "org_admin_call",
+    "org_admin",
     "org_admin_export_report",
-    "org_admin_enrollment_code",
     "org_admin_create_codes",
     // Local windows: admin (a live admin session is checked in the command).
     "admin_set_password",

@@ -119,10 +119,7 @@ fn the_dify_origin_may_call_the_relay_and_nothing_else() {
         ),
         ("dashboard", serde_json::json!({})),
         ("admin_login", serde_json::json!({"password": "x"})),
-        (
-            "org_admin_call",
-            serde_json::json!({"method": "GET", "path": "/v1/admin/users", "body": null}),
-        ),
+        ("org_admin", serde_json::json!({"request": {"op": "users"}})),
         ("org_admin_status", serde_json::json!({})),
         (
             "redeem_code",

@@ -108,8 +108,10 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
             if handle.state::<Shell>().may_navigate_to(&origin) || target.scheme() == "about" {
                 return true;
             }
-            // Links away from Dify open in the system browser, never inside the metered window.
-            let _ = handle.opener().open_url(target.as_str(), None::<&str>);
+            // Web and mail links away from Dify open in the system, never inside the metered window.
+            if opens_in_the_system(target) {
+                let _ = handle.opener().open_url(target.as_str(), None::<&str>);
+            }
             false
         })
         .on_page_load(|webview, payload| {
@@ -125,6 +127,12 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
         .build()?;
     track_chat(app, &window, Some(url.to_string()));
     Ok(())
+}
+
+/// Whether a link the chat window refuses may open in the system: web pages and mail only. `file:`,
+/// `smb:` and custom schemes would let a page pick a file or a program for the OS to open.
+fn opens_in_the_system(target: &Url) -> bool {
+    matches!(target.scheme(), "http" | "https" | "mailto")
 }
 
 /// Keeps the monitor's "chat window open" in step with the window.
@@ -375,5 +383,32 @@ pub fn show_balance<R: Runtime>(app: &AppHandle<R>, balance: &str, offline: bool
         let text = format!("TokenDesk — {text}");
         let _ = tray.set_tooltip(Some(&text));
         let _ = tray.set_title(Some(&text));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opens_in_the_system;
+    use url::Url;
+
+    #[test]
+    fn only_web_and_mail_links_open_in_the_system() {
+        for link in [
+            "https://example.com/doc",
+            "http://example.com",
+            "mailto:help@example.com",
+        ] {
+            assert!(opens_in_the_system(&Url::parse(link).unwrap()), "{link}");
+        }
+        for link in [
+            "file:///etc/passwd",
+            "smb://host/share/run.exe",
+            "ms-msdt:/id PCWDiagnostic",
+            "vscode://file/x",
+            "javascript:alert(1)",
+            "data:text/html,<b>x</b>",
+        ] {
+            assert!(!opens_in_the_system(&Url::parse(link).unwrap()), "{link}");
+        }
     }
 }

@@ -33,6 +33,7 @@ const LEADS = [
   'exists',
   'already_charged',
   'unpriceable',
+  'too_many_logins',
 ] as const;
 type Lead = (typeof LEADS)[number];
 const hasLead = (code: string): code is Lead => (LEADS as readonly string[]).includes(code);

@@ -1,10 +1,10 @@
-// The org server's admin API, as the admin window of an enrolled desktop calls it: through the shell
-// (`org_admin_*` commands), which holds the session and signs each call. The wire types are generated from
-// crates/sync-proto (`ui/src/bindings/org.ts`): money is integer micro-credits (`*_micros`), prices and rates
-// are decimal strings, times are RFC 3339 UTC.
-import { invoke } from '@tauri-apps/api/core';
+// The org server's admin API, as the admin window of an enrolled desktop calls it: through the shell's
+// `org_admin` command (one typed request per operation), which holds the session and signs each call. The
+// wire types are generated from crates/sync-proto and crates/api (`ui/src/bindings/org.ts`): money is
+// integer micro-credits (`*_micros`), prices and rates are decimal strings, times are RFC 3339 UTC.
 import type * as Wire from './bindings/org';
-import type { BalanceKind, ExportResult } from './api';
+import { commands } from './bindings/commands';
+import type { BalanceKind } from './api';
 
 export type OrgRole = Wire.Role;
 
@@ -48,8 +48,8 @@ export type OrgApp = Wire.AppConfig;
 /** `POST /v1/admin/apps`; `model` only with `model` pricing. */
 export type NewOrgApp = Wire.NewApp;
 
-/** `PATCH /v1/admin/apps/{id}`: null leaves a field as it is. */
-export type OrgAppChange = { [K in keyof NewOrgApp]: NewOrgApp[K] | null } & { enabled: boolean | null };
+/** What changes in an app: null leaves a field as it is. */
+export type OrgAppChange = Wire.UpdateApp;
 
 export type OrgHeldReason = Wire.HoldReason;
 
@@ -72,85 +72,77 @@ export type RedemptionCode = Wire.RedemptionCodeInfo;
 export type ReportBy = Wire.ReportBy;
 
 /** What the report screen asks for; also the query of its CSV, so the file is exactly what is shown. */
-export interface ReportQuery {
-  by: ReportBy;
-  /** UTC days, `YYYY-MM-DD`, inclusive. */
-  from?: string;
-  to?: string;
-  user?: string;
-  app?: string;
-  model?: string;
-}
+export type ReportQuery = Wire.ReportQuery;
 
 export type ReportRow = Wire.ReportRow;
 
 export type Report = Wire.Report;
 
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+/** One operation of the org's admin API, as the shell's `org_admin` command takes it. */
+export type OrgRequest = Wire.OrgRequest;
 
-const call = <T>(method: Method, path: string, body?: unknown) =>
-  invoke<T>('org_admin_call', { method, path, body: body ?? null });
+/** The answer to the request of operation `Op`. */
+export type OrgAnswerOf<Op extends OrgRequest['op']> = Extract<Wire.OrgAnswer, { op: Op }>['answer'];
 
-const segment = encodeURIComponent;
-
-/** The report's query string: the filters that are set, in a fixed order. */
-export function reportQuery(query: ReportQuery): string {
-  const params = new URLSearchParams();
-  for (const key of ['by', 'from', 'to', 'user', 'app', 'model'] as const) {
-    const value = query[key];
-    if (value) params.set(key, value);
-  }
-  return params.toString();
+/** Runs one operation on the server for the signed-in admin; the shell holds the session and signs it. */
+async function org<R extends OrgRequest>(request: R): Promise<OrgAnswerOf<R['op']>> {
+  const answer = await commands.orgAdmin(request);
+  if (answer.op !== request.op) throw new Error(`org_admin answered ${answer.op} to ${request.op}`);
+  return answer.answer as OrgAnswerOf<R['op']>;
 }
 
-export const orgApi = {
-  status: () => invoke<OrgAdminStatus>('org_admin_status'),
-  login: (name: string, password: string) => invoke<OrgAdminStatus>('org_admin_login', { name, password }),
-  logout: () => invoke<void>('org_admin_logout'),
+/** The server's name for each kind of balance change the form offers (the desktop's `adjust` is its `adjustment`). */
+const ENTRY_KINDS: Record<BalanceKind, Wire.EntryKind> = { grant: 'grant', topup: 'topup', adjust: 'adjustment' };
 
-  users: () => call<UserSummary[]>('GET', '/v1/admin/users'),
-  addUser: (user: NewUser) => call<OrgUser>('POST', '/v1/admin/users', user),
-  enrollmentCode: (user: string) => invoke<NewEnrollmentCode>('org_admin_enrollment_code', { user }),
+/** The query with only the filters that are set: a cleared field filters nothing. */
+const setFilters = (query: ReportQuery): ReportQuery => Object.fromEntries(Object.entries(query).filter(([, value]) => value)) as ReportQuery;
+
+export const orgApi = {
+  status: commands.orgAdminStatus,
+  login: commands.orgAdminLogin,
+  logout: commands.orgAdminLogout,
+
+  users: () => org({ op: 'users' }),
+  addUser: (user: NewUser) => org({ op: 'add_user', user }),
+  enrollmentCode: (user: string) => org({ op: 'enrollment_code', user }),
   /** A grant, top-up or adjustment; `amount` is credits as a decimal string. */
   addEntry: (user: string, kind: BalanceKind, amount: string, reason: string) =>
-    call<OrgEntry>('POST', `/v1/admin/users/${segment(user)}/entries`, { kind, amount, reason }),
+    org({ op: 'add_entry', user, entry: { kind: ENTRY_KINDS[kind], amount, reason } }),
   /** Sets both of a user's budgets at once. */
-  setBudget: (user: string, budget: UserBudget) => call<UserSummary>('PUT', `/v1/admin/users/${segment(user)}/budget`, budget),
-  devices: () => call<Device[]>('GET', '/v1/admin/devices'),
-  revokeDevice: (id: string) => call<Device>('POST', `/v1/admin/devices/${segment(id)}/revoke`, {}),
+  setBudget: (user: string, budget: UserBudget) => org({ op: 'set_budget', user, budget }),
+  devices: () => org({ op: 'devices' }),
+  revokeDevice: (id: string) => org({ op: 'revoke_device', id }),
 
-  models: () => call<OrgModel[]>('GET', '/v1/admin/models'),
-  modelHistory: (name: string) => call<OrgPriceChange[]>('GET', `/v1/admin/models/${segment(name)}/history`),
+  models: () => org({ op: 'models' }),
+  modelHistory: (name: string) => org({ op: 'model_history', name }),
   /** Creates or reprices a model; prices are decimal strings in USD per 1K tokens. */
   setModel: (name: string, input: string, output: string, reason: string) =>
-    call<OrgModel>('PUT', `/v1/admin/models/${segment(name)}`, {
-      input_usd_per_1k: input,
-      output_usd_per_1k: output,
-      reason,
-      aliases: null,
-      active: null,
+    org({
+      op: 'set_model',
+      name,
+      change: { input_usd_per_1k: input, output_usd_per_1k: output, reason, aliases: null, active: null },
     }),
-  rate: () => call<OrgRate>('GET', '/v1/admin/rate'),
-  setRate: (rate: string, reason: string) => call<OrgRate>('PUT', '/v1/admin/rate', { credits_per_usd: rate, reason }),
-  apps: () => call<OrgApp[]>('GET', '/v1/admin/apps'),
-  addApp: (app: NewOrgApp) => call<OrgApp>('POST', '/v1/admin/apps', app),
+  rate: () => org({ op: 'rate' }),
+  setRate: (rate: string, reason: string) => org({ op: 'set_rate', change: { credits_per_usd: rate, reason } }),
+  apps: () => org({ op: 'apps' }),
+  addApp: (app: NewOrgApp) => org({ op: 'add_app', app }),
   updateApp: (id: string, change: Partial<OrgAppChange>) =>
-    call<OrgApp>('PATCH', `/v1/admin/apps/${segment(id)}`, { name: null, share_url: null, pricing: null, model: null, enabled: null, ...change }),
-  policy: () => call<OrgPolicy>('GET', '/v1/admin/policy'),
+    org({ op: 'update_app', id, change: { name: null, share_url: null, pricing: null, model: null, enabled: null, ...change } }),
+  policy: () => org({ op: 'policy' }),
   /** One guard by its key; credits as a decimal string, counts and the switch as text. */
-  setPolicy: (key: string, value: string) => call<OrgPolicy>('PUT', '/v1/admin/policy', { key, value }),
+  setPolicy: (key: string, value: string) => org({ op: 'set_policy', change: { key, value } }),
 
   /** Pending events, newest first; decided ones too with `all`. */
-  held: (all: boolean) => call<OrgHeld[]>('GET', `/v1/admin/held${all ? '?all=true' : ''}`),
+  held: (all: boolean) => org({ op: 'held', all }),
   /** Charges the server's amount, never the device's. */
-  approveHeld: (id: string, note: string | null) => call<OrgHeld>('POST', `/v1/admin/held/${segment(id)}/approve`, { note }),
-  rejectHeld: (id: string, note: string | null) => call<OrgHeld>('POST', `/v1/admin/held/${segment(id)}/reject`, { note }),
+  approveHeld: (id: string, note: string | null) => org({ op: 'decide_held', id, verdict: 'approve', note }),
+  rejectHeld: (id: string, note: string | null) => org({ op: 'decide_held', id, verdict: 'reject', note }),
 
   /** Makes `count` single-use codes worth `amount` credits each; the shell saves their CSV to Downloads. */
-  createCodes: (codes: NewCodes) => invoke<CodeBatch>('org_admin_create_codes', { ...codes }),
-  redemptionCodes: () => call<RedemptionCode[]>('GET', '/v1/admin/redemption-codes?limit=500'),
+  createCodes: (codes: NewCodes) => commands.orgAdminCreateCodes(codes.count, codes.amount, codes.reason, codes.validDays),
+  redemptionCodes: () => org({ op: 'redemption_codes' }),
 
-  report: (query: ReportQuery) => call<Report>('GET', `/v1/admin/report?${reportQuery(query)}`),
+  report: (query: ReportQuery) => org({ op: 'report', query: setFilters(query) }),
   /** Saves the report for `query` as the server's CSV in the Downloads folder. */
-  exportReport: (query: ReportQuery) => invoke<ExportResult>('org_admin_export_report', { query: reportQuery(query) }),
+  exportReport: (query: ReportQuery) => commands.orgAdminExportReport(setFilters(query)),
 };

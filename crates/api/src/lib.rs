@@ -3,13 +3,14 @@
 //! in one place ([`Caller::admin_name`]). The money rules stay in `tokendesk-ledger`; this crate decides who
 //! may run what, turns typed text into amounts, and shapes the answers the faces show.
 //!
-//! An enrolled ledger refuses every admin write itself (`managed_by_server`): there the org server's own
-//! role check applies, through `tokendesk-sync-client`.
+//! An enrolled ledger refuses every admin write itself (`managed_by_server`): the org's operations are in
+//! [`org`], run on its server for a signed-in admin, where the server checks the role on every call.
 
 mod admin;
 mod apps;
 mod diagnostics;
 mod error;
+pub mod org;
 mod policy;
 mod reads;
 

@@ -344,6 +344,30 @@ impl Printer {
     }
 }
 
+/// One change of the exchange rate, as the local and the org's `rate show` print it.
+pub(crate) struct RateRow<'a> {
+    pub at: String,
+    pub old: Option<rust_decimal::Decimal>,
+    pub new: rust_decimal::Decimal,
+    pub by: &'a str,
+    pub reason: &'a str,
+}
+
+pub(crate) fn rate_history<'a>(changes: impl IntoIterator<Item = RateRow<'a>>) -> String {
+    table(
+        &["time", "old", "new", "by", "reason"],
+        changes.into_iter().map(|change| {
+            vec![
+                change.at,
+                change.old.map(|rate| rate.to_string()).unwrap_or_default(),
+                change.new.to_string(),
+                change.by.to_owned(),
+                change.reason.to_owned(),
+            ]
+        }),
+    )
+}
+
 pub(crate) fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut table = Table::new();
     table
@@ -766,23 +790,14 @@ fn rate(printer: &Printer, local: &mut Local, command: RateCommand) -> CliResult
         RateCommand::Show => {
             let rate = local.api().rate()?;
             printer.print(&rate, || {
-                let mut text = format!("1 USD = {} credits\n", rate.credits_per_usd);
-                text.push_str(&table(
-                    &["time", "old", "new", "by", "reason"],
-                    rate.history.iter().map(|change| {
-                        vec![
-                            local.time(change.changed_at),
-                            change
-                                .old_rate
-                                .map(|rate| rate.to_string())
-                                .unwrap_or_default(),
-                            change.new_rate.to_string(),
-                            change.changed_by.clone(),
-                            change.reason.clone(),
-                        ]
-                    }),
-                ));
-                text
+                let history = rate_history(rate.history.iter().map(|change| RateRow {
+                    at: local.time(change.changed_at),
+                    old: change.old_rate,
+                    new: change.new_rate,
+                    by: &change.changed_by,
+                    reason: &change.reason,
+                }));
+                format!("1 USD = {} credits\n{history}", rate.credits_per_usd)
             })
         }
         RateCommand::Set {

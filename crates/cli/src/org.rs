@@ -1,30 +1,29 @@
 //! The org server from the command line: a device's `enroll` and `sync`, and an admin's `org …` commands,
 //! which sign in to the server and run there. Once enrolled, the local admin commands are refused by the ledger.
 
+use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use reqwest::Method;
 use serde_json::json;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
+use tokendesk_api::org::{OrgApi, Verdict};
 use tokendesk_ledger::Ledger;
 use tokendesk_ledger::money::micros_to_credits;
 use tokendesk_ledger::pricing::parse_price_file;
-use tokendesk_sync_client::admin::{OrgAdmin, path_segment, redemption_csv};
+use tokendesk_sync_client::admin::{OrgAdmin, redemption_csv};
 use tokendesk_sync_client::{ClientError, device};
 use tokendesk_sync_proto::Price;
 use tokendesk_sync_proto::Pricing;
 use tokendesk_sync_proto::admin::{
-    BalanceInfo, DeviceInfo, EntryInfo, EntryKind, HeldInfo, ImportModel, ImportModels,
-    ImportReport, ModelInfo, NewApp, NewEntry, NewRedemptionCodes, NewUser, PriceChange, RateInfo,
-    Reason, RedemptionCodeInfo, Report, ReportBy, Role, SetBudget, SetModel, SetPolicy, SetRate,
-    UpdateApp, UserInfo, UserSummary,
+    EntryInfo, EntryKind, ImportModel, ImportModels, NewApp, NewEntry, NewRedemptionCodes, NewUser,
+    RateInfo, ReportBy, ReportQuery, Role, SetBudget, SetModel, SetPolicy, SetRate, UpdateApp,
 };
-use tokendesk_sync_proto::device::{AppConfig, JoinLink, Policy};
+use tokendesk_sync_proto::device::{JoinLink, Policy};
 
-use crate::commands::{AppChange, CliError, CliResult, Printer, table};
+use crate::commands::{AppChange, CliError, CliResult, Printer, RateRow, rate_history, table};
 
 #[derive(Subcommand)]
 pub enum OrgCommand {
@@ -89,10 +88,10 @@ pub enum OrgCommand {
         by: By,
         /// First day, YYYY-MM-DD (UTC).
         #[arg(long)]
-        from: Option<String>,
+        from: Option<NaiveDate>,
         /// Last day, YYYY-MM-DD (UTC).
         #[arg(long)]
-        to: Option<String>,
+        to: Option<NaiveDate>,
         /// Only this user's spend.
         #[arg(long)]
         user: Option<String>,
@@ -392,7 +391,7 @@ pub fn run(printer: &Printer, data_dir: &Path, command: OrgCommand) -> CliResult
         }
         command => {
             let admin = OrgAdmin::load(data_dir)?;
-            runtime.block_on(admin_command(printer, &admin, command))
+            runtime.block_on(admin_command(printer, &OrgApi::new(&admin), command))
         }
     }
 }
@@ -412,11 +411,11 @@ fn read_password(from_stdin: bool) -> CliResult<String> {
     Ok(password)
 }
 
-async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand) -> CliResult {
+async fn admin_command(printer: &Printer, admin: &OrgApi<'_>, command: OrgCommand) -> CliResult {
     match command {
         OrgCommand::Login { .. } | OrgCommand::Logout => unreachable!("handled before signing in"),
         OrgCommand::Users(OrgUsers::List) => {
-            let users: Vec<UserSummary> = admin.get("/v1/admin/users").await?;
+            let users = admin.users().await?;
             printer.print(&users, || {
                 table(
                     &[
@@ -462,9 +461,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 role,
                 password,
             };
-            let user: UserInfo = admin
-                .send(Method::POST, "/v1/admin/users", Some(&new))
-                .await?;
+            let user = admin.add_user(&new).await?;
             printer.print(&user, || {
                 format!("added {} ({})", user.name, user.display_name)
             })
@@ -474,9 +471,8 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             daily,
             monthly,
         } => {
-            let path = format!("/v1/admin/users/{}/budget", path_segment(&user));
-            let summary: UserSummary = admin
-                .send(Method::PUT, &path, Some(&SetBudget { daily, monthly }))
+            let summary = admin
+                .set_budget(&user, &SetBudget { daily, monthly })
                 .await?;
             printer.print(&summary, || {
                 format!(
@@ -495,7 +491,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             out,
         }) => {
             let batch = admin
-                .redemption_codes(&NewRedemptionCodes {
+                .create_codes(&NewRedemptionCodes {
                     count,
                     amount,
                     reason,
@@ -517,8 +513,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             })
         }
         OrgCommand::Codes(OrgCodes::List) => {
-            let codes: Vec<RedemptionCodeInfo> =
-                admin.get("/v1/admin/redemption-codes?limit=1000").await?;
+            let codes = admin.redemption_codes().await?;
             printer.print(&codes, || {
                 table(
                     &[
@@ -547,19 +542,19 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             })
         }
         OrgCommand::EnrollCode { user } => {
-            let (code, link) = admin.enrollment_code(&user).await?;
+            let code = admin.enrollment_code(&user).await?;
             printer.print(
-                &json!({"code": code.code, "join_link": link.to_string(), "expires_at": code.expires_at}),
+                &json!({"code": code.code, "join_link": code.join_link, "expires_at": code.expires_at}),
                 || {
                     format!(
-                        "enrollment code for {}: {} (single use, until {})\njoin link: {link}",
-                        code.user, code.code, code.expires_at
+                        "enrollment code for {}: {} (single use, until {})\njoin link: {}",
+                        code.user, code.code, code.expires_at, code.join_link
                     )
                 },
             )
         }
         OrgCommand::Devices(OrgDevices::List) => {
-            let devices: Vec<DeviceInfo> = admin.get("/v1/admin/devices").await?;
+            let devices = admin.devices().await?;
             let listed: Vec<_> = devices
                 .iter()
                 .map(|device| {
@@ -591,8 +586,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             })
         }
         OrgCommand::Devices(OrgDevices::Revoke { device_id }) => {
-            let path = format!("/v1/admin/devices/{}/revoke", path_segment(&device_id));
-            let device: DeviceInfo = admin.send(Method::POST, &path, Some(&json!({}))).await?;
+            let device = admin.revoke_device(&device_id).await?;
             printer.print(&device, || {
                 format!(
                     "revoked device {} ({}) of {}",
@@ -606,16 +600,11 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             post_entry(printer, admin, EntryKind::Adjustment, amount).await
         }
         OrgCommand::Reverse { entry_id, reason } => {
-            let path = format!("/v1/admin/entries/{}/reverse", path_segment(&entry_id));
-            let entry: EntryInfo = admin
-                .send(Method::POST, &path, Some(&Reason { reason }))
-                .await?;
+            let entry = admin.reverse_entry(&entry_id, &reason).await?;
             print_entry(printer, &entry)
         }
         OrgCommand::Balance { user } => {
-            let balance: BalanceInfo = admin
-                .get(&format!("/v1/admin/users/{}/balance", path_segment(&user)))
-                .await?;
+            let balance = admin.balance(&user).await?;
             let credits = micros_to_credits(balance.balance_micros);
             let reserved = micros_to_credits(balance.open_leases_micros);
             printer.print(
@@ -629,7 +618,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             )
         }
         OrgCommand::Models(OrgModels::List) => {
-            let models: Vec<ModelInfo> = admin.get("/v1/admin/models").await?;
+            let models = admin.models().await?;
             printer.print(&models, || {
                 table(
                     &[
@@ -664,8 +653,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 aliases: None,
                 active: None,
             };
-            let path = format!("/v1/admin/models/{}", path_segment(&name));
-            let model: ModelInfo = admin.send(Method::PUT, &path, Some(&body)).await?;
+            let model = admin.set_model(&name, &body).await?;
             printer.print(&model, || {
                 format!(
                     "{}: {} / {} USD per 1K tokens",
@@ -687,12 +675,8 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                     aliases: row.aliases,
                 })
                 .collect();
-            let report: ImportReport = admin
-                .send(
-                    Method::POST,
-                    "/v1/admin/models/import",
-                    Some(&ImportModels { models, reason }),
-                )
+            let report = admin
+                .import_models(&ImportModels { models, reason })
                 .await?;
             printer.print(&json!({"report": report, "errors": errors}), || {
                 let mut text = format!(
@@ -706,27 +690,23 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             })
         }
         OrgCommand::Rate(OrgRate::Show) => {
-            let rate: RateInfo = admin.get("/v1/admin/rate").await?;
+            let rate = admin.rate().await?;
             print_rate(printer, &rate)
         }
         OrgCommand::Rate(OrgRate::Set {
             credits_per_usd,
             reason,
         }) => {
-            let rate: RateInfo = admin
-                .send(
-                    Method::PUT,
-                    "/v1/admin/rate",
-                    Some(&SetRate {
-                        credits_per_usd,
-                        reason,
-                    }),
-                )
+            let rate = admin
+                .set_rate(&SetRate {
+                    credits_per_usd,
+                    reason,
+                })
                 .await?;
             print_rate(printer, &rate)
         }
         OrgCommand::Apps(OrgApps::List) => {
-            let apps: Vec<AppConfig> = admin.get("/v1/admin/apps").await?;
+            let apps = admin.apps().await?;
             printer.print(&apps, || {
                 table(
                     &["id", "name", "share URL", "priced by", "enabled"],
@@ -759,9 +739,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 pricing,
                 model: model.filter(|_| !dify_price),
             };
-            let app: AppConfig = admin
-                .send(Method::POST, "/v1/admin/apps", Some(&new))
-                .await?;
+            let app = admin.add_app(&new).await?;
             printer.print(&app, || format!("added app {} ({})", app.name, app.id))
         }
         OrgCommand::Apps(OrgApps::Edit { id, change }) => {
@@ -782,8 +760,7 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
         OrgCommand::Apps(OrgApps::Enable { id }) => switch_app(printer, admin, &id, true).await,
         OrgCommand::Apps(OrgApps::Disable { id }) => switch_app(printer, admin, &id, false).await,
         OrgCommand::Models(OrgModels::History { name }) => {
-            let path = format!("/v1/admin/models/{}/history", path_segment(&name));
-            let changes: Vec<PriceChange> = admin.get(&path).await?;
+            let changes = admin.model_history(&name).await?;
             printer.print(&changes, || {
                 table(
                     &[
@@ -813,21 +790,15 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             })
         }
         OrgCommand::Policy(OrgPolicy::Show) => {
-            let policy: Policy = admin.get("/v1/admin/policy").await?;
+            let policy = admin.policy().await?;
             print_policy(printer, &policy)
         }
         OrgCommand::Policy(OrgPolicy::Set { key, value }) => {
-            let policy: Policy = admin
-                .send(
-                    Method::PUT,
-                    "/v1/admin/policy",
-                    Some(&SetPolicy { key, value }),
-                )
-                .await?;
+            let policy = admin.set_policy(&SetPolicy { key, value }).await?;
             print_policy(printer, &policy)
         }
         OrgCommand::Held(OrgHeld::List { all }) => {
-            let held: Vec<HeldInfo> = admin.get(&format!("/v1/admin/held?all={all}")).await?;
+            let held = admin.held(all).await?;
             printer.print(&held, || {
                 table(
                     &[
@@ -862,10 +833,10 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
             })
         }
         OrgCommand::Held(OrgHeld::Approve { id, note }) => {
-            decide(printer, admin, &id, "approve", note).await
+            decide(printer, admin, &id, Verdict::Approve, note).await
         }
         OrgCommand::Held(OrgHeld::Reject { id, note }) => {
-            decide(printer, admin, &id, "reject", note).await
+            decide(printer, admin, &id, Verdict::Reject, note).await
         }
         OrgCommand::Report {
             by,
@@ -882,32 +853,23 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
                 By::Model => ReportBy::Model,
                 By::Day => ReportBy::Day,
             };
+            let query = ReportQuery {
+                by: Some(by),
+                from,
+                to,
+                user,
+                app,
+                model,
+            };
+            if csv {
+                print!("{}", admin.report_csv(&query).await?);
+                return Ok(());
+            }
+            let report = admin.report(&query).await?;
             let by_name = serde_json::to_value(by)
                 .ok()
                 .and_then(|by| by.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            let mut path = format!("/v1/admin/report?by={by_name}");
-            let filters = [
-                ("from", &from),
-                ("to", &to),
-                ("user", &user),
-                ("app", &app),
-                ("model", &model),
-            ];
-            for (key, value) in filters {
-                if let Some(value) = value {
-                    path.push_str(&format!(
-                        "&{key}={}",
-                        url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
-                    ));
-                }
-            }
-            if csv {
-                let text = admin.get_text(&format!("{path}&format=csv")).await?;
-                print!("{text}");
-                return Ok(());
-            }
-            let report: Report = admin.get(&path).await?;
             printer.print(&report, || {
                 table(
                     &[
@@ -934,17 +896,16 @@ async fn admin_command(printer: &Printer, admin: &OrgAdmin, command: OrgCommand)
 
 async fn post_entry(
     printer: &Printer,
-    admin: &OrgAdmin,
+    admin: &OrgApi<'_>,
     kind: EntryKind,
     amount: Amount,
 ) -> CliResult {
-    let path = format!("/v1/admin/users/{}/entries", path_segment(&amount.user));
-    let body = NewEntry {
+    let entry = NewEntry {
         kind,
         amount: amount.amount,
         reason: amount.reason,
     };
-    let entry: EntryInfo = admin.send(Method::POST, &path, Some(&body)).await?;
+    let entry = admin.add_entry(&amount.user, &entry).await?;
     print_entry(printer, &entry)
 }
 
@@ -962,27 +923,27 @@ fn print_entry(printer: &Printer, entry: &EntryInfo) -> CliResult {
 
 async fn decide(
     printer: &Printer,
-    admin: &OrgAdmin,
+    admin: &OrgApi<'_>,
     id: &str,
-    verb: &str,
+    verdict: Verdict,
     note: Option<String>,
 ) -> CliResult {
-    let path = format!("/v1/admin/held/{}/{verb}", path_segment(id));
-    let held: HeldInfo = admin
-        .send(Method::POST, &path, Some(&json!({"note": note})))
-        .await?;
-    printer.print(&held, || format!("held event {}: {verb}d", held.id))
+    let held = admin.decide_held(id, verdict, note).await?;
+    let decided = match verdict {
+        Verdict::Approve => "approved",
+        Verdict::Reject => "rejected",
+    };
+    printer.print(&held, || format!("held event {}: {decided}", held.id))
 }
 
-/// `PATCH /v1/admin/apps/{id}` with the fields to change; devices take it with the next config.
+/// Changes an app; devices take it with the next config.
 async fn update_app(
     printer: &Printer,
-    admin: &OrgAdmin,
+    admin: &OrgApi<'_>,
     id: &str,
     change: &UpdateApp,
 ) -> CliResult {
-    let path = format!("/v1/admin/apps/{}", path_segment(id));
-    let app: AppConfig = admin.send(Method::PATCH, &path, Some(change)).await?;
+    let app = admin.update_app(id, change).await?;
     printer.print(&app, || {
         format!(
             "{} ({}): {}, priced by {}, {}",
@@ -995,7 +956,7 @@ async fn update_app(
     })
 }
 
-async fn switch_app(printer: &Printer, admin: &OrgAdmin, id: &str, enabled: bool) -> CliResult {
+async fn switch_app(printer: &Printer, admin: &OrgApi<'_>, id: &str, enabled: bool) -> CliResult {
     let change = UpdateApp {
         enabled: Some(enabled),
         ..UpdateApp::default()
@@ -1005,21 +966,13 @@ async fn switch_app(printer: &Printer, admin: &OrgAdmin, id: &str, enabled: bool
 
 fn print_rate(printer: &Printer, rate: &RateInfo) -> CliResult {
     printer.print(rate, || {
-        let history = table(
-            &["changed", "old", "new", "by", "reason"],
-            rate.history.iter().map(|change| {
-                vec![
-                    change.changed_at.to_string(),
-                    change
-                        .old_rate
-                        .map(|rate| rate.to_string())
-                        .unwrap_or_default(),
-                    change.new_rate.to_string(),
-                    change.changed_by.clone(),
-                    change.reason.clone(),
-                ]
-            }),
-        );
+        let history = rate_history(rate.history.iter().map(|change| RateRow {
+            at: change.changed_at.to_string(),
+            old: change.old_rate,
+            new: change.new_rate,
+            by: &change.changed_by,
+            reason: &change.reason,
+        }));
         format!("{} credits per USD\n{history}", rate.credits_per_usd)
     })
 }

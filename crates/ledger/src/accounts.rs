@@ -93,6 +93,28 @@ fn required_reason(reason: &str) -> Result<&str> {
     Ok(reason)
 }
 
+/// Wrong admin passwords allowed within [`LOGIN_FAILURE_WINDOW_MINUTES`] before logins are refused.
+pub const LOGIN_FAILURES_ALLOWED: usize = 5;
+pub const LOGIN_FAILURE_WINDOW_MINUTES: i64 = 15;
+
+/// An admin's password hash as stored, read under the ledger's lock and checked outside it.
+#[derive(Debug, Clone)]
+pub struct StoredPassword {
+    account_id: i64,
+    hash: String,
+}
+
+impl StoredPassword {
+    /// Argon2: slow on purpose, so it runs without the ledger.
+    pub fn verify(&self, password: &str) -> Result<()> {
+        let hash = PasswordHash::new(&self.hash)
+            .map_err(|err| LedgerError::PasswordHash(err.to_string()))?;
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .map_err(|_| LedgerError::WrongPassword)
+    }
+}
+
 fn hash_password(password: &str) -> Result<String> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(LedgerError::invalid(format!(
@@ -219,7 +241,11 @@ impl Ledger {
     ) -> Result<Entry> {
         let reason = required_reason(reason)?;
         let positive_only = kind != EntryKind::Adjustment;
-        if micros == 0 || (positive_only && micros < 0) || micros.abs() > MAX_MANUAL_MICROS {
+        // `unsigned_abs`: `abs` of `i64::MIN` overflows, and in a release build would pass as negative.
+        if micros == 0
+            || (positive_only && micros < 0)
+            || micros.unsigned_abs() > MAX_MANUAL_MICROS.unsigned_abs()
+        {
             return Err(LedgerError::invalid(format!(
                 "a {} must be {} and at most {} credits",
                 kind.as_str(),
@@ -317,20 +343,63 @@ impl Ledger {
         })
     }
 
-    /// Succeeds only for the right password of an admin whose password is set.
-    pub fn check_admin_password(&self, admin: &str, password: &str) -> Result<()> {
+    /// Succeeds only for the right password of an admin whose password is set, and records a wrong one.
+    /// A caller that holds the ledger behind a lock should use [`Ledger::stored_admin_password`] and check
+    /// outside it: the hash is slow on purpose.
+    pub fn check_admin_password(&mut self, admin: &str, password: &str) -> Result<()> {
+        let stored = self.stored_admin_password(admin)?;
+        let verdict = stored.verify(password);
+        if matches!(verdict, Err(LedgerError::WrongPassword)) {
+            self.record_wrong_password(&stored)?;
+        }
+        verdict
+    }
+
+    /// The admin's password hash, to check a password against; refused after too many wrong passwords
+    /// lately ([`LOGIN_FAILURES_ALLOWED`] in [`LOGIN_FAILURE_WINDOW_MINUTES`]).
+    pub fn stored_admin_password(&self, admin: &str) -> Result<StoredPassword> {
         let account = self.admin(admin)?;
         let stored: Option<String> = self.conn.query_row(
             "SELECT password_hash FROM accounts WHERE id = ?1",
             [account.id],
             |row| row.get(0),
         )?;
-        let stored = stored.ok_or(LedgerError::PasswordNotSet)?;
-        let hash =
-            PasswordHash::new(&stored).map_err(|err| LedgerError::PasswordHash(err.to_string()))?;
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .map_err(|_| LedgerError::WrongPassword)
+        let hash = stored.ok_or(LedgerError::PasswordNotSet)?;
+        let since = self.now() - chrono::Duration::minutes(LOGIN_FAILURE_WINDOW_MINUTES);
+        let recent: Vec<i64> = self
+            .conn
+            .prepare(
+                "SELECT at FROM admin_login_failures WHERE account_id = ?1 AND at > ?2
+                 ORDER BY at DESC LIMIT ?3",
+            )?
+            .query_map(
+                (account.id, time::to_micros(since), LOGIN_FAILURES_ALLOWED),
+                |row| row.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        if let Some(&oldest) = recent.get(LOGIN_FAILURES_ALLOWED - 1) {
+            let free_at =
+                time::from_micros(oldest) + chrono::Duration::minutes(LOGIN_FAILURE_WINDOW_MINUTES);
+            let seconds = (free_at - self.now()).num_seconds();
+            let minutes = (seconds + 59).div_euclid(60).max(1);
+            return Err(LedgerError::TooManyLogins { minutes });
+        }
+        Ok(StoredPassword {
+            account_id: account.id,
+            hash,
+        })
+    }
+
+    /// Records a wrong password for the admin it was checked against.
+    pub fn record_wrong_password(&mut self, stored: &StoredPassword) -> Result<()> {
+        let at = time::to_micros(self.now());
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO admin_login_failures (account_id, at) VALUES (?1, ?2)",
+                (stored.account_id, at),
+            )?;
+            Ok(())
+        })
     }
 
     fn admin(&self, name: &str) -> Result<Account> {

@@ -17,6 +17,9 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!("../../../migrations/ledger/0004_sync.sql")),
     M::up(include_str!("../../../migrations/ledger/0005_budget.sql")),
+    M::up(include_str!(
+        "../../../migrations/ledger/0006_admin_login_failures.sql"
+    )),
 ];
 
 pub(crate) fn open(path: &Path) -> Result<Connection> {

@@ -73,6 +73,8 @@ pub enum LedgerError {
     PasswordAlreadySet,
     #[error("wrong password")]
     WrongPassword,
+    #[error("too many wrong passwords: try again in {minutes} minutes")]
+    TooManyLogins { minutes: i64 },
     #[error("held event {0} was already decided")]
     AlreadyDecided(String),
     #[error("entry {0} was already reversed")]
@@ -100,6 +102,7 @@ impl LedgerError {
             Self::PasswordNotSet => "password_not_set",
             Self::PasswordAlreadySet => "password_already_set",
             Self::WrongPassword => "wrong_password",
+            Self::TooManyLogins { .. } => "too_many_logins",
             Self::AlreadyDecided(_) => "already_decided",
             Self::AlreadyReversed(_) => "already_reversed",
             Self::ManagedByServer(_) => "managed_by_server",

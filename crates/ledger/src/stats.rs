@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ToSql};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use tokendesk_sync_proto::csv_text;
 
 use crate::entries::{ENTRY_COLUMNS, EntryKind, add_to_rollup, from_row};
 use crate::error::{LedgerError, Result};
@@ -337,6 +338,8 @@ impl Ledger {
             for entry in &page.entries {
                 let usage = entry.usage.as_ref();
                 let text = |value: Option<String>| value.unwrap_or_default();
+                // Names, ids and reasons come from Dify's page or an admin: never a formula.
+                let words = |value: Option<String>| csv_text(&text(value));
                 writer.write_record([
                     entry
                         .created_at
@@ -344,8 +347,8 @@ impl Ledger {
                         .to_rfc3339(),
                     entry.kind.as_str().into(),
                     entry.amount.to_string(),
-                    text(usage.map(|usage| usage.app_name.clone())),
-                    text(usage.and_then(|usage| usage.model.clone())),
+                    words(usage.map(|usage| usage.app_name.clone())),
+                    words(usage.and_then(|usage| usage.model.clone())),
                     text(usage.map(|usage| usage.prompt_tokens.to_string())),
                     text(usage.map(|usage| usage.completion_tokens.to_string())),
                     text(usage.map(|usage| usage.estimated.to_string())),
@@ -364,11 +367,11 @@ impl Ledger {
                             usage.dify_total_price.map(|price| price.to_string())
                         }),
                     ),
-                    text(usage.and_then(|usage| usage.dify_currency.clone())),
-                    text(usage.map(|usage| usage.message_id.clone())),
-                    text(usage.and_then(|usage| usage.conversation_id.clone())),
-                    entry.actor.clone(),
-                    text(entry.reason.clone()),
+                    words(usage.and_then(|usage| usage.dify_currency.clone())),
+                    words(usage.map(|usage| usage.message_id.clone())),
+                    words(usage.and_then(|usage| usage.conversation_id.clone())),
+                    csv_text(&entry.actor),
+                    words(entry.reason.clone()),
                     entry.id.clone(),
                 ])?;
                 written += 1;

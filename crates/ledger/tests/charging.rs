@@ -423,6 +423,16 @@ fn reversals_mirror_once_and_adjustments_need_reasons() {
     t.ledger
         .adjust("staff", -credits(5), "admin", "correction")
         .unwrap();
+    // The most negative amount is refused like any absurd one, not wrapped into a "small" one.
+    for absurd in [i64::MIN, i64::MAX, -1_000_000_001 * 1_000_000] {
+        assert_eq!(
+            t.ledger
+                .adjust("staff", absurd, "admin", "absurd")
+                .unwrap_err()
+                .code(),
+            "invalid"
+        );
+    }
     assert!(t.ledger.verify().unwrap().ok);
 }
 
@@ -511,4 +521,41 @@ fn admin_passwords_must_be_set_before_use() {
             .is_err(),
         "staff is not an admin"
     );
+}
+
+#[test]
+fn wrong_admin_passwords_are_recorded_and_limit_logins() {
+    let mut t = ledger();
+    t.ledger
+        .set_admin_password("admin", "correct horse battery")
+        .unwrap();
+    // One wrong password was recorded a while ago; four more now make five within the window.
+    t.ledger
+        .check_admin_password("admin", "guess 0")
+        .unwrap_err();
+    t.clock.advance(chrono::Duration::minutes(10));
+    for n in 1..5 {
+        let error = t
+            .ledger
+            .check_admin_password("admin", &format!("guess {n}"))
+            .unwrap_err();
+        assert_eq!(error.code(), "wrong_password");
+    }
+    // Now even the right password is refused, by the record in the file, not the process.
+    let mut reopened = t.reopen();
+    let refused = reopened
+        .check_admin_password("admin", "correct horse battery")
+        .unwrap_err();
+    assert_eq!(refused.code(), "too_many_logins");
+    assert!(refused.to_string().contains("5 minutes"), "{refused}");
+    assert_eq!(
+        t.count("SELECT count(*) FROM admin_login_failures"),
+        5,
+        "a refused login is not a wrong password"
+    );
+    // Once the first failure leaves the fifteen minutes, one more try is allowed.
+    t.clock.advance(chrono::Duration::minutes(5));
+    reopened
+        .check_admin_password("admin", "correct horse battery")
+        .unwrap();
 }

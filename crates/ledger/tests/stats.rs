@@ -187,6 +187,38 @@ fn csv_export_matches_the_ledger() {
 }
 
 #[test]
+fn csv_export_writes_no_formula_from_a_page_or_an_admin() {
+    let mut t = ledger();
+    t.ledger
+        .record_frame(PAGE, &frame("=HYPERLINK(\"http://x\")", 100, 7))
+        .unwrap();
+    let account = t.ledger.active_account().unwrap().name;
+    t.ledger
+        .adjust(&account, -2_500_000, "admin", "@once -2.5 back")
+        .unwrap();
+    let mut out = Vec::new();
+    t.ledger
+        .export_csv(&HistoryQuery::default(), &mut out)
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let charge = rows
+        .iter()
+        .find(|row| &row[column("kind")] == "charge")
+        .unwrap();
+    assert_eq!(&charge[column("message_id")], "'=HYPERLINK(\"http://x\")");
+    let adjustment = rows
+        .iter()
+        .find(|row| &row[column("kind")] == "adjustment")
+        .unwrap();
+    assert_eq!(&adjustment[column("reason")], "'@once -2.5 back");
+    // Amounts stay numbers: a negative one is not a formula.
+    assert_eq!(&adjustment[column("credits")], "-2.5");
+}
+
+#[test]
 fn csv_price_import_keeps_good_rows_and_reports_bad_lines() {
     let mut t = ledger();
     let file = "name,input_usd_per_1k,output_usd_per_1k,aliases\n\

@@ -470,6 +470,21 @@ pub enum ReportBy {
     Day,
 }
 
+/// What `GET /v1/admin/report` is asked: the grouping and the filters, each left out when `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
+pub struct ReportQuery {
+    /// `user` when left out.
+    pub by: Option<ReportBy>,
+    /// The first and last days counted (UTC), inclusive.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub user: Option<String>,
+    /// The app's name, as the report by app shows it.
+    pub app: Option<String>,
+    pub model: Option<String>,
+}
+
 /// One line of `GET /v1/admin/report?by=&from=&to=&user=&app=&model=`: counted charges net of reversals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -13,6 +13,17 @@ use serde::{Deserialize, Serialize};
 
 pub use money::{Micros, Price, Pricing};
 
+/// A text cell of a CSV export as a spreadsheet may open it: a cell that would run as a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`. Numbers are written as they
+/// are, so only cells of text (names, ids, reasons from a page or an admin) go through here.
+pub fn csv_text(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// The API's path prefix.
 pub const API_PREFIX: &str = "/v1";
 

@@ -13,7 +13,7 @@ use tokendesk_ledger::held::HeldEvent;
 use tokendesk_ledger::pricing::{
     ImportPreview, ImportProgress, ImportReport, ModelConfig, RateChange,
 };
-use tokendesk_ledger::{ChargeResult, Entry};
+use tokendesk_ledger::{ChargeResult, Entry, LedgerError};
 
 use super::{announce, apps_changed, ledger_changed};
 use crate::error::ShellResult;
@@ -50,9 +50,16 @@ pub async fn admin_set_password(
     shell.open_admin_session()
 }
 
+/// Signs the island's admin in. The password is checked without holding the ledger, so a login never
+/// holds up a charge; a wrong one is recorded, and too many lately refuse the login.
 #[tauri::command]
 pub async fn admin_login(shell: State<'_, Shell>, password: String) -> ShellResult<AdminStatus> {
-    shell.ledger(|ledger| ledger.check_admin_password(ADMIN, &password))?;
+    let stored = shell.ledger(|ledger| ledger.stored_admin_password(ADMIN))?;
+    let verdict = stored.verify(&password);
+    if matches!(verdict, Err(LedgerError::WrongPassword)) {
+        shell.ledger(|ledger| ledger.record_wrong_password(&stored))?;
+    }
+    verdict?;
     shell.open_admin_session()
 }
 
@@ -66,10 +73,10 @@ pub async fn admin_logout(shell: State<'_, Shell>) -> ShellResult<()> {
 pub async fn admin_change_password(
     shell: State<'_, Shell>,
     current: String,
-    new: String,
+    next: String,
 ) -> ShellResult<AdminStatus> {
     shell.caller().admin_name()?;
-    shell.ledger(|ledger| ledger.change_admin_password(ADMIN, &current, &new))?;
+    shell.ledger(|ledger| ledger.change_admin_password(ADMIN, &current, &next))?;
     shell.open_admin_session()
 }
 

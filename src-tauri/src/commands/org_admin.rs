@@ -3,11 +3,12 @@
 //! token never reaches a page, and the server checks the role on every call.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tauri::State;
+use tokendesk_api::org::{OrgAnswer, OrgApi, OrgRequest};
 use tokendesk_sync_client::ClientError;
-use tokendesk_sync_client::admin::{OrgAdmin, check_admin_path, redemption_csv};
-use tokendesk_sync_proto::admin::{NewRedemptionCodes, RedemptionBatch};
+use tokendesk_sync_client::admin::{OrgAdmin, redemption_csv};
+use tokendesk_sync_proto::admin::{NewRedemptionCodes, RedemptionBatch, ReportQuery};
 
 use super::staff::{Export, export_path};
 use crate::error::ShellResult;
@@ -81,87 +82,34 @@ pub async fn org_admin_logout(shell: State<'_, Shell>) -> ShellResult<()> {
     Ok(OrgAdmin::logout(&shell.data_dir).await?)
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl From<HttpMethod> for reqwest::Method {
-    fn from(method: HttpMethod) -> Self {
-        match method {
-            HttpMethod::Get => Self::GET,
-            HttpMethod::Post => Self::POST,
-            HttpMethod::Put => Self::PUT,
-            HttpMethod::Patch => Self::PATCH,
-            HttpMethod::Delete => Self::DELETE,
-        }
-    }
-}
-
-/// One call of the server's admin API (`/v1/admin/…`). A change of the org's config reaches this
-/// device by its own sync, which is woken so it does not wait for the next long poll to end.
+/// One operation of the org's admin API for the signed-in admin. A change of the org's config reaches
+/// this device by its own sync, which is woken so it does not wait for the next long poll to end.
 #[tauri::command]
-pub async fn org_admin_call(
-    shell: State<'_, Shell>,
-    method: HttpMethod,
-    path: String,
-    body: Option<serde_json::Value>,
-) -> ShellResult<serde_json::Value> {
+pub async fn org_admin(shell: State<'_, Shell>, request: OrgRequest) -> ShellResult<OrgAnswer> {
     let admin = signed_in(&shell)?;
-    let answer = admin.call(method.into(), &path, body.as_ref()).await?;
-    if !matches!(method, HttpMethod::Get) {
+    let writes = request.writes();
+    let answer = OrgApi::new(&admin).run(request).await?;
+    if writes {
         shell.org.wake.notify_one();
     }
     Ok(answer)
 }
 
-/// Saves the org report for `query` (`by=…&from=…&to=…` and its filters), as the server writes it in
-/// CSV, into the Downloads folder: exactly the rows the report screen shows for the same query.
+/// Saves the org report for `query`, as the server writes it in CSV, into the Downloads folder: exactly
+/// the rows the report screen shows for the same query.
 #[tauri::command]
 pub async fn org_admin_export_report(
     shell: State<'_, Shell>,
-    query: String,
+    query: ReportQuery,
 ) -> ShellResult<Export> {
-    let path = format!("/v1/admin/report?{query}&format=csv");
-    check_admin_path(&path)?;
     let admin = signed_in(&shell)?;
-    let csv = admin.get_text(&path).await?;
+    let csv = OrgApi::new(&admin).report_csv(&query).await?;
     let file = export_path(&shell, "org-report")?;
     std::fs::write(&file, &csv).map_err(tokendesk_ledger::LedgerError::from)?;
     // One line a row after the header: names hold no line breaks (the server refuses control characters).
     Ok(Export {
         path: file,
         rows: csv.lines().count().saturating_sub(1),
-    })
-}
-
-#[derive(Debug, Serialize, ts_rs::TS)]
-pub struct NewEnrollmentCode {
-    code: String,
-    user: String,
-    expires_at: DateTime<Utc>,
-    /// The server and the code in one string, for the staff member's "join my organization" form.
-    join_link: String,
-}
-
-/// A single-use enrollment code for `user`: the server keeps only its hash, so this is the one time it
-/// is shown.
-#[tauri::command]
-pub async fn org_admin_enrollment_code(
-    shell: State<'_, Shell>,
-    user: String,
-) -> ShellResult<NewEnrollmentCode> {
-    let (code, link) = signed_in(&shell)?.enrollment_code(&user).await?;
-    Ok(NewEnrollmentCode {
-        join_link: link.to_string(),
-        code: code.code,
-        user: code.user,
-        expires_at: code.expires_at,
     })
 }
 
@@ -183,8 +131,9 @@ pub async fn org_admin_create_codes(
     reason: String,
     valid_days: Option<u32>,
 ) -> ShellResult<NewRedemptionBatch> {
-    let batch = signed_in(&shell)?
-        .redemption_codes(&NewRedemptionCodes {
+    let admin = signed_in(&shell)?;
+    let batch = OrgApi::new(&admin)
+        .create_codes(&NewRedemptionCodes {
             count,
             amount,
             reason,

@@ -9,6 +9,10 @@
   // A hung check_send must not freeze the chat; past this, the send goes through (fail open).
   const CHECK_SEND_TIMEOUT_MS = 10000;
 
+  // A report Rust could not commit (the ledger busy, the IPC failing) is sent again after these waits;
+  // its idempotency key makes a repeat harmless. About four minutes in all.
+  const REPORT_RETRY_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000, 60000, 120000];
+
   // POST endpoints that stream a reply; they also pass through the pre-send gate.
   const SEND_ENDPOINTS = ['chat-messages', 'completion-messages', 'workflows/run'];
   // Reconnect to a running workflow; it may replay a message_end already seen (Rust dedups).
@@ -171,12 +175,12 @@
   }
 
   // Reads one copy of a streamed reply and reports it when it ends. Never throws, never rejects.
-  async function trackReply(stream, endpoint, queryPromise, call) {
+  async function trackReply(stream, endpoint, queryPromise, report) {
     const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', sawMessageEnd: false };
 
     function reportIncomplete(reason) {
       const snapshot = { message_id: reply.message_id, conversation_id: reply.conversation_id, task_id: reply.task_id, answer: reply.answer };
-      queryPromise.then((query) => call('report_incomplete', { report: { ...snapshot, endpoint, query, reason } }));
+      queryPromise.then((query) => report('report_incomplete', { report: { ...snapshot, endpoint, query, reason } }));
     }
 
     function appendText(piece) {
@@ -205,7 +209,7 @@
           reply.sawMessageEnd = true;
           const usage = frame.metadata && frame.metadata.usage;
           // Rust gets the frame exactly as received; it parses and validates it itself.
-          if (usage !== null && typeof usage === 'object') call('report_usage', { frame: jsonText });
+          if (usage !== null && typeof usage === 'object') report('report_usage', { frame: jsonText });
           else reportIncomplete('no_usage');
           break;
         }
@@ -341,6 +345,15 @@
         );
       }
 
+      // A report: sent until Rust answers (it answers once the charge is committed), with waits between.
+      async function report(cmd, args) {
+        for (let attempt = 0; ; attempt++) {
+          const result = await call(cmd, args);
+          if (result !== undefined || attempt >= REPORT_RETRY_MS.length) return result;
+          await new Promise((resolve) => setTimeout(resolve, REPORT_RETRY_MS[attempt]));
+        }
+      }
+
       async function fetchStream(thisArg, args, route) {
         let query = Promise.resolve('');
         try {
@@ -357,7 +370,7 @@
           if (response && response.ok && response.body) {
             // clone() tees the body: the page keeps the original Response (same object, byte-identical
             // stream, url and type intact) and the relay reads the copy in the background.
-            trackReply(response.clone().body, route.endpoint, query, call);
+            trackReply(response.clone().body, route.endpoint, query, report);
           }
         } catch (err) {
           debug('cannot copy reply stream', err);
@@ -372,7 +385,7 @@
           .then(async (response) => {
             if (!response || !response.ok || !isAutoName(await body)) return;
             const ids = { conversation_id: null, message_id: null, [route.call.idField]: route.id };
-            call('report_model_call', { call: { kind: route.call.kind, ...ids } });
+            report('report_model_call', { call: { kind: route.call.kind, ...ids } });
           })
           .catch(() => {
             // The page sees its own failure; nothing was spent.

@@ -377,6 +377,37 @@ describe('TokenDesk failures never reach the page', () => {
   });
 });
 
+describe('reports Rust could not commit', () => {
+  const busyFor = (failures) => (cmd) =>
+    cmd === 'report_usage' && failures-- > 0 ? Promise.reject({ code: 'database', message: 'database is locked' }) : Promise.resolve(defaultReply(cmd));
+
+  it('sends a report again until Rust answers, the same frame each time, then stops', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const env = setup({ fetch: async () => sseResponse(fixture('chat-compact.sse')), invoke: busyFor(3) });
+    await readBytes(await env.win.fetch(CHAT_URL, post(chatBody('hi'))));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(env.calls('report_usage')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(500 + 1000 + 2000);
+    const frames = env.calls('report_usage').map(({ frame }) => frame);
+    expect(frames).toHaveLength(4);
+    expect(new Set(frames)).toEqual(new Set(messageEndsOf(fixture('chat-compact.sse'))));
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(env.calls('report_usage')).toHaveLength(4);
+  });
+
+  it('gives up after about four minutes when Rust never answers', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const env = setup({ fetch: async () => sseResponse(fixture('chat-compact.sse')), invoke: busyFor(Infinity) });
+    await readBytes(await env.win.fetch(CHAT_URL, post(chatBody('hi'))));
+    await vi.advanceTimersByTimeAsync(200_000);
+    expect(env.calls('report_usage').length).toBeLessThan(10);
+    await vi.advanceTimersByTimeAsync(100_000);
+    expect(env.calls('report_usage')).toHaveLength(10);
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(env.calls('report_usage')).toHaveLength(10);
+  });
+});
+
 describe('pass-through', () => {
   it.each([
     ['a non-streaming API call', [`${ORIGIN}/api/parameters`]],

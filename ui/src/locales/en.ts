@@ -54,6 +54,7 @@ const en = {
       exists: 'Already exists',
       already_charged: 'This message is charged already',
       unpriceable: 'The server cannot price this',
+      too_many_logins: 'Too many wrong passwords',
     },
     unknown: 'Something went wrong: {{message}}',
   },

@@ -55,6 +55,7 @@ const zh: Messages = {
       exists: '已存在',
       already_charged: '这条消息已经扣过费',
       unpriceable: '服务器无法为其计价',
+      too_many_logins: '密码错误次数过多',
     },
     unknown: '出错了：{{message}}',
   },

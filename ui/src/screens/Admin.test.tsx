@@ -95,7 +95,7 @@ describe('admin window', () => {
     backend.on('admin_change_password', () => renewed);
     await user.click(screen.getByTestId('password-submit'));
     expect(await screen.findByText('Password changed.')).toBeInTheDocument();
-    expect(backend.argsOf('admin_change_password').at(-1)).toEqual({ current: 'old-password', new: 'new-password-1' });
+    expect(backend.argsOf('admin_change_password').at(-1)).toEqual({ current: 'old-password', next: 'new-password-1' });
     expect(screen.getByTestId('password-current')).toHaveValue('');
     // The answer is a fresh session: its expiry is shown.
     expect(screen.getByTestId('admin-session')).toHaveTextContent(formatTime(renewed.session_expires_at!));

@@ -1,8 +1,25 @@
-// A fake org server behind the shell's `org_admin_*` commands, answering like the real one as far as the org
+// A fake org server behind the shell's `org_admin*` commands, answering like the real one as far as the org
 // console uses it: users, devices, apps, models, rate, guards, the report, held events and redemption codes.
-import type { CodeBatch, Device, NewCodes, OrgAdminStatus, OrgApp, OrgAppChange, OrgHeld, OrgModel, OrgPolicy, OrgRate, RedemptionCode, Report, UserBudget, UserSummary } from '../orgApi';
+// `org_admin` takes one typed `OrgRequest` and answers `{ op, answer }` under the request's own `op`.
+import type {
+  CodeBatch,
+  Device,
+  NewCodes,
+  OrgAdminStatus,
+  OrgAnswerOf,
+  OrgApp,
+  OrgHeld,
+  OrgModel,
+  OrgPolicy,
+  OrgRate,
+  OrgRequest,
+  RedemptionCode,
+  Report,
+  ReportQuery,
+  UserSummary,
+} from '../orgApi';
 import { screen } from '@testing-library/react';
-import { fakeBackend, reject } from './backend';
+import { type Backend, fakeBackend, reject } from './backend';
 import { renderWindow } from './render';
 import { user } from './user';
 
@@ -84,6 +101,9 @@ export const redemptionCode = (id: string, overrides: Partial<RedemptionCode> = 
   ...overrides,
 });
 
+/** The request of operation `Op`. */
+export type OrgRequestOf<Op extends OrgRequest['op']> = Extract<OrgRequest, { op: Op }>;
+
 /** Credits as a decimal string to integer micro-credits, digit by digit as the server parses them; null: not credits. */
 export function creditsToMicros(text: string): number | null {
   const match = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
@@ -114,14 +134,14 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
     } as OrgPolicy,
     rate: { credits_per_usd: '10000', history: [] } as OrgRate,
   };
-  const report = (query: URLSearchParams): Report => ({
-    by: (query.get('by') ?? 'user') as Report['by'],
-    from: query.get('from'),
-    to: query.get('to'),
-    user: query.get('user'),
-    app: query.get('app'),
-    model: query.get('model'),
-    rows: query.get('by') === 'day'
+  const report = (query: ReportQuery): Report => ({
+    by: query.by ?? 'user',
+    from: query.from ?? null,
+    to: query.to ?? null,
+    user: query.user ?? null,
+    app: query.app ?? null,
+    model: query.model ?? null,
+    rows: query.by === 'day'
       ? [
           { key: '2026-12-01', credits_micros: 1_250_000, prompt_tokens: 100, completion_tokens: 20, messages: 1 },
           { key: '2026-12-02', credits_micros: 3_000_000, prompt_tokens: 300, completion_tokens: 40, messages: 2 },
@@ -137,61 +157,76 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
     if (app.pricing === 'dify_price' && app.model) reject('model_not_allowed', "an app priced by Dify's reported price is bound to no model");
     return app;
   };
-  const decideHeld = (id: string, approve: boolean, note: string | null) => {
-    const event = state.held.find((h) => h.id === id) ?? reject('not_found', `no held event ${id}`);
-    if (event.status !== 'pending') reject('already_decided', `held event ${id} is ${event.status} already`);
-    const decided: OrgHeld = {
-      ...event,
-      status: approve ? 'approved' : 'rejected',
-      decided_by: 'root',
-      decided_at: '2026-12-02T10:00:00Z',
-      note,
-      entry_id: approve ? 'entry-approved' : event.entry_id,
-    };
-    state.held = state.held.map((h) => (h.id === id ? decided : h));
-    return decided;
-  };
-  const call = ({ method, path, body }: Record<string, unknown>) => {
-    if (!state.status.admin) reject('unauthorized', 'sign in to the org server first');
-    const [route, search] = String(path).split('?');
-    const query = new URLSearchParams(search);
-    const key = `${String(method)} ${route}`;
-    if (key === 'GET /v1/admin/users') return state.users;
-    if (key === 'GET /v1/admin/devices') return state.devices;
-    if (key === 'GET /v1/admin/models') return state.models;
-    if (key === 'GET /v1/admin/apps') return state.apps;
-    if (key === 'GET /v1/admin/report') return report(query);
-    if (key === 'GET /v1/admin/policy') return state.policy;
-    if (key === 'GET /v1/admin/held') return state.held.filter((h) => query.get('all') === 'true' || h.status === 'pending');
-    if (key === 'GET /v1/admin/redemption-codes') return state.codes.slice(0, Number(query.get('limit') ?? 100));
-    if (key === 'PUT /v1/admin/policy') {
-      const { key: guard, value } = body as { key: string; value: string };
-      state.policy = { ...state.policy, [`${guard}_micros`]: Number(value) * 1e6 };
-      return state.policy;
-    }
-    if (key === 'GET /v1/admin/rate') return state.rate;
-    if (key === 'PUT /v1/admin/rate') {
-      const { credits_per_usd, reason } = body as { credits_per_usd: string; reason: string };
-      const change = { old_rate: state.rate.credits_per_usd, new_rate: credits_per_usd, changed_by: 'root', reason, changed_at: '2026-12-02T10:00:00Z', config_version: 7 };
-      state.rate = { credits_per_usd, history: [change, ...state.rate.history] };
-      return state.rate;
-    }
-    if (key === 'POST /v1/admin/users') {
-      const added = body as { name: string; display_name: string | null; role: 'staff' | 'admin' };
+  const micros = (text: string | null) => (text === null ? null : (creditsToMicros(text) ?? reject('bad_amount', `"${text}" is not an amount of credits`)));
+  /** Each operation as the server runs it, answering with the wire type of its `op`. */
+  const ops: { [Op in OrgRequest['op']]: (request: OrgRequestOf<Op>) => OrgAnswerOf<Op> } = {
+    users: () => state.users,
+    add_user: ({ user: added }) => {
       if (state.users.some((u) => u.user.name === added.name)) reject('already_exists', `a user ${added.name} exists`);
       state.users = [...state.users, person(added.name, 0, added.role)];
       return state.users.at(-1)!.user;
-    }
-    if (key === 'POST /v1/admin/apps') {
-      const app = checkedApp({ ...(body as Omit<OrgApp, 'id' | 'enabled'>), id: `0193-app-${state.apps.length + 1}`, enabled: true });
+    },
+    set_budget: ({ user: name, budget }) => {
+      const changed = { daily_budget_micros: micros(budget.daily), monthly_budget_micros: micros(budget.monthly) };
+      state.users = state.users.map((u) => (u.user.name === name ? { ...u, ...changed } : u));
+      return state.users.find((u) => u.user.name === name) ?? reject('not_found', `no user ${name}`);
+    },
+    enrollment_code: ({ user: owner }) => ({
+      code: 'K7QF-93XD',
+      user: owner,
+      expires_at: '2026-12-09T08:00:00Z',
+      join_link: `tokendesk://join?server=${encodeURIComponent(SERVER)}&code=K7QF-93XD`,
+    }),
+    devices: () => state.devices,
+    revoke_device: ({ id }) => {
+      state.devices = state.devices.map((d) => (d.id === id ? { ...d, revoked: true } : d));
+      return state.devices.find((d) => d.id === id) ?? reject('not_found', `no device ${id}`);
+    },
+    add_entry: ({ user: owner, entry }) => {
+      // Only these kinds an admin may add; the shell refuses any other name before it reaches the server.
+      if (!['grant', 'topup', 'adjustment'].includes(entry.kind)) reject('invalid_args', `org_admin: unknown entry kind ${entry.kind}`);
+      const negative = entry.amount.startsWith('-');
+      if (negative && entry.kind !== 'adjustment') reject('bad_amount', 'only an adjustment may be negative');
+      const amount_micros = creditsToMicros(entry.amount.replace(/^-/, '')) ?? reject('bad_amount', `"${entry.amount}" is not an amount of credits`);
+      return {
+        id: 'e1',
+        user: owner,
+        kind: entry.kind,
+        amount_micros: negative ? -amount_micros : amount_micros,
+        counted: true,
+        device_id: null,
+        device_seq: null,
+        occurred_at: '2026-12-02T10:00:00Z',
+        received_at: '2026-12-02T10:00:00Z',
+        actor: 'root',
+        reason: entry.reason,
+        reverses_id: null,
+        usage: null,
+        redemption_code_id: null,
+      };
+    },
+    models: () => state.models,
+    model_history: () => [],
+    set_model: ({ name, change }) => {
+      const changed = { ...gpt, name, price: { input_per_1k: change.input_usd_per_1k, output_per_1k: change.output_usd_per_1k } };
+      state.models = [...state.models.filter((m) => m.name !== changed.name), changed];
+      return changed;
+    },
+    rate: () => state.rate,
+    set_rate: ({ change: { credits_per_usd, reason } }) => {
+      const change = { old_rate: state.rate.credits_per_usd, new_rate: credits_per_usd, changed_by: 'root', reason, changed_at: '2026-12-02T10:00:00Z', config_version: 7 };
+      state.rate = { credits_per_usd, history: [change, ...state.rate.history] };
+      return state.rate;
+    },
+    apps: () => state.apps,
+    add_app: ({ app: added }) => {
+      const app = checkedApp({ ...added, id: `0193-app-${state.apps.length + 1}`, enabled: true });
       if (state.apps.some((a) => a.share_url === app.share_url)) reject('exists', `another app has the share URL ${app.share_url}`);
       state.apps = [...state.apps, app];
       return app;
-    }
-    const app = /^PATCH \/v1\/admin\/apps\/([^/]+)$/.exec(key);
-    if (app) {
-      const current = state.apps.find((a) => a.id === decodeURIComponent(app[1])) ?? reject('not_found', `no app ${app[1]}`);
-      const change = body as OrgAppChange;
+    },
+    update_app: ({ id, change }) => {
+      const current = state.apps.find((a) => a.id === id) ?? reject('not_found', `no app ${id}`);
       const pricing = change.pricing ?? current.pricing;
       const updated = checkedApp({
         ...current,
@@ -203,36 +238,37 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
       });
       state.apps = state.apps.map((a) => (a.id === updated.id ? updated : a));
       return updated;
-    }
-    const held = /^POST \/v1\/admin\/held\/([^/]+)\/(approve|reject)$/.exec(key);
-    if (held) return decideHeld(decodeURIComponent(held[1]), held[2] === 'approve', (body as { note: string | null }).note);
-    const budget = /^PUT \/v1\/admin\/users\/([^/]+)\/budget$/.exec(key);
-    if (budget) {
-      const name = decodeURIComponent(budget[1]);
-      const micros = (text: string | null) => (text === null ? null : (creditsToMicros(text) ?? reject('bad_amount', `"${text}" is not an amount of credits`)));
-      const { daily, monthly } = body as UserBudget;
-      const changed = { daily_budget_micros: micros(daily), monthly_budget_micros: micros(monthly) };
-      state.users = state.users.map((u) => (u.user.name === name ? { ...u, ...changed } : u));
-      return state.users.find((u) => u.user.name === name) ?? reject('not_found', `no user ${name}`);
-    }
-    const revoke = /^POST \/v1\/admin\/devices\/([^/]+)\/revoke$/.exec(key);
-    if (revoke) {
-      state.devices = state.devices.map((d) => (d.id === revoke[1] ? { ...d, revoked: true } : d));
-      return state.devices.find((d) => d.id === revoke[1]);
-    }
-    const entry = /^POST \/v1\/admin\/users\/([^/]+)\/entries$/.exec(key);
-    if (entry) {
-      const { kind, amount } = body as { kind: string; amount: string };
-      return { id: 'e1', user: decodeURIComponent(entry[1]), kind, amount_micros: Number(amount) * 1e6, counted: true, occurred_at: '', actor: 'root', reason: 'x' };
-    }
-    const price = /^PUT \/v1\/admin\/models\/([^/]+)$/.exec(key);
-    if (price) {
-      const set = body as { input_usd_per_1k: string; output_usd_per_1k: string };
-      const changed = { ...gpt, name: decodeURIComponent(price[1]), price: { input_per_1k: set.input_usd_per_1k, output_per_1k: set.output_usd_per_1k } };
-      state.models = [...state.models.filter((m) => m.name !== changed.name), changed];
-      return changed;
-    }
-    return reject('not_found', `no route ${key}`);
+    },
+    policy: () => state.policy,
+    set_policy: ({ change: { key, value } }) => {
+      state.policy = { ...state.policy, [`${key}_micros`]: Number(value) * 1e6 };
+      return state.policy;
+    },
+    held: ({ all }) => state.held.filter((h) => all || h.status === 'pending'),
+    decide_held: ({ id, verdict, note }) => {
+      const event = state.held.find((h) => h.id === id) ?? reject('not_found', `no held event ${id}`);
+      if (event.status !== 'pending') reject('already_decided', `held event ${id} is ${event.status} already`);
+      const approve = verdict === 'approve';
+      const decided: OrgHeld = {
+        ...event,
+        status: approve ? 'approved' : 'rejected',
+        decided_by: 'root',
+        decided_at: '2026-12-02T10:00:00Z',
+        note,
+        entry_id: approve ? 'entry-approved' : event.entry_id,
+      };
+      state.held = state.held.map((h) => (h.id === id ? decided : h));
+      return decided;
+    },
+    redemption_codes: () => state.codes,
+    report: ({ query }) => report(query),
+  };
+  /** The shell's `org_admin`: one typed request, answered under its own `op`; nothing without a session. */
+  const call = ({ request }: Record<string, unknown>) => {
+    if (!state.status.admin) reject('unauthorized', 'sign in to the org server first');
+    const asked = request as OrgRequest;
+    const run = (ops[asked.op] as ((request: OrgRequest) => unknown) | undefined) ?? reject('invalid_args', `org_admin: no operation ${String(asked.op)}`);
+    return { op: asked.op, answer: run(asked) };
   };
   /** Like the shell: the server makes the codes, and the shell saves their CSV to Downloads. */
   const createCodes = (args: Record<string, unknown>): CodeBatch => {
@@ -257,13 +293,7 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
       state.status = signedOut;
       return null;
     },
-    org_admin_call: call,
-    org_admin_enrollment_code: ({ user: owner }) => ({
-      code: 'K7QF-93XD',
-      user: owner,
-      expires_at: '2026-12-09T08:00:00Z',
-      join_link: `tokendesk://join?server=${encodeURIComponent(SERVER)}&code=K7QF-93XD`,
-    }),
+    org_admin: call,
     org_admin_export_report: () => ({ path: '/home/u/Downloads/tokendesk-org-report.csv', rows: 2 }),
     org_admin_create_codes: createCodes,
   });
@@ -271,11 +301,18 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
   return { backend, state, call };
 }
 
-/** Every server call the console made, as `METHOD path`. */
-export const calls = (backend: ReturnType<typeof fakeBackend>) => backend.argsOf('org_admin_call').map((a) => `${String(a.method)} ${String(a.path)}`);
+/** The operations that only read, as the shell's `OrgRequest::writes` tells them apart. */
+const READS = new Set<OrgRequest['op']>(['users', 'devices', 'models', 'model_history', 'rate', 'apps', 'policy', 'held', 'redemption_codes', 'report']);
 
-/** The calls that changed something on the server, with their bodies. */
-export const changes = (backend: ReturnType<typeof fakeBackend>) => backend.argsOf('org_admin_call').filter((a) => a.method !== 'GET');
+/** Every request the console sent the server through `org_admin`, in order, refused ones too. */
+export const calls = (backend: Backend) => backend.argsOf('org_admin').map((a) => a.request as OrgRequest);
+
+/** The requests of operation `op`, in order. */
+export const callsOf = <Op extends OrgRequest['op']>(backend: Backend, op: Op) =>
+  calls(backend).filter((request): request is OrgRequestOf<Op> => request.op === op);
+
+/** The requests that change something on the server. */
+export const changes = (backend: Backend) => calls(backend).filter((request) => !READS.has(request.op));
 
 /** Opens the admin window signed in to the org server and, once the console is there, the tab `tab`. */
 export async function openOrgConsole(tab?: string) {

@@ -6,9 +6,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Deserialize;
-use tokendesk_sync_proto::ErrorBody;
 use tokendesk_sync_proto::admin::{Report, ReportBy, ReportRow};
 use tokendesk_sync_proto::money::micros_to_credits;
+use tokendesk_sync_proto::{ErrorBody, csv_text};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::AdminSession;
@@ -152,15 +152,6 @@ fn by_name(by: ReportBy) -> &'static str {
     }
 }
 
-/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) gets a leading `'`.
-fn neutralise(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
-}
-
 /// The report as CSV: the key (text, neutralised), credits as an exact decimal, then the counts.
 fn csv(report: &Report) -> ApiResult<String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -177,7 +168,7 @@ fn csv(report: &Report) -> ApiResult<String> {
     for row in &report.rows {
         writer
             .write_record([
-                neutralise(&row.key),
+                csv_text(&row.key),
                 micros_to_credits(row.credits_micros).to_string(),
                 row.prompt_tokens.to_string(),
                 row.completion_tokens.to_string(),

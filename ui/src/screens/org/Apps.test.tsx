@@ -25,7 +25,7 @@ describe('org console: Dify apps on the server', () => {
     await waitFor(() => expect(screen.getAllByTestId('app-row')).toHaveLength(2));
     expect(rowOf('0193-app-2')).toHaveTextContent("Dify's reported price");
     expect(changes(backend)).toEqual([
-      { method: 'POST', path: '/v1/admin/apps', body: { name: 'HR bot', share_url: 'https://dify.example.com/chatbot/hr-1', pricing: 'dify_price', model: null } },
+      { op: 'add_app', app: { name: 'HR bot', share_url: 'https://dify.example.com/chatbot/hr-1', pricing: 'dify_price', model: null } },
     ]);
   });
 
@@ -38,7 +38,7 @@ describe('org console: Dify apps on the server', () => {
     await user.click(screen.getByTestId('app-submit'));
     await waitFor(() => expect(screen.getAllByTestId('app-row')).toHaveLength(2));
     expect(changes(backend)).toEqual([
-      { method: 'POST', path: '/v1/admin/apps', body: { name: 'Sales bot', share_url: 'https://dify.example.com/workflow/sales', pricing: 'model', model: 'gpt-4o-mini' } },
+      { op: 'add_app', app: { name: 'Sales bot', share_url: 'https://dify.example.com/workflow/sales', pricing: 'model', model: 'gpt-4o-mini' } },
     ]);
     expect(state.apps.map((a) => a.name)).toEqual(['Support bot', 'Sales bot']);
   });
@@ -51,7 +51,9 @@ describe('org console: Dify apps on the server', () => {
     await typeInto('app-url', 'https://dify.example.com/apps/wiki');
     await user.click(screen.getByTestId('app-submit'));
     expect(await screen.findByText('Not a Dify share URL: "https://dify.example.com/apps/wiki" is not a Dify share URL')).toBeInTheDocument();
-    expect(changes(backend)).toHaveLength(1);
+    expect(changes(backend)).toEqual([
+      { op: 'add_app', app: { name: 'Wiki', share_url: 'https://dify.example.com/apps/wiki', pricing: 'dify_price', model: null } },
+    ]);
     expect(screen.getAllByTestId('app-row')).toHaveLength(1);
   });
 
@@ -72,10 +74,10 @@ describe('org console: Dify apps on the server', () => {
     await waitFor(() => expect(rowOf(supportBot.id)).toHaveTextContent('Helpdesk'));
     expect(rowOf(supportBot.id)).toHaveTextContent("Dify's reported price");
 
-    const path = `/v1/admin/apps/${supportBot.id}`;
+    const id = supportBot.id;
     expect(changes(backend)).toEqual([
-      { method: 'PATCH', path, body: { name: null, share_url: null, pricing: null, model: null, enabled: false } },
-      { method: 'PATCH', path, body: { name: 'Helpdesk', share_url: 'https://dify.example.com/chat/support', pricing: 'dify_price', model: null, enabled: null } },
+      { op: 'update_app', id, change: { name: null, share_url: null, pricing: null, model: null, enabled: false } },
+      { op: 'update_app', id, change: { name: 'Helpdesk', share_url: 'https://dify.example.com/chat/support', pricing: 'dify_price', model: null, enabled: null } },
     ]);
     // Still off: the edit left the switch alone.
     expect(state.apps[0]).toMatchObject({ name: 'Helpdesk', pricing: 'dify_price', model: null, enabled: false });

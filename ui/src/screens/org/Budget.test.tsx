@@ -2,6 +2,7 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import i18n from '../../i18n';
 import { reject } from '../../test/backend';
+import type { OrgRequest } from '../../orgApi';
 import { changes, openOrgConsole, orgServer, person } from '../../test/orgServer';
 import { expectFieldError, typeInto } from '../../test/render';
 import { user } from '../../test/user';
@@ -57,7 +58,7 @@ describe('org console: per-user budgets', () => {
     await user.click(screen.getByTestId('budget-save'));
     await waitFor(() => expect(spend('alice', 'month')).toHaveTextContent('130 / 1,000.000001'));
     expect(spend('alice', 'today')).toHaveTextContent('12.5 / no budget');
-    expect(changes(backend)).toEqual([{ method: 'PUT', path: '/v1/admin/users/alice/budget', body: { daily: '0', monthly: '1000.000001' } }]);
+    expect(changes(backend)).toEqual([{ op: 'set_budget', user: 'alice', budget: { daily: '0', monthly: '1000.000001' } }]);
     expect(state.users[0]).toMatchObject({ daily_budget_micros: 0, monthly_budget_micros: 1_000_000_001 });
   });
 
@@ -66,16 +67,19 @@ describe('org console: per-user budgets', () => {
     await openOrgConsole();
     await user.click(await screen.findByTestId('budget-edit-bob'));
     await user.click(within(await screen.findByTestId('budget-daily-mode')).getByLabelText('Org default'));
-    backend.on('org_admin_call', (args) => (args.method === 'PUT' ? reject('bad_amount', 'the daily budget is above the monthly one') : call(args)));
+    backend.on('org_admin', (args) =>
+      (args.request as OrgRequest).op === 'set_budget' ? reject('bad_amount', 'the daily budget is above the monthly one') : call(args),
+    );
     await user.click(screen.getByTestId('budget-save'));
     expect(await screen.findByText('The amount was not accepted: the daily budget is above the monthly one')).toBeInTheDocument();
 
-    backend.on('org_admin_call', call);
+    backend.on('org_admin', call);
     await user.click(screen.getByTestId('budget-save'));
     await waitFor(() => expect(spend('bob', 'today')).toHaveTextContent('60 / org default'));
-    expect(changes(backend).map((c) => c.body)).toEqual([
-      { daily: null, monthly: '0' },
-      { daily: null, monthly: '0' },
+    // The refused change and the one the server took: the same request both times.
+    expect(changes(backend)).toEqual([
+      { op: 'set_budget', user: 'bob', budget: { daily: null, monthly: '0' } },
+      { op: 'set_budget', user: 'bob', budget: { daily: null, monthly: '0' } },
     ]);
   });
 

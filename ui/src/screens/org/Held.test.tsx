@@ -1,7 +1,7 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import i18n from '../../i18n';
-import { calls, changes, heldEvent, orgServer, openOrgConsole } from '../../test/orgServer';
+import { callsOf, changes, heldEvent, orgServer, openOrgConsole } from '../../test/orgServer';
 import { typeInto } from '../../test/render';
 import { user } from '../../test/user';
 
@@ -47,7 +47,10 @@ describe('org console: held and quarantined events on the server', () => {
     expect(rowOf('h3')).toHaveAttribute('data-status', 'approved');
     expect(rowOf('h3')).toHaveTextContent('Flood');
     expect(within(rowOf('h3')).queryByTestId('held-approve-h3')).toBeNull();
-    expect(calls(backend).filter((c) => c.startsWith('GET /v1/admin/held'))).toEqual(['GET /v1/admin/held', 'GET /v1/admin/held?all=true']);
+    expect(callsOf(backend, 'held')).toEqual([
+      { op: 'held', all: false },
+      { op: 'held', all: true },
+    ]);
   });
 
   it('approves with a note, saying the server’s amount is charged, and rejects without one', async () => {
@@ -66,8 +69,8 @@ describe('org console: held and quarantined events on the server', () => {
     expect(screen.getByText('Nothing waits for a decision')).toBeInTheDocument();
 
     expect(changes(backend)).toEqual([
-      { method: 'POST', path: '/v1/admin/held/h2/approve', body: { note: 'checked with bob' } },
-      { method: 'POST', path: '/v1/admin/held/h1/reject', body: { note: null } },
+      { op: 'decide_held', id: 'h2', verdict: 'approve', note: 'checked with bob' },
+      { op: 'decide_held', id: 'h1', verdict: 'reject', note: null },
     ]);
     expect(state.held.map((h) => h.status)).toEqual(['rejected', 'approved', 'approved']);
   });

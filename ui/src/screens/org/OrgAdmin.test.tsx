@@ -1,7 +1,8 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
+import dayjs from 'dayjs';
 import { describe, expect, it } from 'vitest';
 import i18n from '../../i18n';
-import { calls, orgServer, SERVER, signedOut } from '../../test/orgServer';
+import { calls, callsOf, changes, orgServer, SERVER, signedOut } from '../../test/orgServer';
 import { pickOption, renderWindow, typeInto } from '../../test/render';
 import { user } from '../../test/user';
 
@@ -52,7 +53,7 @@ describe('admin window, enrolled: the org console on the server', () => {
     await user.click(within(live).getByTestId('revoke-d1'));
     await user.click(await screen.findByTestId('revoke-confirm'));
     await waitFor(() => expect(screen.getAllByTestId('org-device-row')[0]).toHaveAttribute('data-revoked', 'true'));
-    expect(calls(backend)).toContain('POST /v1/admin/devices/d1/revoke');
+    expect(changes(backend)).toEqual([{ op: 'revoke_device', id: 'd1' }]);
   });
 
   it('adds a staff member, then shows their enrollment code and join link once', async () => {
@@ -62,12 +63,7 @@ describe('admin window, enrolled: the org console on the server', () => {
     await typeInto('new-user-display', 'Bob Li');
     await user.click(screen.getByTestId('new-user-submit'));
     expect(await screen.findByText('Added bob. Make an enrollment code to let them join.')).toBeInTheDocument();
-    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'POST')?.body).toEqual({
-      name: 'bob',
-      display_name: 'Bob Li',
-      role: 'staff',
-      password: null,
-    });
+    expect(changes(backend)).toEqual([{ op: 'add_user', user: { name: 'bob', display_name: 'Bob Li', role: 'staff', password: null } }]);
 
     await user.click(await screen.findByTestId('enroll-code-bob'));
     expect(await screen.findByTestId('enrollment-code')).toHaveTextContent('K7QF-93XD');
@@ -75,7 +71,7 @@ describe('admin window, enrolled: the org console on the server', () => {
     expect(screen.getByText(/Shown this once/)).toBeInTheDocument();
     // A copy button for each.
     expect(within(screen.getByRole('dialog')).getAllByRole('button', { name: /copy/i })).toHaveLength(2);
-    expect(backend.argsOf('org_admin_enrollment_code')).toEqual([{ user: 'bob' }]);
+    expect(callsOf(backend, 'enrollment_code')).toEqual([{ op: 'enrollment_code', user: 'bob' }]);
   });
 
   it('asks for a password only when the new user is an admin', async () => {
@@ -88,7 +84,7 @@ describe('admin window, enrolled: the org console on the server', () => {
     await typeInto('new-user-confirm', 'long enough pw');
     await user.click(screen.getByTestId('new-user-submit'));
     await screen.findByText(/Added carol/);
-    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'POST')?.body).toMatchObject({ role: 'admin', password: 'long enough pw' });
+    expect(changes(backend)).toEqual([{ op: 'add_user', user: expect.objectContaining({ name: 'carol', role: 'admin', password: 'long enough pw' }) }]);
   });
 
   it('grants credits on the server', async () => {
@@ -99,11 +95,19 @@ describe('admin window, enrolled: the org console on the server', () => {
     await typeInto('grant-reason', 'welcome');
     await user.click(screen.getByTestId('grant-submit'));
     expect(await screen.findByText('Granted 100 credits to alice.')).toBeInTheDocument();
-    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'POST')).toEqual({
-      method: 'POST',
-      path: '/v1/admin/users/alice/entries',
-      body: { kind: 'grant', amount: '100', reason: 'welcome' },
-    });
+    expect(changes(backend)).toEqual([{ op: 'add_entry', user: 'alice', entry: { kind: 'grant', amount: '100', reason: 'welcome' } }]);
+  });
+
+  it('adjusts a balance on the server by a negative amount, as the server names an adjustment', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    await typeInto('grant-user', 'alice');
+    await user.click(within(screen.getByTestId('balance-kind')).getByLabelText('Adjust'));
+    await typeInto('grant-amount', '-12.000001');
+    await typeInto('grant-reason', 'double charge');
+    await user.click(screen.getByTestId('grant-submit'));
+    expect(await screen.findByText('Adjusted alice by -12.000001 credits.')).toBeInTheDocument();
+    expect(changes(backend)).toEqual([{ op: 'add_entry', user: 'alice', entry: { kind: 'adjustment', amount: '-12.000001', reason: 'double charge' } }]);
   });
 
   it('reprices a model on the server with a reason, digit for digit', async () => {
@@ -120,11 +124,13 @@ describe('admin window, enrolled: the org console on the server', () => {
     await typeInto('model-reason', 'new list price');
     await user.click(screen.getByTestId('model-save'));
     await waitFor(() => expect(screen.getByTestId('org-model-row')).toHaveTextContent('0.000123456789'));
-    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'PUT')).toEqual({
-      method: 'PUT',
-      path: '/v1/admin/models/gpt-4o-mini',
-      body: { input_usd_per_1k: '0.000123456789', output_usd_per_1k: '0.0006', reason: 'new list price', aliases: null, active: null },
-    });
+    expect(changes(backend)).toEqual([
+      {
+        op: 'set_model',
+        name: 'gpt-4o-mini',
+        change: { input_usd_per_1k: '0.000123456789', output_usd_per_1k: '0.0006', reason: 'new list price', aliases: null, active: null },
+      },
+    ]);
   });
 
   it('changes the rate on the server and shows its history', async () => {
@@ -137,7 +143,7 @@ describe('admin window, enrolled: the org console on the server', () => {
     await user.click(screen.getByTestId('rate-submit'));
     expect(await screen.findByText('Rate changed from 10000 to 7.25.')).toBeInTheDocument();
     await waitFor(() => expect(screen.getByTestId('rate-history-row')).toHaveTextContent('new quarter'));
-    expect(backend.argsOf('org_admin_call').find((a) => a.method === 'PUT')?.body).toEqual({ credits_per_usd: '7.25', reason: 'new quarter' });
+    expect(changes(backend)).toEqual([{ op: 'set_rate', change: { credits_per_usd: '7.25', reason: 'new quarter' } }]);
   });
 
   it('sets the guards every device enforces, one server change per field changed, credits exact', async () => {
@@ -150,9 +156,7 @@ describe('admin window, enrolled: the org console on the server', () => {
     await typeInto('guards-daily-budget', '50.000001');
     await user.click(screen.getByTestId('guards-save'));
     await waitFor(() => expect(screen.getByTestId('guards-daily-budget')).toHaveValue('50.000001'));
-    expect(backend.argsOf('org_admin_call').filter((a) => a.method === 'PUT')).toEqual([
-      { method: 'PUT', path: '/v1/admin/policy', body: { key: 'daily_budget', value: '50.000001' } },
-    ]);
+    expect(changes(backend)).toEqual([{ op: 'set_policy', change: { key: 'daily_budget', value: '50.000001' } }]);
   });
 
   it('reports the org spend by any grouping and filter, and exports the very same query as CSV', async () => {
@@ -167,13 +171,35 @@ describe('admin window, enrolled: the org console on the server', () => {
     await waitFor(() => expect(screen.getAllByTestId('report-row')).toHaveLength(2));
     expect(screen.getByTestId('spend-chart')).toBeInTheDocument();
     await pickOption('report-filter-user', 'ALICE');
-    await waitFor(() => expect(calls(backend).at(-1)).toMatch(/by=day.*&user=alice$/));
+    // This month so far, by day, for alice alone.
+    const month = { from: dayjs().startOf('month').format('YYYY-MM-DD'), to: dayjs().format('YYYY-MM-DD') };
+    await waitFor(() => expect(calls(backend).at(-1)).toEqual({ op: 'report', query: { by: 'day', ...month, user: 'alice' } }));
+    expect(screen.getAllByTestId('report-row').map((r) => r.getAttribute('data-micros'))).toEqual(['1250000', '3000000']);
 
     await user.click(screen.getByTestId('export-csv'));
     expect(await screen.findByTestId('export-result')).toHaveTextContent('tokendesk-org-report.csv');
-    const shown = calls(backend).filter((c) => c.startsWith('GET /v1/admin/report')).at(-1)!;
-    const [{ query }] = backend.argsOf('org_admin_export_report');
-    expect(shown).toBe(`GET /v1/admin/report?${String(query)}`);
+    const shown = callsOf(backend, 'report').at(-1)!;
+    expect(backend.argsOf('org_admin_export_report')).toEqual([{ query: shown.query }]);
+    expect(shown.query).toEqual({ by: 'day', ...month, user: 'alice' });
+  });
+
+  it('sends no filter the admin cleared, to the report or its CSV', async () => {
+    const { backend } = orgServer();
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('org-tab-report'));
+    await screen.findAllByTestId('report-row');
+    const month = { from: dayjs().startOf('month').format('YYYY-MM-DD'), to: dayjs().format('YYYY-MM-DD') };
+    await pickOption('report-filter-user', 'ALICE');
+    await waitFor(() => expect(calls(backend).at(-1)).toEqual({ op: 'report', query: { by: 'user', ...month, user: 'alice' } }));
+
+    // Cleared, the filter is gone from the request: no empty or null `user` the server would filter by.
+    await user.click(within(screen.getByTestId('report-filter-user')).getByLabelText('close-circle'));
+    await waitFor(() => expect(callsOf(backend, 'report')).toHaveLength(3));
+    expect(callsOf(backend, 'report').at(-1)!.query).toStrictEqual({ by: 'user', ...month });
+
+    await user.click(screen.getByTestId('export-csv'));
+    expect(await screen.findByTestId('export-result')).toHaveTextContent('tokendesk-org-report.csv');
+    expect(backend.argsOf('org_admin_export_report')[0].query).toStrictEqual({ by: 'user', ...month });
   });
 
   it('speaks Chinese', async () => {

@@ -23,18 +23,21 @@ const spendOf = (row: ReportRow): Spend => ({
   messages: row.messages,
 });
 
+/** The report's query as the screen holds it: always with a grouping. */
+type ShownQuery = ReportQuery & { by: ReportBy };
+
 /**
  * The org's spend from the server: grouped by user, app, model or day, filtered by days (UTC) and by one user,
  * app or model; a chart of the rows, and their CSV, which the server writes for the very same query.
  */
 export function ReportTab() {
   const { t } = useTranslation();
-  const [query, setQuery] = useState<ReportQuery>(() => ({ by: 'user', from: dayjs().startOf('month').format(DAY), to: dayjs().format(DAY) }));
+  const [query, setQuery] = useState<ShownQuery>(() => ({ by: 'user', from: dayjs().startOf('month').format(DAY), to: dayjs().format(DAY) }));
   const report = useOrgLoad(useCallback(() => orgApi.report(query), [query]));
   const users = useOrgLoad(orgApi.users);
   const apps = useOrgLoad(orgApi.apps);
   const models = useOrgLoad(orgApi.models);
-  const set = (change: Partial<ReportQuery>) => setQuery((q) => ({ ...q, ...change }));
+  const set = (change: Partial<ShownQuery>) => setQuery((q) => ({ ...q, ...change }));
   const range: [Dayjs, Dayjs] | null = query.from && query.to ? [dayjs(query.from), dayjs(query.to)] : null;
   const rows = report.data?.rows;
   const series = useMemo(() => (rows ?? []).map((row) => ({ date: row.key, spend: spendOf(row) })), [rows]);
