@@ -109,10 +109,35 @@ pub(crate) struct NewEntry<'a> {
     pub usage: Option<&'a UsageSnapshot>,
 }
 
+/// How far behind the newest entry the clock may be before the step back is recorded: within it, entries
+/// of one instant (a coarse clock) just follow each other.
+const CLOCK_STEP_RECORDED_MICROS: i64 = 1_000_000;
+
+/// A new entry's time: the clock's, but never at or before the newest entry's, so history, days and ids
+/// keep their order when the wall clock is set back. A real step back is recorded.
+fn entry_time(tx: &Tx) -> Result<i64> {
+    let now = tx.env.now_micros();
+    // The newest entry is the last inserted: every entry is stamped here.
+    let newest: Option<i64> = tx
+        .prepare_cached("SELECT created_at FROM entries ORDER BY rowid DESC LIMIT 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    let Some(newest) = newest.filter(|&newest| newest >= now) else {
+        return Ok(now);
+    };
+    if newest - now > CLOCK_STEP_RECORDED_MICROS {
+        tx.prepare_cached(
+            "INSERT INTO clock_steps_back (clock_at, newest_entry_at) VALUES (?1, ?2)",
+        )?
+        .execute((now, newest))?;
+    }
+    Ok(newest + 1)
+}
+
 /// Posts one entry and returns its id.
 pub(crate) fn post(tx: &Tx, entry: &NewEntry) -> Result<String> {
-    let id = tx.env.new_id();
-    let created_at = tx.env.now_micros();
+    let created_at = entry_time(tx)?;
+    let id = tx.env.id_at(created_at);
     let usage = entry.usage;
     let price = usage.and_then(|usage| usage.price);
     // Enrolled, what this device authors is numbered for the push; admin entries never are.

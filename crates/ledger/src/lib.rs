@@ -76,14 +76,19 @@ impl Env {
         time::to_micros(self.clock.now())
     }
 
-    /// A UUIDv7 stamped with the ledger's clock, so ids sort with their entries' times.
+    /// A UUIDv7 stamped with the ledger's clock.
     pub(crate) fn new_id(&self) -> String {
-        let now = self.clock.now();
-        let seconds = u64::try_from(now.timestamp()).unwrap_or_default();
+        self.id_at(self.now_micros())
+    }
+
+    /// A UUIDv7 stamped with `micros`, so an entry's id sorts with its time.
+    pub(crate) fn id_at(&self, micros: i64) -> String {
+        let at = time::from_micros(micros);
+        let seconds = u64::try_from(at.timestamp()).unwrap_or_default();
         Uuid::new_v7(Timestamp::from_unix(
             &self.ids,
             seconds,
-            now.timestamp_subsec_nanos(),
+            at.timestamp_subsec_nanos(),
         ))
         .to_string()
     }

@@ -437,6 +437,34 @@ fn reversals_mirror_once_and_adjustments_need_reasons() {
 }
 
 #[test]
+fn a_clock_set_back_keeps_entries_in_order_and_is_recorded() {
+    let mut t = ledger();
+    let first = t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
+    let first = t.ledger.entry(first.entry_id.as_deref().unwrap()).unwrap();
+    // A second entry in the same instant, as on a coarse clock: after the first, and not a step back.
+    let same = t.ledger.record_frame(PAGE, &frame("m2", 1000, 0)).unwrap();
+    let same = t.ledger.entry(same.entry_id.as_deref().unwrap()).unwrap();
+    assert!(same.created_at > first.created_at && same.id > first.id);
+    assert_eq!(t.count("SELECT count(*) FROM clock_steps_back"), 0);
+    t.clock.advance(chrono::Duration::hours(-1));
+    let later = t.ledger.record_frame(PAGE, &frame("m3", 1000, 0)).unwrap();
+    let later = t.ledger.entry(later.entry_id.as_deref().unwrap()).unwrap();
+    assert!(later.created_at > same.created_at, "time never goes back");
+    assert!(later.id > same.id, "ids sort with their entries");
+    assert_eq!(t.count("SELECT count(*) FROM clock_steps_back"), 1);
+    let history = t
+        .ledger
+        .history(&tokendesk_ledger::stats::HistoryQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    let newest_first: Vec<&str> = history.entries.iter().map(|entry| entry.id.as_str()).collect();
+    assert_eq!(&newest_first[..3], [&later.id, &same.id, &first.id]);
+    assert!(t.ledger.verify().unwrap().ok);
+}
+
+#[test]
 fn entries_are_immutable_in_the_file_itself() {
     let mut t = ledger();
     t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();

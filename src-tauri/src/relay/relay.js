@@ -13,6 +13,10 @@
   // its idempotency key makes a repeat harmless. About four minutes in all.
   const REPORT_RETRY_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000, 60000, 120000];
 
+  // Rust reads a message_end of up to 64 KiB. A larger one (a RAG reply's retrieved passages, old Dify's
+  // six-byte escapes) goes with its ids and usage only, so its size never decides whether it is billed.
+  const MAX_FRAME_BYTES = 60 * 1024;
+
   // POST endpoints that stream a reply; they also pass through the pre-send gate.
   const SEND_ENDPOINTS = ['chat-messages', 'completion-messages', 'workflows/run'];
   // Reconnect to a running workflow; it may replay a message_end already seen (Rust dedups).
@@ -156,6 +160,16 @@
     return !body || body.auto_generate === true;
   }
 
+  // The frame's text if Rust reads it whole, else the frame with its ids and usage only.
+  function pricedPart(frame, jsonText) {
+    if (new TextEncoder().encode(jsonText).length <= MAX_FRAME_BYTES) return jsonText;
+    const slim = { metadata: { usage: frame.metadata.usage } };
+    for (const key of ['event', 'id', 'message_id', 'conversation_id', 'task_id', 'created_at']) {
+      if (key in frame) slim[key] = frame[key];
+    }
+    return JSON.stringify(slim);
+  }
+
   function withTimeout(promise, ms) {
     let timer;
     const timeout = new Promise((resolve) => {
@@ -208,8 +222,9 @@
         case 'message_end': {
           reply.sawMessageEnd = true;
           const usage = frame.metadata && frame.metadata.usage;
-          // Rust gets the frame exactly as received; it parses and validates it itself.
-          if (usage !== null && typeof usage === 'object') report('report_usage', { frame: jsonText });
+          // Rust gets the frame as received (or, past its size limit, what pricing reads of it) and parses
+          // and validates it itself.
+          if (usage !== null && typeof usage === 'object') report('report_usage', { frame: pricedPart(frame, jsonText) });
           else reportIncomplete('no_usage');
           break;
         }

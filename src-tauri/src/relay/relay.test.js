@@ -80,6 +80,27 @@ describe('streaming replies', () => {
     },
   );
 
+  it('sends a 200 KB RAG message_end with its ids and usage only, under Rust\'s limit', async () => {
+    const usage = { prompt_tokens: 1200, completion_tokens: 80, total_tokens: 1280, total_price: '0.0012', currency: 'USD', latency: 1.5 };
+    const passage = '检索到的段落'.repeat(12_000);
+    const end = {
+      event: 'message_end',
+      task_id: 't1',
+      id: 'm-rag',
+      message_id: 'm-rag',
+      conversation_id: 'c1',
+      metadata: { usage, retriever_resources: [{ position: 1, content: passage }] },
+    };
+    const text = `data: ${JSON.stringify(end)}\n\n`;
+    expect(encode(text).length).toBeGreaterThan(200_000);
+    const env = setup({ fetch: async () => sseResponse(encode(text)) });
+    await send(env, CHAT_URL, post(chatBody('RAG')));
+    const [{ frame }] = env.calls('report_usage');
+    expect(encode(frame).length).toBeLessThan(64 * 1024);
+    expect(JSON.parse(frame)).toEqual({ event: 'message_end', task_id: 't1', id: 'm-rag', message_id: 'm-rag', conversation_id: 'c1', metadata: { usage } });
+    expect(env.calls('report_incomplete')).toEqual([]);
+  });
+
   it('forwards a repeated message_end twice (duplicates are for Rust to judge)', async () => {
     const bytes = fixture('duplicate-message-end.sse');
     const env = setup({ fetch: async () => sseResponse(bytes) });
