@@ -2,12 +2,13 @@
 //! arrive as the text an admin typed and are parsed here, so every face refuses the same input.
 
 use serde::Deserialize;
-use tokendesk_ledger::Entry;
 use tokendesk_ledger::held::HeldEvent;
 use tokendesk_ledger::money::{Price, parse_credits, parse_price, parse_rate};
 use tokendesk_ledger::pricing::{
     ImportPreview, ImportProgress, ImportReport, ModelConfig, RateChange,
 };
+use tokendesk_ledger::{Entry, LedgerError};
+use tokendesk_sync_proto::budget::parse_time_zone;
 
 use crate::{Api, ApiResult};
 
@@ -22,6 +23,17 @@ pub enum BalanceKind {
 }
 
 impl Api<'_> {
+    /// Moves the reporting time zone (an IANA name, e.g. `Asia/Shanghai`): the days, months and local
+    /// budgets of this ledger follow it from now on. Answers the zone's name.
+    pub fn set_time_zone(&mut self, zone: &str) -> ApiResult<String> {
+        let parsed = parse_time_zone(zone).ok_or_else(|| {
+            LedgerError::Invalid(format!("{zone:?} is not an IANA time zone name"))
+        })?;
+        let (ledger, _) = self.as_admin()?;
+        ledger.set_time_zone(parsed)?;
+        Ok(parsed.name().to_owned())
+    }
+
     /// Grants, tops up or adjusts `user`'s balance by `amount` credits (e.g. `500` or `-12.5`).
     pub fn change_balance(
         &mut self,

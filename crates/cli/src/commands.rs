@@ -84,6 +84,9 @@ enum Command {
     Held(HeldCommand),
     /// Checks every ledger invariant; exits non-zero if any is broken.
     Verify,
+    /// Shows the ledger's reporting time zone, or moves it to ZONE (an IANA name such as Asia/Shanghai):
+    /// days, months and local budgets follow it. A ledger keeps its zone wherever it is opened.
+    TimeZone { zone: Option<String> },
     /// Makes this data directory a device of an org server, with a single-use code from its admin: the
     /// server's URL and the code, or the join link (`tokendesk://join?server=…&code=…`) that holds both.
     Enroll {
@@ -451,6 +454,14 @@ pub fn run(cli: Cli) -> CliResult<ExitCode> {
         }
         Command::Policy(command) => policy(&printer, &mut local()?, command)?,
         Command::Held(command) => held(&printer, &mut local()?, command)?,
+        Command::TimeZone { zone } => {
+            let mut local = local()?;
+            let zone = match zone {
+                Some(zone) => local.api().set_time_zone(&zone)?,
+                None => local.ledger.time_zone().name().to_owned(),
+            };
+            printer.print(&serde_json::json!({ "time_zone": zone }), || zone.clone())?;
+        }
         Command::Verify => {
             let report = open()?.verify()?;
             printer.print(&report, || {

@@ -115,6 +115,23 @@ fn users_rate_grant_and_verify() {
 }
 
 #[test]
+fn the_time_zone_is_kept_until_it_is_moved() {
+    let dir = DataDir::new();
+    let zone_in = |tz: &str| {
+        let output = dir.run_with_env(&["--json", "time-zone"], "", &[("TZ", tz)]);
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()["time_zone"].clone()
+    };
+    // The file takes the zone it is made in; a run in another zone reads the file's own.
+    assert_eq!(zone_in("Europe/Berlin"), "Europe/Berlin");
+    assert_eq!(zone_in("America/Denver"), "Europe/Berlin");
+    let moved = dir.json(&["time-zone", "Asia/Shanghai"], "");
+    assert_eq!(moved["time_zone"], "Asia/Shanghai");
+    assert_eq!(dir.json(&["time-zone"], "")["time_zone"], "Asia/Shanghai");
+    assert_one_line_error(&dir.run(&["time-zone", "Mars/Olympus"], ""));
+    assert!(dir.run(&["verify"], "").status.success());
+}
+
+#[test]
 fn verify_fails_on_a_broken_invariant() {
     let dir = DataDir::new();
     dir.json(&["status"], "");

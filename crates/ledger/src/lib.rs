@@ -41,7 +41,8 @@ pub use time::{Clock, ManualClock, SystemClock};
 /// The ledger file's name inside a data directory.
 pub const LEDGER_FILE: &str = "ledger.sqlite3";
 
-/// How a ledger is opened: the clock it reads and the time zone its days and months follow.
+/// How a ledger is opened: the clock it reads, and the time zone a new file's days and months follow (an
+/// existing file keeps its own until [`Ledger::set_time_zone`]).
 pub struct LedgerOptions {
     pub clock: Arc<dyn Clock>,
     pub time_zone: Tz,
@@ -130,7 +131,7 @@ impl Ledger {
         };
         let mut ledger = Self { conn, env };
         ledger.env.device_id = seed::seed_if_new(&mut ledger)?;
-        ledger.ensure_rollup_zone()?;
+        ledger.load_time_zone()?;
         Ok(ledger)
     }
 

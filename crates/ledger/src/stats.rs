@@ -163,6 +163,15 @@ fn breakdown(
 }
 
 /// Recomputes the daily rollup from the ledger, in the caller's transaction.
+fn store_time_zone(tx: &crate::Tx, zone: chrono_tz::Tz) -> Result<()> {
+    rebuild_rollup(tx, zone)?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'reporting_time_zone'",
+        [zone.name()],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn rebuild_rollup(conn: &Connection, time_zone: chrono_tz::Tz) -> Result<()> {
     conn.execute("DELETE FROM daily_usage", [])?;
     let mut statement = conn.prepare(&format!(
@@ -198,24 +207,34 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
 }
 
 impl Ledger {
-    /// Makes the rollup follow the reporting time zone, rebuilding it when the zone changed.
-    pub(crate) fn ensure_rollup_zone(&mut self) -> Result<()> {
-        let zone = self.env.time_zone;
-        self.write(|tx| {
-            let stored: String = tx.query_row(
-                "SELECT value FROM meta WHERE key = 'reporting_time_zone'",
-                [],
-                |row| row.get(0),
-            )?;
-            if stored != zone.name() {
-                rebuild_rollup(tx, zone)?;
-                tx.execute(
-                    "UPDATE meta SET value = ?1 WHERE key = 'reporting_time_zone'",
-                    [zone.name()],
-                )?;
+    /// Takes the file's own reporting time zone: a process started in another zone (a CLI run elsewhere, a
+    /// laptop that travelled) reads the days as the file counts them and never rebuilds the rollup under a
+    /// running desktop. Only a zone that cannot be read is replaced, by this process's, with the rollup
+    /// rebuilt to match.
+    pub(crate) fn load_time_zone(&mut self) -> Result<()> {
+        let stored: String = self.conn.query_row(
+            "SELECT value FROM meta WHERE key = 'reporting_time_zone'",
+            [],
+            |row| row.get(0),
+        )?;
+        match stored.parse::<chrono_tz::Tz>() {
+            Ok(zone) => {
+                self.env.time_zone = zone;
+                Ok(())
             }
-            Ok(())
-        })
+            Err(_) => {
+                let zone = self.env.time_zone;
+                self.write(|tx| store_time_zone(tx, zone))
+            }
+        }
+    }
+
+    /// Moves the reporting time zone, an admin's explicit choice: days, months and budgets follow it from
+    /// now on, and the rollup is rebuilt in the same transaction.
+    pub fn set_time_zone(&mut self, zone: chrono_tz::Tz) -> Result<()> {
+        self.write(|tx| store_time_zone(tx, zone))?;
+        self.env.time_zone = zone;
+        Ok(())
     }
 
     fn today(&self) -> i32 {

@@ -459,7 +459,11 @@ fn a_clock_set_back_keeps_entries_in_order_and_is_recorded() {
             ..Default::default()
         })
         .unwrap();
-    let newest_first: Vec<&str> = history.entries.iter().map(|entry| entry.id.as_str()).collect();
+    let newest_first: Vec<&str> = history
+        .entries
+        .iter()
+        .map(|entry| entry.id.as_str())
+        .collect();
     assert_eq!(&newest_first[..3], [&later.id, &same.id, &first.id]);
     assert!(t.ledger.verify().unwrap().ok);
 }

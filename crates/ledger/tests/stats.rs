@@ -7,7 +7,7 @@ use common::*;
 use tokendesk_ledger::stats::HistoryQuery;
 
 #[test]
-fn today_and_month_follow_the_local_time_zone() {
+fn today_and_month_follow_the_ledgers_time_zone_until_an_admin_moves_it() {
     let shanghai: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
     let mut t = ledger_in_zone(shanghai);
     // 2026-11-30 23:30 in Shanghai is 15:30 UTC: still November, locally.
@@ -32,9 +32,9 @@ fn today_and_month_follow_the_local_time_zone() {
     assert_eq!(dashboard.month_by_model[0].key, "test-model");
     assert_eq!(dashboard.time_zone, "Asia/Shanghai");
 
-    // Reopened in UTC, the rollup is rebuilt: both charges fall on November 30th.
-    drop(t.ledger);
-    let utc = tokendesk_ledger::Ledger::open_with(
+    // A second process in UTC (a CLI run, a laptop that travelled) counts the file's own days, and leaves
+    // them as they are for the desktop that has the file open.
+    let mut utc = tokendesk_ledger::Ledger::open_with(
         &t.dir.path().join("ledger.sqlite3"),
         tokendesk_ledger::LedgerOptions {
             clock: t.clock.clone(),
@@ -42,9 +42,17 @@ fn today_and_month_follow_the_local_time_zone() {
         },
     )
     .unwrap();
-    let dashboard = utc.dashboard(30).unwrap();
-    assert_eq!(dashboard.today.credits_micros, expected_micros(3000, 0));
-    assert_eq!(dashboard.today.messages, 2);
+    assert_eq!(utc.time_zone(), shanghai);
+    assert_eq!(utc.dashboard(30).unwrap().today, dashboard.today);
+    assert_eq!(t.ledger.dashboard(30).unwrap().today, dashboard.today);
+
+    // An admin's explicit move rebuilds the rollup in UTC: both charges fall on November 30th.
+    utc.set_time_zone(chrono_tz::Tz::UTC).unwrap();
+    let moved = utc.dashboard(30).unwrap();
+    assert_eq!(moved.today.credits_micros, expected_micros(3000, 0));
+    assert_eq!(moved.today.messages, 2);
+    assert!(utc.verify().unwrap().ok);
+    assert_eq!(t.reopen().time_zone(), chrono_tz::Tz::UTC);
 }
 
 #[test]
@@ -143,6 +151,25 @@ fn history_pages_and_filters_without_gaps_or_repeats() {
                 ..Default::default()
             })
             .is_err()
+    );
+}
+
+#[test]
+fn an_unreadable_time_zone_is_replaced_and_the_rollup_rebuilt() {
+    let mut t = ledger();
+    t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();
+    t.raw()
+        .execute(
+            "UPDATE meta SET value = 'Mars/Olympus' WHERE key = 'reporting_time_zone'",
+            [],
+        )
+        .unwrap();
+    let mut reopened = t.reopen();
+    assert_eq!(reopened.time_zone(), chrono_tz::Tz::UTC);
+    assert!(reopened.verify().unwrap().ok);
+    assert_eq!(
+        t.count("SELECT count(*) FROM meta WHERE key = 'reporting_time_zone' AND value = 'UTC'"),
+        1
     );
 }
 

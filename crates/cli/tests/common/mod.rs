@@ -13,8 +13,14 @@ impl DataDir {
     }
 
     pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        self.run_with_env(args, stdin, &[])
+    }
+
+    /// A run with more environment, e.g. another `TZ`.
+    pub fn run_with_env(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tokendesk"))
             .args(args)
+            .envs(env.iter().copied())
             .env("TOKENDESK_DATA_DIR", self.0.path())
             .env_remove("TOKENDESK_ACTOR")
             .stdin(Stdio::piped())
