@@ -11,6 +11,7 @@ const LEADS = [
   'password_not_set',
   'password_already_set',
   'already_decided',
+  'amount_changed',
   'already_reversed',
   'database',
   'migration',

@@ -7,7 +7,7 @@ use tokendesk_ledger::money::{Price, parse_credits, parse_price, parse_rate};
 use tokendesk_ledger::pricing::{
     ImportPreview, ImportProgress, ImportReport, ModelConfig, RateChange,
 };
-use tokendesk_ledger::{Entry, LedgerError};
+use tokendesk_ledger::{Entry, LedgerError, Micros};
 use tokendesk_sync_proto::budget::parse_time_zone;
 
 use crate::{Api, ApiResult};
@@ -108,9 +108,15 @@ impl Api<'_> {
         Ok(ledger.import_models(text, admin, reason, progress)?)
     }
 
-    pub fn approve_held(&mut self, id: &str, note: &str) -> ApiResult<Entry> {
+    /// Charges a held event, only at the amount the admin was shown (`None`: shown as not priceable).
+    pub fn approve_held(
+        &mut self,
+        id: &str,
+        note: &str,
+        shown_micros: Option<Micros>,
+    ) -> ApiResult<Entry> {
         let (ledger, admin) = self.as_admin()?;
-        Ok(ledger.approve_held(id, admin, note)?)
+        Ok(ledger.approve_held(id, admin, note, shown_micros)?)
     }
 
     pub fn reject_held(&mut self, id: &str, note: &str) -> ApiResult<HeldEvent> {

@@ -989,7 +989,10 @@ fn held(printer: &Printer, local: &mut Local, command: HeldCommand) -> CliResult
             })
         }
         HeldCommand::Approve { id, note } => {
-            let entry = local.api().approve_held(&id, &note)?;
+            // The amount `held list` shows: if the price moved since, nothing is charged and the list
+            // shows the new amount.
+            let shown = local.ledger.held_event(&id)?.amount_micros;
+            let entry = local.api().approve_held(&id, &note, shown)?;
             printer.print(&entry, || {
                 format!(
                     "approved: charged {} credits (entry {})",

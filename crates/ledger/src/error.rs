@@ -77,6 +77,12 @@ pub enum LedgerError {
     TooManyLogins { minutes: i64 },
     #[error("held event {0} was already decided")]
     AlreadyDecided(String),
+    #[error("held event {id} now costs {now} credits{}: look at it again, then approve that amount", shown.map(|shown| format!(", not the {shown} shown")).unwrap_or_default())]
+    AmountChanged {
+        id: String,
+        shown: Option<rust_decimal::Decimal>,
+        now: rust_decimal::Decimal,
+    },
     #[error("entry {0} was already reversed")]
     AlreadyReversed(String),
     #[error(
@@ -104,6 +110,7 @@ impl LedgerError {
             Self::WrongPassword => "wrong_password",
             Self::TooManyLogins { .. } => "too_many_logins",
             Self::AlreadyDecided(_) => "already_decided",
+            Self::AmountChanged { .. } => "amount_changed",
             Self::AlreadyReversed(_) => "already_reversed",
             Self::ManagedByServer(_) => "managed_by_server",
             Self::Csv(_) => "csv",

@@ -117,10 +117,19 @@ impl Ledger {
     /// Charges a held event at the current prices (of the model it was priced as, if any), past the cap
     /// and flood guards. Any live charge of the same message is reversed first, so a message is never
     /// charged twice whatever is approved.
-    pub fn approve_held(&mut self, id: &str, admin: &str, note: &str) -> Result<Entry> {
+    /// Charges a held event at today's price, but only the amount the admin was shown (`shown_micros`,
+    /// `None` when it could not be priced): when the price moved since, nothing is charged, the event keeps
+    /// the new amount to show, and the refusal names it.
+    pub fn approve_held(
+        &mut self,
+        id: &str,
+        admin: &str,
+        note: &str,
+        shown_micros: Option<Micros>,
+    ) -> Result<Entry> {
         let held = self.pending(id)?;
         let mut app = self.app(held.app_id)?;
-        let entry_id = self.admin_write(|tx| {
+        let approved = self.admin_write(|tx| {
             if let Some(model) = &held.priced_as {
                 price_as(tx, &mut app, model)?;
             }
@@ -134,12 +143,26 @@ impl Ledger {
                 .map_err(|err| LedgerError::invalid(err.to_string()))?;
             let priced = price(tx, &app, &event)?
                 .map_err(|detail| LedgerError::invalid(format!("cannot approve yet: {detail}")))?;
+            if Some(priced.micros) != shown_micros {
+                tx.execute(
+                    "UPDATE held_events SET amount_micros = ?2 WHERE id = ?1",
+                    (id, priced.micros),
+                )?;
+                return Ok(Err(priced.micros));
+            }
             reverse_live_charges(tx, &app, &held.message_id, admin, id)?;
             let entry_id = post_charge(tx, held.account_id, &priced, Some(id), admin)?;
             decide(tx, id, "approved", admin, note, Some(&entry_id))?;
-            Ok(entry_id)
+            Ok(Ok(entry_id))
         })?;
-        self.entry(&entry_id)
+        match approved {
+            Ok(entry_id) => self.entry(&entry_id),
+            Err(now_micros) => Err(LedgerError::AmountChanged {
+                id: id.to_owned(),
+                shown: shown_micros.map(micros_to_credits),
+                now: micros_to_credits(now_micros),
+            }),
+        }
     }
 
     /// Closes a held event without charging it.

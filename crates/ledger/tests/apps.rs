@@ -192,7 +192,10 @@ fn a_held_event_priced_as_another_model_is_approved_at_that_models_price() {
         None
     );
 
-    let charge = t.ledger.approve_held(held_id, "admin", "ok").unwrap();
+    let charge = t
+        .ledger
+        .approve_held(held_id, "admin", "ok", t.shown(held_id))
+        .unwrap();
     assert_eq!(charge.amount_micros, -expected);
     assert_eq!(charge.usage.unwrap().model.as_deref(), Some("other-model"));
     assert!(t.ledger.verify().unwrap().ok);

@@ -89,11 +89,13 @@ fn approving_a_conflict_replaces_the_original_charge() {
     t.ledger.record_frame(PAGE, &frame("m1", 100, 50)).unwrap();
     let start = t.balance() + expected_micros(100, 50);
     let conflict = t.ledger.record_frame(PAGE, &frame("m1", 300, 50)).unwrap();
+    let held_id = conflict.held_id.as_deref().unwrap();
     t.ledger
         .approve_held(
-            conflict.held_id.as_deref().unwrap(),
+            held_id,
             "admin",
             "the later count is right",
+            t.shown(held_id),
         )
         .unwrap();
     assert_eq!(t.balance(), start - expected_micros(300, 50));
@@ -139,6 +141,7 @@ fn a_charge_above_the_cap_is_held_then_approved_or_rejected() {
             held.held_id.as_deref().unwrap(),
             "admin",
             "real long document",
+            Some(expected_micros(1_000_000, 500_000)),
         )
         .unwrap();
     assert_eq!(entry.amount_micros, -expected_micros(1_000_000, 500_000));
@@ -146,7 +149,7 @@ fn a_charge_above_the_cap_is_held_then_approved_or_rejected() {
     assert_eq!(t.balance(), balance - expected_micros(1_000_000, 500_000));
     let decided = t
         .ledger
-        .approve_held(held.held_id.as_deref().unwrap(), "admin", "again");
+        .approve_held(held.held_id.as_deref().unwrap(), "admin", "again", None);
     assert_eq!(decided.unwrap_err().code(), "already_decided");
 
     let other = t
@@ -220,16 +223,66 @@ fn an_inactive_model_is_held_as_unpriced_never_priced_at_zero() {
     let held_id = result.held_id.unwrap();
     assert!(
         t.ledger
-            .approve_held(&held_id, "admin", "")
+            .approve_held(&held_id, "admin", "", None)
             .unwrap_err()
             .to_string()
             .contains("cannot approve yet")
     );
     t.ledger.set_model_active("test-model", true).unwrap();
+    // It was shown as not priceable: approving names the amount first, and charges nothing yet.
+    let changed = t
+        .ledger
+        .approve_held(&held_id, "admin", "priced now", None)
+        .unwrap_err();
+    assert_eq!(changed.code(), "amount_changed");
+    assert_eq!(t.balance(), balance);
+    assert_eq!(t.shown(&held_id), Some(expected_micros(100, 100)));
     t.ledger
-        .approve_held(&held_id, "admin", "priced now")
+        .approve_held(&held_id, "admin", "priced now", t.shown(&held_id))
         .unwrap();
     assert_eq!(t.balance(), balance - expected_micros(100, 100));
+}
+
+#[test]
+fn approval_charges_only_the_amount_the_admin_was_shown() {
+    let mut t = ledger();
+    let mut policy = t.ledger.policy().unwrap();
+    policy.event_cap_micros = credits(1);
+    t.ledger.set_policy(&policy, "admin").unwrap();
+    let held = t
+        .ledger
+        .record_frame(PAGE, &frame("big", 1_000_000, 0))
+        .unwrap();
+    let held_id = held.held_id.unwrap();
+    let shown = t.shown(&held_id);
+    assert_eq!(shown, Some(expected_micros(1_000_000, 0)));
+    let balance = t.balance();
+    // The price doubles while the admin looks at the event.
+    t.ledger
+        .set_model("test-model", price("0.002", "0.002"), "admin", "new price")
+        .unwrap();
+    let refused = t
+        .ledger
+        .approve_held(&held_id, "admin", "ok", shown)
+        .unwrap_err();
+    assert_eq!(refused.code(), "amount_changed");
+    assert!(
+        refused
+            .to_string()
+            .contains("now costs 20000 credits, not the 10000 shown"),
+        "{refused}"
+    );
+    assert_eq!(t.balance(), balance, "nothing charged");
+    assert_eq!(
+        t.ledger.held_events(false).unwrap().len(),
+        1,
+        "still pending"
+    );
+    let now = t.shown(&held_id);
+    assert_eq!(now, Some(2 * expected_micros(1_000_000, 0)));
+    let entry = t.ledger.approve_held(&held_id, "admin", "ok", now).unwrap();
+    assert_eq!(Some(-entry.amount_micros), now);
+    assert!(t.ledger.verify().unwrap().ok);
 }
 
 #[test]

@@ -172,9 +172,9 @@ fn typescript(ty: &Type, named: &mut BTreeSet<String>) -> String {
     match ident.as_str() {
         "String" | "PathBuf" => "string".into(),
         "bool" => "boolean".into(),
-        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
-            "number".into()
-        }
+        // `Micros` is the ledger's name for i64 micro-credits.
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize"
+        | "Micros" => "number".into(),
         "Option" => format!("{} | null", typescript(inner(), named)),
         "Vec" => format!("Array<{}>", typescript(inner(), named)),
         "Channel" => {

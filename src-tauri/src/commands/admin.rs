@@ -13,7 +13,7 @@ use tokendesk_ledger::held::HeldEvent;
 use tokendesk_ledger::pricing::{
     ImportPreview, ImportProgress, ImportReport, ModelConfig, RateChange,
 };
-use tokendesk_ledger::{ChargeResult, Entry, LedgerError};
+use tokendesk_ledger::{ChargeResult, Entry, LedgerError, Micros};
 
 use super::{announce, apps_changed, ledger_changed};
 use crate::error::ShellResult;
@@ -237,9 +237,10 @@ pub async fn admin_approve_held<R: Runtime>(
     shell: State<'_, Shell>,
     id: String,
     note: Option<String>,
+    shown_micros: Option<Micros>,
 ) -> ShellResult<Entry> {
     change(&app, &shell, |api| {
-        api.approve_held(&id, note.as_deref().unwrap_or(""))
+        api.approve_held(&id, note.as_deref().unwrap_or(""), shown_micros)
     })
 }
 

@@ -61,7 +61,7 @@ export const commands = {
   /** Loads the app's share page once and reports what came back. */
   adminTestApp: (id: number) => invoke<ConnectionTest>('admin_test_app', { id }),
   adminSetPolicy: (policy: PolicyForm) => invoke<PolicyView>('admin_set_policy', { policy }),
-  adminApproveHeld: (id: string, note: string | null) => invoke<Entry>('admin_approve_held', { id, note }),
+  adminApproveHeld: (id: string, note: string | null, shownMicros: number | null) => invoke<Entry>('admin_approve_held', { id, note, shownMicros }),
   adminRejectHeld: (id: string, note: string | null) => invoke<HeldEvent>('admin_reject_held', { id, note }),
   /** Runs a synthetic Dify message_end through the real charge path, as if the app's page had sent it. */
   adminSimulate: (event: SimulatedEvent) => invoke<ChargeResult>('admin_simulate', { event }),

@@ -32,6 +32,7 @@ const en = {
       password_not_set: 'No admin password yet',
       password_already_set: 'The admin password is already set',
       already_decided: 'Already decided',
+      amount_changed: 'The amount changed',
       already_reversed: 'Already reversed',
       database: 'The ledger could not be read or written',
       migration: 'The ledger could not be upgraded',

@@ -33,6 +33,7 @@ const zh: Messages = {
       password_not_set: '尚未设置管理员密码',
       password_already_set: '管理员密码已设置',
       already_decided: '已处理过',
+      amount_changed: '金额已变化',
       already_reversed: '已冲正过',
       database: '账本读写失败',
       migration: '账本升级失败',

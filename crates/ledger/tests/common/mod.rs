@@ -86,6 +86,11 @@ impl TestLedger {
         self.raw().query_row(sql, [], |row| row.get(0)).unwrap()
     }
 
+    /// The amount a held event shows, which approving it must name.
+    pub fn shown(&self, held_id: &str) -> Option<i64> {
+        self.ledger.held_event(held_id).unwrap().amount_micros
+    }
+
     pub fn balance(&self) -> i64 {
         self.ledger.active_account().unwrap().balance_micros
     }

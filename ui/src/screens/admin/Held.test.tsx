@@ -1,6 +1,6 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { charge, fakeBackend, held, session } from '../../test/backend';
+import { charge, fakeBackend, held, reject, session } from '../../test/backend';
 import { openAdminTab, renderWindow, typeInto } from '../../test/render';
 import { user } from '../../test/user';
 
@@ -26,7 +26,8 @@ describe('admin: held and rejected events', () => {
     await user.click(screen.getByTestId('held-approve-h1'));
     await typeInto('held-note', 'expected: long report');
     await user.click(screen.getByTestId('held-confirm'));
-    await waitFor(() => expect(backend.argsOf('admin_approve_held')).toEqual([{ id: 'h1', note: 'expected: long report' }]));
+    // The amount the row showed goes with the approval: Rust charges that or nothing.
+    await waitFor(() => expect(backend.argsOf('admin_approve_held')).toEqual([{ id: 'h1', note: 'expected: long report', shownMicros: 900_000_000 }]));
 
     await user.click(screen.getByTestId('held-reject-h2'));
     await user.click(await screen.findByTestId('held-confirm'));
@@ -36,6 +37,28 @@ describe('admin: held and rejected events', () => {
 
     await user.click(screen.getByTestId('held-show-all'));
     await waitFor(() => expect(backend.argsOf('held_events').at(-1)).toEqual({ all: true }));
+  });
+
+  it('shows the new amount when the price moved, and approves that one', async () => {
+    let amount = 900;
+    const backend = fakeBackend({
+      admin_status: () => session(),
+      held_events: () => [held('h1', { amount, amount_micros: amount * 1_000_000 })],
+      admin_approve_held: ({ shownMicros }) => {
+        if (shownMicros !== amount * 1_000_000) reject('amount_changed', `held event h1 now costs ${amount} credits, not the 900 shown`);
+        return charge('h1-entry', amount);
+      },
+    });
+    renderWindow('admin');
+    await openAdminTab('held');
+    expect(await screen.findByTestId('held-row')).toHaveTextContent('900');
+    amount = 1800;
+    await user.click(screen.getByTestId('held-approve-h1'));
+    await user.click(screen.getByTestId('held-confirm'));
+    expect(await screen.findByText(/now costs 1800 credits/)).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByTestId('held-row')).toHaveTextContent('1,800'));
+    await user.click(screen.getByTestId('held-confirm'));
+    await waitFor(() => expect(backend.argsOf('admin_approve_held').map((a) => a.shownMicros)).toEqual([900_000_000, 1_800_000_000]));
   });
 
   it('logs rejected input with its code and reason, the payload in an expandable row', async () => {

@@ -56,9 +56,9 @@ interface HeldPanelProps<E extends HeldRow> {
   columns: ColumnsType<E>;
   /** The decision's note, once decided. */
   note: (event: E) => string | null;
-  /** The decisions, by the event's id and with the note, if any. */
-  approve: (id: string, note: string | null) => Promise<unknown>;
-  reject: (id: string, note: string | null) => Promise<unknown>;
+  /** The decisions, on the event as last loaded and with the note, if any. */
+  approve: (event: E, note: string | null) => Promise<unknown>;
+  reject: (event: E, note: string | null) => Promise<unknown>;
   /** What an approval charges, said beside the approve buttons. */
   approveHint?: (event: E) => string;
   rowAttrs?: (event: E) => Record<`data-${string}`, string>;
@@ -106,9 +106,13 @@ export function HeldPanel<E extends HeldRow>({ useHeld, columns, note, approve, 
   ];
 
   const submit = async ({ note: text }: { note?: string }) => {
-    const decided = await (deciding!.approve ? approve : reject)(deciding!.event.id, text?.trim() || null);
-    void held.reload();
-    return decided;
+    // The row as last loaded: a refused approval (the amount moved) reloads it with the new amount.
+    const event = held.data?.find((e) => e.id === deciding!.event.id) ?? deciding!.event;
+    try {
+      return await (deciding!.approve ? approve : reject)(event, text?.trim() || null);
+    } finally {
+      void held.reload();
+    }
   };
 
   return (
@@ -195,8 +199,8 @@ function HeldEvents() {
       useHeld={useLocalHeld}
       columns={columns}
       note={(e) => e.decision_note}
-      approve={api.adminApproveHeld}
-      reject={api.adminRejectHeld}
+      approve={(e, note) => api.adminApproveHeld(e.id, note, e.amount_micros)}
+      reject={(e, note) => api.adminRejectHeld(e.id, note)}
       expandable={payloadRow}
     />
   );

@@ -58,8 +58,8 @@ export function OrgHeldTab() {
         useHeld={useServerHeld}
         columns={columns}
         note={(e) => e.note}
-        approve={orgApi.approveHeld}
-        reject={orgApi.rejectHeld}
+        approve={(e, note) => orgApi.approveHeld(e.id, note)}
+        reject={(e, note) => orgApi.rejectHeld(e.id, note)}
         approveHint={approveHint}
         rowAttrs={(e) => ({ 'data-user': e.user })}
       />
