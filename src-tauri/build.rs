@@ -6,6 +6,7 @@ const COMMANDS: &[&str] = &[
     "report_incomplete",
     "report_model_call",
     "check_send",
+    "report_unchecked_send",
     "relay_status",
     // Local windows: reads.
     "dashboard",

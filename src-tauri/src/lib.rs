@@ -66,6 +66,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
             relay::report_incomplete,
             relay::report_model_call,
             relay::check_send,
+            relay::report_unchecked_send,
             relay::relay_status,
             commands::staff::dashboard,
             commands::staff::history,

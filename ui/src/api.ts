@@ -75,7 +75,7 @@ export type WindowName = 'chat' | 'dashboard' | 'admin' | 'diagnostics';
 export type HistoryFilter = Omit<HistoryQuery, 'limit' | 'cursor'>;
 
 /** The guards typed as credits, which `admin_set_policy` takes as decimal strings. */
-export type CreditField = { [K in keyof PolicyForm]: PolicyForm[K] extends string ? K : never }[keyof PolicyForm];
+export type CreditField = Exclude<{ [K in keyof PolicyForm]: PolicyForm[K] extends string ? K : never }[keyof PolicyForm], 'when_unchecked'>;
 
 /** A redemption code's credit, as `redeem_code` answers. */
 export type Redemption = RedeemAnswer;

@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use tokendesk_ledger::LedgerError;
-use tokendesk_ledger::guards::Policy;
+use tokendesk_ledger::guards::{Policy, WhenUnchecked};
 use tokendesk_ledger::money::{micros_to_credits, parse_credits};
 
 use crate::{Api, ApiResult};
@@ -28,6 +28,8 @@ pub struct PolicyView {
     pub daily_budget: Decimal,
     #[ts(type = "number")]
     pub monthly_budget: Decimal,
+    /// A send the gate could not check: let through and recorded, or refused.
+    pub when_unchecked: WhenUnchecked,
 }
 
 impl From<Policy> for PolicyView {
@@ -41,6 +43,7 @@ impl From<Policy> for PolicyView {
             max_tokens_per_event: policy.max_tokens_per_event,
             daily_budget: micros_to_credits(policy.daily_budget_micros),
             monthly_budget: micros_to_credits(policy.monthly_budget_micros),
+            when_unchecked: policy.when_unchecked,
         }
     }
 }
@@ -56,6 +59,7 @@ pub struct PolicyForm {
     pub max_tokens_per_event: i64,
     pub daily_budget: String,
     pub monthly_budget: String,
+    pub when_unchecked: WhenUnchecked,
 }
 
 impl From<PolicyView> for PolicyForm {
@@ -69,6 +73,7 @@ impl From<PolicyView> for PolicyForm {
             max_tokens_per_event: view.max_tokens_per_event,
             daily_budget: view.daily_budget.to_string(),
             monthly_budget: view.monthly_budget.to_string(),
+            when_unchecked: view.when_unchecked,
         }
     }
 }
@@ -84,11 +89,12 @@ impl PolicyForm {
             max_tokens_per_event: self.max_tokens_per_event,
             daily_budget_micros: parse_credits(&self.daily_budget)?,
             monthly_budget_micros: parse_credits(&self.monthly_budget)?,
+            when_unchecked: self.when_unchecked,
         })
     }
 
-    /// The form with one guard set from text: credits for amounts, a whole number for counts, and
-    /// `true`/`false` (or `on`/`off`) for the switch.
+    /// The form with one guard set from text: credits for amounts, a whole number for counts,
+    /// `true`/`false` (or `on`/`off`) for the switch, and `allow`/`block` for unchecked sends.
     pub fn with(mut self, key: PolicyKey, value: &str) -> ApiResult<Self> {
         let value = value.trim();
         let count = || {
@@ -115,6 +121,11 @@ impl PolicyForm {
             PolicyKey::MaxTokensPerEvent => self.max_tokens_per_event = count()?,
             PolicyKey::DailyBudget => self.daily_budget = value.into(),
             PolicyKey::MonthlyBudget => self.monthly_budget = value.into(),
+            PolicyKey::WhenUnchecked => {
+                self.when_unchecked = WhenUnchecked::parse(value).ok_or_else(|| {
+                    LedgerError::Invalid(format!("{value:?} is not allow or block"))
+                })?
+            }
         }
         Ok(self)
     }
@@ -131,10 +142,11 @@ pub enum PolicyKey {
     MaxTokensPerEvent,
     DailyBudget,
     MonthlyBudget,
+    WhenUnchecked,
 }
 
 impl PolicyKey {
-    pub const ALL: [(&'static str, Self); 8] = [
+    pub const ALL: [(&'static str, Self); 9] = [
         ("integration_enabled", Self::IntegrationEnabled),
         ("min_balance", Self::MinBalance),
         ("event_cap", Self::EventCap),
@@ -143,6 +155,7 @@ impl PolicyKey {
         ("max_tokens_per_event", Self::MaxTokensPerEvent),
         ("daily_budget", Self::DailyBudget),
         ("monthly_budget", Self::MonthlyBudget),
+        ("when_unchecked", Self::WhenUnchecked),
     ];
 }
 

@@ -82,6 +82,11 @@ enum Command {
     /// Events held for review.
     #[command(subcommand)]
     Held(HeldCommand),
+    /// Sends the chat window let through without the gate's answer (`when_unchecked = allow`), newest first.
+    Unchecked {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
     /// Checks every ledger invariant; exits non-zero if any is broken.
     Verify,
     /// Shows the ledger's reporting time zone, or moves it to ZONE (an IANA name such as Asia/Shanghai):
@@ -254,7 +259,8 @@ enum AppsCommand {
 enum PolicyCommand {
     Show,
     /// Sets one guard: integration_enabled (true/false), min_balance, event_cap, low_balance,
-    /// daily_budget, monthly_budget (credits), flood_max_per_minute, max_tokens_per_event.
+    /// daily_budget, monthly_budget (credits), flood_max_per_minute, max_tokens_per_event, when_unchecked
+    /// (allow or block: a send the chat window could not check).
     Set {
         key: String,
         #[arg(allow_negative_numbers = true)]
@@ -461,6 +467,24 @@ pub fn run(cli: Cli) -> CliResult<ExitCode> {
                 None => local.ledger.time_zone().name().to_owned(),
             };
             printer.print(&serde_json::json!({ "time_zone": zone }), || zone.clone())?;
+        }
+        Command::Unchecked { limit } => {
+            let ledger = open()?;
+            let sends = ledger.unchecked_sends(limit)?;
+            printer.print(&sends, || {
+                table(
+                    &["received", "app", "endpoint", "reason", "page"],
+                    sends.iter().map(|send| {
+                        vec![
+                            time(send.received_at, &ledger),
+                            send.app_name.clone().unwrap_or_default(),
+                            send.endpoint.clone(),
+                            send.reason.clone(),
+                            send.page_url.clone(),
+                        ]
+                    }),
+                )
+            })?;
         }
         Command::Verify => {
             let report = open()?.verify()?;

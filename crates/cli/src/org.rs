@@ -210,7 +210,7 @@ pub enum OrgPolicy {
     Show,
     /// Sets one guard: integration_enabled, min_balance, event_cap, low_balance, daily_budget, monthly_budget,
     /// offline_allowance (credits), flood_max_per_minute, max_tokens_per_event, lease_seconds, time_zone (IANA,
-    /// where budget days and months begin).
+    /// where budget days and months begin), when_unchecked (allow or block: a send a device could not check).
     Set {
         key: String,
         value: String,
@@ -1006,6 +1006,7 @@ fn print_policy(printer: &Printer, policy: &Policy) -> CliResult {
                 ),
                 ("lease_seconds", policy.lease_seconds.to_string()),
                 ("time_zone", policy.time_zone.clone()),
+                ("when_unchecked", policy.when_unchecked.as_str().into()),
             ]
             .into_iter()
             .map(|(key, value)| vec![key.into(), value]),

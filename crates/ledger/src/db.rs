@@ -18,7 +18,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/ledger/0004_sync.sql")),
     M::up(include_str!("../../../migrations/ledger/0005_budget.sql")),
     M::up(include_str!(
-        "../../../migrations/ledger/0006_logins_and_clock_steps.sql"
+        "../../../migrations/ledger/0006_logins_clock_and_unchecked_sends.sql"
     )),
 ];
 

@@ -8,6 +8,23 @@ use crate::error::{EventError, LedgerError, Result};
 use crate::money::{Micros, micros_to_credits};
 use crate::sync::BudgetStanding;
 use crate::{Ledger, seed, stats, sync, time};
+pub use tokendesk_sync_proto::device::WhenUnchecked;
+
+/// The longest send endpoint name a relay may report.
+const MAX_ENDPOINT_CHARS: usize = 64;
+
+/// A send the relay let through without the gate's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UncheckedSend {
+    pub id: String,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    /// `None`: the page was no app's.
+    pub app_name: Option<String>,
+    pub page_url: String,
+    pub endpoint: String,
+    /// `no_answer` or `failed`.
+    pub reason: String,
+}
 
 /// The flood guard counts charges over this window.
 const FLOOD_WINDOW_MICROS: i64 = 60_000_000;
@@ -28,6 +45,8 @@ pub struct Policy {
     /// Spend per local day / month after which the gate refuses; 0 means no budget.
     pub daily_budget_micros: Micros,
     pub monthly_budget_micros: Micros,
+    /// A send the gate could not check: let through and recorded, or refused.
+    pub when_unchecked: WhenUnchecked,
 }
 
 /// Why the gate refused a send. The UI and the relay show a localized text chosen by `code`.
@@ -75,7 +94,7 @@ pub struct SendDecision {
 pub(crate) fn read_policy(conn: &Connection) -> Result<Policy> {
     Ok(conn.prepare_cached(
         "SELECT integration_enabled, min_balance_micros, event_cap_micros, flood_max_per_minute, low_balance_micros,
-             max_tokens_per_event, daily_budget_micros, monthly_budget_micros
+             max_tokens_per_event, daily_budget_micros, monthly_budget_micros, when_unchecked
          FROM policy WHERE id = 1",
     )?
     .query_row(
@@ -90,6 +109,9 @@ pub(crate) fn read_policy(conn: &Connection) -> Result<Policy> {
                 max_tokens_per_event: row.get(5)?,
                 daily_budget_micros: row.get(6)?,
                 monthly_budget_micros: row.get(7)?,
+                // The column's CHECK admits only the two.
+                when_unchecked: WhenUnchecked::parse(&row.get::<_, String>(8)?)
+                    .unwrap_or(WhenUnchecked::Block),
             })
         },
     )?)
@@ -106,7 +128,8 @@ pub(crate) fn write_policy(
     conn.execute(
         "UPDATE policy SET integration_enabled = ?1, min_balance_micros = ?2, event_cap_micros = ?3,
              flood_max_per_minute = ?4, low_balance_micros = ?5, max_tokens_per_event = ?6,
-             daily_budget_micros = ?7, monthly_budget_micros = ?8, updated_by = ?9, updated_at = ?10
+             daily_budget_micros = ?7, monthly_budget_micros = ?8, updated_by = ?9, updated_at = ?10,
+             when_unchecked = ?11
          WHERE id = 1",
         rusqlite::params![
             policy.integration_enabled,
@@ -119,6 +142,7 @@ pub(crate) fn write_policy(
             policy.monthly_budget_micros,
             actor,
             now,
+            policy.when_unchecked.as_str(),
         ],
     )?;
     Ok(())
@@ -163,6 +187,66 @@ impl Ledger {
         }
         self.admin_write(|tx| write_policy(tx, policy, actor, tx.env.now_micros()))?;
         self.policy()
+    }
+
+    /// Records a send the relay let through without the gate's answer, as `when_unchecked = allow` has
+    /// it: `reason` is `no_answer` (the gate did not answer in time) or `failed` (asking failed).
+    pub fn record_unchecked_send(
+        &mut self,
+        page_url: &str,
+        endpoint: &str,
+        reason: &str,
+    ) -> Result<()> {
+        if !matches!(reason, "no_answer" | "failed") {
+            return Err(LedgerError::invalid(format!(
+                "{reason:?} is not why a send went unchecked"
+            )));
+        }
+        if endpoint.is_empty() || endpoint.len() > MAX_ENDPOINT_CHARS || page_url.len() > 4096 {
+            return Err(LedgerError::invalid(
+                "an unchecked send names its page and endpoint",
+            ));
+        }
+        let app_id = match resolve(&self.conn, page_url) {
+            Ok(app) => Some(app.id),
+            Err(ResolveError::Event(_)) => None,
+            Err(ResolveError::Database(error)) => return Err(error.into()),
+        };
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO unchecked_sends (id, received_at, app_id, page_url, endpoint, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![
+                    tx.env.new_id(),
+                    tx.env.now_micros(),
+                    app_id,
+                    page_url,
+                    endpoint,
+                    reason
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Sends let through without the gate's answer, newest first.
+    pub fn unchecked_sends(&self, limit: usize) -> Result<Vec<UncheckedSend>> {
+        let mut statement = self.conn.prepare(
+            "SELECT u.id, u.received_at, a.name, u.page_url, u.endpoint, u.reason
+             FROM unchecked_sends u LEFT JOIN dify_apps a ON a.id = u.app_id
+             ORDER BY u.received_at DESC, u.rowid DESC LIMIT ?1",
+        )?;
+        let rows = statement.query_map([limit as i64], |row| {
+            Ok(UncheckedSend {
+                id: row.get(0)?,
+                received_at: time::from_micros(row.get(1)?),
+                app_name: row.get(2)?,
+                page_url: row.get(3)?,
+                endpoint: row.get(4)?,
+                reason: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The pre-send gate: may the active user send a message from this Dify page now? The demo's page

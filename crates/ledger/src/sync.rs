@@ -578,6 +578,7 @@ fn mirror(tx: &Tx, snapshot: &ConfigSnapshot) -> Result<()> {
             max_tokens_per_event: policy.max_tokens_per_event,
             daily_budget_micros: policy.daily_budget_micros,
             monthly_budget_micros: policy.monthly_budget_micros,
+            when_unchecked: policy.when_unchecked,
         },
         SERVER_ACTOR,
         now,

@@ -522,6 +522,49 @@ fn a_clock_set_back_keeps_entries_in_order_and_is_recorded() {
 }
 
 #[test]
+fn sends_let_through_unchecked_are_recorded_with_their_app() {
+    let mut t = ledger();
+    t.ledger
+        .record_unchecked_send(PAGE, "chat-messages", "no_answer")
+        .unwrap();
+    t.ledger
+        .record_unchecked_send(
+            "https://elsewhere.example/chat/x",
+            "workflows/run",
+            "failed",
+        )
+        .unwrap();
+    for (endpoint, reason) in [("chat-messages", "because"), ("", "failed")] {
+        assert_eq!(
+            t.ledger
+                .record_unchecked_send(PAGE, endpoint, reason)
+                .unwrap_err()
+                .code(),
+            "invalid"
+        );
+    }
+    let sends = t.ledger.unchecked_sends(10).unwrap();
+    let seen: Vec<(Option<&str>, &str, &str)> = sends
+        .iter()
+        .map(|send| {
+            (
+                send.app_name.as_deref(),
+                send.endpoint.as_str(),
+                send.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (None, "workflows/run", "failed"),
+            (Some("Demo"), "chat-messages", "no_answer")
+        ]
+    );
+    assert!(t.ledger.verify().unwrap().ok);
+}
+
+#[test]
 fn entries_are_immutable_in_the_file_itself() {
     let mut t = ledger();
     t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();

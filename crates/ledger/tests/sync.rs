@@ -11,7 +11,7 @@ use tokendesk_sync_proto::admin::{OrgInfo, Role, UserInfo};
 use tokendesk_sync_proto::budget::{BudgetPeriods, BudgetStatus};
 use tokendesk_sync_proto::device::{
     AppConfig, ConfigSnapshot, EnrollAnswer, HoldReason, ItemBody, ItemResult, ItemStatus, Lease,
-    ModelPrice, Policy, PushAnswer,
+    ModelPrice, Policy, PushAnswer, WhenUnchecked,
 };
 use tokendesk_sync_proto::{Price as WirePrice, Pricing};
 use uuid::Uuid;
@@ -56,6 +56,7 @@ fn snapshot(version: i64, input: &str, allowance: i64) -> ConfigSnapshot {
             offline_allowance_micros: allowance,
             lease_seconds: 3600,
             time_zone: "UTC".into(),
+            when_unchecked: WhenUnchecked::Block,
         },
         navigation_hosts: vec!["https://sso.example.com".into()],
     }
@@ -106,7 +107,17 @@ fn answer(
 
 #[test]
 fn an_enrolled_ledger_mirrors_the_server_and_refuses_local_admin_writes() {
+    // An island lets a send it cannot check through and records it; the org's device takes the org's
+    // choice.
+    assert_eq!(
+        ledger().ledger.policy().unwrap().when_unchecked,
+        WhenUnchecked::Allow
+    );
     let mut t = enrolled();
+    assert_eq!(
+        t.ledger.policy().unwrap().when_unchecked,
+        WhenUnchecked::Block
+    );
     let status = t.ledger.sync_status().unwrap();
     assert!(status.enrolled);
     assert_eq!((status.config_version, status.pending), (2, 0));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tokendesk_sync_proto::admin::OrgInfo;
-use tokendesk_sync_proto::device::{ConfigSnapshot, ModelPrice, Policy};
+use tokendesk_sync_proto::device::{ConfigSnapshot, ModelPrice, Policy, WhenUnchecked};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -98,7 +98,8 @@ pub async fn policy(conn: &mut PgConnection, org_id: Uuid) -> ApiResult<Policy> 
     let row = sqlx::query(
         "SELECT integration_enabled, min_balance_micros, event_cap_micros, flood_max_per_minute, \
                 low_balance_micros, max_tokens_per_event, daily_budget_micros, monthly_budget_micros, \
-                offline_allowance_micros, lease_seconds, time_zone FROM policy WHERE org_id = $1",
+                offline_allowance_micros, lease_seconds, time_zone, when_unchecked \
+         FROM policy WHERE org_id = $1",
     )
     .bind(org_id)
     .fetch_optional(&mut *conn)
@@ -116,6 +117,8 @@ pub async fn policy(conn: &mut PgConnection, org_id: Uuid) -> ApiResult<Policy> 
         offline_allowance_micros: row.try_get("offline_allowance_micros")?,
         lease_seconds: row.try_get("lease_seconds")?,
         time_zone: row.try_get("time_zone")?,
+        when_unchecked: WhenUnchecked::parse(row.try_get("when_unchecked")?)
+            .unwrap_or_else(WhenUnchecked::org_default),
     })
 }
 

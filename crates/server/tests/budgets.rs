@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokendesk_sync_proto::admin::{
     EntryInfo, EntryKind, RedemptionBatch, RedemptionCodeInfo, UserSummary,
 };
-use tokendesk_sync_proto::device::{PushAnswer, RedeemAnswer};
+use tokendesk_sync_proto::device::{PushAnswer, RedeemAnswer, WhenUnchecked};
 
 async fn user(world: &World, name: &str) -> UserSummary {
     let users: Vec<UserSummary> = world.server.admin_get("/v1/admin/users").await.ok();
@@ -140,6 +140,12 @@ async fn budgets_and_their_zone_refuse_what_is_not_one() {
         world.server.snapshot(&world.device).await.policy.time_zone,
         "Asia/Shanghai"
     );
+    // A send a device cannot check: blocked unless the admin lets such sends through.
+    let policy = world.server.snapshot(&world.device).await.policy;
+    assert_eq!(policy.when_unchecked, WhenUnchecked::Block);
+    world.server.set_policy("when_unchecked", "allow").await;
+    let policy = world.server.snapshot(&world.device).await.policy;
+    assert_eq!(policy.when_unchecked, WhenUnchecked::Allow);
     world.server.set_policy("monthly_budget", "10").await;
     let answer: PushAnswer = world.server.push(&world.device, &[]).await.ok();
     let periods = answer.budget.expect("a budget").periods;

@@ -119,10 +119,49 @@ pub struct Policy {
     /// The IANA zone whose days and months budgets reset in.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
+    /// A send TokenDesk could not check; a server that does not say blocks it.
+    #[serde(default = "WhenUnchecked::org_default")]
+    pub when_unchecked: WhenUnchecked,
 }
 
 fn default_time_zone() -> String {
     crate::budget::DEFAULT_TIME_ZONE.into()
+}
+
+/// What a device does with a send its pre-send gate could not check (TokenDesk did not answer in time,
+/// or the page could not ask): metering a user can switch off by accident is a bug, so either the send
+/// waits or it leaves a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WhenUnchecked {
+    /// Let it through, and record it for the admin.
+    Allow,
+    /// Refuse it, with a message in Dify's own toast.
+    Block,
+}
+
+impl WhenUnchecked {
+    /// An org's devices block what they cannot check.
+    pub fn org_default() -> Self {
+        Self::Block
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Block => "block",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "allow" => Some(Self::Allow),
+            "block" => Some(Self::Block),
+            _ => None,
+        }
+    }
 }
 
 /// `GET /v1/config?since=V&wait=SECONDS`.

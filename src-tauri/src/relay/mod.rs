@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use tauri::ipc::CapabilityBuilder;
 use tauri::{AppHandle, Manager, Runtime, State, Webview};
 use tokendesk_ledger::ChargeResult;
+use tokendesk_ledger::guards::WhenUnchecked;
 use tokendesk_ledger::money::micros_to_credits;
 
 use crate::commands::{announce, update_monitor};
@@ -23,6 +24,7 @@ pub const PERMISSIONS: &[&str] = &[
     "allow-report-incomplete",
     "allow-report-model-call",
     "allow-check-send",
+    "allow-report-unchecked-send",
     "allow-relay-status",
 ];
 
@@ -110,6 +112,8 @@ pub struct SendAnswer {
     status: Option<u16>,
     code: Option<String>,
     message: Option<String>,
+    /// What the relay does with the next send it cannot check.
+    when_unchecked: WhenUnchecked,
 }
 
 /// The pre-send gate. A refusal comes with a status and a message Dify shows as its own error toast.
@@ -121,22 +125,30 @@ pub async fn check_send<R: Runtime>(
     shell: State<'_, Shell>,
     endpoint: String,
 ) -> ShellResult<SendAnswer> {
+    let page = page_url(&webview)?;
+    let (decision, when_unchecked) =
+        shell.ledger(|ledger| Ok((ledger.may_send(&page)?, ledger.policy()?.when_unchecked)))?;
     let answer = if shell.integration_forced_off {
-        refusal(shell.language(), "integration_disabled", None)
+        refusal(
+            shell.language(),
+            "integration_disabled",
+            None,
+            when_unchecked,
+        )
     } else {
-        let page = page_url(&webview)?;
-        let decision = shell.ledger(|ledger| ledger.may_send(&page))?;
         match decision.code {
             None => SendAnswer {
                 allowed: true,
                 status: None,
                 code: None,
                 message: None,
+                when_unchecked,
             },
             Some(code) => refusal(
                 shell.language(),
                 code,
                 Some(micros_to_credits(decision.balance_micros).to_string()),
+                when_unchecked,
             ),
         }
     };
@@ -153,7 +165,12 @@ pub async fn check_send<R: Runtime>(
     Ok(answer)
 }
 
-fn refusal(language: Language, code: &str, balance: Option<String>) -> SendAnswer {
+fn refusal(
+    language: Language,
+    code: &str,
+    balance: Option<String>,
+    when_unchecked: WhenUnchecked,
+) -> SendAnswer {
     let chinese = language == Language::Zh;
     let balance = balance.unwrap_or_default();
     let (status, message) = match (code, chinese) {
@@ -205,7 +222,29 @@ fn refusal(language: Language, code: &str, balance: Option<String>) -> SendAnswe
         status: Some(status),
         code: Some(code.into()),
         message: Some(message),
+        when_unchecked,
     }
+}
+
+/// A send the relay let through without the gate's answer (`when_unchecked = allow`): recorded for the
+/// admin, and shown on the monitor.
+#[tauri::command]
+pub async fn report_unchecked_send<R: Runtime>(
+    app: AppHandle<R>,
+    webview: Webview<R>,
+    shell: State<'_, Shell>,
+    endpoint: String,
+    reason: String,
+) -> ShellResult<()> {
+    let page = page_url(&webview)?;
+    shell.ledger(|ledger| ledger.record_unchecked_send(&page, &endpoint, &reason))?;
+    let check = SendCheck {
+        endpoint,
+        at: Utc::now(),
+        allowed: true,
+        code: Some(format!("unchecked_{reason}")),
+    };
+    update_monitor(&app, |monitor| monitor.last_send = Some(check))
 }
 
 #[derive(Debug, Serialize)]
@@ -223,6 +262,8 @@ pub struct RelayStatus {
     monitor: Metering,
     /// The language picked now, which may differ from the one the page was loaded in.
     language: Language,
+    /// What the relay does with a send it cannot check.
+    when_unchecked: WhenUnchecked,
 }
 
 /// The relay reports in when it starts on a page: the monitor now counts the chat as connected.
@@ -233,7 +274,7 @@ pub async fn relay_status<R: Runtime>(
     shell: State<'_, Shell>,
 ) -> ShellResult<RelayStatus> {
     let page = page_url(&webview)?;
-    let (balance, app_enabled, integration_enabled) = shell.ledger(|ledger| {
+    let (balance, app_enabled, integration_enabled, when_unchecked) = shell.ledger(|ledger| {
         let enabled = ledger
             .app_for_url(&page)?
             .is_some_and(|dify_app| dify_app.enabled);
@@ -241,6 +282,7 @@ pub async fn relay_status<R: Runtime>(
             ledger.active_account()?.balance,
             enabled,
             integration_on(shell.integration_forced_off, ledger)?,
+            ledger.policy()?.when_unchecked,
         ))
     })?;
     let metered = app_enabled && integration_enabled;
@@ -258,5 +300,6 @@ pub async fn relay_status<R: Runtime>(
         balance,
         monitor,
         language: shell.language(),
+        when_unchecked,
     })
 }

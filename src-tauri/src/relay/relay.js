@@ -6,8 +6,9 @@
   'use strict';
 
   const GUARD = '__TOKENDESK_RELAY__';
-  // A hung check_send must not freeze the chat; past this, the send goes through (fail open).
+  // A hung check_send must not freeze the chat; past this, the send is unchecked (see gate()).
   const CHECK_SEND_TIMEOUT_MS = 10000;
+  const TIMED_OUT = Symbol('timed out');
 
   // A report Rust could not commit (the ledger busy, the IPC failing) is sent again after these waits;
   // its idempotency key makes a repeat harmless. About four minutes in all.
@@ -36,6 +37,7 @@
       notMetered: 'Not metered',
       offline: 'TokenDesk offline',
       blocked: 'TokenDesk: sending is blocked (not enough credits or a limit was reached).',
+      unchecked: 'TokenDesk could not check this send, so it was not sent. Try again in a moment.',
     },
     zh: {
       locale: 'zh-CN',
@@ -44,6 +46,7 @@
       notMetered: '未计量',
       offline: 'TokenDesk 未连接',
       blocked: 'TokenDesk：暂时无法发送（积分不足或已达到限额）。',
+      unchecked: 'TokenDesk 暂时无法检查本次发送，消息未发出。请稍后重试。',
     },
   };
 
@@ -173,7 +176,7 @@
   function withTimeout(promise, ms) {
     let timer;
     const timeout = new Promise((resolve) => {
-      timer = setTimeout(resolve, ms);
+      timer = setTimeout(() => resolve(TIMED_OUT), ms);
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
@@ -338,6 +341,9 @@
       const badge = createBadge(win, () => text);
       const originalFetch = win.fetch;
 
+      // What to do with a send the gate cannot check, as Rust last said; until it has, block.
+      let whenUnchecked = 'block';
+
       // Every call to Rust: resolves to the result, or to undefined on any failure (never rejects).
       function call(cmd, args) {
         let pending;
@@ -349,6 +355,7 @@
         return pending.then(
           (result) => {
             if (result && Object.prototype.hasOwnProperty.call(TEXT, result.language)) text = TEXT[result.language];
+            if (result && (result.when_unchecked === 'allow' || result.when_unchecked === 'block')) whenUnchecked = result.when_unchecked;
             badge.update(result, true);
             return result;
           },
@@ -369,16 +376,37 @@
         }
       }
 
+      // The pre-send gate: null to send, or the refusal the page gets instead. Only an answer that says
+      // "allowed" lets a send through as checked; a send the gate could not check is refused, or, where
+      // the policy allows it, let through and reported.
+      async function gate(endpoint) {
+        let verdict;
+        let allowed;
+        try {
+          verdict = await withTimeout(call('check_send', { endpoint }), CHECK_SEND_TIMEOUT_MS);
+          allowed = verdict && verdict !== TIMED_OUT ? verdict.allowed : undefined;
+        } catch (err) {
+          debug('pre-send gate failed', err);
+        }
+        if (allowed === true) return null;
+        if (allowed === false) return refusalResponse(verdict, text);
+        if (whenUnchecked === 'allow') {
+          report('report_unchecked_send', { endpoint, reason: verdict === TIMED_OUT ? 'no_answer' : 'failed' });
+          return null;
+        }
+        return refusalResponse({ status: 503, code: 'send_unchecked', message: text.unchecked }, text);
+      }
+
       async function fetchStream(thisArg, args, route) {
         let query = Promise.resolve('');
         try {
           query = readBodyText(args[0], args[1]).then(queryOf);
-          if (route.gated) {
-            const verdict = await withTimeout(call('check_send', { endpoint: route.endpoint }), CHECK_SEND_TIMEOUT_MS);
-            if (verdict && verdict.allowed === false) return refusalResponse(verdict, text);
-          }
         } catch (err) {
-          debug('pre-send gate failed, sending anyway', err);
+          debug('cannot read the query', err);
+        }
+        if (route.gated) {
+          const refused = await gate(route.endpoint);
+          if (refused) return refused;
         }
         const response = await originalFetch.apply(thisArg, args);
         try {

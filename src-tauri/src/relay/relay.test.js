@@ -329,42 +329,88 @@ describe('pre-send gate', () => {
     expect(response.status).toBe(429);
   });
 
-  it.each([
+  const UNCHECKABLE = [
     ['rejects', () => Promise.reject(new Error('check_send not allowed on window "chat"'))],
     ['throws synchronously', () => {
       throw new Error('IPC gone');
     }],
     ['answers nothing useful', () => Promise.resolve(null)],
+    ['answers without a verdict', () => Promise.resolve({ allowed: 'yes' })],
     ['answers with a broken object', () => Promise.resolve({
       get allowed() {
         throw new Error('broken verdict');
       },
     })],
-  ])('forwards the send when check_send %s (fail open)', async (_, checkSend) => {
+  ];
+  // Rust's policy for sends the gate cannot check, as relay_status gives it.
+  const withPolicy = (whenUnchecked, checkSend) => (cmd, args) => {
+    if (cmd === 'relay_status') return Promise.resolve({ ...defaultReply(cmd), when_unchecked: whenUnchecked });
+    if (cmd === 'check_send') return checkSend(args);
+    return Promise.resolve(defaultReply(cmd));
+  };
+
+  it.each(UNCHECKABLE)('lets the send through and reports it when check_send %s and the policy allows it', async (_, checkSend) => {
     const bytes = fixture('chat-compact.sse');
-    const env = setup({
-      fetch: async () => sseResponse(bytes),
-      invoke: (cmd) => (cmd === 'check_send' ? checkSend() : Promise.resolve(defaultReply(cmd))),
-    });
+    const env = setup({ fetch: async () => sseResponse(bytes), invoke: withPolicy('allow', checkSend) });
+    await settle();
     const init = post(chatBody('hi'));
     const { bytes: seen } = await send(env, CHAT_URL, init);
     expect(env.originalFetch).toHaveBeenCalledTimes(1);
     expect(env.originalFetch.mock.calls[0][1]).toBe(init);
     expect(seen).toEqual(bytes);
+    expect(env.calls('report_unchecked_send')).toEqual([{ endpoint: 'chat-messages', reason: 'failed' }]);
   });
 
-  it('forwards the send when check_send never answers', async () => {
+  it.each(UNCHECKABLE)('refuses the send when check_send %s and the policy blocks it', async (_, checkSend) => {
+    const env = setup({ language: 'zh-CN', invoke: withPolicy('block', checkSend) });
+    await settle();
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    expect(env.originalFetch).not.toHaveBeenCalled();
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ code: 'send_unchecked', message: 'TokenDesk 暂时无法检查本次发送，消息未发出。请稍后重试。', status: 503 });
+    expect(env.calls('report_unchecked_send')).toEqual([]);
+  });
+
+  it('blocks what it cannot check until Rust has named a policy', async () => {
+    const env = setup({ invoke: () => Promise.reject(new Error('TokenDesk is down')) });
+    await settle();
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    expect(env.originalFetch).not.toHaveBeenCalled();
+    expect(response.status).toBe(503);
+    expect((await response.json()).message).toContain('could not check this send');
+  });
+
+  it('follows the policy of the latest answer', async () => {
+    let verdict = { allowed: true, when_unchecked: 'block' };
+    const env = setup({
+      fetch: async () => sseResponse(fixture('chat-compact.sse')),
+      invoke: withPolicy('allow', () => (verdict ? Promise.resolve(verdict) : Promise.reject(new Error('gone')))),
+    });
+    await settle();
+    await send(env, CHAT_URL, post(chatBody('first')));
+    verdict = null;
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('second')));
+    expect(response.status).toBe(503);
+    expect(env.originalFetch).toHaveBeenCalledTimes(1);
+  });
+
+  it.each([
+    ['allow', 200],
+    ['block', 503],
+  ])('after ten seconds without an answer, an unchecked send follows the policy (%s)', async (whenUnchecked, status) => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const env = setup({
       fetch: async () => sseResponse(fixture('chat-compact.sse')),
-      invoke: (cmd) => (cmd === 'check_send' ? new Promise(() => {}) : Promise.resolve(defaultReply(cmd))),
+      invoke: withPolicy(whenUnchecked, () => new Promise(() => {})),
     });
+    await vi.advanceTimersByTimeAsync(0);
     const pending = env.win.fetch(CHAT_URL, post(chatBody('hi')));
     await vi.advanceTimersByTimeAsync(9000);
     expect(env.originalFetch).not.toHaveBeenCalled();
     await vi.advanceTimersByTimeAsync(1000);
-    expect(env.originalFetch).toHaveBeenCalledTimes(1);
-    expect((await pending).status).toBe(200);
+    expect((await pending).status).toBe(status);
+    expect(env.originalFetch).toHaveBeenCalledTimes(status === 200 ? 1 : 0);
+    expect(env.calls('report_unchecked_send')).toEqual(status === 200 ? [{ endpoint: 'chat-messages', reason: 'no_answer' }] : []);
   });
 });
 
@@ -375,8 +421,9 @@ describe('TokenDesk failures never reach the page', () => {
       if (cmd === 'report_usage') throw new Error('IPC gone');
       return Promise.resolve(defaultReply(cmd));
     }],
-    ['every command rejects', () => Promise.reject(new Error('TokenDesk is down'))],
-    ['every command throws synchronously', () => {
+    ['every command but the gate rejects', (cmd) => (cmd === 'check_send' ? Promise.resolve({ allowed: true }) : Promise.reject(new Error('TokenDesk is down')))],
+    ['every command but the gate throws synchronously', (cmd) => {
+      if (cmd === 'check_send') return Promise.resolve({ allowed: true });
       throw new Error('IPC gone');
     }],
   ])('%s: the page still gets the whole stream, with no unhandled rejection', async (_, invoke) => {

@@ -184,7 +184,7 @@ export type Outcome = "charged" | "duplicate" | "conflict" | "held" | "rejected"
 /**
  * The policy as an admin types it: amounts as decimal strings of credits.
  */
-export type PolicyForm = { integration_enabled: boolean, min_balance: string, event_cap: string, flood_max_per_minute: number, low_balance: string, max_tokens_per_event: number, daily_budget: string, monthly_budget: string, };
+export type PolicyForm = { integration_enabled: boolean, min_balance: string, event_cap: string, flood_max_per_minute: number, low_balance: string, max_tokens_per_event: number, daily_budget: string, monthly_budget: string, when_unchecked: WhenUnchecked, };
 
 /**
  * The policy with amounts in credits, as the windows and the CLI show it.
@@ -201,7 +201,11 @@ flood_max_per_minute: number, low_balance: number, max_tokens_per_event: number,
 /**
  * 0 means no budget.
  */
-daily_budget: number, monthly_budget: number, };
+daily_budget: number, monthly_budget: number, 
+/**
+ * A send the gate could not check: let through and recorded, or refused.
+ */
+when_unchecked: WhenUnchecked, };
 
 export type PreviewRow = { line: number, name: string, input_usd_per_1k: number, output_usd_per_1k: number, aliases: Array<string>, 
 /**
@@ -298,3 +302,10 @@ suggested_server: string | null,
  * Whether the first run offers the island and the demo (a managed install may withhold them).
  */
 offer_island: boolean, offer_demo: boolean, };
+
+/**
+ * What a device does with a send its pre-send gate could not check (TokenDesk did not answer in time,
+ * or the page could not ask): metering a user can switch off by accident is a bug, so either the send
+ * waits or it leaves a record.
+ */
+export type WhenUnchecked = "allow" | "block";

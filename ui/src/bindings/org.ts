@@ -130,7 +130,11 @@ lease_seconds: number,
 /**
  * The IANA zone whose days and months budgets reset in.
  */
-time_zone: string, };
+time_zone: string, 
+/**
+ * A send TokenDesk could not check; a server that does not say blocks it.
+ */
+when_unchecked: WhenUnchecked, };
 
 /**
  * A model's price in USD per 1,000 tokens.
@@ -240,3 +244,10 @@ spent_today_micros: number, spent_month_micros: number, };
  * An admin's decision on a held or quarantined event.
  */
 export type Verdict = "approve" | "reject";
+
+/**
+ * What a device does with a send its pre-send gate could not check (TokenDesk did not answer in time,
+ * or the page could not ask): metering a user can switch off by accident is a bug, so either the send
+ * waits or it leaves a record.
+ */
+export type WhenUnchecked = "allow" | "block";

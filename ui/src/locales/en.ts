@@ -362,6 +362,9 @@ const en = {
     guards: {
       integration: 'Dify integration',
       integrationHint: 'Off: the chat window shows a notice and nothing is charged',
+      whenUnchecked: 'When TokenDesk cannot check a send',
+      whenUncheckedHint: 'The chat could not ask TokenDesk, or it did not answer within 10 seconds',
+      unchecked: { allow: 'Allow it and record it', block: 'Block it' },
       fields: {
         min_balance: 'Minimum balance to send',
         low_balance: 'Low-balance warning below',

@@ -363,6 +363,9 @@ const zh: Messages = {
     guards: {
       integration: 'Dify 集成',
       integrationHint: '关闭后对话窗口显示提示，不产生任何扣费',
+      whenUnchecked: 'TokenDesk 无法检查某次发送时',
+      whenUncheckedHint: '对话页无法询问 TokenDesk，或 10 秒内未得到答复',
+      unchecked: { allow: '允许发送并记录', block: '阻止发送' },
       fields: {
         min_balance: '发送所需最低余额',
         low_balance: '低余额提醒阈值',

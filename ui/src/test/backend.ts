@@ -174,6 +174,7 @@ export const POLICY: Policy = {
   max_tokens_per_event: 200_000,
   daily_budget: 0,
   monthly_budget: 0,
+  when_unchecked: 'allow',
 };
 
 export function held(id: string, overrides: Partial<HeldEvent> = {}): HeldEvent {

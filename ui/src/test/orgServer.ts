@@ -131,6 +131,8 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
       monthly_budget_micros: 0,
       offline_allowance_micros: 12_500_000,
       lease_seconds: 86_400,
+      time_zone: 'UTC',
+      when_unchecked: 'block',
     } as OrgPolicy,
     rate: { credits_per_usd: '10000', history: [] } as OrgRate,
   };
@@ -241,7 +243,8 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
     },
     policy: () => state.policy,
     set_policy: ({ change: { key, value } }) => {
-      state.policy = { ...state.policy, [`${key}_micros`]: Number(value) * 1e6 };
+      const field = key === 'when_unchecked' ? { when_unchecked: value as OrgPolicy['when_unchecked'] } : { [`${key}_micros`]: Number(value) * 1e6 };
+      state.policy = { ...state.policy, ...field };
       return state.policy;
     },
     held: ({ all }) => state.held.filter((h) => all || h.status === 'pending'),

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use tokendesk_sync_proto::ErrorBody;
 use tokendesk_sync_proto::admin::{NavigationHost, SetPolicy};
 use tokendesk_sync_proto::budget::parse_time_zone;
-use tokendesk_sync_proto::device::Policy;
+use tokendesk_sync_proto::device::{Policy, WhenUnchecked};
 use url::Url;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -40,10 +40,12 @@ enum Kind {
     },
     /// An IANA time zone name.
     TimeZone,
+    /// What a device does with a send it could not check: `allow` (and record) or `block`.
+    WhenUnchecked,
 }
 
 /// The keys `org policy show` prints, with their columns.
-const KEYS: [(&str, &str, Kind); 11] = [
+const KEYS: [(&str, &str, Kind); 12] = [
     ("integration_enabled", "integration_enabled", Kind::Flag),
     (
         "min_balance",
@@ -100,6 +102,7 @@ const KEYS: [(&str, &str, Kind); 11] = [
         },
     ),
     ("time_zone", "time_zone", Kind::TimeZone),
+    ("when_unchecked", "when_unchecked", Kind::WhenUnchecked),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,6 +164,15 @@ fn parse_setting(key: &str, value: &str) -> ApiResult<(&'static str, Setting)> {
                 ));
             }
         },
+        Kind::WhenUnchecked => match WhenUnchecked::parse(value) {
+            Some(choice) => Setting::Text(choice.as_str().to_owned()),
+            None => {
+                return Err(ApiError::bad(
+                    "bad_value",
+                    format!("{key} is allow (and record each send) or block"),
+                ));
+            }
+        },
         Kind::Count { min, max } => match value.parse::<i64>() {
             Ok(number) if (min..=max).contains(&number) => Setting::Number(number),
             _ => {
@@ -196,7 +208,8 @@ async fn show_policy(
 /// Sets one guard by its key: `integration_enabled` (true/false); `min_balance`, `event_cap`,
 /// `low_balance`, `daily_budget`, `monthly_budget`, `offline_allowance` (credits as decimal strings);
 /// `flood_max_per_minute`, `max_tokens_per_event`, `lease_seconds` (whole numbers); `time_zone` (IANA,
-/// where budget days and months begin). A new config version.
+/// where budget days and months begin); `when_unchecked` (`allow` or `block`: a send a device could not
+/// check). A new config version.
 #[utoipa::path(
     put,
     path = "/v1/admin/policy",
@@ -377,7 +390,12 @@ mod tests {
             parse_setting("time_zone", " Asia/Shanghai ").unwrap(),
             ("time_zone", Setting::Text("Asia/Shanghai".into()))
         );
+        assert_eq!(
+            parse_setting("when_unchecked", " Allow ").unwrap(),
+            ("when_unchecked", Setting::Text("allow".into()))
+        );
         for (key, value, code) in [
+            ("when_unchecked", "sometimes", "bad_value"),
             ("time_zone", "Beijing", "bad_value"),
             ("time_zone", "", "bad_value"),
             ("nope", "1", "unknown_key"),

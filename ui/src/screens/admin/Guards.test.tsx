@@ -1,7 +1,7 @@
 import { screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { fakeBackend, POLICY, session } from '../../test/backend';
-import { expectFieldError, openAdminTab, renderWindow, typeInto } from '../../test/render';
+import { expectFieldError, openAdminTab, pickOption, renderWindow, typeInto } from '../../test/render';
 import { user } from '../../test/user';
 
 describe('admin: guards', () => {
@@ -25,6 +25,7 @@ describe('admin: guards', () => {
     await user.clear(screen.getByTestId('guards-flood'));
     await typeInto('guards-flood', '10');
     await user.click(screen.getByTestId('guards-integration'));
+    await pickOption('guards-when-unchecked', 'Block it');
     await user.click(screen.getByTestId('guards-save'));
 
     await waitFor(() =>
@@ -39,6 +40,7 @@ describe('admin: guards', () => {
             max_tokens_per_event: 200_000,
             daily_budget: '300',
             monthly_budget: '0',
+            when_unchecked: 'block',
           },
         },
       ]),

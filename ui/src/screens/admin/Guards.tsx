@@ -1,4 +1,4 @@
-import { App as AntApp, Card, Col, Form, Input, InputNumber, Row, Switch } from 'antd';
+import { App as AntApp, Card, Col, Form, Input, InputNumber, Row, Select, Switch } from 'antd';
 import type { Rule } from 'antd/es/form';
 import { useTranslation } from 'react-i18next';
 import { api, type CreditField, type Policy, type PolicyForm } from '../../api';
@@ -81,6 +81,12 @@ export function GuardsForm({ initialValues, fields, save }: GuardsFormProps) {
     <Form<GuardValues> layout="vertical" requiredMark={false} initialValues={initialValues} onFinish={finish}>
       <Form.Item name="integration_enabled" label={t('admin.guards.integration')} extra={t('admin.guards.integrationHint')} valuePropName="checked">
         <Switch data-testid="guards-integration" />
+      </Form.Item>
+      <Form.Item name="when_unchecked" label={t('admin.guards.whenUnchecked')} extra={t('admin.guards.whenUncheckedHint')}>
+        <Select
+          data-testid="guards-when-unchecked"
+          options={(['allow', 'block'] as const).map((value) => ({ value, label: t(`admin.guards.unchecked.${value}`) }))}
+        />
       </Form.Item>
       <Row gutter={12}>
         {fields.map((field) => (

@@ -157,6 +157,9 @@ describe('admin window, enrolled: the org console on the server', () => {
     await user.click(screen.getByTestId('guards-save'));
     await waitFor(() => expect(screen.getByTestId('guards-daily-budget')).toHaveValue('50.000001'));
     expect(changes(backend)).toEqual([{ op: 'set_policy', change: { key: 'daily_budget', value: '50.000001' } }]);
+    await pickOption('guards-when-unchecked', 'Allow it and record it');
+    await user.click(screen.getByTestId('guards-save'));
+    await waitFor(() => expect(changes(backend).at(-1)).toEqual({ op: 'set_policy', change: { key: 'when_unchecked', value: 'allow' } }));
   });
 
   it('reports the org spend by any grouping and filter, and exports the very same query as CSV', async () => {

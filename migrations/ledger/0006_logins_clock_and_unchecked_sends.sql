@@ -14,3 +14,18 @@ CREATE TABLE clock_steps_back (
     clock_at INTEGER NOT NULL,
     newest_entry_at INTEGER NOT NULL
 );
+
+-- What the relay does with a send the gate could not check: an island lets it through and records it;
+-- an org's devices take the org's choice (block unless its admin says otherwise).
+ALTER TABLE policy ADD COLUMN when_unchecked TEXT NOT NULL DEFAULT 'allow'
+    CHECK (when_unchecked IN ('allow', 'block'));
+
+-- Every send let through without a check, for the admin to see.
+CREATE TABLE unchecked_sends (
+    id          TEXT PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    app_id      INTEGER REFERENCES dify_apps (id),
+    page_url    TEXT NOT NULL,
+    endpoint    TEXT NOT NULL,
+    reason      TEXT NOT NULL CHECK (reason IN ('no_answer', 'failed'))
+) STRICT;
