@@ -19,6 +19,8 @@ CREATE TABLE clock_steps_back (
 -- an org's devices take the org's choice (block unless its admin says otherwise).
 ALTER TABLE policy ADD COLUMN when_unchecked TEXT NOT NULL DEFAULT 'allow'
     CHECK (when_unchecked IN ('allow', 'block'));
+-- A device enrolled before this takes the org's default now, not at the org's next change of config.
+UPDATE policy SET when_unchecked = 'block' WHERE EXISTS (SELECT 1 FROM sync_state);
 
 -- Every send let through without a check, for the admin to see.
 CREATE TABLE unchecked_sends (

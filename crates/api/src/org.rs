@@ -72,12 +72,12 @@ impl<'a> OrgApi<'a> {
 
     /// Both of a user's own budgets at once; every device enforces them across the user's devices.
     pub async fn set_budget(&self, user: &str, budget: &SetBudget) -> ApiResult<UserSummary> {
-        let path = format!("/v1/admin/users/{}/budget", path_segment(user));
+        let path = format!("/v1/admin/users/{}/budget", path_segment(user)?);
         self.send(Method::PUT, &path, budget).await
     }
 
     pub async fn balance(&self, user: &str) -> ApiResult<BalanceInfo> {
-        self.get(&format!("/v1/admin/users/{}/balance", path_segment(user)))
+        self.get(&format!("/v1/admin/users/{}/balance", path_segment(user)?))
             .await
     }
 
@@ -97,19 +97,19 @@ impl<'a> OrgApi<'a> {
     }
 
     pub async fn revoke_device(&self, id: &str) -> ApiResult<DeviceInfo> {
-        let path = format!("/v1/admin/devices/{}/revoke", path_segment(id));
+        let path = format!("/v1/admin/devices/{}/revoke", path_segment(id)?);
         self.send(Method::POST, &path, &serde_json::json!({})).await
     }
 
     /// A grant, top-up or adjustment of `user`'s balance.
     pub async fn add_entry(&self, user: &str, entry: &NewEntry) -> ApiResult<EntryInfo> {
-        let path = format!("/v1/admin/users/{}/entries", path_segment(user));
+        let path = format!("/v1/admin/users/{}/entries", path_segment(user)?);
         self.send(Method::POST, &path, entry).await
     }
 
     /// Reverses an entry, once.
     pub async fn reverse_entry(&self, id: &str, reason: &str) -> ApiResult<EntryInfo> {
-        let path = format!("/v1/admin/entries/{}/reverse", path_segment(id));
+        let path = format!("/v1/admin/entries/{}/reverse", path_segment(id)?);
         let reason = Reason {
             reason: reason.to_owned(),
         };
@@ -122,13 +122,13 @@ impl<'a> OrgApi<'a> {
 
     /// Creates or reprices a model.
     pub async fn set_model(&self, name: &str, change: &SetModel) -> ApiResult<ModelInfo> {
-        let path = format!("/v1/admin/models/{}", path_segment(name));
+        let path = format!("/v1/admin/models/{}", path_segment(name)?);
         self.send(Method::PUT, &path, change).await
     }
 
     /// A model's price changes, newest first.
     pub async fn model_history(&self, name: &str) -> ApiResult<Vec<PriceChange>> {
-        self.get(&format!("/v1/admin/models/{}/history", path_segment(name)))
+        self.get(&format!("/v1/admin/models/{}/history", path_segment(name)?))
             .await
     }
 
@@ -156,7 +156,7 @@ impl<'a> OrgApi<'a> {
 
     /// Changes the fields of `change` that are set; every device takes it with its next config.
     pub async fn update_app(&self, id: &str, change: &UpdateApp) -> ApiResult<AppConfig> {
-        let path = format!("/v1/admin/apps/{}", path_segment(id));
+        let path = format!("/v1/admin/apps/{}", path_segment(id)?);
         self.send(Method::PATCH, &path, change).await
     }
 
@@ -184,7 +184,7 @@ impl<'a> OrgApi<'a> {
             Verdict::Approve => "approve",
             Verdict::Reject => "reject",
         };
-        let path = format!("/v1/admin/held/{}/{verb}", path_segment(id));
+        let path = format!("/v1/admin/held/{}/{verb}", path_segment(id)?);
         self.send(Method::POST, &path, &Decision { note }).await
     }
 

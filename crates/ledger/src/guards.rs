@@ -318,7 +318,7 @@ impl Ledger {
     /// The policy's budgets against this ledger's own spend in the local day and month; a budget that is
     /// off reads nothing.
     fn local_budget_standing(&self, policy: &Policy, account_id: i64) -> Result<BudgetStanding> {
-        let today = time::local_day(self.env.time_zone, self.env.now_micros());
+        let today = time::local_day(self.time_zone(), self.env.now_micros());
         let spent_since = |limit: Micros, first: i32| -> Result<Micros> {
             Ok(if limit > 0 {
                 stats::spend_between(&self.conn, account_id, first, today)?.credits_micros

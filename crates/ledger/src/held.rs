@@ -144,10 +144,14 @@ impl Ledger {
             let priced = price(tx, &app, &event)?
                 .map_err(|detail| LedgerError::invalid(format!("cannot approve yet: {detail}")))?;
             if Some(priced.micros) != shown_micros {
-                tx.execute(
-                    "UPDATE held_events SET amount_micros = ?2 WHERE id = ?1",
+                let updated = tx.execute(
+                    "UPDATE held_events SET amount_micros = ?2 WHERE id = ?1 AND status = 'pending'",
                     (id, priced.micros),
                 )?;
+                if updated == 0 {
+                    // Another process decided it since it was read.
+                    return Err(LedgerError::AlreadyDecided(id.into()));
+                }
                 return Ok(Err(priced.micros));
             }
             reverse_live_charges(tx, &app, &held.message_id, admin, id)?;

@@ -139,8 +139,13 @@ impl Ledger {
         &self.env.device_id
     }
 
+    /// The file's reporting zone as it is now, which another process (`tokendesk time-zone`) may have moved
+    /// since this one opened it.
     pub fn time_zone(&self) -> Tz {
-        self.env.time_zone
+        stats::stored_time_zone(&self.conn)
+            .ok()
+            .flatten()
+            .unwrap_or(self.env.time_zone)
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -148,8 +153,15 @@ impl Ledger {
     }
 
     fn write<T>(&mut self, work: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
-        let env = &self.env;
-        db::write(&mut self.conn, |sql| work(&Tx { sql, env }))
+        let env = &mut self.env;
+        db::write(&mut self.conn, |sql| {
+            // Another process may have moved the file's zone (`tokendesk time-zone`): every write, the
+            // rollup's days among them, follows the file's zone as it is now.
+            if let Some(zone) = stats::stored_time_zone(sql)? {
+                env.time_zone = zone;
+            }
+            work(&Tx { sql, env })
+        })
     }
 
     /// A write only an admin of this ledger may make: refused once the ledger is enrolled with an org

@@ -2,7 +2,7 @@
 //! and the paged history with its CSV export. Days and months are those of the reporting time zone.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, ToSql};
+use rusqlite::{Connection, OptionalExtension, ToSql};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use tokendesk_sync_proto::csv_text;
@@ -163,6 +163,15 @@ fn breakdown(
 }
 
 /// Recomputes the daily rollup from the ledger, in the caller's transaction.
+/// The file's reporting zone; `None` before the file is seeded, or when what is stored names no zone.
+pub(crate) fn stored_time_zone(conn: &Connection) -> Result<Option<chrono_tz::Tz>> {
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'reporting_time_zone'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    Ok(stored.and_then(|name| name.parse().ok()))
+}
+
 fn store_time_zone(tx: &crate::Tx, zone: chrono_tz::Tz) -> Result<()> {
     rebuild_rollup(tx, zone)?;
     tx.execute(
@@ -212,25 +221,22 @@ impl Ledger {
     /// running desktop. Only a zone that cannot be read is replaced, by this process's, with the rollup
     /// rebuilt to match.
     pub(crate) fn load_time_zone(&mut self) -> Result<()> {
-        let stored: String = self.conn.query_row(
-            "SELECT value FROM meta WHERE key = 'reporting_time_zone'",
-            [],
-            |row| row.get(0),
-        )?;
-        match stored.parse::<chrono_tz::Tz>() {
-            Ok(zone) => {
+        match stored_time_zone(&self.conn)? {
+            Some(zone) => {
                 self.env.time_zone = zone;
                 Ok(())
             }
-            Err(_) => {
+            None => {
                 let zone = self.env.time_zone;
                 self.write(|tx| store_time_zone(tx, zone))
             }
         }
     }
 
-    /// Moves the reporting time zone, an admin's explicit choice: days, months and budgets follow it from
-    /// now on, and the rollup is rebuilt in the same transaction.
+    /// Moves the reporting time zone, an admin's explicit choice: days, months and local budgets follow it
+    /// from now on, in every process that has the file open, and the rollup is rebuilt in the same
+    /// transaction. A setting of this file's own display, so an enrolled device may move it too (the
+    /// org's budgets keep the org's zone).
     pub fn set_time_zone(&mut self, zone: chrono_tz::Tz) -> Result<()> {
         self.write(|tx| store_time_zone(tx, zone))?;
         self.env.time_zone = zone;
@@ -238,7 +244,7 @@ impl Ledger {
     }
 
     fn today(&self) -> i32 {
-        time::local_day(self.env.time_zone, self.env.now_micros())
+        time::local_day(self.time_zone(), self.env.now_micros())
     }
 
     /// Everything the dashboard's first screen shows, for the active account, with a `days`-long series.
@@ -266,7 +272,7 @@ impl Ledger {
             month_by_model: breakdown(&self.conn, account.id, month_start, today, "model")?,
             month_by_app: breakdown(&self.conn, account.id, month_start, today, "app_id")?,
             account: account.name,
-            time_zone: self.env.time_zone.name().into(),
+            time_zone: self.time_zone().name().into(),
         })
     }
 
@@ -324,6 +330,7 @@ impl Ledger {
 
     /// Writes every entry the query matches (all pages) as CSV, times in the reporting time zone.
     pub fn export_csv(&self, query: &HistoryQuery, out: impl std::io::Write) -> Result<usize> {
+        let zone = self.time_zone();
         let mut writer = csv::Writer::from_writer(out);
         writer.write_record([
             "time",
@@ -360,10 +367,7 @@ impl Ledger {
                 // Names, ids and reasons come from Dify's page or an admin: never a formula.
                 let words = |value: Option<String>| csv_text(&text(value));
                 writer.write_record([
-                    entry
-                        .created_at
-                        .with_timezone(&self.env.time_zone)
-                        .to_rfc3339(),
+                    entry.created_at.with_timezone(&zone).to_rfc3339(),
                     entry.kind.as_str().into(),
                     entry.amount.to_string(),
                     words(usage.map(|usage| usage.app_name.clone())),

@@ -101,10 +101,10 @@ impl Ledger {
 
     /// Rebuilds the rollup in a transaction that is rolled back, and compares it with the stored one.
     fn rollup_differences(&mut self) -> Result<Vec<String>> {
-        let zone = self.env.time_zone;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let zone = crate::stats::stored_time_zone(&tx)?.unwrap_or(self.env.time_zone);
         tx.execute_batch("CREATE TEMP TABLE stored_usage AS SELECT * FROM daily_usage")?;
         crate::stats::rebuild_rollup(&tx, zone)?;
         let differences: Vec<String> = tx

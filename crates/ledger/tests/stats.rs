@@ -53,6 +53,16 @@ fn today_and_month_follow_the_ledgers_time_zone_until_an_admin_moves_it() {
     assert_eq!(moved.today.messages, 2);
     assert!(utc.verify().unwrap().ok);
     assert_eq!(t.reopen().time_zone(), chrono_tz::Tz::UTC);
+    // The desktop that had the file open all along follows the move: its next charge lands on the UTC
+    // day, and the rollup stays the entries' own.
+    assert_eq!(t.ledger.time_zone(), chrono_tz::Tz::UTC);
+    t.ledger
+        .record_frame(PAGE, &frame("after", 500, 0))
+        .unwrap();
+    let after = t.ledger.dashboard(30).unwrap();
+    assert_eq!(after.today.messages, 3);
+    assert_eq!(after.time_zone, "UTC");
+    assert!(t.ledger.verify().unwrap().ok);
 }
 
 #[test]

@@ -139,7 +139,7 @@ impl OrgAdmin {
 
     /// A new single-use enrollment code for `user`, and the join link that holds it with this server.
     pub async fn enrollment_code(&self, user: &str) -> Result<(EnrollmentCode, JoinLink)> {
-        let path = format!("/v1/admin/users/{}/enrollment-codes", path_segment(user));
+        let path = format!("/v1/admin/users/{}/enrollment-codes", path_segment(user)?);
         let code: EnrollmentCode = self
             .send(Method::POST, &path, Some(&serde_json::json!({})))
             .await?;
@@ -180,18 +180,20 @@ pub fn redemption_csv(batch: &RedemptionBatch) -> String {
     csv
 }
 
-/// `text` as one segment of a path: every character that would end or change the segment is escaped.
-pub fn path_segment(text: &str) -> String {
-    // The URL parser reads a bare `.` or `..` as a step, not a name: escape them itself.
-    if !text.is_empty() && text.chars().all(|c| c == '.') {
-        return "%2E".repeat(text.len());
+/// `text` as one segment of a path: every character that would end or change the segment is escaped. A name
+/// of dots only is refused: URL parsers read `.` and `..` (escaped too) as steps up the path, not as names.
+pub fn path_segment(text: &str) -> Result<String> {
+    if text.chars().all(|c| c == '.') && text.len() <= 2 {
+        return Err(ClientError::Usage(format!(
+            "{text:?} cannot name anything in a URL path"
+        )));
     }
     let mut url = url::Url::parse("http://segment/").expect("a constant base URL");
     url.path_segments_mut()
         .expect("an http URL has a path")
         .pop_if_empty()
         .push(text);
-    url.path()[1..].to_owned()
+    Ok(url.path()[1..].to_owned())
 }
 
 fn session_path(data_dir: &Path) -> PathBuf {
@@ -223,11 +225,22 @@ mod tests {
 
     #[test]
     fn path_segments_escape_what_would_end_them() {
-        assert_eq!(path_segment("alice"), "alice");
-        assert_eq!(path_segment("a b/c?d#e%f"), "a%20b%2Fc%3Fd%23e%25f");
-        assert_eq!(path_segment("张三"), "%E5%BC%A0%E4%B8%89");
-        assert_eq!(path_segment(".."), "%2E%2E");
-        assert_eq!(path_segment("."), "%2E");
-        assert_eq!(path_segment("a/../b"), "a%2F..%2Fb");
+        let segment = |text: &str| path_segment(text).unwrap();
+        assert_eq!(segment("alice"), "alice");
+        assert_eq!(segment("a b/c?d#e%f"), "a%20b%2Fc%3Fd%23e%25f");
+        assert_eq!(segment("张三"), "%E5%BC%A0%E4%B8%89");
+        assert_eq!(segment("..."), "...");
+        // What a request makes of the path: the segment stays one segment under its parent.
+        for name in ["a/../b", "...", "%2e%2e", "a%2F..", "?x=1"] {
+            let url = format!("http://h/v1/admin/users/{}/balance", segment(name));
+            let parsed = url::Url::parse(&url).unwrap();
+            let parts: Vec<&str> = parsed.path_segments().unwrap().collect();
+            assert_eq!(parts.len(), 5, "{name}: {}", parsed.path());
+            assert_eq!(parts[..3], ["v1", "admin", "users"], "{name}");
+            assert_eq!(parts[4], "balance", "{name}");
+        }
+        for name in ["", ".", ".."] {
+            assert!(path_segment(name).is_err(), "{name:?}");
+        }
     }
 }

@@ -17,7 +17,9 @@ const MODULES: [&str; 4] = ["staff", "org", "org_admin", "admin"];
 const INJECTED: [&str; 5] = ["State", "AppHandle", "Window", "WebviewWindow", "Webview"];
 
 /// The wrappers of every command of [`MODULES`], importing the types they name from `type_files`
-/// (each a module path and the names it declares).
+/// (each a module path and the names it declares). A name both files declare (the ledger's and the wire's
+/// `PriceChange`, say) is taken from the first, the desktop's: the windows' commands take and answer the
+/// ledger's types, and the org's wire types reach them only inside `OrgRequest` and `OrgAnswer`.
 pub(super) fn file(type_files: &[(&str, &[String])]) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src-tauri/src");
     let handlers = std::fs::read_to_string(root.join("lib.rs")).expect("the shell's lib.rs");

@@ -244,7 +244,9 @@ pub async fn report_unchecked_send<R: Runtime>(
         allowed: true,
         code: Some(format!("unchecked_{reason}")),
     };
-    update_monitor(&app, |monitor| monitor.last_send = Some(check))
+    // Recorded already: a failure to tell the windows must not make the relay record it twice.
+    let _ = update_monitor(&app, |monitor| monitor.last_send = Some(check));
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
