@@ -456,6 +456,11 @@ fn settle(
                 )
             });
         }
+        if let Some(superseded) =
+            supersede_estimate(tx, policy, account_id, app, event, &hash, &key)?
+        {
+            return Ok(superseded);
+        }
         return record_conflict(tx, account_id, app, priced_as, event, &hash, payload);
     }
     let priced = price(tx, app, event)?;
@@ -534,6 +539,73 @@ fn settle(
         held_id: Some(held_id),
         ..Claimed::new(Outcome::Held, micros.unwrap_or(0), reason.as_str(), detail)
     })
+}
+
+/// A reply's real usage after an estimate of the same message: Dify's web client reconnects to a dropped
+/// stream, and the real `message_end` arrives there after the dropped stream was charged as an estimate.
+/// The estimate is reversed and the real usage charged, so one charge remains. Only on an island (an
+/// enrolled device's charges are the server's to settle) and only when the real usage charges without a
+/// hold; otherwise it is a conflict for an admin, whose approval replaces the estimate.
+fn supersede_estimate(
+    tx: &Tx,
+    policy: &Policy,
+    account_id: i64,
+    app: &DifyApp,
+    event: &Event,
+    hash: &str,
+    key: &ClaimedKey,
+) -> Result<Option<Claimed>> {
+    if event.estimated || key.outcome != "charged" || sync::enrolled_server(tx)?.is_some() {
+        return Ok(None);
+    }
+    let Some(estimate) = key
+        .entry_id
+        .as_deref()
+        .map(|id| entries::get(tx, id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let reversed: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM entries WHERE reverses_id = ?1)")?
+        .query_row([&estimate.id], |row| row.get(0))?;
+    let was_estimate = estimate.usage.as_ref().is_some_and(|usage| usage.estimated);
+    let priced = match price(tx, app, event)? {
+        Ok(priced) if was_estimate && !reversed && !is_over_cap(policy, priced.micros) => priced,
+        _ => return Ok(None),
+    };
+    entries::post_reversal(
+        tx,
+        &estimate,
+        "relay",
+        "superseded by the reply's real usage",
+        None,
+    )?;
+    let entry_id = post_charge(tx, account_id, &priced, None, "relay")?;
+    tx.prepare_cached(
+        "UPDATE event_keys SET content_hash = ?3, amount_micros = ?4, entry_id = ?5
+         WHERE app_id = ?1 AND message_id = ?2",
+    )?
+    .execute(rusqlite::params![
+        app.id,
+        event.message_id,
+        hash,
+        priced.micros,
+        entry_id
+    ])?;
+    Ok(Some(Claimed {
+        outcome: Outcome::Charged,
+        micros: priced.micros,
+        entry_id: Some(entry_id),
+        held_id: None,
+        audit_id: None,
+        reason: Some(format!(
+            "the real usage replaces the estimate of {} credits",
+            micros_to_credits(-estimate.amount_micros)
+        )),
+        code: None,
+    }))
 }
 
 /// A known message arrived with other content: hold it once per distinct content, never charge it.

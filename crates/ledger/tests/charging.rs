@@ -419,18 +419,45 @@ fn a_reply_without_usage_is_charged_as_an_estimate() {
         result.amount_micros,
         expected_micros(usage.prompt_tokens, usage.completion_tokens)
     );
-    // The same report again is a duplicate; a real message_end for it later is a conflict, never a second charge.
+    // The same report again is a duplicate.
     assert_eq!(
         t.ledger.record_incomplete(PAGE, &payload).unwrap().outcome,
         Outcome::Duplicate
     );
+    // The real message_end arrives later (Dify's client reconnected to the dropped stream): the estimate
+    // is reversed and the real usage charged, one charge in all.
+    let balance = t.balance();
+    let real = t.ledger.record_frame(PAGE, &frame("m1", 40, 30)).unwrap();
+    assert_eq!(real.outcome, Outcome::Charged);
+    assert!(!real.estimated);
+    assert_eq!(
+        t.balance(),
+        balance + result.amount_micros - expected_micros(40, 30)
+    );
+    assert_eq!(
+        t.count("SELECT count(*) FROM entries WHERE kind = 'reversal'"),
+        1
+    );
+    assert_eq!(
+        t.ledger.dashboard(1).unwrap().today.credits_micros,
+        expected_micros(40, 30)
+    );
+    // It again is a duplicate; other usage still is a conflict, never a second charge.
     assert_eq!(
         t.ledger
             .record_frame(PAGE, &frame("m1", 40, 30))
             .unwrap()
             .outcome,
+        Outcome::Duplicate
+    );
+    assert_eq!(
+        t.ledger
+            .record_frame(PAGE, &frame("m1", 41, 30))
+            .unwrap()
+            .outcome,
         Outcome::Conflict
     );
+    assert!(t.ledger.verify().unwrap().ok);
     let empty = serde_json::json!({"message_id": "m2", "query": "", "answer": " "}).to_string();
     assert_eq!(
         t.ledger

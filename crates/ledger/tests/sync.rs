@@ -394,6 +394,35 @@ fn a_revoked_device_stops_charging_and_keeps_its_records() {
 }
 
 #[test]
+fn enrolled_the_real_usage_after_an_estimate_is_left_to_the_server() {
+    let mut t = enrolled();
+    t.ledger
+        .apply_push_answer(&answer(0, credits(500), credits(100), 0, vec![]))
+        .unwrap();
+    let report = serde_json::json!({
+        "message_id": "m-dropped",
+        "query": "What is our travel policy?",
+        "answer": "Book economy and keep receipts.",
+        "reason": "no_message_end",
+    });
+    let estimate = t
+        .ledger
+        .record_incomplete(PAGE, &report.to_string())
+        .unwrap();
+    assert_eq!(estimate.outcome, Outcome::Charged);
+    // The device's charges are the server's to settle: no local reversal, the real usage is held.
+    let real = t
+        .ledger
+        .record_frame(PAGE, &frame("m-dropped", 40, 30))
+        .unwrap();
+    assert_eq!(real.outcome, Outcome::Conflict);
+    assert_eq!(
+        t.count("SELECT count(*) FROM entries WHERE kind = 'reversal'"),
+        0
+    );
+}
+
+#[test]
 fn a_charge_another_device_made_first_is_reversed_locally_only() {
     let mut t = enrolled();
     t.ledger
