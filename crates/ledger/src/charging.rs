@@ -60,6 +60,8 @@ pub struct IncompleteReport {
     pub answer: String,
     /// `no_message_end` or `no_usage`.
     pub reason: Option<String>,
+    /// A workflow run's own count of its tokens (`workflow_finished.data.total_tokens`), when it gave one.
+    pub total_tokens: Option<u64>,
 }
 
 /// Why an event is held for an admin instead of charged.
@@ -147,7 +149,10 @@ pub(crate) fn parse_incomplete(
         .ok_or(EventError::MissingMessageId)?;
     let report: IncompleteReport = serde_json::from_value(serde_json::Value::Object(object))
         .map_err(|err| EventError::MalformedJson(err.to_string()))?;
-    if report.query.trim().is_empty() && report.answer.trim().is_empty() {
+    if report.total_tokens.is_none()
+        && report.query.trim().is_empty()
+        && report.answer.trim().is_empty()
+    {
         return Err(EventError::NothingToEstimate);
     }
     let limit = policy.max_tokens_per_event as u64;
@@ -164,11 +169,29 @@ pub(crate) fn parse_incomplete(
         }
         Ok(tokens)
     };
+    let (prompt_tokens, completion_tokens) = match report.total_tokens {
+        // The run's own total is charged; only its split is estimated, from the answer's text.
+        Some(total) if total > limit.saturating_mul(2) => {
+            return Err(EventError::AbsurdTokens {
+                field: "total_tokens",
+                value: total,
+                limit: limit.saturating_mul(2),
+            });
+        }
+        Some(total) => {
+            let completion = count("completion_tokens", &report.answer)?.min(total);
+            (total - completion, completion)
+        }
+        None => (
+            count("prompt_tokens", &report.query)?,
+            count("completion_tokens", &report.answer)?,
+        ),
+    };
     Ok(Event {
         message_id,
         conversation_id: report.conversation_id,
-        prompt_tokens: count("prompt_tokens", &report.query)?,
-        completion_tokens: count("completion_tokens", &report.answer)?,
+        prompt_tokens,
+        completion_tokens,
         dify_total_price: None,
         dify_currency: None,
         estimated: true,

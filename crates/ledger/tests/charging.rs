@@ -470,6 +470,51 @@ fn a_reply_without_usage_is_charged_as_an_estimate() {
 }
 
 #[test]
+fn a_workflow_run_is_charged_its_own_total_tokens() {
+    let mut t = ledger();
+    let report = IncompleteReport {
+        task_id: Some("wf-task".into()),
+        query: r#"{"topic":"spring"}"#.into(),
+        answer: "Spring sleep knows no dawn.".into(),
+        reason: Some("no_message_end".into()),
+        total_tokens: Some(1234),
+        ..IncompleteReport::default()
+    };
+    let result = t
+        .ledger
+        .record_incomplete(PAGE, &serde_json::to_string(&report).unwrap())
+        .unwrap();
+    assert_eq!(result.outcome, Outcome::Charged);
+    assert!(
+        result.estimated,
+        "the split between prompt and answer is estimated"
+    );
+    let usage = t.usage_of(&result);
+    assert_eq!(usage.prompt_tokens + usage.completion_tokens, 1234);
+    assert!((3..20).contains(&usage.completion_tokens), "{usage:?}");
+    assert_eq!(
+        result.amount_micros,
+        expected_micros(usage.prompt_tokens, usage.completion_tokens)
+    );
+    // A run with no text at all is still charged by its total; an absurd total is refused.
+    let silent =
+        serde_json::json!({"task_id": "wf-2", "query": "", "answer": "", "total_tokens": 99});
+    let silent = t
+        .ledger
+        .record_incomplete(PAGE, &silent.to_string())
+        .unwrap();
+    assert_eq!(t.usage_of(&silent).prompt_tokens, 99);
+    let absurd =
+        serde_json::json!({"task_id": "wf-3", "answer": "x", "total_tokens": 10_000_000_000u64});
+    let absurd = t
+        .ledger
+        .record_incomplete(PAGE, &absurd.to_string())
+        .unwrap();
+    assert_eq!(absurd.code.as_deref(), Some("absurd_tokens"));
+    assert!(t.ledger.verify().unwrap().ok);
+}
+
+#[test]
 fn reversals_mirror_once_and_adjustments_need_reasons() {
     let mut t = ledger();
     let charge = t.ledger.record_frame(PAGE, &frame("m1", 1000, 0)).unwrap();

@@ -193,10 +193,12 @@
 
   // Reads one copy of a streamed reply and reports it when it ends. Never throws, never rejects.
   async function trackReply(stream, endpoint, queryPromise, report) {
-    const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', sawMessageEnd: false };
+    // totalTokens: a workflow run's own count (workflow_finished), which Rust charges when no usage comes.
+    const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', sawMessageEnd: false, totalTokens: null };
 
     function reportIncomplete(reason) {
       const snapshot = { message_id: reply.message_id, conversation_id: reply.conversation_id, task_id: reply.task_id, answer: reply.answer };
+      if (reply.totalTokens !== null) snapshot.total_tokens = reply.totalTokens;
       queryPromise.then((query) => report('report_incomplete', { report: { ...snapshot, endpoint, query, reason } }));
     }
 
@@ -222,6 +224,11 @@
         case 'text_chunk':
           appendText(frame.data && frame.data.text);
           break;
+        case 'workflow_finished': {
+          const total = frame.data && frame.data.total_tokens;
+          if (Number.isSafeInteger(total) && total >= 0) reply.totalTokens = total;
+          break;
+        }
         case 'message_end': {
           reply.sawMessageEnd = true;
           const usage = frame.metadata && frame.metadata.usage;
@@ -248,7 +255,7 @@
     }
     try {
       parser.end();
-      if (!reply.sawMessageEnd && reply.answer) reportIncomplete('no_message_end');
+      if (!reply.sawMessageEnd && (reply.answer || reply.totalTokens !== null)) reportIncomplete('no_message_end');
     } catch (err) {
       debug('cannot finish reply', err);
     }

@@ -217,10 +217,18 @@ describe('streaming replies', () => {
           endpoint: 'workflows/run',
           query: '{"topic":"春天"}',
           answer: '春眠不觉晓，处处闻啼鸟。',
+          total_tokens: 57,
           reason: 'no_message_end',
         },
       },
     ]);
+  });
+
+  it('reports a workflow run that streamed no text by its total tokens', async () => {
+    const finished = { event: 'workflow_finished', task_id: 't-wf', workflow_run_id: 'run-1', data: { id: 'run-1', status: 'succeeded', outputs: { result: 42 }, total_tokens: 1234 } };
+    const env = setup({ fetch: async () => sseResponse(encode(`data: ${JSON.stringify(finished)}\n\n`)) });
+    await send(env, `${ORIGIN}/api/workflows/run`, post(JSON.stringify({ inputs: {}, response_mode: 'streaming' })));
+    expect(env.calls('report_incomplete').map(({ report }) => [report.task_id, report.total_tokens, report.answer])).toEqual([['t-wf', 1234, '']]);
   });
 
   it('reports nothing for an immediate error frame', async () => {
