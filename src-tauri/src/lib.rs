@@ -203,6 +203,7 @@ fn launch(args: Args) -> Result<(), String> {
             if mode == Mode::Org {
                 sync::start(app.handle());
             }
+            relay::drain_outbox(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!())

@@ -19,6 +19,7 @@ pub mod frame;
 pub mod guards;
 pub mod held;
 pub mod money;
+pub mod outbox;
 pub mod pricing;
 mod seed;
 pub mod stats;

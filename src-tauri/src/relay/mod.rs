@@ -6,14 +6,18 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::CapabilityBuilder;
 use tauri::{AppHandle, Manager, Runtime, State, Webview};
-use tokendesk_ledger::ChargeResult;
 use tokendesk_ledger::guards::WhenUnchecked;
 use tokendesk_ledger::money::micros_to_credits;
+use tokendesk_ledger::outbox::{Outbox, PendingReport, ReportKind};
+use tokendesk_ledger::{ChargeResult, Ledger};
 
 use crate::commands::{announce, update_monitor};
 use crate::error::{ShellError, ShellResult};
 use crate::language::Language;
 use crate::state::{SendCheck, Shell, integration_on};
+
+/// How often the outbox is looked at for reports the ledger could not take at once.
+const OUTBOX_DRAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Injected before any page script on every navigation of the chat window.
 pub const SCRIPT: &str = include_str!("relay.js");
@@ -64,9 +68,60 @@ pub async fn report_usage<R: Runtime>(
     frame: String,
 ) -> ShellResult<ChargeResult> {
     let page = page_url(&webview)?;
-    let result = shell.ledger(|ledger| ledger.record_frame(&page, &frame))?;
+    let result = commit_or_keep(
+        &shell,
+        ReportKind::Usage,
+        page,
+        frame,
+        |ledger, page, frame| ledger.record_frame(page, frame),
+    )?;
     announce(&app, &shell, &result)?;
     Ok(result)
+}
+
+/// Commits a report, or, when the ledger cannot take it now (busy past its timeout, a failed write),
+/// keeps it in the outbox on disk for [`drain_outbox`] and still answers the error: the relay sends it
+/// again, and whichever arrives first is charged, the other answered `duplicate`.
+fn commit_or_keep(
+    shell: &Shell,
+    kind: ReportKind,
+    page_url: String,
+    payload: String,
+    record: impl FnOnce(&mut Ledger, &str, &str) -> tokendesk_ledger::Result<ChargeResult>,
+) -> ShellResult<ChargeResult> {
+    let committed = shell.ledger(|ledger| record(ledger, &page_url, &payload));
+    if committed.is_err() {
+        let report = PendingReport {
+            kind,
+            page_url,
+            payload,
+        };
+        Outbox::in_dir(&shell.data_dir).push(&report)?;
+    }
+    committed
+}
+
+/// Commits what the outbox keeps, now and every few seconds while anything waits, and tells the windows
+/// of each charge as the relay's own reports do.
+pub fn drain_outbox<R: Runtime>(app: &AppHandle<R>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let shell = app.state::<Shell>();
+            let outbox = Outbox::in_dir(&shell.data_dir);
+            if !outbox.is_empty() {
+                match shell.ledger(|ledger| outbox.drain(ledger)) {
+                    Ok(drained) => {
+                        for result in &drained.results {
+                            let _ = announce(&app, &shell, result);
+                        }
+                    }
+                    Err(error) => eprintln!("tokendesk-desktop: outbox: {error}"),
+                }
+            }
+            tokio::time::sleep(OUTBOX_DRAIN_EVERY).await;
+        }
+    });
 }
 
 #[tauri::command]
@@ -77,7 +132,13 @@ pub async fn report_incomplete<R: Runtime>(
     report: serde_json::Value,
 ) -> ShellResult<ChargeResult> {
     let page = page_url(&webview)?;
-    let result = shell.ledger(|ledger| ledger.record_incomplete(&page, &report.to_string()))?;
+    let result = commit_or_keep(
+        &shell,
+        ReportKind::Incomplete,
+        page,
+        report.to_string(),
+        |ledger, page, report| ledger.record_incomplete(page, report),
+    )?;
     announce(&app, &shell, &result)?;
     Ok(result)
 }
