@@ -61,6 +61,7 @@ fn integration_forced_off() -> bool {
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .manage(windows::MenuState::<R>::default())
+        .manage(relay::SendBindings::default())
         .invoke_handler(tauri::generate_handler![
             relay::report_usage,
             relay::report_incomplete,

@@ -11,6 +11,10 @@ use tokendesk_ledger::money::micros_to_credits;
 use tokendesk_ledger::outbox::{Outbox, PendingReport, ReportKind};
 use tokendesk_ledger::{ChargeResult, Ledger};
 
+mod sends;
+
+pub use sends::SendBindings;
+
 use crate::commands::{announce, update_monitor};
 use crate::error::{ShellError, ShellResult};
 use crate::language::Language;
@@ -53,6 +57,19 @@ pub fn allow_origins<R: Runtime>(
     app.add_capability(capability)
 }
 
+/// The page a reply is billed to: the one its send was let through from, else the webview's URL now (a
+/// reconnect, which passes no gate, or a report from an older page).
+fn billed_page<R: Runtime>(
+    webview: &Webview<R>,
+    sends: &SendBindings,
+    send_id: Option<&str>,
+) -> ShellResult<String> {
+    match send_id.and_then(|id| sends.page_of(id)) {
+        Some(page) => Ok(page),
+        None => page_url(webview),
+    }
+}
+
 fn page_url<R: Runtime>(webview: &Webview<R>) -> ShellResult<String> {
     webview
         .url()
@@ -65,9 +82,11 @@ pub async fn report_usage<R: Runtime>(
     app: AppHandle<R>,
     webview: Webview<R>,
     shell: State<'_, Shell>,
+    sends: State<'_, SendBindings>,
     frame: String,
+    send_id: Option<String>,
 ) -> ShellResult<ChargeResult> {
-    let page = page_url(&webview)?;
+    let page = billed_page(&webview, &sends, send_id.as_deref())?;
     let result = commit_or_keep(
         &shell,
         ReportKind::Usage,
@@ -129,9 +148,11 @@ pub async fn report_incomplete<R: Runtime>(
     app: AppHandle<R>,
     webview: Webview<R>,
     shell: State<'_, Shell>,
+    sends: State<'_, SendBindings>,
     report: serde_json::Value,
+    send_id: Option<String>,
 ) -> ShellResult<ChargeResult> {
-    let page = page_url(&webview)?;
+    let page = billed_page(&webview, &sends, send_id.as_deref())?;
     let result = commit_or_keep(
         &shell,
         ReportKind::Incomplete,
@@ -175,6 +196,8 @@ pub struct SendAnswer {
     message: Option<String>,
     /// What the relay does with the next send it cannot check.
     when_unchecked: WhenUnchecked,
+    /// A send let through: its reply's reports name it and are billed to this page's app.
+    send_id: Option<String>,
 }
 
 /// The pre-send gate. A refusal comes with a status and a message Dify shows as its own error toast.
@@ -184,6 +207,7 @@ pub async fn check_send<R: Runtime>(
     app: AppHandle<R>,
     webview: Webview<R>,
     shell: State<'_, Shell>,
+    sends: State<'_, SendBindings>,
     endpoint: String,
 ) -> ShellResult<SendAnswer> {
     let page = page_url(&webview)?;
@@ -204,6 +228,7 @@ pub async fn check_send<R: Runtime>(
                 code: None,
                 message: None,
                 when_unchecked,
+                send_id: Some(sends.bind(page)),
             },
             Some(code) => refusal(
                 shell.language(),
@@ -284,6 +309,7 @@ fn refusal(
         code: Some(code.into()),
         message: Some(message),
         when_unchecked,
+        send_id: None,
     }
 }
 

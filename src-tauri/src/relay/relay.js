@@ -192,14 +192,16 @@
   }
 
   // Reads one copy of a streamed reply and reports it when it ends. Never throws, never rejects.
-  async function trackReply(stream, endpoint, queryPromise, report) {
+  // sendId: the send the gate let through, which Rust bills the reply to (null: a reconnect, no gate).
+  async function trackReply(stream, endpoint, queryPromise, report, sendId) {
+    const bound = (args) => (sendId ? { ...args, sendId } : args);
     // totalTokens: a workflow run's own count (workflow_finished), which Rust charges when no usage comes.
     const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', sawMessageEnd: false, totalTokens: null };
 
     function reportIncomplete(reason) {
       const snapshot = { message_id: reply.message_id, conversation_id: reply.conversation_id, task_id: reply.task_id, answer: reply.answer };
       if (reply.totalTokens !== null) snapshot.total_tokens = reply.totalTokens;
-      queryPromise.then((query) => report('report_incomplete', { report: { ...snapshot, endpoint, query, reason } }));
+      queryPromise.then((query) => report('report_incomplete', bound({ report: { ...snapshot, endpoint, query, reason } })));
     }
 
     function appendText(piece) {
@@ -234,7 +236,7 @@
           const usage = frame.metadata && frame.metadata.usage;
           // Rust gets the frame as received (or, past its size limit, what pricing reads of it) and parses
           // and validates it itself.
-          if (usage !== null && typeof usage === 'object') report('report_usage', { frame: pricedPart(frame, jsonText) });
+          if (usage !== null && typeof usage === 'object') report('report_usage', bound({ frame: pricedPart(frame, jsonText) }));
           else reportIncomplete('no_usage');
           break;
         }
@@ -383,25 +385,28 @@
         }
       }
 
-      // The pre-send gate: null to send, or the refusal the page gets instead. Only an answer that says
-      // "allowed" lets a send through as checked; a send the gate could not check is refused, or, where
-      // the policy allows it, let through and reported.
+      // The pre-send gate: { sendId } to send (the send Rust bound to this page, if it answered), or
+      // { refusal } for the page instead. Only an answer that says "allowed" lets a send through as
+      // checked; a send the gate could not check is refused, or, where the policy allows it, let through
+      // and reported.
       async function gate(endpoint) {
         let verdict;
         let allowed;
+        let sendId = null;
         try {
           verdict = await withTimeout(call('check_send', { endpoint }), CHECK_SEND_TIMEOUT_MS);
           allowed = verdict && verdict !== TIMED_OUT ? verdict.allowed : undefined;
+          if (allowed === true && typeof verdict.send_id === 'string') sendId = verdict.send_id;
         } catch (err) {
           debug('pre-send gate failed', err);
         }
-        if (allowed === true) return null;
-        if (allowed === false) return refusalResponse(verdict, text);
+        if (allowed === true) return { sendId };
+        if (allowed === false) return { refusal: refusalResponse(verdict, text) };
         if (whenUnchecked === 'allow') {
           report('report_unchecked_send', { endpoint, reason: verdict === TIMED_OUT ? 'no_answer' : 'failed' });
-          return null;
+          return { sendId };
         }
-        return refusalResponse({ status: 503, code: 'send_unchecked', message: text.unchecked }, text);
+        return { refusal: refusalResponse({ status: 503, code: 'send_unchecked', message: text.unchecked }, text) };
       }
 
       async function fetchStream(thisArg, args, route) {
@@ -411,16 +416,14 @@
         } catch (err) {
           debug('cannot read the query', err);
         }
-        if (route.gated) {
-          const refused = await gate(route.endpoint);
-          if (refused) return refused;
-        }
+        const { refusal, sendId } = route.gated ? await gate(route.endpoint) : { sendId: null };
+        if (refusal) return refusal;
         const response = await originalFetch.apply(thisArg, args);
         try {
           if (response && response.ok && response.body) {
             // clone() tees the body: the page keeps the original Response (same object, byte-identical
             // stream, url and type intact) and the relay reads the copy in the background.
-            trackReply(response.clone().body, route.endpoint, query, report);
+            trackReply(response.clone().body, route.endpoint, query, report, sendId);
           }
         } catch (err) {
           debug('cannot copy reply stream', err);

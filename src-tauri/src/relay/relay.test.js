@@ -369,6 +369,25 @@ describe('pre-send gate', () => {
     expect(env.calls('report_unchecked_send')).toEqual([{ endpoint: 'chat-messages', reason: 'failed' }]);
   });
 
+  it('names the send Rust let through in each report of its reply, whatever the page does meanwhile', async () => {
+    const bytes = fixture('duplicate-message-end.sse');
+    const env = setup({
+      fetch: async () => sseResponse(bytes),
+      invoke: async (cmd) => (cmd === 'check_send' ? { allowed: true, send_id: 'send-1', when_unchecked: 'block' } : defaultReply(cmd)),
+    });
+    await send(env, CHAT_URL, post(chatBody('hi')));
+    expect(env.calls('report_usage')).toEqual(messageEndsOf(bytes).map((frame) => ({ frame, sendId: 'send-1' })));
+  });
+
+  it('names the send in the report of a reply without usage too', async () => {
+    const env = setup({
+      fetch: async () => sseResponse(fixture('no-message-end.sse')),
+      invoke: async (cmd) => (cmd === 'check_send' ? { allowed: true, send_id: 'send-2' } : defaultReply(cmd)),
+    });
+    await send(env, CHAT_URL, post(chatBody('hi')));
+    expect(env.calls('report_incomplete').map((args) => args.sendId)).toEqual(['send-2']);
+  });
+
   it.each(UNCHECKABLE)('refuses the send when check_send %s and the policy blocks it', async (_, checkSend) => {
     const env = setup({ language: 'zh-CN', invoke: withPolicy('block', checkSend) });
     await settle();

@@ -1,10 +1,11 @@
 //! The real app, end to end: Dify page → relay → Rust → ledger → dashboard.
 //! One WebDriver session at a time: run with `--test-threads 1`.
 
-use dify_sim::SimConfig;
+use dify_sim::{AppKind, SimConfig};
 use serde_json::json;
 use tokendesk_e2e::{DesktopApp, Outcome, Setup, eventually, quick_sim};
-use tokendesk_ledger::money::MICROS_PER_CREDIT;
+use tokendesk_ledger::apps::AppBinding;
+use tokendesk_ledger::money::{MICROS_PER_CREDIT, Price, parse_price};
 
 /// 1200 prompt + 300 completion tokens on gpt-4o-mini (0.00015 / 0.0006 USD per 1K) at 10000 credits/USD.
 const REPLY_MICROS: i64 = 3_600_000;
@@ -96,6 +97,60 @@ async fn two_replies_sent_back_to_back_are_two_charges() -> Outcome {
             .iter()
             .all(|charge| charge.amount_micros == -REPLY_MICROS)
     );
+    app.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_is_billed_to_the_app_it_was_sent_from_though_the_page_moved_on() -> Outcome {
+    let app = DesktopApp::launch(Setup {
+        // Frames a little apart, so the page moves while the reply still streams.
+        sim: SimConfig {
+            frame_delay_ms: 40,
+            ..quick_sim()
+        },
+        prepare: Box::new(|ledger, sim| {
+            let price = Price {
+                input_per_1k: parse_price("0.000001")?,
+                output_per_1k: parse_price("0.000001")?,
+            };
+            ledger.set_model("cheap-model", price, "admin", "a cheaper app")?;
+            let cheap = sim.share_url(AppKind::Chat, "cheap");
+            ledger.add_app(
+                "Cheap",
+                &cheap,
+                &AppBinding::Model("cheap-model".into()),
+                false,
+            )?;
+            Ok(())
+        }),
+        ..Setup::default()
+    })
+    .await?;
+    app.to_chat().await?;
+    // The page sends, then moves itself to the cheaper app's path before the reply ends.
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        (async () => {
+            const body = { inputs: {}, query: 'moving on', conversation_id: '', response_mode: 'streaming', files: [] };
+            const response = await fetch('/api/chat-messages', {
+                method: 'POST',
+                headers: { 'Content-Type': 'application/json' },
+                body: JSON.stringify(body),
+            });
+            history.pushState({}, '', '/chat/cheap');
+            await response.text();
+            done(location.pathname);
+        })().catch((error) => done(String(error)));
+    "#;
+    let moved_to = app.client.execute_async(script, vec![]).await?;
+    assert_eq!(moved_to, json!("/chat/cheap"));
+    let charges = app.charged(1).await?;
+    let usage = charges[0].usage.as_ref().expect("a charge's usage");
+    assert_eq!(
+        usage.app_name, "E2E",
+        "billed to the app the send was let through from"
+    );
+    assert_eq!(charges[0].amount_micros, -REPLY_MICROS);
     app.finish().await
 }
 
