@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "report_model_call",
     "check_send",
     "report_unchecked_send",
+    "report_send_failed",
     "relay_status",
     // Local windows: reads.
     "dashboard",

@@ -68,6 +68,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
             relay::report_model_call,
             relay::check_send,
             relay::report_unchecked_send,
+            relay::report_send_failed,
             relay::relay_status,
             commands::staff::dashboard,
             commands::staff::history,
@@ -204,7 +205,7 @@ fn launch(args: Args) -> Result<(), String> {
             if mode == Mode::Org {
                 sync::start(app.handle());
             }
-            relay::drain_outbox(app.handle());
+            relay::settle_in_background(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!())

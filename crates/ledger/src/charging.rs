@@ -58,7 +58,7 @@ pub struct IncompleteReport {
     pub endpoint: Option<String>,
     pub query: String,
     pub answer: String,
-    /// `no_message_end` or `no_usage`.
+    /// `no_message_end`, `no_usage`, or `unreported` (a send let through that no report named in time).
     pub reason: Option<String>,
     /// A workflow run's own count of its tokens (`workflow_finished.data.total_tokens`), when it gave one.
     pub total_tokens: Option<u64>,

@@ -20,8 +20,16 @@ use crate::error::{ShellError, ShellResult};
 use crate::language::Language;
 use crate::state::{SendCheck, Shell, integration_on};
 
-/// How often the outbox is looked at for reports the ledger could not take at once.
-const OUTBOX_DRAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the outbox and the sends let through are looked at.
+const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// A send let through that no report has named after this is charged as an estimate. Longer than any reply
+/// can stream: Dify stops a run after 20 minutes by default (`WORKFLOW_MAX_EXECUTION_TIME`), so a real report
+/// never follows the estimate.
+const UNREPORTED_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+/// Seconds to wait for a send's report instead of [`UNREPORTED_AFTER`].
+const UNREPORTED_AFTER_VARIABLE: &str = "TOKENDESK_UNREPORTED_AFTER_SECONDS";
+/// More of a query than an estimate could use (the token limit refuses it anyway).
+const MAX_KEPT_QUERY_BYTES: usize = 256 * 1024;
 
 /// Injected before any page script on every navigation of the chat window.
 pub const SCRIPT: &str = include_str!("relay.js");
@@ -33,6 +41,7 @@ pub const PERMISSIONS: &[&str] = &[
     "allow-report-model-call",
     "allow-check-send",
     "allow-report-unchecked-send",
+    "allow-report-send-failed",
     "allow-relay-status",
 ];
 
@@ -99,7 +108,7 @@ pub async fn report_usage<R: Runtime>(
 }
 
 /// Commits a report, or, when the ledger cannot take it now (busy past its timeout, a failed write),
-/// keeps it in the outbox on disk for [`drain_outbox`] and still answers the error: the relay sends it
+/// keeps it in the outbox on disk for [`settle_in_background`] and still answers the error: the relay sends it
 /// again, and whichever arrives first is charged, the other answered `duplicate`.
 fn commit_or_keep(
     shell: &Shell,
@@ -120,10 +129,15 @@ fn commit_or_keep(
     committed
 }
 
-/// Commits what the outbox keeps, now and every few seconds while anything waits, and tells the windows
-/// of each charge as the relay's own reports do.
-pub fn drain_outbox<R: Runtime>(app: &AppHandle<R>) {
+/// Every few seconds: commits what the outbox keeps, and charges each send that no report named within
+/// [`UNREPORTED_AFTER`] (or `TOKENDESK_UNREPORTED_AFTER_SECONDS`) as an estimate from its query. Tells the windows of each charge as the relay's own
+/// reports do.
+pub fn settle_in_background<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
+    let unreported_after = std::env::var(UNREPORTED_AFTER_VARIABLE)
+        .ok()
+        .and_then(|seconds| seconds.trim().parse().ok())
+        .map_or(UNREPORTED_AFTER, std::time::Duration::from_secs);
     tauri::async_runtime::spawn(async move {
         loop {
             let shell = app.state::<Shell>();
@@ -138,9 +152,53 @@ pub fn drain_outbox<R: Runtime>(app: &AppHandle<R>) {
                     Err(error) => eprintln!("tokendesk-desktop: outbox: {error}"),
                 }
             }
-            tokio::time::sleep(OUTBOX_DRAIN_EVERY).await;
+            for send in app.state::<SendBindings>().overdue(unreported_after) {
+                let report = serde_json::json!({
+                    "message_id": format!("send:{}", send.send_id),
+                    "query": send.query,
+                    "answer": "",
+                    "reason": "unreported",
+                });
+                let charged = commit_or_keep(
+                    &shell,
+                    ReportKind::Incomplete,
+                    send.page_url,
+                    report.to_string(),
+                    |ledger, page, report| ledger.record_incomplete(page, report),
+                );
+                match charged {
+                    Ok(result) => {
+                        let _ = announce(&app, &shell, &result);
+                    }
+                    Err(error) => eprintln!("tokendesk-desktop: unreported send: {error}"),
+                }
+            }
+            tokio::time::sleep(SETTLE_EVERY).await;
         }
     });
+}
+
+/// The query kept with a send for its estimate, cut to what an estimate could use.
+fn kept_query(query: Option<String>) -> String {
+    let mut query = query.unwrap_or_default();
+    if query.len() > MAX_KEPT_QUERY_BYTES {
+        let mut end = MAX_KEPT_QUERY_BYTES;
+        while !query.is_char_boundary(end) {
+            end -= 1;
+        }
+        query.truncate(end);
+    }
+    query
+}
+
+/// Dify answered a send the gate let through with no reply (an error, or nothing): it spent nothing.
+#[tauri::command]
+pub async fn report_send_failed(
+    sends: State<'_, SendBindings>,
+    send_id: String,
+) -> ShellResult<()> {
+    sends.failed(&send_id);
+    Ok(())
 }
 
 #[tauri::command]
@@ -209,6 +267,7 @@ pub async fn check_send<R: Runtime>(
     shell: State<'_, Shell>,
     sends: State<'_, SendBindings>,
     endpoint: String,
+    query: Option<String>,
 ) -> ShellResult<SendAnswer> {
     let page = page_url(&webview)?;
     let (decision, when_unchecked) =
@@ -228,7 +287,7 @@ pub async fn check_send<R: Runtime>(
                 code: None,
                 message: None,
                 when_unchecked,
-                send_id: Some(sends.bind(page)),
+                send_id: Some(sends.bind(page, kept_query(query))),
             },
             Some(code) => refusal(
                 shell.language(),

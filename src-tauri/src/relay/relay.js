@@ -389,12 +389,14 @@
       // { refusal } for the page instead. Only an answer that says "allowed" lets a send through as
       // checked; a send the gate could not check is refused, or, where the policy allows it, let through
       // and reported.
-      async function gate(endpoint) {
+      // The query goes with the question: a send that is never reported is charged as its estimate.
+      async function gate(endpoint, queryPromise) {
         let verdict;
         let allowed;
         let sendId = null;
         try {
-          verdict = await withTimeout(call('check_send', { endpoint }), CHECK_SEND_TIMEOUT_MS);
+          const asked = queryPromise.then((query) => call('check_send', { endpoint, query }));
+          verdict = await withTimeout(asked, CHECK_SEND_TIMEOUT_MS);
           allowed = verdict && verdict !== TIMED_OUT ? verdict.allowed : undefined;
           if (allowed === true && typeof verdict.send_id === 'string') sendId = verdict.send_id;
         } catch (err) {
@@ -416,14 +418,24 @@
         } catch (err) {
           debug('cannot read the query', err);
         }
-        const { refusal, sendId } = route.gated ? await gate(route.endpoint) : { sendId: null };
+        const { refusal, sendId } = route.gated ? await gate(route.endpoint, query) : { sendId: null };
         if (refusal) return refusal;
-        const response = await originalFetch.apply(thisArg, args);
+        // A send Dify never answered with a reply spent nothing: Rust stops waiting for its report.
+        const failed = () => sendId && report('report_send_failed', { sendId });
+        let response;
+        try {
+          response = await originalFetch.apply(thisArg, args);
+        } catch (err) {
+          failed();
+          throw err;
+        }
         try {
           if (response && response.ok && response.body) {
             // clone() tees the body: the page keeps the original Response (same object, byte-identical
             // stream, url and type intact) and the relay reads the copy in the background.
             trackReply(response.clone().body, route.endpoint, query, report, sendId);
+          } else {
+            failed();
           }
         } catch (err) {
           debug('cannot copy reply stream', err);

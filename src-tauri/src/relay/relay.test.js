@@ -207,7 +207,7 @@ describe('streaming replies', () => {
   it('reports a workflow run from its text_chunk frames', async () => {
     const env = setup({ fetch: async () => sseResponse(fixture('workflow.sse')) });
     await send(env, `${ORIGIN}/api/workflows/run`, post(JSON.stringify({ inputs: { topic: '春天' }, response_mode: 'streaming', files: [] })));
-    expect(env.calls('check_send')).toEqual([{ endpoint: 'workflows/run' }]);
+    expect(env.calls('check_send')).toEqual([{ endpoint: 'workflows/run', query: '{"topic":"春天"}' }]);
     expect(env.calls('report_incomplete')).toEqual([
       {
         report: {
@@ -312,7 +312,7 @@ describe('pre-send gate', () => {
     const verdict = { allowed: false, status: 402, code: 'insufficient_credits', message: '积分不足，请联系管理员充值。' };
     const env = setup({ invoke: async (cmd) => (cmd === 'check_send' ? verdict : defaultReply(cmd)) });
     const response = await env.win.fetch(`${ORIGIN}${path}`, post(chatBody('hi')));
-    expect(env.calls('check_send')).toEqual([{ endpoint }]);
+    expect(env.calls('check_send')).toEqual([{ endpoint, query: 'hi' }]);
     expect(env.originalFetch).not.toHaveBeenCalled();
     expect(response.status).toBe(402);
     expect(response.headers.get('Content-Type')).toBe('application/json');
@@ -377,6 +377,19 @@ describe('pre-send gate', () => {
     });
     await send(env, CHAT_URL, post(chatBody('hi')));
     expect(env.calls('report_usage')).toEqual(messageEndsOf(bytes).map((frame) => ({ frame, sendId: 'send-1' })));
+  });
+
+  it.each([
+    ['answers an error', async () => new Response('{"code":"provider_quota_exceeded"}', { status: 400 })],
+    ['fails to connect', async () => {
+      throw new TypeError('Load failed');
+    }],
+  ])('tells Rust a let-through send spent nothing when Dify %s', async (_, fetch) => {
+    const env = setup({ fetch, invoke: async (cmd) => (cmd === 'check_send' ? { allowed: true, send_id: 'send-3' } : defaultReply(cmd)) });
+    await env.win.fetch(CHAT_URL, post(chatBody('hi'))).catch(() => {});
+    await settle();
+    expect(env.calls('report_send_failed')).toEqual([{ sendId: 'send-3' }]);
+    expect(env.calls('report_usage')).toEqual([]);
   });
 
   it('names the send in the report of a reply without usage too', async () => {

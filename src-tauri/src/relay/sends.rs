@@ -1,6 +1,8 @@
 //! Sends the gate let through, each bound to the page it was let through from. The reply's reports name
 //! their send, and are billed to that page's app whatever the page's URL is when the reply ends: a
-//! `history.pushState` to another app's path between the send and its report cannot move the bill.
+//! `history.pushState` to another app's path between the send and its report cannot move the bill. A send
+//! never reported (the page removed the relay's hooks, navigated away mid-reply, or crashed) is handed out
+//! once as overdue, to be charged as an estimate from its query.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,12 +20,23 @@ pub struct SendBindings {
 
 struct Bound {
     page_url: String,
+    query: String,
     at: Instant,
+    /// A report named it, or the relay said Dify never answered with a reply.
+    settled: bool,
+}
+
+/// A send no report named in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overdue {
+    pub send_id: String,
+    pub page_url: String,
+    pub query: String,
 }
 
 impl SendBindings {
-    /// Binds a new send to `page_url` and names it.
-    pub fn bind(&self, page_url: String) -> String {
+    /// Binds a new send to `page_url`, with its query, and names it.
+    pub fn bind(&self, page_url: String, query: String) -> String {
         let id = uuid::Uuid::new_v4().to_string();
         let now = Instant::now();
         let mut sends = self.lock();
@@ -36,14 +49,50 @@ impl SendBindings {
         {
             sends.remove(&oldest);
         }
-        sends.insert(id.clone(), Bound { page_url, at: now });
+        sends.insert(
+            id.clone(),
+            Bound {
+                page_url,
+                query,
+                at: now,
+                settled: false,
+            },
+        );
         id
     }
 
     /// The page a send was let through from, for each of its reply's reports (a reply may report twice:
     /// a repeated `message_end` is Rust's to answer as a duplicate, of the same app).
     pub fn page_of(&self, send_id: &str) -> Option<String> {
-        self.lock().get(send_id).map(|bound| bound.page_url.clone())
+        let mut sends = self.lock();
+        let bound = sends.get_mut(send_id)?;
+        bound.settled = true;
+        Some(bound.page_url.clone())
+    }
+
+    /// Dify answered the send with no reply (an error, or no answer at all): nothing to charge.
+    pub fn failed(&self, send_id: &str) {
+        if let Some(bound) = self.lock().get_mut(send_id) {
+            bound.settled = true;
+        }
+    }
+
+    /// The sends let through more than `after` ago that nothing has named since, each handed out once.
+    pub fn overdue(&self, after: Duration) -> Vec<Overdue> {
+        let now = Instant::now();
+        let mut sends = self.lock();
+        sends
+            .iter_mut()
+            .filter(|(_, bound)| !bound.settled && now.duration_since(bound.at) >= after)
+            .map(|(id, bound)| {
+                bound.settled = true;
+                Overdue {
+                    send_id: id.clone(),
+                    page_url: bound.page_url.clone(),
+                    query: bound.query.clone(),
+                }
+            })
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bound>> {
@@ -55,32 +104,52 @@ impl SendBindings {
 
 #[cfg(test)]
 mod tests {
-    use super::SendBindings;
+    use super::{Overdue, SendBindings};
+    use std::time::Duration;
+
+    const EXPENSIVE: &str = "https://dify.example.com/chat/expensive";
 
     #[test]
     fn a_send_keeps_the_page_it_was_let_through_from() {
         let sends = SendBindings::default();
-        let first = sends.bind("https://dify.example.com/chat/expensive".into());
-        let second = sends.bind("https://dify.example.com/chat/cheap".into());
+        let first = sends.bind(EXPENSIVE.into(), "hi".into());
+        let second = sends.bind("https://dify.example.com/chat/cheap".into(), "yo".into());
         assert_ne!(first, second);
         for _ in 0..2 {
-            assert_eq!(
-                sends.page_of(&first).as_deref(),
-                Some("https://dify.example.com/chat/expensive")
-            );
+            assert_eq!(sends.page_of(&first).as_deref(), Some(EXPENSIVE));
         }
         assert_eq!(sends.page_of("made-up").as_deref(), None);
     }
 
     #[test]
+    fn a_send_nothing_named_is_overdue_once() {
+        let sends = SendBindings::default();
+        let reported = sends.bind(EXPENSIVE.into(), "reported".into());
+        let failed = sends.bind(EXPENSIVE.into(), "failed".into());
+        let silent = sends.bind(EXPENSIVE.into(), "silent".into());
+        assert!(sends.overdue(Duration::from_secs(60)).is_empty(), "not yet");
+        sends.page_of(&reported);
+        sends.failed(&failed);
+        assert_eq!(
+            sends.overdue(Duration::ZERO),
+            [Overdue {
+                send_id: silent,
+                page_url: EXPENSIVE.into(),
+                query: "silent".into(),
+            }]
+        );
+        assert!(sends.overdue(Duration::ZERO).is_empty(), "handed out once");
+    }
+
+    #[test]
     fn the_oldest_binding_gives_way_past_the_limit() {
         let sends = SendBindings::default();
-        let first = sends.bind("https://dify.example.com/chat/a".into());
+        let first = sends.bind("https://dify.example.com/chat/a".into(), String::new());
         for _ in 1..super::MOST_KEPT {
-            sends.bind("https://dify.example.com/chat/b".into());
+            sends.bind("https://dify.example.com/chat/b".into(), String::new());
         }
         assert!(sends.page_of(&first).is_some());
-        sends.bind("https://dify.example.com/chat/c".into());
+        sends.bind("https://dify.example.com/chat/c".into(), String::new());
         assert!(sends.page_of(&first).is_none());
     }
 }

@@ -116,6 +116,8 @@ pub struct Setup {
     pub server_url: Option<String>,
     /// The app to run: [`app_binary`], unless a test runs another build of it (the installed package's).
     pub binary: PathBuf,
+    /// More environment for the app, e.g. a shorter wait for a send's report.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Default for Setup {
@@ -127,6 +129,7 @@ impl Default for Setup {
             first_run: false,
             server_url: None,
             binary: app_binary(),
+            env: Vec::new(),
         }
     }
 }
@@ -199,6 +202,7 @@ impl DesktopApp {
             ),
         )?;
         driver.env("XDG_CONFIG_HOME", &config_home);
+        driver.envs(setup.env.iter().map(|(name, value)| (name, value)));
         if let Some(lang) = &setup.lang {
             // The app inherits the driver's environment: WebKit and the shell both read the locale from it.
             driver

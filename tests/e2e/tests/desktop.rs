@@ -155,6 +155,52 @@ async fn a_reply_is_billed_to_the_app_it_was_sent_from_though_the_page_moved_on(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_send_whose_window_closed_mid_reply_still_leaves_a_charge() -> Outcome {
+    let app = DesktopApp::launch(Setup {
+        env: vec![("TOKENDESK_UNREPORTED_AFTER_SECONDS", "2".into())],
+        // Frames a little apart, so the window is gone while the reply still streams.
+        sim: SimConfig {
+            frame_delay_ms: 40,
+            ..quick_sim()
+        },
+        ..Setup::default()
+    })
+    .await?;
+    app.to_chat().await?;
+    // The send passes the gate; then the chat window is closed before the reply ends, its relay with it.
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        (async () => {
+            const body = { inputs: {}, query: 'Tell me everything about our travel policy.', conversation_id: '', response_mode: 'streaming', files: [] };
+            await fetch('/api/chat-messages', {
+                method: 'POST',
+                headers: { 'Content-Type': 'application/json' },
+                body: JSON.stringify(body),
+            });
+            done('sent');
+        })().catch((error) => done(String(error)));
+    "#;
+    assert_eq!(
+        app.client.execute_async(script, vec![]).await?,
+        json!("sent")
+    );
+    app.client.close_window().await?;
+    let charges = app.charged(1).await?;
+    let usage = charges[0].usage.as_ref().expect("a charge's usage");
+    assert!(usage.estimated, "charged as an estimate: {usage:?}");
+    assert!(
+        usage.message_id.starts_with("send:"),
+        "{}",
+        usage.message_id
+    );
+    assert!(
+        usage.prompt_tokens > 0 && usage.completion_tokens == 0,
+        "{usage:?}"
+    );
+    app.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn below_the_minimum_the_send_is_blocked_before_dify() -> Outcome {
     let app = DesktopApp::launch(Setup::default()).await?;
     // An admin raises the minimum above the balance while the app runs.
