@@ -10,6 +10,25 @@ use tokendesk_ledger::money::{MICROS_PER_CREDIT, Price, parse_price};
 /// 1200 prompt + 300 completion tokens on gpt-4o-mini (0.00015 / 0.0006 USD per 1K) at 10000 credits/USD.
 const REPLY_MICROS: i64 = 3_600_000;
 
+/// A script for the chat page: sends `query` as Dify's own client does, and once the answer's headers are
+/// in (`response`), runs `then`, which calls back with `done(…)`.
+fn send_from_page(query: &str, then: &str) -> String {
+    let body = json!({"inputs": {}, "query": query, "conversation_id": "", "response_mode": "streaming", "files": []});
+    format!(
+        r#"
+        const done = arguments[arguments.length - 1];
+        (async () => {{
+            const response = await fetch('/api/chat-messages', {{
+                method: 'POST',
+                headers: {{ 'Content-Type': 'application/json' }},
+                body: JSON.stringify({body}),
+            }});
+            {then}
+        }})().catch((error) => done(String(error)));
+        "#
+    )
+}
+
 fn with_sim(sim: SimConfig) -> Setup {
     Setup {
         sim,
@@ -128,21 +147,11 @@ async fn a_reply_is_billed_to_the_app_it_was_sent_from_though_the_page_moved_on(
     .await?;
     app.to_chat().await?;
     // The page sends, then moves itself to the cheaper app's path before the reply ends.
-    let script = r#"
-        const done = arguments[arguments.length - 1];
-        (async () => {
-            const body = { inputs: {}, query: 'moving on', conversation_id: '', response_mode: 'streaming', files: [] };
-            const response = await fetch('/api/chat-messages', {
-                method: 'POST',
-                headers: { 'Content-Type': 'application/json' },
-                body: JSON.stringify(body),
-            });
-            history.pushState({}, '', '/chat/cheap');
-            await response.text();
-            done(location.pathname);
-        })().catch((error) => done(String(error)));
-    "#;
-    let moved_to = app.client.execute_async(script, vec![]).await?;
+    let script = send_from_page(
+        "moving on",
+        "history.pushState({}, '', '/chat/cheap'); await response.text(); done(location.pathname);",
+    );
+    let moved_to = app.client.execute_async(&script, vec![]).await?;
     assert_eq!(moved_to, json!("/chat/cheap"));
     let charges = app.charged(1).await?;
     let usage = charges[0].usage.as_ref().expect("a charge's usage");
@@ -168,20 +177,12 @@ async fn a_send_whose_window_closed_mid_reply_still_leaves_a_charge() -> Outcome
     .await?;
     app.to_chat().await?;
     // The send passes the gate; then the chat window is closed before the reply ends, its relay with it.
-    let script = r#"
-        const done = arguments[arguments.length - 1];
-        (async () => {
-            const body = { inputs: {}, query: 'Tell me everything about our travel policy.', conversation_id: '', response_mode: 'streaming', files: [] };
-            await fetch('/api/chat-messages', {
-                method: 'POST',
-                headers: { 'Content-Type': 'application/json' },
-                body: JSON.stringify(body),
-            });
-            done('sent');
-        })().catch((error) => done(String(error)));
-    "#;
+    let script = send_from_page(
+        "Tell me everything about our travel policy.",
+        "done('sent');",
+    );
     assert_eq!(
-        app.client.execute_async(script, vec![]).await?,
+        app.client.execute_async(&script, vec![]).await?,
         json!("sent")
     );
     app.client.close_window().await?;
