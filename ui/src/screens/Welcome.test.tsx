@@ -62,7 +62,8 @@ describe('first run', () => {
 
     expect(await screen.findByTestId('join-server')).toHaveValue('https://td.example.com');
     await user.click(screen.getByTestId('join-submit'));
-    expect(screen.getByTestId('join-form')).toHaveTextContent('Enter the enrollment code.');
+    // The form validates after the click: wait for its message.
+    await waitFor(() => expect(screen.getByTestId('join-form')).toHaveTextContent('Enter the enrollment code.'));
     expect(backend.argsOf('join_org')).toEqual([]);
 
     await typeInto('join-code', ' ABCD-EFGH-JKLM ');
