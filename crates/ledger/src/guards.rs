@@ -89,6 +89,8 @@ pub struct SendDecision {
     pub code: Option<&'static str>,
     pub message: Option<String>,
     pub balance_micros: Micros,
+    /// What the relay does with the next send it cannot check.
+    pub when_unchecked: WhenUnchecked,
 }
 
 pub(crate) fn read_policy(conn: &Connection) -> Result<Policy> {
@@ -261,23 +263,25 @@ impl Ledger {
             Ok(app) if app.demo => self.account(seed::DEMO_ACCOUNT)?,
             _ => self.active_account()?,
         };
-        let refusal = self.refusal(app.err(), account.id, account.balance_micros)?;
+        let policy = self.policy()?;
+        let refusal = self.refusal(&policy, app.err(), account.id, account.balance_micros)?;
         Ok(SendDecision {
             allowed: refusal.is_none(),
             code: refusal.as_ref().map(Refusal::code),
             message: refusal.map(|refusal| refusal.to_string()),
             balance_micros: account.balance_micros,
+            when_unchecked: policy.when_unchecked,
         })
     }
 
     /// Why a send is refused now, if it is; `unusable_app` says why the page's app cannot be metered.
     fn refusal(
         &self,
+        policy: &Policy,
         unusable_app: Option<EventError>,
         account_id: i64,
         balance: Micros,
     ) -> Result<Option<Refusal>> {
-        let policy = self.policy()?;
         if !policy.integration_enabled {
             return Ok(Some(Refusal::IntegrationDisabled));
         }
@@ -296,7 +300,7 @@ impl Ledger {
         let standing = match sync::budget_standing(&self.conn, self.env.now_micros())? {
             // Enrolled: the user's own budgets, counted across all their devices.
             Some(standing) => standing,
-            None => self.local_budget_standing(&policy, account_id)?,
+            None => self.local_budget_standing(policy, account_id)?,
         };
         if standing.daily_limit_micros > 0
             && standing.spent_today_micros >= standing.daily_limit_micros

@@ -270,8 +270,8 @@ pub async fn check_send<R: Runtime>(
     query: Option<String>,
 ) -> ShellResult<SendAnswer> {
     let page = page_url(&webview)?;
-    let (decision, when_unchecked) =
-        shell.ledger(|ledger| Ok((ledger.may_send(&page)?, ledger.policy()?.when_unchecked)))?;
+    let decision = shell.ledger(|ledger| ledger.may_send(&page))?;
+    let when_unchecked = decision.when_unchecked;
     let answer = if shell.integration_forced_off {
         refusal(
             shell.language(),
