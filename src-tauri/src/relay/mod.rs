@@ -22,9 +22,9 @@ use crate::state::{SendCheck, Shell, integration_on};
 
 /// How often the outbox and the sends let through are looked at.
 const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-/// A send let through that no report has named after this is charged as an estimate. Longer than any reply
-/// can stream: Dify stops a run after 20 minutes by default (`WORKFLOW_MAX_EXECUTION_TIME`), so a real report
-/// never follows the estimate.
+/// A send let through that no report has named after this is charged as an estimate. Longer than any
+/// reply can stream: Dify stops a run after 20 minutes by default (`WORKFLOW_MAX_EXECUTION_TIME`), so a
+/// real report never follows the estimate.
 const UNREPORTED_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 /// Seconds to wait for a send's report instead of [`UNREPORTED_AFTER`].
 const UNREPORTED_AFTER_VARIABLE: &str = "TOKENDESK_UNREPORTED_AFTER_SECONDS";
@@ -108,8 +108,8 @@ pub async fn report_usage<R: Runtime>(
 }
 
 /// Commits a report, or, when the ledger cannot take it now (busy past its timeout, a failed write),
-/// keeps it in the outbox on disk for [`settle_in_background`] and still answers the error: the relay sends it
-/// again, and whichever arrives first is charged, the other answered `duplicate`.
+/// keeps it in the outbox on disk for [`settle_in_background`] and still answers the error: the relay
+/// sends it again, and whichever arrives first is charged, the other answered `duplicate`.
 fn commit_or_keep(
     shell: &Shell,
     kind: ReportKind,
@@ -130,8 +130,8 @@ fn commit_or_keep(
 }
 
 /// Every few seconds: commits what the outbox keeps, and charges each send that no report named within
-/// [`UNREPORTED_AFTER`] (or `TOKENDESK_UNREPORTED_AFTER_SECONDS`) as an estimate from its query. Tells the windows of each charge as the relay's own
-/// reports do.
+/// [`UNREPORTED_AFTER`] (or `TOKENDESK_UNREPORTED_AFTER_SECONDS`) as an estimate from its query. Tells
+/// the windows of each charge as the relay's own reports do.
 pub fn settle_in_background<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     let unreported_after = std::env::var(UNREPORTED_AFTER_VARIABLE)
