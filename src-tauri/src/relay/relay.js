@@ -388,8 +388,7 @@
       // The pre-send gate: { sendId } to send (the send Rust bound to this page, if it answered), or
       // { refusal } for the page instead. Only an answer that says "allowed" lets a send through as
       // checked; a send the gate could not check is refused, or, where the policy allows it, let through
-      // and reported.
-      // The query goes with the question: a send that is never reported is charged as its estimate.
+      // and reported. The query goes with the question: a send never reported is charged as its estimate.
       async function gate(endpoint, queryPromise) {
         let verdict;
         let allowed;
