@@ -106,12 +106,23 @@ pub struct StoredPassword {
 
 impl StoredPassword {
     /// Argon2: slow on purpose, so it runs without the ledger.
-    pub fn verify(&self, password: &str) -> Result<()> {
+    /// A wrong password goes to `record` ([`Ledger::record_wrong_password`], under whatever lock the
+    /// caller takes for it) before it is refused.
+    pub fn check<E: From<LedgerError>>(
+        &self,
+        password: &str,
+        record: impl FnOnce(&Self) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let hash = PasswordHash::new(&self.hash)
             .map_err(|err| LedgerError::PasswordHash(err.to_string()))?;
-        Argon2::default()
+        if Argon2::default()
             .verify_password(password.as_bytes(), &hash)
-            .map_err(|_| LedgerError::WrongPassword)
+            .is_err()
+        {
+            record(self)?;
+            return Err(LedgerError::WrongPassword.into());
+        }
+        Ok(())
     }
 }
 
@@ -348,11 +359,7 @@ impl Ledger {
     /// outside it: the hash is slow on purpose.
     pub fn check_admin_password(&mut self, admin: &str, password: &str) -> Result<()> {
         let stored = self.stored_admin_password(admin)?;
-        let verdict = stored.verify(password);
-        if matches!(verdict, Err(LedgerError::WrongPassword)) {
-            self.record_wrong_password(&stored)?;
-        }
-        verdict
+        stored.check(password, |stored| self.record_wrong_password(stored))
     }
 
     /// The admin's password hash, to check a password against; refused after too many wrong passwords

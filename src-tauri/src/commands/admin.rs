@@ -13,7 +13,7 @@ use tokendesk_ledger::held::HeldEvent;
 use tokendesk_ledger::pricing::{
     ImportPreview, ImportProgress, ImportReport, ModelConfig, RateChange,
 };
-use tokendesk_ledger::{ChargeResult, Entry, LedgerError, Micros};
+use tokendesk_ledger::{ChargeResult, Entry, Micros};
 
 use super::{announce, apps_changed, ledger_changed};
 use crate::error::ShellResult;
@@ -55,11 +55,9 @@ pub async fn admin_set_password(
 #[tauri::command]
 pub async fn admin_login(shell: State<'_, Shell>, password: String) -> ShellResult<AdminStatus> {
     let stored = shell.ledger(|ledger| ledger.stored_admin_password(ADMIN))?;
-    let verdict = stored.verify(&password);
-    if matches!(verdict, Err(LedgerError::WrongPassword)) {
-        shell.ledger(|ledger| ledger.record_wrong_password(&stored))?;
-    }
-    verdict?;
+    stored.check(&password, |stored| {
+        shell.ledger(|ledger| ledger.record_wrong_password(stored))
+    })?;
     shell.open_admin_session()
 }
 
