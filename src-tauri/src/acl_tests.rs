@@ -78,6 +78,17 @@ fn invoke(
     .map_err(|error| error.to_string())
 }
 
+/// An admin's policy under which the gate refuses every send.
+fn raise_the_minimum_above_the_balance(shell: &Shell) {
+    shell
+        .ledger(|ledger| {
+            let mut policy = ledger.policy()?;
+            policy.min_balance_micros = 1_000_000 * tokendesk_ledger::money::MICROS_PER_CREDIT;
+            ledger.set_policy(&policy, "admin").map(drop)
+        })
+        .unwrap();
+}
+
 fn frame(message_id: &str) -> serde_json::Value {
     let frame = serde_json::json!({"event": "message_end", "message_id": message_id, "conversation_id": "c",
         "metadata": {"usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}});
@@ -106,7 +117,8 @@ fn the_dify_origin_may_call_the_relay_and_nothing_else() {
     );
     assert!(
         invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap()["balance"]
-            .is_number()
+            .is_string(),
+        "credits as an exact decimal string"
     );
     for (cmd, body) in [
         (
@@ -210,7 +222,7 @@ fn local_windows_may_call_admin_commands_with_a_session() {
         serde_json::json!({"rate": "12000", "reason": "new quarter"}),
     )
     .unwrap();
-    assert_eq!(change["new_rate"], serde_json::json!(12000));
+    assert_eq!(change["new_rate"], "12000");
     invoke(&admin, local, "admin_logout", serde_json::json!({})).unwrap();
     let wrong = invoke(
         &admin,
@@ -227,7 +239,7 @@ fn local_windows_may_call_admin_commands_with_a_session() {
     );
     assert!(
         invoke(&dashboard, local, "dashboard", serde_json::json!({})).unwrap()["balance"]
-            .is_number()
+            .is_string()
     );
     // An island has no org console: its admin window is the local one.
     let no_org = invoke(&admin, local, "org_admin_status", serde_json::json!({})).unwrap_err();
@@ -380,13 +392,7 @@ fn the_monitor_shows_the_relay_reporting_in_and_the_last_send_check() {
     );
 
     let shell = fixture.app.state::<Shell>();
-    shell
-        .ledger(|ledger| {
-            let mut policy = ledger.policy()?;
-            policy.min_balance_micros = 1_000_000 * tokendesk_ledger::money::MICROS_PER_CREDIT;
-            ledger.set_policy(&policy, "admin").map(drop)
-        })
-        .unwrap();
+    raise_the_minimum_above_the_balance(&shell);
     assert_eq!(send("workflows/run")["allowed"], false);
     let last = last_send("workflows/run");
     assert_eq!(
@@ -405,6 +411,99 @@ fn the_monitor_shows_the_relay_reporting_in_and_the_last_send_check() {
     let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
     assert_eq!(status["monitor"], "not_metered");
     assert_eq!(monitor()["relay_metered"], false);
+}
+
+#[test]
+fn an_origin_no_app_is_on_any_more_gets_no_answer_from_the_relays_commands() {
+    let fixture = fixture();
+    let chat = window(
+        &fixture.app,
+        windows::CHAT,
+        WebviewUrl::External(SHARE_URL.parse().unwrap()),
+    );
+    assert!(invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).is_ok());
+
+    // The only app on the origin moves away while the app runs; its capability stays with Tauri.
+    let shell = fixture.app.state::<Shell>();
+    let id = shell.ledger(|ledger| ledger.apps()).unwrap()[0].id;
+    shell
+        .ledger(|ledger| {
+            ledger
+                .update_app(
+                    id,
+                    "Moved",
+                    "https://elsewhere.example.com/chat/moved",
+                    &AppBinding::DifyPrice,
+                )
+                .map(drop)
+        })
+        .unwrap();
+    shell.reload_apps().unwrap();
+    for (cmd, body) in [
+        ("relay_status", serde_json::json!({})),
+        (
+            "check_send",
+            serde_json::json!({ "endpoint": "chat-messages" }),
+        ),
+        ("report_usage", frame("after-the-move")),
+    ] {
+        let refused = invoke(&chat, SHARE_URL, cmd, body).unwrap_err();
+        assert!(refused.contains("is no Dify app's"), "{cmd}: {refused}");
+    }
+    assert!(shell.ledger(|ledger| ledger.apps()).unwrap()[0].enabled);
+}
+
+#[test]
+fn the_relay_holds_the_gate_verdict_and_a_send_it_made_past_a_refusal_is_bound_and_recorded() {
+    let fixture = fixture();
+    let chat = window(
+        &fixture.app,
+        windows::CHAT,
+        WebviewUrl::External(SHARE_URL.parse().unwrap()),
+    );
+    let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
+    assert_eq!(status["gate"]["allowed"], true, "{status}");
+    assert_eq!(status["page"], SHARE_URL);
+    let first_version = status["version"].as_u64().unwrap();
+
+    let shell = fixture.app.state::<Shell>();
+    raise_the_minimum_above_the_balance(&shell);
+    let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
+    assert_eq!(status["gate"]["code"], "insufficient_credits", "{status}");
+    assert!(status["version"].as_u64().unwrap() > first_version);
+
+    let check = |sent: serde_json::Value| {
+        invoke(
+            &chat,
+            SHARE_URL,
+            "check_send",
+            serde_json::json!({ "endpoint": "chat-messages", "query": "hi", "sent": sent }),
+        )
+        .unwrap()
+    };
+    let refused_here = check(serde_json::json!(false));
+    assert_eq!(
+        (&refused_here["allowed"], &refused_here["send_id"]),
+        (&serde_json::json!(false), &serde_json::Value::Null)
+    );
+    assert!(
+        shell
+            .ledger(|ledger| ledger.unchecked_sends(10))
+            .unwrap()
+            .is_empty()
+    );
+
+    let sent_anyway = check(serde_json::json!(true));
+    assert_eq!(sent_anyway["allowed"], false);
+    assert!(sent_anyway["send_id"].is_string(), "{sent_anyway}");
+    let recorded = shell.ledger(|ledger| ledger.unchecked_sends(10)).unwrap();
+    assert_eq!(
+        recorded
+            .iter()
+            .map(|send| (send.reason.as_str(), send.endpoint.as_str()))
+            .collect::<Vec<_>>(),
+        [("past_refusal", "chat-messages")]
+    );
 }
 
 #[test]

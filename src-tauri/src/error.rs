@@ -14,6 +14,8 @@ pub enum ShellError {
     UnknownWindow(String),
     #[error("the page's address is unavailable: {0}")]
     PageUrl(String),
+    #[error("{0} is no Dify app's: TokenDesk takes no reports from it")]
+    NotAnAppPage(String),
     #[error("window error: {0}")]
     Window(#[from] tauri::Error),
     #[error("cannot keep the language choice: {0}")]
@@ -31,6 +33,7 @@ impl ShellError {
             Self::Api(error) => error.code(),
             Self::UnknownWindow(_) => "unknown_window",
             Self::PageUrl(_) => "page_url",
+            Self::NotAnAppPage(_) => "not_an_app_page",
             Self::Window(_) => "window",
             Self::Preference(_) => "preference",
             Self::NotOffered(_) => "not_offered",

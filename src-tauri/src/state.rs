@@ -28,6 +28,10 @@ pub struct Shell {
     /// read from the ledger, because navigation is decided on the main thread, which must never wait
     /// for the ledger's lock.
     navigable_origins: RwLock<Vec<String>>,
+    /// Origins of every app, enabled or not: the only pages the relay's commands answer. Tauri cannot
+    /// take back a capability granted at runtime, so the origin of an app that was removed keeps its
+    /// capability; the commands refuse its pages instead.
+    app_origins: RwLock<Vec<String>>,
     /// `TOKENDESK_ENABLE_DIFY=false` overrides the ledger's setting.
     pub integration_forced_off: bool,
     /// Where the ledger lives; exports fall back to it.
@@ -95,10 +99,12 @@ impl Shell {
     ) -> ShellResult<Self> {
         let language_choice = LanguageChoice::in_dir(&data_dir);
         let navigable_origins = RwLock::new(navigable_origins(&ledger)?);
+        let app_origins = RwLock::new(app_origins(&ledger.apps()?));
         let integration_enabled = integration_on(integration_forced_off, &ledger)?;
         let sync = org_status(&ledger)?;
         Ok(Self {
             navigable_origins,
+            app_origins,
             language: Mutex::new(language_choice.current()),
             language_choice,
             data_dir,
@@ -138,6 +144,15 @@ impl Shell {
             .any(|allowed| allowed == origin)
     }
 
+    /// Whether an app, enabled or not, lives on `origin`.
+    pub fn is_app_origin(&self, origin: &str) -> bool {
+        self.app_origins
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .any(|known| known == origin)
+    }
+
     /// After the apps changed (an admin's edit, or the org's config): the chat window may go where the
     /// enabled apps now are, and the current app is read again; one that is gone or switched off gives way to
     /// the first enabled app. Returns the enabled apps' origins.
@@ -148,6 +163,10 @@ impl Shell {
             .navigable_origins
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = origins;
+        *self
+            .app_origins
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = app_origins(&apps);
         let mut current = self
             .current_app
             .lock()
@@ -320,6 +339,10 @@ pub fn integration_on(forced_off: bool, ledger: &Ledger) -> tokendesk_ledger::Re
 pub fn org_status(ledger: &Ledger) -> tokendesk_ledger::Result<Option<SyncStatus>> {
     let status = ledger.sync_status()?;
     Ok(status.enrolled.then_some(status))
+}
+
+fn app_origins(apps: &[DifyApp]) -> Vec<String> {
+    apps.iter().map(|app| app.origin.clone()).collect()
 }
 
 /// The enabled apps' origins and the admin's extra hosts (added with the CLI; read at start).

@@ -1,6 +1,7 @@
 // The Rust shell's IPC commands and events for the windows. The types and the command wrappers are generated
-// from the Rust code (`ui/src/bindings/`, by src-tauri/src/bindings): amounts are credits as JSON numbers with at
-// most 6 decimals, each with an exact integer `*_micros` twin; times are RFC 3339 UTC.
+// from the Rust code (`ui/src/bindings/`, by src-tauri/src/bindings): amounts are credits as decimal strings with
+// at most 6 decimals, each with an exact integer `*_micros` twin; prices and rates are decimal strings too (see
+// format.ts: never read as JS numbers); times are RFC 3339 UTC.
 import { Channel } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {

@@ -1,36 +1,138 @@
-// Display formatting. Credits have at most 6 decimals (micro-credits), so rounding a credit number to
-// 6 places for display is exact.
-const creditsFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 6 });
-const signedCreditsFormat = new Intl.NumberFormat('en-US', {
-  maximumFractionDigits: 6,
-  signDisplay: 'exceptZero',
-});
-const countFormat = new Intl.NumberFormat('en-US');
-const usdFormat = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
+// Display formatting, and money as exact decimals. Money crosses the IPC as decimal strings (credits, prices
+// in USD per 1K tokens, the rate, USD) or as integer micro-credits; here it becomes a BigInt, never a float, so
+// every digit Rust sent is the digit shown, and what a form sends back is the text as typed or loaded.
+import i18next from 'i18next';
+import type { Lang } from './i18n';
 
-export function formatCredits(value: number, signed = false): string {
-  return (signed ? signedCreditsFormat : creditsFormat).format(value);
+/** Credits have 6 decimals: the ledger counts integer micro-credits. */
+const CREDIT_SCALE = 6;
+
+/** An exact decimal: `units` × 10^-`scale`. */
+export interface Decimal {
+  units: bigint;
+  scale: number;
 }
 
-/** Integer micro-credits as grouped credits for display; at most 6 decimals, so the rounding is exact. */
-export function formatMicros(micros: number, signed = false): string {
-  return formatCredits(micros / 1e6, signed);
+const PLAIN_DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/** A plain decimal string (`"-12.5"`, `"0.000123456789"`) exactly; null for anything else (exponents, grouping, `+`, blanks). */
+export function parseDecimal(text: string): Decimal | null {
+  const match = PLAIN_DECIMAL.exec(text);
+  if (!match) return null;
+  const [, sign, int, fraction = ''] = match;
+  const units = BigInt(int + fraction);
+  return { units: sign ? -units : units, scale: fraction.length };
 }
 
-/** Integer micro-credits as an exact decimal string of credits (`1500000` → `"1.5"`), with no float in between. */
-export function microsText(micros: number): string {
-  const sign = micros < 0 ? '-' : '';
-  const digits = String(Math.abs(micros)).padStart(7, '0');
-  const fraction = digits.slice(-6).replace(/0+$/, '');
-  return `${sign}${digits.slice(0, -6)}${fraction ? `.${fraction}` : ''}`;
+/**
+ * Credits as integer micro-credits. Null when the text is not a plain decimal or is finer than a micro-credit
+ * (`"0.0000001"`); trailing zeros beyond 6 decimals are not finer, as Rust's `parse_credits` also holds.
+ */
+export function parseMicros(text: string): bigint | null {
+  const value = parseDecimal(text);
+  if (!value) return null;
+  let { units, scale } = value;
+  for (; scale > CREDIT_SCALE; scale--) {
+    if (units % 10n !== 0n) return null;
+    units /= 10n;
+  }
+  return units * 10n ** BigInt(CREDIT_SCALE - scale);
+}
+
+export interface FormatOptions {
+  /** A `+` on amounts above zero too, as on entries that credit. */
+  signed?: boolean;
+  /** Exactly this many decimals, rounded half away from zero (as Intl rounds); by default every significant one. */
+  fractionDigits?: number;
+}
+
+/** A decimal's sign (of what is shown), whole part and decimals as text, rounded to `fractionDigits` if given. */
+function split({ units, scale }: Decimal, fractionDigits?: number) {
+  let magnitude = units < 0n ? -units : units;
+  let digits = scale;
+  if (fractionDigits !== undefined && fractionDigits < scale) {
+    const dropped = 10n ** BigInt(scale - fractionDigits);
+    magnitude = (magnitude + dropped / 2n) / dropped;
+    digits = fractionDigits;
+  }
+  const unit = 10n ** BigInt(digits);
+  const kept = digits ? (magnitude % unit).toString().padStart(digits, '0') : '';
+  const fraction = fractionDigits === undefined ? kept.replace(/0+$/, '') : kept.padEnd(fractionDigits, '0');
+  const sign = magnitude === 0n ? 0 : units < 0n ? -1 : 1;
+  return { sign, whole: magnitude / unit, fraction };
+}
+
+/** Integer micro-credits as the plain decimal text of credits (`1500000` → `"1.5"`): what a form edits and Rust parses. */
+export function microsText(micros: bigint | number): string {
+  const { sign, whole, fraction } = split({ units: BigInt(micros), scale: CREDIT_SCALE });
+  return `${sign < 0 ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+}
+
+/** How a locale writes numbers: Intl groups the whole part and names the separator and the signs; the digits are ours. */
+interface NumberStyle {
+  plain: Intl.NumberFormat;
+  usd: Intl.NumberFormat;
+  decimal: string;
+  minus: string;
+  plus: string;
+}
+
+function numberStyle(locale: string): NumberStyle {
+  const part = (value: bigint, type: Intl.NumberFormatPartTypes) =>
+    new Intl.NumberFormat(locale, { minimumFractionDigits: 1, signDisplay: 'always' }).formatToParts(value).find((p) => p.type === type)!.value;
+  const whole = { minimumFractionDigits: 0, maximumFractionDigits: 0 };
+  return {
+    plain: new Intl.NumberFormat(locale, whole),
+    usd: new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD', ...whole }),
+    decimal: part(1n, 'decimal'),
+    minus: part(-1n, 'minusSign'),
+    plus: part(1n, 'plusSign'),
+  };
+}
+
+const NUMBER_STYLES: Record<Lang, NumberStyle> = { en: numberStyle('en-US'), zh: numberStyle('zh-CN') };
+
+/** Numbers follow the window's language, read at each call so a switch shows at the next render. */
+const currentStyle = (): NumberStyle => NUMBER_STYLES[i18next.language === 'zh' ? 'zh' : 'en'];
+
+function formatValue(value: Decimal, { signed = false, fractionDigits }: FormatOptions, kind: 'plain' | 'usd' = 'plain'): string {
+  const { sign, whole, fraction } = split(value, fractionDigits);
+  const style = currentStyle();
+  const parts = style[kind].formatToParts(whole);
+  // The decimals go right after the whole part's last digits, before anything a locale writes after them.
+  const last = parts.map((p) => p.type).lastIndexOf('integer');
+  const body = parts.map((p, i) => (i === last && fraction ? `${p.value}${style.decimal}${fraction}` : p.value)).join('');
+  return (sign < 0 ? style.minus : signed && sign > 0 ? style.plus : '') + body;
+}
+
+/** Integer micro-credits (a BigInt, or a `*_micros` integer from JSON) as credits for display. */
+export function formatMicros(micros: bigint | number, options: FormatOptions = {}): string {
+  return formatValue({ units: BigInt(micros), scale: CREDIT_SCALE }, options);
+}
+
+/**
+ * A decimal string from Rust (a price, a rate, a USD cost) for display, every digit kept unless
+ * `fractionDigits` says otherwise. Text that is not a plain decimal is shown as sent rather than hidden.
+ */
+export function formatDecimal(text: string, options: FormatOptions = {}): string {
+  const value = parseDecimal(text);
+  return value ? formatValue(value, options) : text;
+}
+
+/** Credits as Rust sends them (a decimal string), for display through their micro-credits. */
+export function formatCredits(text: string, options: FormatOptions = {}): string {
+  const micros = parseMicros(text);
+  return micros === null ? text : formatMicros(micros, options);
+}
+
+/** USD as Rust sends it (a decimal string), in cents with the locale's currency sign. */
+export function formatUsd(text: string): string {
+  const value = parseDecimal(text);
+  return value ? formatValue(value, { fractionDigits: 2 }, 'usd') : text;
 }
 
 export function formatCount(value: number): string {
-  return countFormat.format(value);
-}
-
-export function formatUsd(value: number): string {
-  return usdFormat.format(value);
+  return currentStyle().plain.format(value);
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -43,29 +145,4 @@ export function formatTime(iso: string | Date): string {
     `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
     `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
   );
-}
-
-/**
- * A decimal from Rust (a price, a rate, a USD cost) with exactly the digits it was sent with: JSON numbers
- * of up to 15 significant digits parse to the double whose shortest form is that decimal, so `String()` gives
- * the digits back. Only the exponent form `String()` uses for tiny or huge values is written out here.
- * No grouping: this is also what an edit field starts with, and what Rust parses back.
- */
-export function exactDecimal(value: number): string {
-  const text = String(value);
-  const sign = text.startsWith('-') ? '-' : '';
-  const [mantissa, exponent] = text.slice(sign.length).split('e');
-  if (exponent === undefined) return text;
-  const [int, frac = ''] = mantissa.split('.');
-  const digits = int + frac;
-  const point = int.length + Number(exponent); // where the decimal point falls within `digits`
-  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
-  if (point >= digits.length) return sign + digits + '0'.repeat(point - digits.length);
-  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
-}
-
-/** `exactDecimal` with the integer part grouped, for display. */
-export function formatExact(value: number): string {
-  const [int, frac] = exactDecimal(value).split('.');
-  return int.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + (frac === undefined ? '' : `.${frac}`);
 }

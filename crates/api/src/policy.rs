@@ -13,20 +13,20 @@ use crate::{Api, ApiResult};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PolicyView {
     pub integration_enabled: bool,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub min_balance: Decimal,
     /// 0 turns the cap off.
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub event_cap: Decimal,
     /// 0 turns the flood guard off.
     pub flood_max_per_minute: i64,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub low_balance: Decimal,
     pub max_tokens_per_event: i64,
     /// 0 means no budget.
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub daily_budget: Decimal,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub monthly_budget: Decimal,
     /// A send the gate could not check: let through and recorded, or refused.
     pub when_unchecked: WhenUnchecked,

@@ -47,7 +47,7 @@ impl From<HistoryArgs> for HistoryQuery {
 /// The exchange rate and how it changed.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Rate {
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub credits_per_usd: Decimal,
     pub history: Vec<RateChange>,
 }

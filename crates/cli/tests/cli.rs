@@ -26,11 +26,11 @@ fn assert_one_line_error(output: &Output) {
 }
 
 #[test]
-fn status_on_a_fresh_data_dir_reports_a_numeric_balance() {
+fn status_on_a_fresh_data_dir_reports_the_balance_as_an_exact_decimal() {
     let dir = DataDir::new();
     let status = dir.json(&["status"], "");
-    assert_eq!(status["balance"], serde_json::json!(10000));
-    assert_eq!(status["credits_per_usd"], serde_json::json!(10000));
+    assert_eq!(status["balance"], serde_json::json!("10000"));
+    assert_eq!(status["credits_per_usd"], serde_json::json!("10000"));
     assert_eq!(status["integration_enabled"], Value::Bool(true));
     assert!(dir.0.path().join("ledger.sqlite3").exists());
     let human = dir.run(&["status"], "");
@@ -55,7 +55,7 @@ fn record_charges_once_and_reports_outcomes() {
     dir.json(&["apps", "add", "CLI", PAGE, "--model", "cli-model"], "");
     let charged = dir.json(&["record", "--app", PAGE], &frame("m1", 1033, 135));
     assert_eq!(charged["outcome"], "charged");
-    assert_eq!(charged["amount"], serde_json::json!(13.03));
+    assert_eq!(charged["amount"], serde_json::json!("13.03"));
     assert!(charged["reason"].is_null());
     let duplicate = dir.json(&["record", "--app", PAGE], &frame("m1", 1033, 135));
     assert_eq!(duplicate["outcome"], "duplicate");
@@ -69,15 +69,15 @@ fn record_charges_once_and_reports_outcomes() {
     assert_eq!(conflict["outcome"], "conflict");
     assert_eq!(
         dir.json(&["status"], "")["balance"],
-        serde_json::json!(9986.97)
+        serde_json::json!("9986.97")
     );
 
     let rejected = dir.run(&["--json", "record", "--app", PAGE], "{not json");
     assert!(!rejected.status.success());
     let rejected: Value = serde_json::from_slice(&rejected.stdout).unwrap();
     assert_eq!(
-        (rejected["outcome"].as_str(), rejected["amount"].as_i64()),
-        (Some("rejected"), Some(0))
+        (rejected["outcome"].as_str(), rejected["amount"].as_str()),
+        (Some("rejected"), Some("0"))
     );
     let held = dir.json(&["held", "list"], "");
     assert_eq!(held.as_array().unwrap().len(), 1);
@@ -104,10 +104,10 @@ fn users_rate_grant_and_verify() {
     assert_eq!(names, [("staff", "staff"), ("admin", "admin")]);
     dir.json(&["rate", "set", "12000", "--reason", "new quarter"], "");
     let rate = dir.json(&["rate", "show"], "");
-    assert_eq!(rate["credits_per_usd"], serde_json::json!(12000));
+    assert_eq!(rate["credits_per_usd"], serde_json::json!("12000"));
     assert_eq!(rate["history"][0]["reason"], "new quarter");
     let granted = dir.json(&["grant", "staff", "250.5", "--reason", "bonus"], "");
-    assert_eq!(granted["balance"], serde_json::json!(10250.5));
+    assert_eq!(granted["balance"], serde_json::json!("10250.5"));
     assert!(dir.run(&["verify"], "").status.success());
     assert_one_line_error(&dir.run(&["grant", "staff", "abc", "--reason", "x"], ""));
     assert_one_line_error(&dir.run(&["rate", "set", "-3", "--reason", "x"], ""));

@@ -47,18 +47,18 @@ fn top_up_adjust_and_reverse_move_the_balance_once_and_record_the_actor() {
         ],
         "",
     );
-    assert_eq!(topup["balance"], json!(10100));
+    assert_eq!(topup["balance"], json!("10100"));
     assert_eq!(topup["entry"]["kind"], "topup");
     assert_eq!(topup["entry"]["actor"], "alice");
     let adjusted = dir.json(&["adjust", "staff", "-0.5", "--reason", "rounding"], "");
-    assert_eq!(adjusted["balance"], json!(10099.5));
+    assert_eq!(adjusted["balance"], json!("10099.5"));
     assert_eq!(adjusted["entry"]["kind"], "adjustment");
 
     let entry_id = topup["entry"]["id"].as_str().unwrap();
     let reversal = dir.json(&["reverse", entry_id, "--reason", "sent twice"], "");
     assert_eq!(reversal["kind"], "reversal");
-    assert_eq!(reversal["amount"], json!(-100));
-    assert_eq!(dir.json(&["status"], "")["balance"], json!(9999.5));
+    assert_eq!(reversal["amount"], json!("-100"));
+    assert_eq!(dir.json(&["status"], "")["balance"], json!("9999.5"));
     assert_eq!(
         error_code(&dir, &["reverse", entry_id, "--reason", "again"]),
         "already_reversed"
@@ -74,13 +74,13 @@ fn top_up_adjust_and_reverse_move_the_balance_once_and_record_the_actor() {
 fn every_guard_is_shown_and_set_and_the_cap_holds_a_charge() {
     let (dir, _) = priced();
     let settings = [
-        ("min_balance", "1", json!(1)),
-        ("event_cap", "2.5", json!(2.5)),
+        ("min_balance", "1", json!("1")),
+        ("event_cap", "2.5", json!("2.5")),
         ("flood_max_per_minute", "7", json!(7)),
-        ("low_balance", "50", json!(50)),
+        ("low_balance", "50", json!("50")),
         ("max_tokens_per_event", "5000000", json!(5_000_000)),
-        ("daily_budget", "100", json!(100)),
-        ("monthly_budget", "1000", json!(1000)),
+        ("daily_budget", "100", json!("100")),
+        ("monthly_budget", "1000", json!("1000")),
         ("integration_enabled", "false", json!(false)),
     ];
     for (key, value, expected) in &settings {
@@ -111,7 +111,7 @@ fn every_guard_is_shown_and_set_and_the_cap_holds_a_charge() {
         error_code(&dir, &["policy", "set", "flood_max_per_minute", "1.5"]),
         "invalid"
     );
-    assert_eq!(dir.json(&["policy", "show"], "")["event_cap"], json!(2.5));
+    assert_eq!(dir.json(&["policy", "show"], "")["event_cap"], json!("2.5"));
 }
 
 #[test]

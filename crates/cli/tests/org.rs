@@ -81,12 +81,17 @@ fn charge(dir: &DataDir, message_id: &str, prompt: u64, completion: u64) -> Valu
     dir.json(&["record", "--app", PAGE], &frame.to_string())
 }
 
-fn balance(dir: &DataDir) -> Value {
-    dir.json(&["status"], "")["balance"].clone()
+/// The balance `status` shows.
+fn balance(dir: &DataDir) -> String {
+    decimal(&dir.json(&["status"], "")["balance"])
 }
 
-fn number(value: &Value) -> String {
-    value.to_string()
+/// Credits as every JSON answer gives them: an exact decimal in a string.
+fn decimal(value: &Value) -> String {
+    value
+        .as_str()
+        .expect("credits as a decimal string")
+        .to_owned()
 }
 
 /// The org's first admin, made on the server's machine and signed in from a data dir of their own.
@@ -157,7 +162,7 @@ fn two_devices_charge_while_the_server_is_down_and_agree_after_syncing() {
                 .success()
         );
     }
-    assert_eq!(number(&balance(&laptop)), "1000");
+    assert_eq!(balance(&laptop), "1000");
     let status = laptop.json(&["status"], "");
     assert_eq!(status["sync"]["enrolled"], true);
     assert_eq!(status["sync"]["pending"], 0);
@@ -194,17 +199,17 @@ fn two_devices_charge_while_the_server_is_down_and_agree_after_syncing() {
     server.restart();
     let first = laptop.json(&["sync"], "");
     assert_eq!(
-        (first["pending"].clone(), number(&first["balance"])),
+        (first["pending"].clone(), decimal(&first["balance"])),
         (Value::from(0), "988".into())
     );
     desktop.json(&["sync"], "");
     laptop.json(&["sync"], "");
     // 1000 − 12 (m1, once) − 20 (m2).
     for dir in [&laptop, &desktop] {
-        assert_eq!(number(&balance(dir)), "968");
+        assert_eq!(balance(dir), "968");
     }
     assert_eq!(
-        number(&admin.json(&["org", "balance", "alice"], "")["balance"]),
+        decimal(&admin.json(&["org", "balance", "alice"], "")["balance"]),
         "968"
     );
     let devices = admin.json(&["org", "devices", "list"], "");
@@ -284,7 +289,7 @@ fn a_users_budget_counts_all_their_devices_and_a_redemption_code_credits_once() 
     let redeemed = laptop.json(&["redeem", code], "");
     assert_eq!(redeemed["amount_micros"], 50_000_000);
     // 100 − 12 − 12 + 50, on the laptop at once.
-    assert_eq!(number(&balance(&laptop)), "126");
+    assert_eq!(balance(&laptop), "126");
     let again = laptop.run(&["redeem", code], "");
     assert!(!again.status.success());
     assert!(

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::config::{ConfigError, SimConfig};
 use crate::json::to_json;
+use crate::records::MessageRecord;
 use crate::usage::{self, Usage};
 
 /// Which streaming endpoint a request came to.
@@ -34,6 +35,8 @@ pub(crate) struct Reply {
     pub conversation_id: Option<String>,
     pub run_id: Option<String>,
     pub frames: Vec<String>,
+    /// Dify's stored record of a chat message.
+    pub record: Option<MessageRecord>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -456,10 +459,21 @@ pub(crate) fn build_reply(config: &SimConfig, ask: &Ask) -> Result<Reply, ReplyE
             script.frames.push(last);
         }
     }
+    let record = message_id
+        .zip(conversation_id.clone())
+        .map(|(id, conversation_id)| MessageRecord {
+            id,
+            conversation_id,
+            query: ask.query.clone(),
+            answer,
+            usage,
+            created_at,
+        });
     Ok(Reply {
         conversation_id,
         run_id,
         frames: script.frames,
+        record,
     })
 }
 

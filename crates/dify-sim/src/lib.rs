@@ -3,7 +3,8 @@
 //!
 //! It serves share pages (`/chat/{token}`, `/chatbot/{token}`,
 //! `/completion/{token}`, `/workflow/{token}`) whose script streams exactly as
-//! Dify's web client does, and the `/api/...` endpoints they call, with knobs
+//! Dify's web client does, and the `/api/...` endpoints they call (the message
+//! list `/api/messages` among them, with each message's stored usage), with knobs
 //! ([`SimConfig`]) for every quirk of Dify's stream that TokenDesk must absorb.
 //! Out-of-process tests steer it through `GET /_sim/stats`,
 //! `GET|POST /_sim/config` and `POST /_sim/reset`.
@@ -12,6 +13,7 @@ mod config;
 mod frames;
 mod json;
 mod pages;
+mod records;
 mod server;
 mod transport;
 mod usage;

@@ -3,18 +3,20 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::{AppKind, SimConfig};
 use crate::frames::{ApiKind, Ask, build_reply};
+use crate::records::StoredRecord;
 use crate::{pages, transport};
 
 /// The endpoints whose requests are counted, by their public names.
@@ -26,16 +28,18 @@ enum Endpoint {
     WorkflowEvents,
     ConversationName,
     SuggestedQuestions,
+    Messages,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 6] = [
+    const ALL: [Endpoint; 7] = [
         Endpoint::ChatMessages,
         Endpoint::CompletionMessages,
         Endpoint::WorkflowsRun,
         Endpoint::WorkflowEvents,
         Endpoint::ConversationName,
         Endpoint::SuggestedQuestions,
+        Endpoint::Messages,
     ];
 
     const fn name(self) -> &'static str {
@@ -46,6 +50,7 @@ impl Endpoint {
             Endpoint::WorkflowEvents => "workflow/events",
             Endpoint::ConversationName => "conversations/name",
             Endpoint::SuggestedQuestions => "suggested-questions",
+            Endpoint::Messages => "messages",
         }
     }
 
@@ -59,8 +64,8 @@ impl Endpoint {
 }
 
 /// The names `request_count` and `/_sim/stats` use.
-pub const ENDPOINTS: [&str; 6] = {
-    let mut names = [""; 6];
+pub const ENDPOINTS: [&str; Endpoint::ALL.len()] = {
+    let mut names = [""; Endpoint::ALL.len()];
     let mut i = 0;
     while i < names.len() {
         names[i] = Endpoint::ALL[i].name();
@@ -69,7 +74,7 @@ pub const ENDPOINTS: [&str; 6] = {
     names
 };
 
-/// How many runs and conversations are remembered.
+/// How many runs, conversations and messages are remembered.
 const RECENT_CAP: usize = 256;
 
 /// The newest [`RECENT_CAP`] entries of a map, oldest dropped first.
@@ -103,6 +108,11 @@ impl<V> Recent<V> {
     fn get(&self, key: &str) -> Option<&V> {
         self.map.get(key)
     }
+
+    /// Every value, oldest first.
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.order.iter().filter_map(|key| self.map.get(key))
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,6 +127,8 @@ pub(crate) struct Shared {
     runs: Mutex<Recent<Vec<String>>>,
     /// The first query of recent conversations, for auto-naming.
     conversations: Mutex<Recent<String>>,
+    /// Recent chat messages as Dify stores them, for `/api/messages`.
+    messages: Mutex<Recent<StoredRecord>>,
 }
 
 impl Shared {
@@ -126,6 +138,7 @@ impl Shared {
             counts: Default::default(),
             runs: Mutex::new(Recent::new()),
             conversations: Mutex::new(Recent::new()),
+            messages: Mutex::new(Recent::new()),
         }
     }
 
@@ -202,6 +215,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     router
         .route("/api/workflow/{run_id}/events", get(workflow_events))
         .route("/api/conversations/{id}/name", post(conversation_name))
+        .route("/api/messages", get(messages))
         .route(
             "/api/messages/{id}/suggested-questions",
             get(suggested_questions),
@@ -315,7 +329,56 @@ async fn streaming(s: Arc<Shared>, kind: ApiKind, body: Bytes) -> Response {
     if let Some(id) = &reply.run_id {
         lock(&s.runs).insert_new(id, reply.frames.clone());
     }
+    if let Some(record) = reply.record {
+        // Filled in once the last frame is out; every frame but the first waits frame_delay_ms.
+        let streaming = config.first_byte_delay_ms.saturating_add(
+            config
+                .frame_delay_ms
+                .saturating_mul(reply.frames.len().saturating_sub(1) as u64),
+        );
+        let id = record.id.clone();
+        lock(&s.messages).insert_new(
+            &id,
+            StoredRecord {
+                record,
+                filled_at: Instant::now() + Duration::from_millis(streaming),
+            },
+        );
+    }
     event_stream(&reply.frames, &config)
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagesQuery {
+    conversation_id: Option<String>,
+    limit: Option<usize>,
+}
+
+/// A conversation's newest messages, oldest first, as Dify's web app lists them.
+async fn messages(State(s): AppState, Query(query): Query<MessagesQuery>) -> Response {
+    s.hit(Endpoint::Messages);
+    let Some(conversation_id) = query.conversation_id.filter(|id| !id.is_empty()) else {
+        return invalid_param("conversation_id is required");
+    };
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return invalid_param("limit must be between 1 and 100");
+    }
+    let now = Instant::now();
+    let items: Vec<Value> = lock(&s.messages)
+        .values()
+        .filter(|stored| stored.record.conversation_id == conversation_id)
+        .map(|stored| stored.item(now))
+        .collect();
+    if items.is_empty() {
+        return dify_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Conversation Not Exists.",
+        );
+    }
+    let start = items.len().saturating_sub(limit);
+    Json(json!({ "limit": limit, "has_more": start > 0, "data": &items[start..] })).into_response()
 }
 
 /// Replays every frame of a run, like a reconnecting client sees them.

@@ -250,6 +250,124 @@ async fn suggested_questions_follow_the_knob() {
 }
 
 #[tokio::test]
+async fn the_message_list_keeps_the_usage_a_stream_left_out() {
+    let sim = start(SimConfig {
+        omit_message_end: true,
+        ..fast()
+    })
+    .await;
+    let stopped = chat(&sim, "tell me a story").await.frames();
+    assert!(events(&stopped).iter().all(|event| *event != "message_end"));
+    let conversation = stopped[0]["conversation_id"].as_str().unwrap().to_owned();
+    let message = stopped[0]["message_id"].as_str().unwrap().to_owned();
+
+    sim.set_config(SimConfig {
+        omit_usage: true,
+        ..fast()
+    });
+    let body = json!({"query": "and another", "conversation_id": conversation, "inputs": {}});
+    let second = post(&sim, "/api/chat-messages", body).await.frames();
+    let second_id = second[0]["message_id"].as_str().unwrap().to_owned();
+    chat(&sim, "another conversation").await;
+
+    let listed = get(
+        &sim,
+        &format!("/api/messages?conversation_id={conversation}&limit=20"),
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    let listed = listed.json();
+    assert_eq!(
+        (&listed["limit"], &listed["has_more"]),
+        (&json!(20), &json!(false))
+    );
+    let items = listed["data"].as_array().unwrap();
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [message.as_str(), second_id.as_str()]);
+    for item in items {
+        let usage = &item["metadata"]["usage"];
+        let (prompt, completion) = (
+            usage["prompt_tokens"].as_u64().unwrap(),
+            usage["completion_tokens"].as_u64().unwrap(),
+        );
+        assert!(prompt > 0 && completion > 0, "{item}");
+        assert_eq!(
+            (
+                item["message_tokens"].as_u64(),
+                item["answer_tokens"].as_u64()
+            ),
+            (Some(prompt), Some(completion))
+        );
+        assert_eq!(item["total_price"], usage["total_price"]);
+        assert_eq!(
+            (&item["status"], &item["conversation_id"]),
+            (&json!("normal"), &json!(conversation))
+        );
+    }
+
+    let newest = get(
+        &sim,
+        &format!("/api/messages?conversation_id={conversation}&limit=1"),
+    )
+    .await
+    .json();
+    assert_eq!(newest["has_more"], true);
+    assert_eq!(newest["data"][0]["id"], second_id.as_str());
+    assert_eq!(
+        get(&sim, "/api/messages?conversation_id=nope").await.status,
+        404
+    );
+    assert_eq!(get(&sim, "/api/messages").await.status, 400);
+    assert_eq!(
+        get(
+            &sim,
+            &format!("/api/messages?conversation_id={conversation}&limit=0")
+        )
+        .await
+        .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn a_message_record_has_no_tokens_until_its_reply_has_streamed() {
+    let sim = start(SimConfig {
+        first_byte_delay_ms: 0,
+        frame_delay_ms: 300,
+        pieces: 2,
+        ..SimConfig::default()
+    })
+    .await;
+    let mut response = client()
+        .post(format!("{}/api/chat-messages", sim.base_url()))
+        .json(&json!({"query": "slow", "inputs": {}}))
+        .send()
+        .await
+        .unwrap();
+    let first = response.chunk().await.unwrap().unwrap();
+    let opening = frames(std::str::from_utf8(&first).unwrap());
+    let conversation = opening[0]["conversation_id"].as_str().unwrap();
+    let path = format!("/api/messages?conversation_id={conversation}");
+    let during = get(&sim, &path).await.json();
+    assert_eq!(
+        (
+            &during["data"][0]["message_tokens"],
+            &during["data"][0]["metadata"]
+        ),
+        (&json!(0), &json!({}))
+    );
+    while response.chunk().await.unwrap().is_some() {}
+    let after = get(&sim, &path).await.json();
+    assert!(
+        after["data"][0]["message_tokens"].as_u64().unwrap() > 0,
+        "{after}"
+    );
+}
+
+#[tokio::test]
 async fn every_endpoint_is_counted_and_counts_reset() {
     let sim = start(fast()).await;
     let chat_frames = chat(&sim, "hi").await.frames();
@@ -275,11 +393,16 @@ async fn every_endpoint_is_counted_and_counts_reset() {
     )
     .await;
     get(&sim, "/api/messages/m/suggested-questions").await;
+    get(
+        &sim,
+        &format!("/api/messages?conversation_id={conversation}"),
+    )
+    .await;
     get(&sim, "/chat/t").await; // pages are not counted
 
     let expected = json!({
         "chat-messages": 1, "completion-messages": 2, "workflows/run": 1, "workflow/events": 1,
-        "conversations/name": 1, "suggested-questions": 1,
+        "conversations/name": 1, "suggested-questions": 1, "messages": 1,
     });
     for name in ENDPOINTS {
         assert_eq!(

@@ -32,7 +32,7 @@ pub struct Account {
     pub display_name: String,
     pub role: Role,
     pub balance_micros: Micros,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub balance: Decimal,
     pub password_set: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,

@@ -93,17 +93,37 @@ fn query_apps(
     statement.query_map(params, app_from_row)?.collect()
 }
 
+/// The app whose share page this is: on the same origin, with a path that starts with the app's own
+/// share path (any base path, the kind, the token). A share path further along the page's path (say
+/// `/other/chat/{token}` after a `history.pushState`) names no app.
 fn find_by_url(conn: &Connection, page_url: &str) -> rusqlite::Result<Option<DifyApp>> {
-    let Some(location) = share_location(page_url) else {
+    let Ok(page) = Url::parse(page_url.trim()) else {
         return Ok(None);
     };
-    Ok(query_apps(
-        conn,
-        "WHERE a.origin = ?1 AND a.share_token = ?2",
-        (&location.origin, &location.token),
-    )?
-    .into_iter()
-    .next())
+    if !matches!(page.scheme(), "http" | "https") {
+        return Ok(None);
+    }
+    let Some(segments) = page.path_segments().map(Iterator::collect::<Vec<_>>) else {
+        return Ok(None);
+    };
+    let origin = page.origin().ascii_serialization();
+    Ok(query_apps(conn, "WHERE a.origin = ?1", [&origin])?
+        .into_iter()
+        .find(|app| {
+            Url::parse(&app.share_url).is_ok_and(|share| {
+                share_path(&share).is_some_and(|prefix| segments.starts_with(&prefix))
+            })
+        }))
+}
+
+/// The path segments of a share URL up to its token: `["chat", "AbC123"]`, or with a base path
+/// `["dify", "chat", "AbC123"]`.
+fn share_path(url: &Url) -> Option<Vec<&str>> {
+    let segments: Vec<&str> = url.path_segments()?.collect();
+    let kind_at = segments
+        .windows(2)
+        .position(|pair| SHARE_KINDS.contains(&pair[0]) && !pair[1].is_empty())?;
+    segments.get(..kind_at + 2).map(<[&str]>::to_vec)
 }
 
 /// The enabled app a page belongs to, or why there is none.

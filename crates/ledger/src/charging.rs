@@ -32,7 +32,7 @@ pub enum Outcome {
 pub struct ChargeResult {
     pub outcome: Outcome,
     pub amount_micros: Micros,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub amount: Decimal,
     pub code: Option<String>,
     pub reason: Option<String>,
@@ -44,7 +44,7 @@ pub struct ChargeResult {
     pub audit_id: Option<String>,
     pub estimated: bool,
     pub balance_micros: Micros,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub balance: Decimal,
 }
 

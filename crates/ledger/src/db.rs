@@ -20,6 +20,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/ledger/0006_logins_clock_and_unchecked_sends.sql"
     )),
+    M::up(include_str!(
+        "../../../migrations/ledger/0007_past_refusal.sql"
+    )),
 ];
 
 pub(crate) fn open(path: &Path) -> Result<Connection> {

@@ -1,7 +1,7 @@
 //! Posting to the append-only ledger. Every balance change goes through [`post`], which writes the
 //! entry, the cached balance and the daily rollup in the caller's transaction.
 
-use rusqlite::{OptionalExtension, Row, named_params};
+use rusqlite::{Connection, OptionalExtension, Row, named_params};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -69,11 +69,11 @@ pub struct UsageSnapshot {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub price: Option<Price>,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub credits_per_usd: Decimal,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub usd_cost: Decimal,
-    #[ts(type = "number | null")]
+    #[ts(type = "string | null")]
     pub dify_total_price: Option<Decimal>,
     pub dify_currency: Option<String>,
     pub estimated: bool,
@@ -86,7 +86,7 @@ pub struct Entry {
     pub account_id: i64,
     pub amount_micros: Micros,
     /// `amount_micros` in credits, for display.
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub amount: Decimal,
     pub kind: EntryKind,
     pub device_id: String,
@@ -117,12 +117,7 @@ const CLOCK_STEP_RECORDED_MICROS: i64 = 1_000_000;
 /// keep their order when the wall clock is set back. A real step back is recorded.
 fn entry_time(tx: &Tx) -> Result<i64> {
     let now = tx.env.now_micros();
-    // The newest entry is the last inserted: every entry is stamped here.
-    let newest: Option<i64> = tx
-        .prepare_cached("SELECT created_at FROM entries ORDER BY rowid DESC LIMIT 1")?
-        .query_row([], |row| row.get(0))
-        .optional()?;
-    let Some(newest) = newest.filter(|&newest| newest >= now) else {
+    let Some(newest) = newest_entry_at(tx)?.filter(|&newest| newest >= now) else {
         return Ok(now);
     };
     if newest - now > CLOCK_STEP_RECORDED_MICROS {
@@ -132,6 +127,21 @@ fn entry_time(tx: &Tx) -> Result<i64> {
         .execute((now, newest))?;
     }
     Ok(newest + 1)
+}
+
+/// The newest entry's time. The newest entry is the last inserted: every entry is stamped by
+/// [`entry_time`].
+fn newest_entry_at(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT created_at FROM entries ORDER BY rowid DESC LIMIT 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?)
+}
+
+/// The ledger's now: the clock's, but never before the newest entry, so a wall clock set back neither
+/// reopens a spent budget nor lengthens an offline allowance.
+pub(crate) fn ledger_now(conn: &Connection, clock: i64) -> Result<i64> {
+    Ok(newest_entry_at(conn)?.map_or(clock, |newest| newest.max(clock)))
 }
 
 /// Posts one entry and returns its id.

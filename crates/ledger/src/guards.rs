@@ -7,7 +7,7 @@ use crate::apps::{ResolveError, resolve};
 use crate::error::{EventError, LedgerError, Result};
 use crate::money::{Micros, micros_to_credits};
 use crate::sync::BudgetStanding;
-use crate::{Ledger, seed, stats, sync, time};
+use crate::{Ledger, entries, seed, stats, sync, time};
 pub use tokendesk_sync_proto::device::WhenUnchecked;
 
 /// The longest send endpoint name a relay may report.
@@ -22,7 +22,7 @@ pub struct UncheckedSend {
     pub app_name: Option<String>,
     pub page_url: String,
     pub endpoint: String,
-    /// `no_answer` or `failed`.
+    /// `no_answer`, `failed`, or `past_refusal` (the relay's held gate state said yes, the gate no).
     pub reason: String,
 }
 
@@ -192,14 +192,16 @@ impl Ledger {
     }
 
     /// Records a send the relay let through without the gate's answer, as `when_unchecked = allow` has
-    /// it: `reason` is `no_answer` (the gate did not answer in time) or `failed` (asking failed).
+    /// it: `reason` is `no_answer` (the gate did not answer in time) or `failed` (asking failed); or one
+    /// it sent on the gate state it held that the gate, asked beside the request, refused
+    /// (`past_refusal`).
     pub fn record_unchecked_send(
         &mut self,
         page_url: &str,
         endpoint: &str,
         reason: &str,
     ) -> Result<()> {
-        if !matches!(reason, "no_answer" | "failed") {
+        if !matches!(reason, "no_answer" | "failed" | "past_refusal") {
             return Err(LedgerError::invalid(format!(
                 "{reason:?} is not why a send went unchecked"
             )));
@@ -288,7 +290,8 @@ impl Ledger {
         if let Some(error) = unusable_app {
             return Ok(Some(Refusal::App(error)));
         }
-        if let Some(detail) = sync::lease_refusal(&self.conn, self.env.now_micros())? {
+        let now = entries::ledger_now(&self.conn, self.env.now_micros())?;
+        if let Some(detail) = sync::lease_refusal(&self.conn, now)? {
             return Ok(Some(Refusal::OfflineAllowance(detail)));
         }
         if balance < policy.min_balance_micros {
@@ -297,10 +300,10 @@ impl Ledger {
                 minimum: micros_to_credits(policy.min_balance_micros),
             }));
         }
-        let standing = match sync::budget_standing(&self.conn, self.env.now_micros())? {
+        let standing = match sync::budget_standing(&self.conn, now)? {
             // Enrolled: the user's own budgets, counted across all their devices.
             Some(standing) => standing,
-            None => self.local_budget_standing(policy, account_id)?,
+            None => self.local_budget_standing(policy, account_id, now)?,
         };
         if standing.daily_limit_micros > 0
             && standing.spent_today_micros >= standing.daily_limit_micros
@@ -321,8 +324,13 @@ impl Ledger {
 
     /// The policy's budgets against this ledger's own spend in the local day and month; a budget that is
     /// off reads nothing.
-    fn local_budget_standing(&self, policy: &Policy, account_id: i64) -> Result<BudgetStanding> {
-        let today = time::local_day(self.time_zone(), self.env.now_micros());
+    fn local_budget_standing(
+        &self,
+        policy: &Policy,
+        account_id: i64,
+        now: i64,
+    ) -> Result<BudgetStanding> {
+        let today = time::local_day(self.time_zone(), now);
         let spent_since = |limit: Micros, first: i32| -> Result<Micros> {
             Ok(if limit > 0 {
                 stats::spend_between(&self.conn, account_id, first, today)?.credits_micros

@@ -30,7 +30,7 @@ pub struct HeldEvent {
     pub priced_as: Option<String>,
     /// The amount priced when it was held; `None` when it could not be priced.
     pub amount_micros: Option<Micros>,
-    #[ts(type = "number | null")]
+    #[ts(type = "string | null")]
     pub amount: Option<Decimal>,
     pub payload: String,
     /// Stored as text; the windows branch on these three.

@@ -18,9 +18,9 @@ const MAX_RATE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
 /// A model's price in USD per 1,000 tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct Price {
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub input_per_1k: Decimal,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub output_per_1k: Decimal,
 }
 

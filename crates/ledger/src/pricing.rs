@@ -15,9 +15,9 @@ const MAX_NAME_CHARS: usize = 100;
 pub struct ModelConfig {
     pub id: i64,
     pub name: String,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub input_usd_per_1k: Decimal,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub output_usd_per_1k: Decimal,
     pub active: bool,
     /// Seeded list prices stay flagged until an admin sets or confirms them.
@@ -51,9 +51,9 @@ pub struct PriceChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RateChange {
     pub id: i64,
-    #[ts(type = "number | null")]
+    #[ts(type = "string | null")]
     pub old_rate: Option<Decimal>,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub new_rate: Decimal,
     pub changed_by: String,
     pub reason: String,
@@ -93,9 +93,9 @@ pub struct ImportPreview {
 pub struct PreviewRow {
     pub line: u64,
     pub name: String,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub input_usd_per_1k: Decimal,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub output_usd_per_1k: Decimal,
     pub aliases: Vec<String>,
     /// `create`, `update` or `unchanged`.

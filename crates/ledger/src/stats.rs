@@ -18,7 +18,7 @@ pub const MAX_PAGE_ROWS: usize = 500;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Spend {
     pub credits_micros: Micros,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub credits: Decimal,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
@@ -42,12 +42,12 @@ pub struct Breakdown {
 pub struct Dashboard {
     pub account: String,
     pub balance_micros: Micros,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub balance: Decimal,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub credits_per_usd: Decimal,
     /// The balance at the current rate, for display only.
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub balance_usd: Decimal,
     pub low_balance: bool,
     pub today: Spend,

@@ -49,7 +49,7 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// What is left of the offline allowance, in micro-credits.
     pub lease_left_micros: Micros,
-    #[ts(type = "number")]
+    #[ts(type = "string")]
     pub lease_left: Decimal,
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,

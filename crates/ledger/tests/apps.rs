@@ -79,6 +79,34 @@ fn an_edited_app_is_found_at_its_new_url_and_priced_by_its_new_binding() {
 }
 
 #[test]
+fn a_page_is_an_apps_only_where_its_path_starts_with_the_apps_share_path() {
+    let t = ledger();
+    let id = demo_app_id(&t);
+    for page in [
+        PAGE.to_owned(),
+        format!("{PAGE}/"),
+        format!("{PAGE}?conversation_id=c1#end"),
+        format!("{PAGE}/extra/segments"),
+    ] {
+        assert_eq!(
+            t.ledger.app_for_url(&page).unwrap().map(|app| app.id),
+            Some(id),
+            "{page}"
+        );
+    }
+    let (origin, path) = PAGE.split_at(PAGE.find("/chat").unwrap());
+    for page in [
+        format!("{origin}/other{path}"),
+        format!("{origin}/chat/other/chat{}", &path["/chat".len()..]),
+        format!("{origin}/chatbot{}", &path["/chat".len()..]),
+        format!("{}{path}", origin.replace(":8765", ":8766")),
+        format!("file://{path}"),
+    ] {
+        assert!(t.ledger.app_for_url(&page).unwrap().is_none(), "{page}");
+    }
+}
+
+#[test]
 fn an_edit_that_would_clash_or_is_unusable_changes_nothing() {
     let mut t = ledger();
     let id = demo_app_id(&t);

@@ -382,7 +382,13 @@ fn the_gate_refuses_unknown_apps_a_switched_off_integration_and_spent_budgets() 
         t.ledger.may_send(PAGE).unwrap().code,
         Some("daily_budget_spent")
     );
-    t.clock.advance(Duration::days(1));
+    // A wall clock set back a day does not give the day's budget back.
+    t.clock.advance(Duration::days(-1));
+    assert_eq!(
+        t.ledger.may_send(PAGE).unwrap().code,
+        Some("daily_budget_spent")
+    );
+    t.clock.advance(Duration::days(2));
     assert!(
         t.ledger.may_send(PAGE).unwrap().allowed,
         "the daily budget resets"

@@ -46,8 +46,10 @@ pub fn update_monitor<R: Runtime>(
     Ok(())
 }
 
-/// Refreshes what shows the balance outside the windows: the tray, and the low-balance notification.
+/// Refreshes what shows the balance outside the windows: the tray, the low-balance notification, and
+/// the gate state the chat page's relay holds.
 pub fn balance_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellResult<()> {
+    relay_state_changed(app, shell);
     let (balance, low) = shell.balance()?;
     windows::show_balance(app, &balance.to_string(), shell.offline());
     if shell.crossed_low_balance(low) {
@@ -66,6 +68,14 @@ pub fn balance_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellRe
     Ok(())
 }
 
+/// Pushes the chat page's relay its new state. A failure is only logged: what changed is committed, and
+/// the relay asks the gate itself once its state is stale.
+pub fn relay_state_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) {
+    if let Err(error) = relay::push_relay_state(app, shell) {
+        eprintln!("tokendesk-desktop: relay state: {error}");
+    }
+}
+
 /// A desktop notification. A desktop without a notification service still works: the dashboard shows
 /// the same state.
 pub fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
@@ -79,11 +89,13 @@ pub fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
 }
 
 /// After the apps changed (an admin's edit, or the org's config): their origins may report from now on
-/// (in the chat window only), and the menus list them. Capabilities only add up: an origin an app left
-/// stays allowed until the next start, and the ledger refuses its events as those of an unknown app.
+/// (in the chat window only), the menus list them, and the chat page's relay learns what its gate says
+/// now. Tauri's capabilities only add up: an origin an app left keeps its capability until the next
+/// start, and the relay's commands refuse its pages instead.
 pub fn apps_changed<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellResult<()> {
     let origins = shell.reload_apps()?;
     relay::allow_origins(app, "dify-apps", &origins)?;
+    relay_state_changed(app, shell);
     windows::refresh_menus(app)
 }
 

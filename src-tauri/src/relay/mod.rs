@@ -4,6 +4,7 @@
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tauri::ipc::CapabilityBuilder;
 use tauri::{AppHandle, Manager, Runtime, State, Webview};
 use tokendesk_ledger::guards::WhenUnchecked;
@@ -15,7 +16,7 @@ mod sends;
 
 pub use sends::SendBindings;
 
-use crate::commands::{announce, update_monitor};
+use crate::commands::{announce, relay_state_changed, update_monitor};
 use crate::error::{ShellError, ShellResult};
 use crate::language::Language;
 use crate::state::{SendCheck, Shell, integration_on};
@@ -70,20 +71,27 @@ pub fn allow_origins<R: Runtime>(
 /// reconnect, which passes no gate, or a report from an older page).
 fn billed_page<R: Runtime>(
     webview: &Webview<R>,
+    shell: &Shell,
     sends: &SendBindings,
     send_id: Option<&str>,
 ) -> ShellResult<String> {
     match send_id.and_then(|id| sends.page_of(id)) {
         Some(page) => Ok(page),
-        None => page_url(webview),
+        None => page_url(webview, shell),
     }
 }
 
-fn page_url<R: Runtime>(webview: &Webview<R>) -> ShellResult<String> {
-    webview
+/// The webview's page, when it is on an app's origin: the capability that lets a page call the relay's
+/// commands outlives an app removed at runtime, so each command checks the apps as they are now.
+fn page_url<R: Runtime>(webview: &Webview<R>, shell: &Shell) -> ShellResult<String> {
+    let url = webview
         .url()
-        .map(|url| url.to_string())
-        .map_err(|err| ShellError::PageUrl(err.to_string()))
+        .map_err(|err| ShellError::PageUrl(err.to_string()))?;
+    let origin = url.origin().ascii_serialization();
+    if !shell.is_app_origin(&origin) {
+        return Err(ShellError::NotAnAppPage(origin));
+    }
+    Ok(url.to_string())
 }
 
 #[tauri::command]
@@ -95,7 +103,7 @@ pub async fn report_usage<R: Runtime>(
     frame: String,
     send_id: Option<String>,
 ) -> ShellResult<ChargeResult> {
-    let page = billed_page(&webview, &sends, send_id.as_deref())?;
+    let page = billed_page(&webview, &shell, &sends, send_id.as_deref())?;
     let result = commit_or_keep(
         &shell,
         ReportKind::Usage,
@@ -129,9 +137,10 @@ fn commit_or_keep(
     committed
 }
 
-/// Every few seconds: commits what the outbox keeps, and charges each send that no report named within
-/// [`UNREPORTED_AFTER`] (or `TOKENDESK_UNREPORTED_AFTER_SECONDS`) as an estimate from its query. Tells
-/// the windows of each charge as the relay's own reports do.
+/// Every few seconds: commits what the outbox keeps, charges each send that no report named within
+/// [`UNREPORTED_AFTER`] (or `TOKENDESK_UNREPORTED_AFTER_SECONDS`) as an estimate from its query, and
+/// hands the chat page's relay a fresh gate state. Tells the windows of each charge as the relay's own
+/// reports do.
 pub fn settle_in_background<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     let unreported_after = std::env::var(UNREPORTED_AFTER_VARIABLE)
@@ -173,6 +182,8 @@ pub fn settle_in_background<R: Runtime>(app: &AppHandle<R>) {
                     Err(error) => eprintln!("tokendesk-desktop: unreported send: {error}"),
                 }
             }
+            // The time of day alone may have changed the gate's verdict.
+            relay_state_changed(&app, &shell);
             tokio::time::sleep(SETTLE_EVERY).await;
         }
     });
@@ -210,7 +221,7 @@ pub async fn report_incomplete<R: Runtime>(
     report: serde_json::Value,
     send_id: Option<String>,
 ) -> ShellResult<ChargeResult> {
-    let page = billed_page(&webview, &sends, send_id.as_deref())?;
+    let page = billed_page(&webview, &shell, &sends, send_id.as_deref())?;
     let result = commit_or_keep(
         &shell,
         ReportKind::Incomplete,
@@ -235,7 +246,7 @@ pub async fn report_model_call<R: Runtime>(
     shell: State<'_, Shell>,
     call: ModelCall,
 ) -> ShellResult<()> {
-    let page = page_url(&webview)?;
+    let page = page_url(&webview, &shell)?;
     shell.ledger(|ledger| {
         ledger.record_model_call(
             &page,
@@ -246,20 +257,55 @@ pub async fn report_model_call<R: Runtime>(
     })
 }
 
-#[derive(Debug, Serialize)]
-pub struct SendAnswer {
+/// The gate's answer for a send from a page. A refusal comes with a status and a message Dify shows as
+/// its own error toast.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateVerdict {
     allowed: bool,
     status: Option<u16>,
     code: Option<String>,
     message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SendAnswer {
+    #[serde(flatten)]
+    verdict: GateVerdict,
     /// What the relay does with the next send it cannot check.
     when_unchecked: WhenUnchecked,
     /// A send let through: its reply's reports name it and are billed to this page's app.
     send_id: Option<String>,
 }
 
-/// The pre-send gate. A refusal comes with a status and a message Dify shows as its own error toast.
-/// Every send endpoint passes the same gate; the monitor shows the last answer and its endpoint.
+/// The gate's verdict for `page` now.
+fn gate_verdict(shell: &Shell, page: &str) -> ShellResult<(GateVerdict, WhenUnchecked)> {
+    let decision = shell.ledger(|ledger| ledger.may_send(page))?;
+    let language = shell.language();
+    let verdict = if shell.integration_forced_off {
+        refusal(language, "integration_disabled", None)
+    } else {
+        match decision.code {
+            None => GateVerdict {
+                allowed: true,
+                status: None,
+                code: None,
+                message: None,
+            },
+            Some(code) => refusal(
+                language,
+                code,
+                Some(micros_to_credits(decision.balance_micros).to_string()),
+            ),
+        }
+    };
+    Ok((verdict, decision.when_unchecked))
+}
+
+/// The pre-send gate, and the binding of a send to its page's app. `sent` says what the relay already
+/// did on the gate state it holds: `Some(true)`, the request went out beside this call, so the send is
+/// bound even when the gate now refuses (and that is recorded); `Some(false)`, the relay refused it, so
+/// nothing is bound. `None`: the relay waits for this answer. Every send endpoint passes the same gate;
+/// the monitor shows the last decision and its endpoint.
 #[tauri::command]
 pub async fn check_send<R: Runtime>(
     app: AppHandle<R>,
@@ -268,54 +314,33 @@ pub async fn check_send<R: Runtime>(
     sends: State<'_, SendBindings>,
     endpoint: String,
     query: Option<String>,
+    sent: Option<bool>,
 ) -> ShellResult<SendAnswer> {
-    let page = page_url(&webview)?;
-    let decision = shell.ledger(|ledger| ledger.may_send(&page))?;
-    let when_unchecked = decision.when_unchecked;
-    let answer = if shell.integration_forced_off {
-        refusal(
-            shell.language(),
-            "integration_disabled",
-            None,
-            when_unchecked,
-        )
-    } else {
-        match decision.code {
-            None => SendAnswer {
-                allowed: true,
-                status: None,
-                code: None,
-                message: None,
-                when_unchecked,
-                send_id: Some(sends.bind(page, kept_query(query))),
-            },
-            Some(code) => refusal(
-                shell.language(),
-                code,
-                Some(micros_to_credits(decision.balance_micros).to_string()),
-                when_unchecked,
-            ),
-        }
-    };
+    let page = page_url(&webview, &shell)?;
+    let (verdict, when_unchecked) = gate_verdict(&shell, &page)?;
+    if sent == Some(true) && !verdict.allowed {
+        shell.ledger(|ledger| ledger.record_unchecked_send(&page, &endpoint, "past_refusal"))?;
+    }
+    let went_out = sent.unwrap_or(verdict.allowed);
+    let send_id = went_out.then(|| sends.bind(page, kept_query(query)));
     let check = SendCheck {
         endpoint,
         at: Utc::now(),
-        allowed: answer.allowed,
-        code: answer.code.clone(),
+        allowed: went_out,
+        code: verdict.code.clone(),
     };
-    // Not awaited: the page's send waits for this command's answer, not for the windows to hear of it.
+    // Not awaited: a send may wait for this command's answer, never for the windows to hear of it.
     tauri::async_runtime::spawn(async move {
         let _ = update_monitor(&app, |monitor| monitor.last_send = Some(check));
     });
-    Ok(answer)
+    Ok(SendAnswer {
+        verdict,
+        when_unchecked,
+        send_id,
+    })
 }
 
-fn refusal(
-    language: Language,
-    code: &str,
-    balance: Option<String>,
-    when_unchecked: WhenUnchecked,
-) -> SendAnswer {
+fn refusal(language: Language, code: &str, balance: Option<String>) -> GateVerdict {
     let chinese = language == Language::Zh;
     let balance = balance.unwrap_or_default();
     let (status, message) = match (code, chinese) {
@@ -362,13 +387,11 @@ fn refusal(
             "TokenDesk: this app is not configured in TokenDesk, or is disabled.".into(),
         ),
     };
-    SendAnswer {
+    GateVerdict {
         allowed: false,
         status: Some(status),
         code: Some(code.into()),
         message: Some(message),
-        when_unchecked,
-        send_id: None,
     }
 }
 
@@ -382,7 +405,7 @@ pub async fn report_unchecked_send<R: Runtime>(
     endpoint: String,
     reason: String,
 ) -> ShellResult<()> {
-    let page = page_url(&webview)?;
+    let page = page_url(&webview, &shell)?;
     shell.ledger(|ledger| ledger.record_unchecked_send(&page, &endpoint, &reason))?;
     let check = SendCheck {
         endpoint,
@@ -404,15 +427,78 @@ pub enum Metering {
     NotMetered,
 }
 
+/// What the relay holds to decide a send at once, without a round trip: Rust pushes it into the chat
+/// page whenever it may have changed, and at least every [`SETTLE_EVERY`] (the time of day alone can
+/// change a verdict: a budget's new day, an allowance's end).
 #[derive(Debug, Serialize)]
 pub struct RelayStatus {
+    /// Newer states replace older ones; answers and pushes may arrive out of order.
+    version: u64,
+    /// The page this state is for: on any other page the relay asks the gate and waits.
+    page: String,
     balance: Decimal,
     monitor: Metering,
     /// The language picked now, which may differ from the one the page was loaded in.
     language: Language,
     /// What the relay does with a send it cannot check.
     when_unchecked: WhenUnchecked,
+    /// The gate's verdict for a send from `page` now.
+    gate: GateVerdict,
+    #[serde(skip)]
+    integration_enabled: bool,
 }
+
+static RELAY_STATE_VERSION: AtomicU64 = AtomicU64::new(0);
+
+fn relay_state(shell: &Shell, page: String) -> ShellResult<RelayStatus> {
+    let (balance, app_enabled, integration_enabled) = shell.ledger(|ledger| {
+        let enabled = ledger
+            .app_for_url(&page)?
+            .is_some_and(|dify_app| dify_app.enabled);
+        Ok((
+            ledger.active_account()?.balance,
+            enabled,
+            integration_on(shell.integration_forced_off, ledger)?,
+        ))
+    })?;
+    let (gate, when_unchecked) = gate_verdict(shell, &page)?;
+    let monitor = if app_enabled && integration_enabled {
+        Metering::Monitoring
+    } else {
+        Metering::NotMetered
+    };
+    Ok(RelayStatus {
+        version: RELAY_STATE_VERSION.fetch_add(1, Ordering::Relaxed) + 1,
+        page,
+        balance,
+        monitor,
+        language: shell.language(),
+        when_unchecked,
+        gate,
+        integration_enabled,
+    })
+}
+
+/// Hands the chat page its relay's current state, if the chat window shows a web page. The relay
+/// defines the receiving function before any page script runs; a page that calls it itself only
+/// changes what its own relay decides at once, as the gate is still asked beside every send.
+pub fn push_relay_state<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> ShellResult<()> {
+    let Some(chat) = app.get_webview_window(crate::windows::CHAT) else {
+        return Ok(());
+    };
+    // Only an app's page has a relay to take it; any other page (a local one, a sign-in host) is left be.
+    let Ok(page) = page_url(chat.as_ref(), shell) else {
+        return Ok(());
+    };
+    let state = serde_json::to_string(&relay_state(shell, page)?).map_err(tauri::Error::from)?;
+    chat.eval(format!(
+        "window.{RELAY_STATE_RECEIVER} && window.{RELAY_STATE_RECEIVER}({state});"
+    ))
+    .map_err(ShellError::from)
+}
+
+/// The relay's function that takes a pushed state (relay.js defines it under this name).
+const RELAY_STATE_RECEIVER: &str = "__TOKENDESK_RELAY_STATE__";
 
 /// The relay reports in when it starts on a page: the monitor now counts the chat as connected.
 #[tauri::command]
@@ -421,33 +507,12 @@ pub async fn relay_status<R: Runtime>(
     webview: Webview<R>,
     shell: State<'_, Shell>,
 ) -> ShellResult<RelayStatus> {
-    let page = page_url(&webview)?;
-    let (balance, app_enabled, integration_enabled, when_unchecked) = shell.ledger(|ledger| {
-        let enabled = ledger
-            .app_for_url(&page)?
-            .is_some_and(|dify_app| dify_app.enabled);
-        Ok((
-            ledger.active_account()?.balance,
-            enabled,
-            integration_on(shell.integration_forced_off, ledger)?,
-            ledger.policy()?.when_unchecked,
-        ))
-    })?;
-    let metered = app_enabled && integration_enabled;
+    let state = relay_state(&shell, page_url(&webview, &shell)?)?;
+    let metered = matches!(state.monitor, Metering::Monitoring);
     update_monitor(&app, |status| {
         status.relay_seen_at = Some(Utc::now());
         status.relay_metered = metered;
-        status.integration_enabled = integration_enabled;
+        status.integration_enabled = state.integration_enabled;
     })?;
-    let monitor = if metered {
-        Metering::Monitoring
-    } else {
-        Metering::NotMetered
-    };
-    Ok(RelayStatus {
-        balance,
-        monitor,
-        language: shell.language(),
-        when_unchecked,
-    })
+    Ok(state)
 }

@@ -6,6 +6,11 @@
   'use strict';
 
   const GUARD = '__TOKENDESK_RELAY__';
+  // Rust pushes the relay's state (the gate's verdict among it) through this function.
+  const STATE_RECEIVER = '__TOKENDESK_RELAY_STATE__';
+  // Rust pushes a state at least every 5 s; one older than this means Rust is not keeping it fresh, so
+  // the gate is asked and waited for instead.
+  const STATE_FRESH_MS = 15000;
   // A hung check_send must not freeze the chat; past this, the send is unchecked (see gate()).
   const CHECK_SEND_TIMEOUT_MS = 10000;
   const TIMED_OUT = Symbol('timed out');
@@ -17,6 +22,15 @@
   // Rust reads a message_end of up to 64 KiB. A larger one (a RAG reply's retrieved passages, old Dify's
   // six-byte escapes) goes with its ids and usage only, so its size never decides whether it is billed.
   const MAX_FRAME_BYTES = 60 * 1024;
+
+  // A chat reply whose stream carried no usage (stopped, cut, or a Dify that strips it) is charged at the
+  // usage of Dify's own record of the message, read from the web app's /api/messages once Dify has
+  // filled it in: first after these waits, then, once an estimate was charged, after these (the
+  // record then trues the estimate up).
+  const RECORD_WAITS_MS = [0, 300, 700, 1500, 3000, 6000];
+  const RECORD_LATE_WAITS_MS = [15000, 30000, 60000];
+  // Send endpoints whose app keeps a message list (completion and workflow apps have none).
+  const RECORDED_ENDPOINTS = ['chat-messages', 'workflow/events'];
 
   // POST endpoints that stream a reply; they also pass through the pre-send gate.
   const SEND_ENDPOINTS = ['chat-messages', 'completion-messages', 'workflows/run'];
@@ -36,6 +50,8 @@
       monitoring: 'Monitoring',
       notMetered: 'Not metered',
       offline: 'TokenDesk offline',
+      lastReply: 'last reply',
+      thisChat: 'this chat',
       blocked: 'TokenDesk: sending is blocked (not enough credits or a limit was reached).',
       unchecked: 'TokenDesk could not check this send, so it was not sent. Try again in a moment.',
     },
@@ -45,6 +61,8 @@
       monitoring: '监控中',
       notMetered: '未计量',
       offline: 'TokenDesk 未连接',
+      lastReply: '上次回复',
+      thisChat: '本次对话',
       blocked: 'TokenDesk：暂时无法发送（积分不足或已达到限额）。',
       unchecked: 'TokenDesk 暂时无法检查本次发送，消息未发出。请稍后重试。',
     },
@@ -191,17 +209,77 @@
     return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
   }
 
+  // The usage pricing needs from a message record of Dify's /api/messages, or null while Dify has not
+  // filled it in (a record exists with 0 tokens from the start of a reply).
+  function usageOfRecord(item) {
+    const tokens = (prompt, completion) =>
+      Number.isSafeInteger(prompt) && Number.isSafeInteger(completion) && prompt >= 0 && completion >= 0 && prompt + completion > 0;
+    const stored = item.metadata && typeof item.metadata === 'object' ? item.metadata.usage : null;
+    const [prompt, completion, price, currency] =
+      stored && typeof stored === 'object' && tokens(stored.prompt_tokens, stored.completion_tokens)
+        ? [stored.prompt_tokens, stored.completion_tokens, stored.total_price, stored.currency]
+        : [item.message_tokens, item.answer_tokens, item.total_price, item.currency];
+    if (!tokens(prompt, completion)) return null;
+    const priced = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+    if ((typeof price === 'string' && price) || Number.isFinite(price)) priced.total_price = String(price);
+    if (typeof currency === 'string' && currency) priced.currency = currency;
+    return priced;
+  }
+
+  // Reads message `messageId` of a conversation from Dify's own list, as the page would (same origin
+  // and headers: passport, app code, CSRF; cookies included), after each of `waits`. Resolves to a
+  // message_end frame's text built from the record's usage, or null: never rejects. A Dify without the
+  // list (404), or an answer that is not the list, ends the wait at once.
+  async function readRecord(request, ids, waits) {
+    for (const wait of waits) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      try {
+        const url = new URL(request.apiBase + 'messages');
+        url.searchParams.set('conversation_id', ids.conversation_id);
+        url.searchParams.set('limit', '20');
+        const response = await request.fetch(url.href, { method: 'GET', headers: request.headers, credentials: 'include' });
+        if (!response || !response.ok) return null;
+        const list = parseObject(await response.text());
+        if (!list || !Array.isArray(list.data)) return null;
+        const item = list.data.find((message) => message && message.id === ids.message_id);
+        const usage = item ? usageOfRecord(item) : null;
+        if (usage) {
+          return JSON.stringify({ event: 'message_end', id: ids.message_id, message_id: ids.message_id, conversation_id: ids.conversation_id, metadata: { usage } });
+        }
+      } catch (err) {
+        debug('cannot read the message record', err);
+        return null;
+      }
+    }
+    return null;
+  }
+
   // Reads one copy of a streamed reply and reports it when it ends. Never throws, never rejects.
-  // sendId: the send the gate let through, which Rust bills the reply to (null: a reconnect, no gate).
-  async function trackReply(stream, endpoint, queryPromise, report, sendId) {
-    const bound = (args) => (sendId ? { ...args, sendId } : args);
+  // sendIdPromise: the send the gate let through, which Rust bills the reply to (null: a reconnect, no
+  // gate, or a send Rust never bound). recordRequest: how to read Dify's record of the message (null:
+  // the app keeps none). tally: takes Rust's answer to each report, with the reply's conversation.
+  async function trackReply(stream, { endpoint, queryPromise, report, sendIdPromise, recordRequest, tally }) {
+    const sendAs = (cmd, args) =>
+      sendIdPromise.then((sendId) => report(cmd, sendId ? { ...args, sendId } : args)).then((result) => tally(reply.conversation_id, result));
     // totalTokens: a workflow run's own count (workflow_finished), which Rust charges when no usage comes.
     const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', sawMessageEnd: false, totalTokens: null };
 
-    function reportIncomplete(reason) {
+    function reportEstimate(reason) {
       const snapshot = { message_id: reply.message_id, conversation_id: reply.conversation_id, task_id: reply.task_id, answer: reply.answer };
       if (reply.totalTokens !== null) snapshot.total_tokens = reply.totalTokens;
-      queryPromise.then((query) => report('report_incomplete', bound({ report: { ...snapshot, endpoint, query, reason } })));
+      return queryPromise.then((query) => sendAs('report_incomplete', { report: { ...snapshot, endpoint, query, reason } }));
+    }
+
+    // A reply without usage: Dify's record of it if it can be had, else an estimate, trued up if the
+    // record comes later (Rust replaces an estimate with the real usage of the same message).
+    async function reportIncomplete(reason) {
+      const ids = { message_id: reply.message_id, conversation_id: reply.conversation_id };
+      if (!recordRequest || !ids.message_id || !ids.conversation_id) return reportEstimate(reason);
+      const record = await readRecord(recordRequest, ids, RECORD_WAITS_MS);
+      if (record) return sendAs('report_usage', { frame: record });
+      await reportEstimate(reason);
+      const late = await readRecord(recordRequest, ids, RECORD_LATE_WAITS_MS);
+      if (late) sendAs('report_usage', { frame: late });
     }
 
     function appendText(piece) {
@@ -236,7 +314,7 @@
           const usage = frame.metadata && frame.metadata.usage;
           // Rust gets the frame as received (or, past its size limit, what pricing reads of it) and parses
           // and validates it itself.
-          if (usage !== null && typeof usage === 'object') report('report_usage', bound({ frame: pricedPart(frame, jsonText) }));
+          if (usage !== null && typeof usage === 'object') sendAs('report_usage', { frame: pricedPart(frame, jsonText) });
           else reportIncomplete('no_usage');
           break;
         }
@@ -263,21 +341,74 @@
     }
   }
 
+  // Credits as Rust sends them (a decimal string) shown to two places, rounded half away from zero like
+  // the windows: integer arithmetic (BigInt) only, as a float would round some balances wrongly. Null
+  // for anything that is not a plain decimal.
+  function formatCredits(decimalText, locale) {
+    const match = typeof decimalText === 'string' && /^(-?)(\d+)(?:\.(\d+))?$/.exec(decimalText);
+    if (!match) return null;
+    const [, sign, whole, fraction = ''] = match;
+    let hundredths = BigInt(whole + (fraction + '00').slice(0, 2));
+    if ((fraction[2] || '0') >= '5') hundredths += 1n;
+    const format = new Intl.NumberFormat(locale);
+    const integer = format.format(hundredths / 100n);
+    const cents = String(hundredths % 100n).padStart(2, '0').replace(/0+$/, '');
+    const point = format.formatToParts(0.5).find((part) => part.type === 'decimal');
+    const negative = sign && hundredths !== 0n ? '-' : '';
+    return negative + integer + (cents ? (point ? point.value : '.') + cents : '');
+  }
+
+  // The micro-credits a ChargeResult charged, exactly, from its decimal `amount` (amount_micros, a JSON
+  // number, would lose digits past 2^53). Null for anything else.
+  function chargedMicros(result) {
+    const match = typeof result.amount === 'string' && /^(\d+)(?:\.(\d{1,6}))?$/.exec(result.amount);
+    return match ? BigInt(match[1] + (match[2] || '').padEnd(6, '0')) : null;
+  }
+
+  // Non-negative micro-credits (a BigInt) as the decimal string formatCredits reads.
+  function creditsOfMicros(micros) {
+    return String(micros / 1000000n) + '.' + String(micros % 1000000n).padStart(6, '0');
+  }
+
   // textOf() is the current language's texts: the user may switch while the page is open.
   function createBadge(win, textOf) {
     // metered: false once Rust says this page's app is not configured (or metering is off).
     const state = { balance: null, online: true, metered: true };
     let view = null;
+    // The charged replies by message id, with their conversation and the order their replies began in.
+    // Only this page's replies since it loaded: the relay cannot read a conversation's older charges.
+    const charges = new Map();
+    // The latest reply Rust answered for (by the order replies began in); its conversation is the current one.
+    let latest = { order: 0, conversation: undefined };
+    let replies = 0;
+
+    // The current conversation's latest charged reply and total, in micro-credits; null until it has one.
+    function costs() {
+      let last = null;
+      let total = 0n;
+      for (const charge of charges.values()) {
+        if (charge.conversation !== latest.conversation) continue;
+        total += charge.micros;
+        if (!last || charge.order >= last.order) last = charge;
+      }
+      return last && { last: last.micros, total };
+    }
 
     function render() {
       if (!view) return;
       const text = textOf();
-      const format = new Intl.NumberFormat(text.locale, { maximumFractionDigits: 2 });
       const parts = [];
-      if (state.balance !== null) parts.push(format.format(state.balance) + ' ' + text.credits);
+      const balance = formatCredits(state.balance, text.locale);
+      if (balance !== null) parts.push(balance + ' ' + text.credits);
       parts.push(!state.online ? text.offline : state.metered ? text.monitoring : text.notMetered);
+      const cost = costs();
+      if (cost) {
+        parts.push(text.lastReply + ' ' + formatCredits(creditsOfMicros(cost.last), text.locale));
+        // A workflow or completion reply has no conversation to total.
+        if (typeof latest.conversation === 'string') parts.push(text.thisChat + ' ' + formatCredits(creditsOfMicros(cost.total), text.locale));
+      }
       view.label.textContent = parts.join(' · ');
-      if (state.balance !== null) view.host.setAttribute('data-balance', String(state.balance));
+      if (state.balance !== null) view.host.setAttribute('data-balance', state.balance);
     }
 
     function style(root, label) {
@@ -324,12 +455,31 @@
       update(result, online) {
         try {
           state.online = online;
-          if (result && typeof result.balance === 'number' && Number.isFinite(result.balance)) state.balance = result.balance;
+          if (result && formatCredits(result.balance, 'en-US') !== null) state.balance = result.balance;
           if (result && typeof result.monitor === 'string') state.metered = result.monitor !== 'not_metered';
           render();
         } catch (err) {
           debug('cannot update badge', err);
         }
+      },
+      // A tally for one reply, made as its stream begins; it takes Rust's answer to each report of the
+      // reply. A message is charged once: a repeat is answered `duplicate` and adds nothing, and a second
+      // `charged` (the real usage superseding an estimate) replaces the first amount. A `duplicate` with
+      // an amount for a message not counted yet is a charge the outbox committed before this report.
+      reply() {
+        const order = ++replies;
+        return (conversation, result) => {
+          try {
+            if (order >= latest.order) latest = { order, conversation };
+            const id = result && typeof result.message_id === 'string' ? result.message_id : null;
+            const counts = id && (result.outcome === 'charged' || (result.outcome === 'duplicate' && !charges.has(id)));
+            const micros = counts ? chargedMicros(result) : null;
+            if (micros !== null && (micros > 0n || result.outcome === 'charged')) charges.set(id, { order, conversation, ...charges.get(id), micros });
+            render();
+          } catch (err) {
+            debug('cannot count the reply cost', err);
+          }
+        };
       },
     };
   }
@@ -352,6 +502,38 @@
 
       // What to do with a send the gate cannot check, as Rust last said; until it has, block.
       let whenUnchecked = 'block';
+      // The newest state Rust handed over, with when it came (page clock).
+      let held = null;
+
+      // Takes a state from Rust (an answer to relay_status, or a push) unless a newer one is held.
+      function adopt(state, receivedAt) {
+        if (!state || !Number.isSafeInteger(state.version) || typeof state.page !== 'string') return;
+        if (!state.gate || typeof state.gate.allowed !== 'boolean') return;
+        if (held && held.state.version >= state.version) return;
+        held = { state, receivedAt };
+      }
+
+      // The held gate verdict when it is fresh and for this page (origin and path: the app is resolved
+      // from them), else null.
+      function heldVerdict() {
+        if (!held || performance.now() - held.receivedAt > STATE_FRESH_MS) return null;
+        try {
+          const page = new URL(held.state.page);
+          const here = new URL(win.location.href);
+          return page.origin === here.origin && page.pathname === here.pathname ? held.state.gate : null;
+        } catch (_) {
+          return null;
+        }
+      }
+
+      // What any answer or push from Rust may carry: a state, the language, the unchecked-send policy, a
+      // balance for the badge.
+      function take(result) {
+        adopt(result, performance.now());
+        if (result && Object.prototype.hasOwnProperty.call(TEXT, result.language)) text = TEXT[result.language];
+        if (result && (result.when_unchecked === 'allow' || result.when_unchecked === 'block')) whenUnchecked = result.when_unchecked;
+        badge.update(result, true);
+      }
 
       // Every call to Rust: resolves to the result, or to undefined on any failure (never rejects).
       function call(cmd, args) {
@@ -363,9 +545,7 @@
         }
         return pending.then(
           (result) => {
-            if (result && Object.prototype.hasOwnProperty.call(TEXT, result.language)) text = TEXT[result.language];
-            if (result && (result.when_unchecked === 'allow' || result.when_unchecked === 'block')) whenUnchecked = result.when_unchecked;
-            badge.update(result, true);
+            take(result);
             return result;
           },
           (err) => {
@@ -385,29 +565,75 @@
         }
       }
 
-      // The pre-send gate: { sendId } to send (the send Rust bound to this page, if it answered), or
-      // { refusal } for the page instead. Only an answer that says "allowed" lets a send through as
-      // checked; a send the gate could not check is refused, or, where the policy allows it, let through
-      // and reported. The query goes with the question: a send never reported is charged as its estimate.
+      // Asks the gate, never longer than CHECK_SEND_TIMEOUT_MS. Resolves to { allowed, sendId, answer }:
+      // allowed is true or false only when the gate said so; answer is what came (TIMED_OUT, undefined, or
+      // the answer itself), for a refusal's text.
+      function askGate(endpoint, queryPromise, sent) {
+        const asked = queryPromise.then((query) => call('check_send', { endpoint, query, sent }));
+        return withTimeout(asked, CHECK_SEND_TIMEOUT_MS)
+          .catch(() => undefined)
+          .then((answer) => {
+            const reading = { allowed: undefined, sendId: null, answer };
+            try {
+              if (answer && answer !== TIMED_OUT && typeof answer.allowed === 'boolean') reading.allowed = answer.allowed;
+              if (answer && answer !== TIMED_OUT && typeof answer.send_id === 'string') reading.sendId = answer.send_id;
+            } catch (err) {
+              debug('unreadable gate answer', err);
+            }
+            return reading;
+          });
+      }
+
+      // A send let through without a binding from Rust: recorded, and billed to the page it reports from.
+      function unchecked(endpoint, answer) {
+        report('report_unchecked_send', { endpoint, reason: answer === TIMED_OUT ? 'no_answer' : 'failed' });
+        return null;
+      }
+
+      // The pre-send gate: { sendId } to send, a promise of the send Rust bound to this page (or null);
+      // or { refusal } for the page instead. With a fresh state from Rust the relay decides at once and
+      // the gate is asked beside the request (a send it lets through is bound even when the gate now
+      // disagrees, and that is recorded). Without one it waits for the gate: only an answer that says
+      // "allowed" lets a send through as checked; one the gate could not check is refused, or, where the
+      // policy allows it, let through and recorded. The query goes with the question: a send never
+      // reported is charged as its estimate.
       async function gate(endpoint, queryPromise) {
-        let verdict;
-        let allowed;
-        let sendId = null;
-        try {
-          const asked = queryPromise.then((query) => call('check_send', { endpoint, query }));
-          verdict = await withTimeout(asked, CHECK_SEND_TIMEOUT_MS);
-          allowed = verdict && verdict !== TIMED_OUT ? verdict.allowed : undefined;
-          if (allowed === true && typeof verdict.send_id === 'string') sendId = verdict.send_id;
-        } catch (err) {
-          debug('pre-send gate failed', err);
+        const verdict = heldVerdict();
+        if (verdict && !verdict.allowed) {
+          askGate(endpoint, queryPromise, false);
+          return { refusal: refusalResponse(verdict, text) };
         }
-        if (allowed === true) return { sendId };
-        if (allowed === false) return { refusal: refusalResponse(verdict, text) };
-        if (whenUnchecked === 'allow') {
-          report('report_unchecked_send', { endpoint, reason: verdict === TIMED_OUT ? 'no_answer' : 'failed' });
-          return { sendId };
+        if (verdict) {
+          const bound = askGate(endpoint, queryPromise, true).then((reading) => reading.sendId || unchecked(endpoint, reading.answer));
+          return { sendId: bound };
         }
+        const reading = await askGate(endpoint, queryPromise, undefined);
+        if (reading.allowed === true) return { sendId: Promise.resolve(reading.sendId) };
+        if (reading.allowed === false) return { refusal: refusalResponse(reading.answer, text) };
+        if (whenUnchecked === 'allow') return { sendId: Promise.resolve(unchecked(endpoint, reading.answer)) };
         return { refusal: refusalResponse({ status: 503, code: 'send_unchecked', message: text.unchecked }, text) };
+      }
+
+      // How to read Dify's records for a reply of this request: the same API base and headers, through
+      // the page's own fetch (not the relay's). Null where the app keeps no message list.
+      function recordRequestOf(args, route) {
+        if (!RECORDED_ENDPOINTS.includes(route.endpoint)) return null;
+        try {
+          const [input, init] = args;
+          const url = new URL(isRequestObject(input) ? input.url : String(input), win.location.href);
+          const headers = new Headers(isRequestObject(input) ? input.headers : undefined);
+          new Headers(init && init.headers).forEach((value, name) => headers.set(name, value));
+          headers.delete('content-type');
+          headers.delete('content-length');
+          return {
+            apiBase: url.origin + url.pathname.slice(0, url.pathname.lastIndexOf('/api/') + 5),
+            headers,
+            fetch: (target, options) => originalFetch.call(win, target, options),
+          };
+        } catch (err) {
+          debug('cannot tell how to read message records', err);
+          return null;
+        }
       }
 
       async function fetchStream(thisArg, args, route) {
@@ -417,10 +643,10 @@
         } catch (err) {
           debug('cannot read the query', err);
         }
-        const { refusal, sendId } = route.gated ? await gate(route.endpoint, query) : { sendId: null };
+        const { refusal, sendId } = route.gated ? await gate(route.endpoint, query) : { sendId: Promise.resolve(null) };
         if (refusal) return refusal;
         // A send Dify never answered with a reply spent nothing: Rust stops waiting for its report.
-        const failed = () => sendId && report('report_send_failed', { sendId });
+        const failed = () => sendId.then((id) => id && report('report_send_failed', { sendId: id }));
         let response;
         try {
           response = await originalFetch.apply(thisArg, args);
@@ -432,7 +658,14 @@
           if (response && response.ok && response.body) {
             // clone() tees the body: the page keeps the original Response (same object, byte-identical
             // stream, url and type intact) and the relay reads the copy in the background.
-            trackReply(response.clone().body, route.endpoint, query, report, sendId);
+            trackReply(response.clone().body, {
+              endpoint: route.endpoint,
+              queryPromise: query,
+              report,
+              sendIdPromise: sendId,
+              recordRequest: recordRequestOf(args, route),
+              tally: badge.reply(),
+            });
           } else {
             failed();
           }
@@ -469,6 +702,15 @@
         return fetchModelCall(this, arguments, route);
       };
 
+      Object.defineProperty(win, STATE_RECEIVER, {
+        value: (state) => {
+          try {
+            take(state);
+          } catch (err) {
+            debug('cannot take the state', err);
+          }
+        },
+      });
       call('relay_status', {});
       return true;
     } catch (err) {

@@ -14,9 +14,9 @@ function defaultReply(cmd) {
     case 'check_send':
       return { allowed: true };
     case 'relay_status':
-      return { balance: 100, monitor: 'ok' };
+      return { balance: '100', monitor: 'monitoring' };
     case 'report_usage':
-      return { outcome: 'charged', amount: 1.5, balance: 98.5 };
+      return { outcome: 'charged', amount: '1.5', balance: '98.5' };
     default:
       return {};
   }
@@ -454,6 +454,188 @@ describe('pre-send gate', () => {
   });
 });
 
+describe("usage from Dify's own message record", () => {
+  const STOPPED = encode('data: {"event":"message","conversation_id":"c-1","message_id":"m-1","task_id":"t-1","answer":"从前"}\n\n');
+  const record = (fields) => ({ id: 'm-1', conversation_id: 'c-1', query: 'q', answer: '从前', status: 'normal', ...fields });
+  const list = (...items) => new Response(JSON.stringify({ limit: 20, has_more: false, data: [record({ id: 'm-0' }), ...items] }));
+
+  // The chat's send streams `reply`; each read of /api/messages takes the next of `records` (the last
+  // one repeats).
+  function withRecords(records, reply = STOPPED) {
+    const reads = [];
+    const env = setup({
+      fetch: async (input, init) => {
+        if (String(input).includes('/api/messages')) {
+          reads.push({ url: String(input), init });
+          return records[Math.min(reads.length, records.length) - 1]();
+        }
+        return sseResponse(reply);
+      },
+    });
+    return { ...env, reads };
+  }
+  const headers = { 'Content-Type': 'application/json', Authorization: 'Bearer passport-1', 'X-App-Code': 'AbC123' };
+  const send = (env) => env.win.fetch(CHAT_URL, { method: 'POST', headers, body: chatBody('讲个故事') }).then(readBytes);
+  const reported = async (env, cmd, count = 1) => {
+    for (let i = 0; i < 200 && env.calls(cmd).length < count; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    return env.calls(cmd);
+  };
+
+  it("charges a stopped reply at its record's usage once Dify fills it in, read as the page reads it", async () => {
+    const usage = { prompt_tokens: 812, completion_tokens: 64, total_tokens: 876, total_price: '0.000940', currency: 'USD', latency: 2.1 };
+    const env = withRecords([() => list(record({ metadata: {} })), () => list(record({ metadata: { usage } }))]);
+    await send(env);
+    const [{ frame }] = await reported(env, 'report_usage');
+    expect(JSON.parse(frame)).toEqual({
+      event: 'message_end',
+      id: 'm-1',
+      message_id: 'm-1',
+      conversation_id: 'c-1',
+      metadata: { usage: { prompt_tokens: 812, completion_tokens: 64, total_tokens: 876, total_price: '0.000940', currency: 'USD' } },
+    });
+    expect(env.calls('report_incomplete')).toEqual([]);
+    expect(env.reads).toHaveLength(2);
+    const { url, init } = env.reads[0];
+    expect(url).toBe(`${ORIGIN}/api/messages?conversation_id=c-1&limit=20`);
+    expect(init.credentials).toBe('include');
+    expect(Object.fromEntries(init.headers)).toEqual({ authorization: 'Bearer passport-1', 'x-app-code': 'AbC123' });
+  });
+
+  it("reads a newer Dify's message_tokens and answer_tokens when the metadata has no usage", async () => {
+    const env = withRecords([() => list(record({ message_tokens: 40, answer_tokens: 7, total_price: 0.0001, currency: 'USD', metadata: {} }))]);
+    await send(env);
+    const [{ frame }] = await reported(env, 'report_usage');
+    expect(JSON.parse(frame).metadata.usage).toEqual({ prompt_tokens: 40, completion_tokens: 7, total_tokens: 47, total_price: '0.0001', currency: 'USD' });
+  });
+
+  it('estimates at once when Dify keeps no list for the app', async () => {
+    const env = withRecords([() => new Response('{"code":"not_chat_app"}', { status: 404 })]);
+    await send(env);
+    const [{ report }] = await reported(env, 'report_incomplete');
+    expect(report).toMatchObject({ message_id: 'm-1', conversation_id: 'c-1', answer: '从前', reason: 'no_message_end' });
+    expect(env.reads).toHaveLength(1);
+    expect(env.calls('report_usage')).toEqual([]);
+  });
+
+  it('estimates while the record stays empty, then trues the estimate up when it is filled in', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let filled = false;
+    const env = withRecords([() => list(record(filled ? { message_tokens: 30, answer_tokens: 9 } : { message_tokens: 0, answer_tokens: 0 }))]);
+    const sending = send(env);
+    await vi.advanceTimersByTimeAsync(12_000);
+    await sending;
+    expect(env.calls('report_incomplete')).toHaveLength(1);
+    expect(env.calls('report_usage')).toEqual([]);
+    filled = true;
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(env.calls('report_usage').map(({ frame }) => JSON.parse(frame).metadata.usage.total_tokens)).toEqual([39]);
+  });
+
+  it.each([
+    ['a completion app', `${ORIGIN}/api/completion-messages`],
+    ['a workflow app', `${ORIGIN}/api/workflows/run`],
+  ])('reads no record for %s, which keeps no message list', async (_, url) => {
+    const env = withRecords([() => list()]);
+    await readBytes(await env.win.fetch(url, post(chatBody('hi'))));
+    await reported(env, 'report_incomplete');
+    expect(env.reads).toEqual([]);
+  });
+});
+
+describe('gate state held from Rust', () => {
+  const state = (version, gate, page = PAGE) => ({ version, page, gate, balance: '100', monitor: 'monitoring', language: 'en', when_unchecked: 'block' });
+  const ALLOWED = { allowed: true, status: null, code: null, message: null };
+  const REFUSED = { allowed: false, status: 402, code: 'insufficient_credits', message: 'TokenDesk: not enough credits.' };
+
+  // relay_status answers `initial`; check_send answers only when the test says so.
+  function withState(initial, { fetch = async () => sseResponse(fixture('chat-compact.sse')), href = PAGE } = {}) {
+    const pending = [];
+    const env = setup({
+      href,
+      fetch,
+      invoke: (cmd, args) => {
+        if (cmd === 'relay_status') return Promise.resolve(initial);
+        if (cmd === 'check_send') return new Promise((resolve, reject) => pending.push({ args, resolve, reject }));
+        return Promise.resolve(defaultReply(cmd));
+      },
+    });
+    return { ...env, pending };
+  }
+
+  it('sends at once on a fresh "allowed", asks the gate beside the request, and bills the send it binds', async () => {
+    const env = withState(state(1, ALLOWED));
+    await settle();
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    expect(env.originalFetch).toHaveBeenCalledTimes(1);
+    await settle();
+    expect(env.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'hi', sent: true }]);
+    await readBytes(response);
+    await settle();
+    expect(env.calls('report_usage')).toEqual([]);
+    env.pending[0].resolve({ allowed: true, send_id: 'send-9', when_unchecked: 'block' });
+    await settle();
+    expect(env.calls('report_usage').map((args) => args.sendId)).toEqual(['send-9']);
+  });
+
+  it('refuses at once on a fresh refusal, without calling Dify, and tells the gate it refused', async () => {
+    const env = withState(state(1, REFUSED));
+    await settle();
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    expect(response.status).toBe(402);
+    expect(await response.json()).toEqual({ code: 'insufficient_credits', message: 'TokenDesk: not enough credits.', status: 402 });
+    expect(env.originalFetch).not.toHaveBeenCalled();
+    await settle();
+    expect(env.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'hi', sent: false }]);
+  });
+
+  it('takes pushed states in version order, whichever arrives first', async () => {
+    const env = withState(state(5, ALLOWED));
+    await settle();
+    env.win.__TOKENDESK_RELAY_STATE__(state(4, REFUSED));
+    await env.win.fetch(CHAT_URL, post(chatBody('older push ignored')));
+    expect(env.originalFetch).toHaveBeenCalledTimes(1);
+    env.win.__TOKENDESK_RELAY_STATE__(state(6, REFUSED));
+    expect((await env.win.fetch(CHAT_URL, post(chatBody('newer push taken')))).status).toBe(402);
+    expect(env.originalFetch).toHaveBeenCalledTimes(1);
+  });
+
+  it('waits for the gate on a page the state is not for (the app may differ)', async () => {
+    const env = withState(state(1, ALLOWED, `${ORIGIN}/chat/OtherApp`));
+    await settle();
+    const sending = env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    await settle();
+    expect(env.originalFetch).not.toHaveBeenCalled();
+    expect(env.pending.map(({ args }) => args.sent)).toEqual([undefined]);
+    env.pending[0].resolve({ allowed: false, status: 403, code: 'unknown_app', message: 'not configured' });
+    expect((await sending).status).toBe(403);
+  });
+
+  it('waits for the gate once the state is older than Rust keeps it', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const env = withState(state(1, ALLOWED));
+    await settle();
+    vi.advanceTimersByTime(16_000);
+    const sending = env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    await settle();
+    expect(env.originalFetch).not.toHaveBeenCalled();
+    env.pending[0].resolve({ allowed: true, send_id: 'send-1' });
+    expect((await sending).status).toBe(200);
+  });
+
+  it('records a send made on the state whose binding then failed, and still reports its reply', async () => {
+    const env = withState(state(1, ALLOWED));
+    await settle();
+    const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    await settle();
+    env.pending[0].reject(new Error('IPC gone'));
+    await readBytes(response);
+    await settle();
+    expect(env.calls('report_unchecked_send')).toEqual([{ endpoint: 'chat-messages', reason: 'failed' }]);
+    expect(env.calls('report_usage')).toHaveLength(1);
+    expect(env.calls('report_usage')[0].sendId).toBeUndefined();
+  });
+});
+
 describe('TokenDesk failures never reach the page', () => {
   it.each([
     ['report_usage rejects', (cmd) => (cmd === 'report_usage' ? Promise.reject(new Error('db locked')) : Promise.resolve(defaultReply(cmd)))],
@@ -626,17 +808,17 @@ describe('install', () => {
     expect(Object.getOwnPropertyNames(win)).toEqual(before);
   });
 
-  it('installs itself when run as a page script, leaking nothing but the guard flag', () => {
+  it('installs itself when run as a page script, leaking nothing but the guard flag and the state receiver', () => {
     const source = readFileSync(new URL('./relay.js', import.meta.url), 'utf8');
     const originalFetch = vi.fn();
     const document = { readyState: 'loading', addEventListener: vi.fn() };
     const win = { fetch: originalFetch, location: { href: PAGE }, navigator: { language: 'en' }, __TAURI_INTERNALS__: { invoke: vi.fn(async () => ({})) }, document };
     const before = Object.getOwnPropertyNames(win);
-    const context = vm.createContext({ window: win, URL, TextDecoder, Response, console, setTimeout, clearTimeout });
+    const context = vm.createContext({ window: win, URL, TextDecoder, Response, console, setTimeout, clearTimeout, performance });
     const globalsBefore = Object.getOwnPropertyNames(context);
     vm.runInContext(source, context);
     expect(win.fetch).not.toBe(originalFetch);
-    expect(Object.getOwnPropertyNames(win).filter((name) => !before.includes(name))).toEqual(['__TOKENDESK_RELAY__']);
+    expect(Object.getOwnPropertyNames(win).filter((name) => !before.includes(name))).toEqual(['__TOKENDESK_RELAY__', '__TOKENDESK_RELAY_STATE__']);
     expect(Object.getOwnPropertyNames(context)).toEqual(globalsBefore);
     expect(document.addEventListener).toHaveBeenCalledWith('DOMContentLoaded', expect.any(Function), { once: true });
   });

@@ -340,3 +340,39 @@ async fn an_app_added_and_then_edited_in_the_admin_window_is_stored_as_entered()
     );
     app.finish().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_added_at_runtime_on_a_new_origin_is_metered_at_once() -> Outcome {
+    let other =
+        dify_sim::DifySim::start(([127, 0, 0, 1], 0).into(), tokendesk_e2e::quick_sim()).await?;
+    let app = admin_app().await?;
+    app.admin_tab("apps").await?;
+    let share_url = other.share_url(dify_sim::AppKind::Chat, "sales");
+    app.fill("app-name", "Sales").await?;
+    app.fill("app-url", &share_url).await?;
+    app.click("app-submit").await?;
+    eventually("the new app in the ledger", || async {
+        Ok(app.ledger()?.app_for_url(&share_url)?)
+    })
+    .await?;
+
+    // No restart: the chat window goes to the new origin, whose relay may report at once.
+    app.to_chat().await?;
+    app.client.goto(&share_url).await?;
+    app.switch_to(&other.base_url(), "textarea#query").await?;
+    app.send("Is the new app metered?").await?;
+    app.replies_done(1).await?;
+    let charges = app.charged(1).await?;
+    assert_eq!(charges.len(), 1);
+    assert_eq!(
+        charges[0]
+            .usage
+            .as_ref()
+            .map(|usage| usage.app_name.as_str()),
+        Some("Sales")
+    );
+    assert_eq!(other.request_count("chat-messages"), 1);
+    app.finish().await?;
+    other.shutdown().await;
+    Ok(())
+}

@@ -262,23 +262,67 @@ async fn the_dify_page_cannot_call_admin_commands_and_other_origins_cannot_repor
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_message_end_without_usage_is_one_estimated_charge() -> Outcome {
+async fn replies_whose_stream_carried_no_usage_are_charged_at_difys_own_record() -> Outcome {
     let app = DesktopApp::launch(with_sim(SimConfig {
         omit_usage: true,
         ..quick_sim()
     }))
     .await?;
     app.to_chat().await?;
-    app.send("Estimate me, please").await?;
+    app.send("A message_end without usage").await?;
+    app.replies_done(1).await?;
+    app.charged(1).await?;
+    app.sim.set_config(SimConfig {
+        omit_message_end: true,
+        ..quick_sim()
+    });
+    app.send("A reply stopped before its message_end").await?;
+    app.replies_done(2).await?;
+    let charges = app.charged(2).await?;
+    for charge in &charges {
+        let usage = charge.usage.as_ref().unwrap();
+        assert_eq!(
+            (
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.estimated
+            ),
+            (1200, 300, false),
+            "the record's usage, not an estimate: {usage:?}"
+        );
+        assert_eq!(charge.amount_micros, -REPLY_MICROS);
+    }
+    assert!(app.sim.request_count("messages") >= 2);
+    assert_eq!(app.charges()?.len(), 2);
+    app.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_a_strict_csp_the_relay_still_meters_and_shows_its_badge() -> Outcome {
+    let app = DesktopApp::launch(with_sim(SimConfig {
+        strict_csp: true,
+        ..quick_sim()
+    }))
+    .await?;
+    app.to_chat().await?;
+    app.send("Metered under a strict CSP?").await?;
     app.replies_done(1).await?;
     let charges = app.charged(1).await?;
-    assert_eq!(charges.len(), 1);
-    let usage = charges[0].usage.as_ref().unwrap();
-    assert!(usage.estimated);
-    assert!(
-        usage.prompt_tokens > 0 && usage.completion_tokens > 0,
-        "{usage:?}"
-    );
+    assert_eq!(charges[0].amount_micros, -REPLY_MICROS);
+    // The badge lives in a shadow root styled by an adopted sheet, which the page's CSP does not reach.
+    eventually("the badge to show the balance after the charge", || async {
+        let shown = app
+            .client
+            .execute(
+                "const host = document.getElementById('tokendesk-badge');
+                 return host && [host.getAttribute('data-balance'), host.shadowRoot.textContent,
+                                 getComputedStyle(host.shadowRoot.firstElementChild).position];",
+                vec![],
+            )
+            .await?;
+        Ok((shown == json!(["9996.4", "9,996.4 credits · Monitoring", "fixed"])).then_some(()))
+    })
+    .await?;
     app.finish().await
 }
 

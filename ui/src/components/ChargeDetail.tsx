@@ -2,7 +2,7 @@ import { Descriptions, Space, Tag, Typography, type DescriptionsProps } from 'an
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import type { Entry, Usage } from '../api';
-import { formatCount, formatCredits, formatExact, formatTime } from '../format';
+import { formatCount, formatCredits, formatDecimal, formatMicros, formatTime } from '../format';
 import { KindTag } from './KindTag';
 
 type Items = NonNullable<DescriptionsProps['items']>;
@@ -18,7 +18,7 @@ export function ChargeDetail({ entry }: { entry: Entry }) {
   const items: Items = [
     { key: 'time', label: t('dashboard.col.time'), children: formatTime(entry.created_at) },
     { key: 'kind', label: t('dashboard.col.kind'), children: <KindTag kind={entry.kind} /> },
-    { key: 'amount', label: t('dashboard.col.credits'), children: formatCredits(entry.amount, true) },
+    { key: 'amount', label: t('dashboard.col.credits'), children: formatCredits(entry.amount, { signed: true }) },
     ...(usage ? usageItems(t, usage) : []),
     { key: 'actor', label: t('detail.actor'), children: entry.actor },
     ...(entry.reason ? [{ key: 'note', label: t('dashboard.col.note'), children: entry.reason }] : []),
@@ -27,7 +27,7 @@ export function ChargeDetail({ entry }: { entry: Entry }) {
   return (
     <Space direction="vertical" size={12} style={{ width: '100%' }} data-testid="charge-detail">
       <Descriptions size="small" bordered column={1} items={items} />
-      {usage && <Descriptions size="small" bordered column={1} title={t('detail.computation')} items={computationItems(t, usage, -entry.amount)} />}
+      {usage && <Descriptions size="small" bordered column={1} title={t('detail.computation')} items={computationItems(t, usage, -BigInt(entry.amount_micros))} />}
     </Space>
   );
 }
@@ -52,10 +52,10 @@ function usageItems(t: TFunction, usage: Usage): Items {
   ];
 }
 
-function computationItems(t: TFunction, usage: Usage, credits: number): Items {
-  const x = formatExact;
+function computationItems(t: TFunction, usage: Usage, micros: bigint): Items {
+  const x = formatDecimal;
   const rate = x(usage.credits_per_usd);
-  const result = `${formatCredits(credits)} ${t('common.credits')}`;
+  const result = `${formatMicros(micros)} ${t('common.credits')}`;
   const dify = usage.dify_total_price === null ? null : x(usage.dify_total_price);
   const lines =
     usage.pricing === 'model' && usage.price

@@ -37,7 +37,7 @@ export function LedgerList({ state, onOpen, actions }: LedgerListProps) {
         title: t('dashboard.col.credits'),
         key: 'credits',
         align: 'right',
-        render: (_, e) => <Typography.Text type={e.amount > 0 ? 'success' : undefined}>{formatCredits(e.amount, true)}</Typography.Text>,
+        render: (_, e) => <Typography.Text type={e.amount_micros > 0 ? 'success' : undefined}>{formatCredits(e.amount, { signed: true })}</Typography.Text>,
       },
       {
         title: t('dashboard.col.estimated'),

@@ -7,7 +7,7 @@ import { SVGRenderer } from 'echarts/renderers';
 import { useEffect, useMemo, useRef } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Dashboard } from '../api';
-import { formatCount, formatCredits } from '../format';
+import { formatCount, formatCredits, formatMicros } from '../format';
 
 echarts.use([BarChart, GridComponent, TooltipComponent, SVGRenderer]);
 
@@ -56,7 +56,8 @@ export function SpendChart({ series, height = 220, label = monthDay }: SpendChar
         axisLabel: { color: token.colorTextSecondary },
         splitLine: { lineStyle: { color: token.colorSplit } },
       },
-      series: [{ type: 'bar', name: t('dashboard.spent'), data: series.map((d) => d.spend.credits), itemStyle: { color: token.colorPrimary } }],
+      // Only the bars' heights are floats; every figure shown as text comes from the exact credits.
+      series: [{ type: 'bar', name: t('dashboard.spent'), data: series.map((d) => Number(d.spend.credits)), itemStyle: { color: token.colorPrimary } }],
     }),
     [series, t, token, label],
   );
@@ -90,13 +91,13 @@ export function SpendChart({ series, height = 220, label = monthDay }: SpendChar
     chart.current?.setOption(option, true);
   }, [option]);
 
-  const total = series.reduce((sum, d) => sum + d.spend.credits_micros, 0);
+  const total = series.reduce((sum, d) => sum + BigInt(d.spend.credits_micros), 0n);
   return (
     <div
       ref={box}
       role="img"
       // The chart is SVG without text semantics; say what it shows.
-      aria-label={t('dashboard.chartLabel', { days: series.length, credits: formatCredits(total / 1e6) })}
+      aria-label={t('dashboard.chartLabel', { days: series.length, credits: formatMicros(total) })}
       style={{ width: '100%', height }}
       data-testid="spend-chart"
     />

@@ -9,14 +9,14 @@ import { user } from '../test/user';
 const rowIds = () => screen.getAllByTestId('charge-row').map((r) => r.getAttribute('data-entry-id'));
 
 /** A charge priced by Dify's reported price: no model, no price snapshot. */
-const difyPriced = charge('d1', 7, {
-  usage: { ...charge('d1', 7).usage!, pricing: 'dify_price', model: null, price: null, usd_cost: 0.007, dify_total_price: 0.007, dify_currency: 'USD' },
+const difyPriced = charge('d1', '7', {
+  usage: { ...charge('d1', '7').usage!, pricing: 'dify_price', model: null, price: null, usd_cost: '0.007', dify_total_price: '0.007', dify_currency: 'USD' },
 });
 
 describe('dashboard window', () => {
   it('shows balance, today, month, breakdowns, monitor status and the charge list from the commands', async () => {
     const backend = fakeBackend({
-      history: () => page([charge('e2', 4.5), charge('e1', 34.825, { usage: { ...charge('e1', 0).usage!, estimated: true } })]),
+      history: () => page([charge('e2', '4.5'), charge('e1', '34.825', { usage: { ...charge('e1', '0').usage!, estimated: true } })]),
     });
     renderWindow('dashboard');
 
@@ -49,18 +49,18 @@ describe('dashboard window', () => {
   });
 
   it('refetches the summary and the first history page on charge and ledger-changed events, keeping loaded pages', async () => {
-    const backend = fakeBackend({ history: () => page([charge('e2', 4.5)], 'c1') });
+    const backend = fakeBackend({ history: () => page([charge('e2', '4.5')], 'c1') });
     renderWindow('dashboard');
     await screen.findByTestId('balance');
 
-    backend.on('history', () => page([charge('e1', 34.825)]));
+    backend.on('history', () => page([charge('e1', '34.825')]));
     await user.click(await screen.findByRole('button', { name: 'Load more' }));
     await waitFor(() => expect(rowIds()).toEqual(['e2', 'e1']));
     expect(backend.argsOf('history')[1]).toEqual({ query: { limit: 20, cursor: 'c1' } });
     expect(screen.getByText('All entries loaded')).toBeInTheDocument();
 
-    backend.on('dashboard', () => dashboard({ balance: 9956.175, balance_micros: 9_956_175_000 }));
-    backend.on('history', () => page([charge('e3', 4.5), charge('e2', 4.5)], 'c2'));
+    backend.on('dashboard', () => dashboard({ balance: '9956.175', balance_micros: 9_956_175_000 }));
+    backend.on('history', () => page([charge('e3', '4.5'), charge('e2', '4.5')], 'c2'));
     await act(() => emit('charge', chargeEvent()));
 
     await waitFor(() => expect(screen.getByTestId('balance')).toHaveTextContent(/^9956\.175$/));
@@ -71,7 +71,7 @@ describe('dashboard window', () => {
     expect(screen.queryByRole('button', { name: 'Load more' })).toBeNull();
 
     // An admin grant elsewhere: no charge event, only ledger-changed.
-    backend.on('dashboard', () => dashboard({ balance: 10056.175, balance_micros: 10_056_175_000 }));
+    backend.on('dashboard', () => dashboard({ balance: '10056.175', balance_micros: 10_056_175_000 }));
     await act(() => emit('ledger-changed', null));
     await waitFor(() => expect(screen.getByTestId('balance')).toHaveTextContent(/^10056\.175$/));
     expect(backend.argsOf('history')).toHaveLength(4);
@@ -100,7 +100,7 @@ describe('dashboard window', () => {
   });
 
   it('opens a row in a drawer that shows the stored price snapshot and results, not a recomputation', async () => {
-    fakeBackend({ history: () => page([charge('e2', 4.5), difyPriced]) });
+    fakeBackend({ history: () => page([charge('e2', '4.5'), difyPriced]) });
     renderWindow('dashboard');
     const [modelRow, difyRow] = await screen.findAllByTestId('charge-row');
 

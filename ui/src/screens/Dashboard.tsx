@@ -15,7 +15,7 @@ import { MonitorStatusCard } from '../components/MonitorStatusCard';
 import { Page } from '../components/Page';
 import { SpendChart } from '../components/SpendChart';
 import { describeError } from '../errors';
-import { formatCount, formatCredits, formatUsd } from '../format';
+import { formatCount, formatCredits, formatDecimal, formatUsd } from '../format';
 import { useHistory } from '../history';
 import { useLoad, useMonitorStatus } from '../hooks';
 import { RedeemCode } from './RedeemCode';
@@ -213,14 +213,14 @@ function BalanceCard({ data }: { data: DashboardData | null }) {
       {data && (
         <Space direction="vertical" size={2}>
           <Space align="baseline" size={6} wrap>
-            {/* The number exactly as Rust sent it: tests and users compare it with the ledger. */}
+            {/* The decimal exactly as Rust sent it: tests and users compare it with the ledger. */}
             <Typography.Text strong type={data.low_balance ? 'warning' : undefined} style={{ fontSize: 26 }} data-testid="balance">
-              {String(data.balance)}
+              {data.balance}
             </Typography.Text>
             <Typography.Text type="secondary">{t('common.credits')}</Typography.Text>
             <Typography.Text type="secondary">{t('dashboard.approxUsd', { usd: formatUsd(data.balance_usd) })}</Typography.Text>
           </Space>
-          <Typography.Text type="secondary">{t('dashboard.rate', { rate: formatCredits(data.credits_per_usd) })}</Typography.Text>
+          <Typography.Text type="secondary">{t('dashboard.rate', { rate: formatDecimal(data.credits_per_usd) })}</Typography.Text>
         </Space>
       )}
     </Card>

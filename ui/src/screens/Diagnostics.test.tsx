@@ -11,8 +11,8 @@ import { user } from '../test/user';
 function simulateLikeRust(backend: () => Backend) {
   return ({ event }: Record<string, unknown>) => {
     const e = event as SimulatedEvent;
-    backend().on('dashboard', () => dashboard({ balance: 9956.175, balance_micros: 9_956_175_000 }));
-    const result = chargeEvent({ message_id: e.message_id, amount: 4.5, balance: 9956.175 });
+    backend().on('dashboard', () => dashboard({ balance: '9956.175', balance_micros: 9_956_175_000 }));
+    const result = chargeEvent({ message_id: e.message_id, amount: '4.5', balance: '9956.175' });
     void emit('charge', result);
     return result;
   };
@@ -87,8 +87,8 @@ describe('diagnostics window', () => {
     await act(() => emit('charge', chargeEvent({ entry_id: 'e-7' })));
     // A replay names no reason: the log says which charge it repeats.
     await act(() => emit('charge', chargeEvent({ outcome: 'duplicate', entry_id: 'e-7' })));
-    await act(() => emit('charge', chargeEvent({ outcome: 'held', code: 'cap', reason: 'above the per-event cap', amount: 900, entry_id: null, held_id: 'h-1' })));
-    await act(() => emit('charge', chargeEvent({ outcome: 'rejected', code: 'bad_usage', reason: 'negative tokens', amount: 0, entry_id: null })));
+    await act(() => emit('charge', chargeEvent({ outcome: 'held', code: 'cap', reason: 'above the per-event cap', amount: '900', entry_id: null, held_id: 'h-1' })));
+    await act(() => emit('charge', chargeEvent({ outcome: 'rejected', code: 'bad_usage', reason: 'negative tokens', amount: '0', entry_id: null })));
 
     await waitFor(() => expect(screen.getAllByTestId('charge-log-row')).toHaveLength(4));
     const rows = screen.getAllByTestId('charge-log-row');
@@ -106,7 +106,7 @@ describe('diagnostics window', () => {
     const backend = fakeBackend();
     renderWindow('diagnostics');
     expect(await screen.findByTestId('balance')).toHaveTextContent(/^9960\.675$/);
-    backend.on('dashboard', () => dashboard({ balance: 10060.675, balance_micros: 10_060_675_000 }));
+    backend.on('dashboard', () => dashboard({ balance: '10060.675', balance_micros: 10_060_675_000 }));
     await act(() => emit('ledger-changed', null));
     await waitFor(() => expect(screen.getByTestId('balance')).toHaveTextContent(/^10060\.675$/));
   });

@@ -148,7 +148,7 @@ function SimulateForm({ apps, models }: { apps: App[] | null; models: Model[] | 
           name="dify_total_price"
           label={t('diagnostics.difyPrice')}
           tooltip={t('diagnostics.difyPriceHint')}
-          rules={[decimalRule(DECIMAL, t('diagnostics.difyPriceInvalid'), (v) => v >= 0)]}
+          rules={[decimalRule(DECIMAL, t('diagnostics.difyPriceInvalid'), (v) => v >= 0n)]}
         >
           <Input inputMode="decimal" suffix="USD" style={{ width: 140 }} data-testid="sim-dify-price" />
         </Form.Item>
@@ -213,7 +213,7 @@ function ChargeLog({ rows }: { rows: LogRow[] }) {
         title: t('diagnostics.col.amount'),
         dataIndex: 'amount',
         align: 'right',
-        render: (a: number) => formatCredits(a),
+        render: (a: string) => formatCredits(a),
       },
       { title: t('diagnostics.col.reason'), key: 'reason', render: (_, r) => reasonText(t, r) },
       { title: t('diagnostics.col.message'), dataIndex: 'message_id', ellipsis: true },

@@ -141,7 +141,7 @@ describe('an org device on the dashboard', () => {
     // Offline with allowance left: nothing is blocked yet, so no banner.
     expect(screen.queryByTestId('org-notice')).toBeNull();
 
-    await act(() => emit('monitor', monitor({ sync: syncStatus({ last_error: 'cannot reach the org server', lease_left: 0, lease_left_micros: 0, lease_refusal: 'the offline allowance of 250 credits is spent' }) })));
+    await act(() => emit('monitor', monitor({ sync: syncStatus({ last_error: 'cannot reach the org server', lease_left: '0', lease_left_micros: 0, lease_refusal: 'the offline allowance of 250 credits is spent' }) })));
     expect(screen.getByTestId('org-notice')).toHaveAttribute('data-state', 'allowance-out');
     expect(screen.getByTestId('org-notice')).toHaveTextContent('offline allowance is used up');
 

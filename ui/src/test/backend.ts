@@ -21,40 +21,48 @@ import type {
   Spend,
   SyncStatus,
 } from '../api';
+import { microsText, parseMicros } from '../format';
 
 type Handler = (args: Record<string, unknown>) => unknown;
 
-export function spend(credits: number, overrides: Partial<Spend> = {}): Spend {
-  return { credits, credits_micros: Math.round(credits * 1e6), prompt_tokens: 0, completion_tokens: 0, messages: 0, ...overrides };
+/** Credits as the shell sends them, a decimal string, as its integer `*_micros` twin. */
+export function micros(credits: string): bigint {
+  return parseMicros(credits) ?? reject('bad_amount', `"${credits}" is not an amount of credits`);
+}
+
+export function spend(credits: string, overrides: Partial<Spend> = {}): Spend {
+  return { credits, credits_micros: Number(micros(credits)), prompt_tokens: 0, completion_tokens: 0, messages: 0, ...overrides };
 }
 
 export function dashboard(overrides: Partial<Dashboard> = {}): Dashboard {
   return {
     account: 'alice',
-    balance: 9960.675,
+    balance: '9960.675',
     balance_micros: 9_960_675_000,
-    credits_per_usd: 1000,
-    balance_usd: 9.960675,
+    credits_per_usd: '1000',
+    balance_usd: '9.960675',
     low_balance: false,
-    today: spend(39.325, { prompt_tokens: 12_345, completion_tokens: 678, messages: 3 }),
-    month: spend(139.325, { prompt_tokens: 45_000, completion_tokens: 5_000, messages: 12 }),
+    today: spend('39.325', { prompt_tokens: 12_345, completion_tokens: 678, messages: 3 }),
+    month: spend('139.325', { prompt_tokens: 45_000, completion_tokens: 5_000, messages: 12 }),
     series: [],
     month_by_model: [
-      { key: 'gpt-4o', spend: spend(100) },
-      { key: '', spend: spend(39.325) },
+      { key: 'gpt-4o', spend: spend('100') },
+      { key: '', spend: spend('39.325') },
     ],
-    month_by_app: [{ key: '2', spend: spend(139.325) }],
+    month_by_app: [{ key: '2', spend: spend('139.325') }],
     time_zone: 'Asia/Shanghai',
     ...overrides,
   };
 }
 
-export function charge(id: string, amount: number, overrides: Partial<Entry> = {}): Entry {
+/** A charge of `credits` (a negative one credits the account), priced at 1,000 credits per USD. */
+export function charge(id: string, credits: string, overrides: Partial<Entry> = {}): Entry {
+  const charged = micros(credits);
   return {
     id,
     account_id: 2,
-    amount: -amount,
-    amount_micros: -Math.round(amount * 1e6),
+    amount: microsText(-charged),
+    amount_micros: Number(-charged),
     kind: 'charge',
     device_id: '0193-d1',
     created_at: '2026-11-24T08:30:00Z',
@@ -71,9 +79,10 @@ export function charge(id: string, amount: number, overrides: Partial<Entry> = {
       message_id: `msg-${id}`,
       prompt_tokens: 1033,
       completion_tokens: 135,
-      price: { input_per_1k: 0.0025, output_per_1k: 0.01 },
-      credits_per_usd: 1000,
-      usd_cost: amount / 1000,
+      price: { input_per_1k: '0.0025', output_per_1k: '0.01' },
+      credits_per_usd: '1000',
+      // At 1,000 credits per USD, micro-USD are thousandths of micro-credits (every fixture's amount is whole ones).
+      usd_cost: microsText(charged / 1000n),
       dify_total_price: null,
       dify_currency: null,
       estimated: false,
@@ -116,7 +125,7 @@ export function syncStatus(overrides: Partial<SyncStatus> = {}): SyncStatus {
     last_sync: '2026-11-24T08:29:00Z',
     last_error: null,
     lease_left_micros: 250_000_000,
-    lease_left: 250,
+    lease_left: '250',
     lease_expires_at: '2026-11-25T08:29:00Z',
     revoked: false,
     lease_refusal: null,
@@ -130,7 +139,7 @@ export const APPS: App[] = [
   { id: 2, name: 'Support bot', share_url: 'http://dify.local/chat/abc', origin: 'http://dify.local', share_token: 'abc', pricing: 'model', model_id: 1, model: 'gpt-4o', enabled: true, demo: false, created_at: '2026-11-01T00:00:00Z' },
 ];
 
-export function model(name: string, input: number, output: number, overrides: Partial<Model> = {}): Model {
+export function model(name: string, input: string, output: string, overrides: Partial<Model> = {}): Model {
   return {
     id: name.length,
     name,
@@ -147,33 +156,33 @@ export function model(name: string, input: number, output: number, overrides: Pa
 }
 
 export const MODELS: Model[] = [
-  model('gpt-4o', 0.0025, 0.01, { aliases: ['gpt-4o-2024-08-06'] }),
-  model('gpt-4o-mini', 0.00015, 0.0006, { needs_review: true }),
-  model('legacy-1', 0.03, 0.06, { active: false }),
+  model('gpt-4o', '0.0025', '0.01', { aliases: ['gpt-4o-2024-08-06'] }),
+  model('gpt-4o-mini', '0.00015', '0.0006', { needs_review: true }),
+  model('legacy-1', '0.03', '0.06', { active: false }),
 ];
 
 export const ACCOUNTS: Account[] = [
-  { id: 1, name: 'admin', display_name: 'Admin', role: 'admin', balance: 0, balance_micros: 0, password_set: true, created_at: '2026-11-01T00:00:00Z' },
-  { id: 2, name: 'alice', display_name: 'Alice Wang', role: 'staff', balance: 9960.675, balance_micros: 9_960_675_000, password_set: false, created_at: '2026-11-01T00:00:00Z' },
+  { id: 1, name: 'admin', display_name: 'Admin', role: 'admin', balance: '0', balance_micros: 0, password_set: true, created_at: '2026-11-01T00:00:00Z' },
+  { id: 2, name: 'alice', display_name: 'Alice Wang', role: 'staff', balance: '9960.675', balance_micros: 9_960_675_000, password_set: false, created_at: '2026-11-01T00:00:00Z' },
 ];
 
 export const RATE: Rate = {
-  credits_per_usd: 1000,
+  credits_per_usd: '1000',
   history: [
-    { id: 2, old_rate: 500, new_rate: 1000, changed_by: 'admin', reason: 'new budget year', changed_at: '2026-11-02T08:00:00Z' },
-    { id: 1, old_rate: null, new_rate: 500, changed_by: 'seed', reason: 'initial rate', changed_at: '2026-11-01T00:00:00Z' },
+    { id: 2, old_rate: '500', new_rate: '1000', changed_by: 'admin', reason: 'new budget year', changed_at: '2026-11-02T08:00:00Z' },
+    { id: 1, old_rate: null, new_rate: '500', changed_by: 'seed', reason: 'initial rate', changed_at: '2026-11-01T00:00:00Z' },
   ],
 };
 
 export const POLICY: Policy = {
   integration_enabled: true,
-  min_balance: 1,
-  event_cap: 500,
+  min_balance: '1',
+  event_cap: '500',
   flood_max_per_minute: 30,
-  low_balance: 100.5,
+  low_balance: '100.5',
   max_tokens_per_event: 200_000,
-  daily_budget: 0,
-  monthly_budget: 0,
+  daily_budget: '0',
+  monthly_budget: '0',
   when_unchecked: 'allow',
 };
 
@@ -190,7 +199,7 @@ export function held(id: string, overrides: Partial<HeldEvent> = {}): HeldEvent 
     message_id: `msg-${id}`,
     estimated: false,
     amount_micros: 900_000_000,
-    amount: 900,
+    amount: '900',
     payload: '{"event":"message_end"}',
     status: 'pending',
     decided_by: null,
@@ -216,7 +225,7 @@ export const REJECTED: RejectedEvent[] = [
 export function chargeEvent(overrides: Partial<ChargeEvent> = {}): ChargeEvent {
   return {
     outcome: 'charged',
-    amount: 4.5,
+    amount: '4.5',
     amount_micros: 4_500_000,
     code: null,
     reason: null,
@@ -225,7 +234,7 @@ export function chargeEvent(overrides: Partial<ChargeEvent> = {}): ChargeEvent {
     held_id: null,
     audit_id: null,
     estimated: false,
-    balance: 9956.175,
+    balance: '9956.175',
     balance_micros: 9_956_175_000,
     app_name: 'Support bot',
     ...overrides,
@@ -278,7 +287,7 @@ const ADMIN_CHANGES = new Set([
 export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
   const table: Record<string, Handler> = {
     dashboard: () => dashboard(),
-    history: () => page([charge('e2', 4.5), charge('e1', 34.825)]),
+    history: () => page([charge('e2', '4.5'), charge('e1', '34.825')]),
     monitor_status: () => monitor(),
     apps: () => APPS,
     models: () => MODELS,

@@ -19,6 +19,7 @@ import type {
   UserSummary,
 } from '../orgApi';
 import { screen } from '@testing-library/react';
+import { parseMicros } from '../format';
 import { type Backend, fakeBackend, reject } from './backend';
 import { renderWindow } from './render';
 import { user } from './user';
@@ -104,10 +105,10 @@ export const redemptionCode = (id: string, overrides: Partial<RedemptionCode> = 
 /** The request of operation `Op`. */
 export type OrgRequestOf<Op extends OrgRequest['op']> = Extract<OrgRequest, { op: Op }>;
 
-/** Credits as a decimal string to integer micro-credits, digit by digit as the server parses them; null: not credits. */
+/** Credits as a decimal string to integer micro-credits, exactly as the server parses them; null: not credits (or negative). */
 export function creditsToMicros(text: string): number | null {
-  const match = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
-  return match ? Number(match[1]) * 1_000_000 + Number((match[2] ?? '').padEnd(6, '0')) : null;
+  const micros = text.startsWith('-') ? null : parseMicros(text);
+  return micros === null ? null : Number(micros);
 }
 
 /** The server's admin API, as far as the org console uses it, answering like the real one. */
@@ -243,7 +244,7 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
     },
     policy: () => state.policy,
     set_policy: ({ change: { key, value } }) => {
-      const field = key === 'when_unchecked' ? { when_unchecked: value as OrgPolicy['when_unchecked'] } : { [`${key}_micros`]: Number(value) * 1e6 };
+      const field = key === 'when_unchecked' ? { when_unchecked: value as OrgPolicy['when_unchecked'] } : { [`${key}_micros`]: micros(value) };
       state.policy = { ...state.policy, ...field };
       return state.policy;
     },

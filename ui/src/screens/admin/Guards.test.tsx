@@ -47,4 +47,14 @@ describe('admin: guards', () => {
     );
     expect(await screen.findByText('Guards saved.')).toBeInTheDocument();
   });
+
+  it('saves credit amounts back exactly as Rust sent them, beyond what a float holds', async () => {
+    const stored = { ...POLICY, event_cap: '12345678901234.567891', low_balance: '0.000001' };
+    const backend = fakeBackend({ admin_status: () => session(), policy: () => stored, admin_set_policy: () => stored });
+    renderWindow('admin');
+    await openAdminTab('guards');
+    expect(await screen.findByTestId('guards-event-cap')).toHaveValue('12345678901234.567891');
+    await user.click(screen.getByTestId('guards-save'));
+    await waitFor(() => expect(backend.argsOf('admin_set_policy')).toEqual([{ policy: stored }]));
+  });
 });

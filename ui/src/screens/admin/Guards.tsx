@@ -1,9 +1,8 @@
 import { App as AntApp, Card, Col, Form, Input, InputNumber, Row, Select, Switch } from 'antd';
 import type { Rule } from 'antd/es/form';
 import { useTranslation } from 'react-i18next';
-import { api, type CreditField, type Policy, type PolicyForm } from '../../api';
+import { api, type CreditField, type PolicyForm } from '../../api';
 import { ErrorAlert } from '../../components/ErrorAlert';
-import { exactDecimal } from '../../format';
 import { useLoad } from '../../hooks';
 import type { Messages } from '../../locales/en';
 import { CREDITS, decimalRule, FormFooter, useAdminAction, useRequired } from './shared';
@@ -31,16 +30,9 @@ export const GUARD_FIELDS: GuardField[] = [
   { name: 'monthly_budget', testId: 'monthly-budget', credits: true },
 ];
 
-function mapCredits<A, B>(values: Record<CreditField, A>, f: (value: A) => B): Record<CreditField, B> {
-  return Object.fromEntries(CREDIT_FIELDS.map((k) => [k, f(values[k])])) as Record<CreditField, B>;
-}
-
-/** Credit fields as the exact decimal strings the form edits and Rust parses. */
-const toForm = (policy: Policy): PolicyForm => ({ ...policy, ...mapCredits(policy, exactDecimal) });
-
 const saveLocalPolicy = (values: GuardValues) => {
   const form = values as unknown as PolicyForm;
-  return api.adminSetPolicy({ ...form, ...mapCredits(form, (v) => v.trim()) });
+  return api.adminSetPolicy({ ...form, ...Object.fromEntries(CREDIT_FIELDS.map((k) => [k, form[k].trim()])) });
 };
 
 /** The guards on every send and charge, and the integration switch. */
@@ -50,9 +42,10 @@ export function GuardsTab() {
   return (
     <Card size="small" title={t('admin.tabs.guards')} loading={!policy.data && !policy.error} style={{ maxWidth: 760 }}>
       <ErrorAlert error={policy.error} />
-      {/* Keyed by the values: a change saved (here or elsewhere) shows as it is stored. */}
+      {/* Keyed by the values: a change saved (here or elsewhere) shows as it is stored. The credit fields are the
+          decimal strings Rust sent, edited as they are. */}
       {policy.data && (
-        <GuardsForm key={JSON.stringify(policy.data)} initialValues={toForm(policy.data) as unknown as GuardValues} fields={GUARD_FIELDS} save={saveLocalPolicy} />
+        <GuardsForm key={JSON.stringify(policy.data)} initialValues={policy.data as unknown as GuardValues} fields={GUARD_FIELDS} save={saveLocalPolicy} />
       )}
     </Card>
   );
@@ -70,7 +63,7 @@ export function GuardsForm({ initialValues, fields, save }: GuardsFormProps) {
   const { message } = AntApp.useApp();
   const saving = useAdminAction(save);
   const required = useRequired();
-  const credits = decimalRule(CREDITS, t('admin.guards.creditsInvalid'), (v) => v >= 0);
+  const credits = decimalRule(CREDITS, t('admin.guards.creditsInvalid'), (v) => v >= 0n);
 
   const finish = async (values: GuardValues) => {
     if (await saving.run(values)) void message.success(t('admin.guards.saved'));

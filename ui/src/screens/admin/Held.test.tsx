@@ -1,6 +1,6 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { charge, fakeBackend, held, reject, session } from '../../test/backend';
+import { charge, fakeBackend, held, micros, reject, session } from '../../test/backend';
 import { openAdminTab, renderWindow, typeInto } from '../../test/render';
 import { user } from '../../test/user';
 
@@ -8,7 +8,7 @@ describe('admin: held and rejected events', () => {
   it('lists pending events, amount or unpriced, and approves one with a note and rejects one without', async () => {
     const backend = fakeBackend({
       admin_status: () => session(),
-      admin_approve_held: () => charge('h1-entry', 900),
+      admin_approve_held: () => charge('h1-entry', '900'),
       admin_reject_held: ({ id }) => held(String(id), { status: 'rejected' }),
     });
     renderWindow('admin');
@@ -40,19 +40,19 @@ describe('admin: held and rejected events', () => {
   });
 
   it('shows the new amount when the price moved, and approves that one', async () => {
-    let amount = 900;
+    let amount = '900';
     const backend = fakeBackend({
       admin_status: () => session(),
-      held_events: () => [held('h1', { amount, amount_micros: amount * 1_000_000 })],
+      held_events: () => [held('h1', { amount, amount_micros: Number(micros(amount)) })],
       admin_approve_held: ({ shownMicros }) => {
-        if (shownMicros !== amount * 1_000_000) reject('amount_changed', `held event h1 now costs ${amount} credits, not the 900 shown`);
+        if (shownMicros !== Number(micros(amount))) reject('amount_changed', `held event h1 now costs ${amount} credits, not the 900 shown`);
         return charge('h1-entry', amount);
       },
     });
     renderWindow('admin');
     await openAdminTab('held');
     expect(await screen.findByTestId('held-row')).toHaveTextContent('900');
-    amount = 1800;
+    amount = '1800';
     await user.click(screen.getByTestId('held-approve-h1'));
     await user.click(screen.getByTestId('held-confirm'));
     expect(await screen.findByText(/now costs 1800 credits/)).toBeInTheDocument();

@@ -182,7 +182,7 @@ function HeldEvents() {
       title: t('dashboard.col.credits'),
       dataIndex: 'amount',
       align: 'right',
-      render: (amount: number | null, e) =>
+      render: (amount: string | null, e) =>
         amount === null ? (
           <Tag color="red">{t('admin.held.unpriced')}</Tag>
         ) : (

@@ -5,7 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { api, type ImportError, type ImportPreview, type ImportProgress, type ImportReport, type ImportRow } from '../../api';
 import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
-import { formatCount, formatExact } from '../../format';
+import { formatCount, formatDecimal } from '../../format';
 import { FormFooter, ReasonItem, useAdminAction } from './shared';
 
 const CHANGE_COLORS: Record<ImportRow['change'], string> = { create: 'green', update: 'blue', unchanged: 'default' };
@@ -49,8 +49,8 @@ export function ModelImport() {
   const columns: ColumnsType<ImportRow> = [
     { title: t('admin.import.line'), dataIndex: 'line', width: 64 },
     { title: t('admin.col.model'), dataIndex: 'name' },
-    { title: t('admin.models.input'), dataIndex: 'input_usd_per_1k', align: 'right', render: (v: number) => formatExact(v) },
-    { title: t('admin.models.output'), dataIndex: 'output_usd_per_1k', align: 'right', render: (v: number) => formatExact(v) },
+    { title: t('admin.models.input'), dataIndex: 'input_usd_per_1k', align: 'right', render: (v: string) => formatDecimal(v) },
+    { title: t('admin.models.output'), dataIndex: 'output_usd_per_1k', align: 'right', render: (v: string) => formatDecimal(v) },
     { title: t('admin.models.aliases'), dataIndex: 'aliases', render: (a: string[]) => a.join(', ') },
     {
       title: t('admin.import.change'),

@@ -24,7 +24,7 @@ describe('admin: models', () => {
   it('edits a price only with a reason, sending decimal strings', async () => {
     const backend = fakeBackend({
       admin_status: () => session(),
-      admin_set_model: ({ name, input, output }) => model(String(name), Number(input), Number(output)),
+      admin_set_model: ({ name, input, output }) => model(String(name), String(input), String(output)),
     });
     renderWindow('admin');
     await user.click(await screen.findByTestId('model-edit-gpt-4o-mini'));
@@ -39,7 +39,7 @@ describe('admin: models', () => {
     expect(backend.argsOf('admin_set_model')).toEqual([]);
 
     await typeInto('model-reason', ' vendor list price ');
-    backend.on('models', () => MODELS.map((m) => (m.name === 'gpt-4o-mini' ? { ...m, input_usd_per_1k: 0.0002, needs_review: false } : m)));
+    backend.on('models', () => MODELS.map((m) => (m.name === 'gpt-4o-mini' ? { ...m, input_usd_per_1k: '0.0002', needs_review: false } : m)));
     await user.click(screen.getByTestId('model-save'));
     await waitFor(() => expect(screen.queryByTestId('model-save')).toBeNull());
     expect(backend.argsOf('admin_set_model')).toEqual([{ name: 'gpt-4o-mini', input: '0.0002', output: '0.0006', reason: 'vendor list price' }]);
@@ -48,15 +48,49 @@ describe('admin: models', () => {
     expect(row('gpt-4o-mini')).not.toHaveTextContent('review');
   });
 
+  it('shows and saves back a stored price digit for digit, however long', async () => {
+    // More significant digits than a double holds: any trip through a JS number changes them.
+    const input = '0.000123456789';
+    const output = '1234.5678901234567891';
+    const backend = fakeBackend({
+      admin_status: () => session(),
+      models: () => [model('long-1', input, output)],
+      admin_set_model: ({ name }) => model(String(name), input, output),
+    });
+    renderWindow('admin');
+    expect(await screen.findByTestId('model-row')).toHaveTextContent(`${input}1,234.5678901234567891`);
+
+    await user.click(screen.getByTestId('model-edit-long-1'));
+    expect(await screen.findByTestId('model-input-price')).toHaveValue(input);
+    expect(screen.getByTestId('model-output-price')).toHaveValue(output);
+    await typeInto('model-reason', 'confirmed');
+    await user.click(screen.getByTestId('model-save'));
+    await waitFor(() => expect(backend.argsOf('admin_set_model')).toEqual([{ name: 'long-1', input, output, reason: 'confirmed' }]));
+  });
+
+  it('refuses a price that is not a plain decimal', async () => {
+    const backend = fakeBackend({ admin_status: () => session() });
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('model-edit-gpt-4o'));
+    await typeInto('model-reason', 'typo');
+    for (const typed of ['1e-3', '0,5', '-0.1', '0.1.2']) {
+      await user.clear(await screen.findByTestId('model-input-price'));
+      await typeInto('model-input-price', typed);
+      await user.click(screen.getByTestId('model-save'));
+      await expectFieldError('model-input-price', /Enter a decimal number of USD per 1K tokens/);
+    }
+    expect(backend.argsOf('admin_set_model')).toEqual([]);
+  });
+
   it('adds a model, switches one off, edits aliases as tags, and shows the price history', async () => {
     const backend = fakeBackend({
       admin_status: () => session(),
-      admin_set_model: ({ name, input, output }) => model(String(name), Number(input), Number(output)),
+      admin_set_model: ({ name, input, output }) => model(String(name), String(input), String(output)),
       admin_set_model_active: ({ name, active }) => ({ ...MODELS[0], name, active }),
       admin_set_model_aliases: ({ aliases }) => ({ ...MODELS[0], aliases }),
       model_history: () => [
-        { id: 2, model: 'gpt-4o', old: { input_per_1k: 0.005, output_per_1k: 0.015 }, new: { input_per_1k: 0.0025, output_per_1k: 0.01 }, changed_by: 'admin', reason: 'price cut', changed_at: '2026-11-10T00:00:00Z' },
-        { id: 1, model: 'gpt-4o', old: null, new: { input_per_1k: 0.005, output_per_1k: 0.015 }, changed_by: 'seed', reason: 'list price', changed_at: '2026-11-01T00:00:00Z' },
+        { id: 2, model: 'gpt-4o', old: { input_per_1k: '0.005', output_per_1k: '0.015' }, new: { input_per_1k: '0.0025', output_per_1k: '0.01' }, changed_by: 'admin', reason: 'price cut', changed_at: '2026-11-10T00:00:00Z' },
+        { id: 1, model: 'gpt-4o', old: null, new: { input_per_1k: '0.005', output_per_1k: '0.015' }, changed_by: 'seed', reason: 'list price', changed_at: '2026-11-01T00:00:00Z' },
       ],
     });
     renderWindow('admin');
@@ -89,8 +123,8 @@ describe('admin: models', () => {
   it('imports a price file: preview with a bad line, a reason, then the report', async () => {
     const preview: ImportPreview = {
       rows: [
-        { line: 2, name: 'gpt-4o', input_usd_per_1k: 0.0025, output_usd_per_1k: 0.01, aliases: [], change: 'unchanged' },
-        { line: 3, name: 'qwen-max', input_usd_per_1k: 0.0016, output_usd_per_1k: 0.0064, aliases: ['qwen'], change: 'create' },
+        { line: 2, name: 'gpt-4o', input_usd_per_1k: '0.0025', output_usd_per_1k: '0.01', aliases: [], change: 'unchanged' },
+        { line: 3, name: 'qwen-max', input_usd_per_1k: '0.0016', output_usd_per_1k: '0.0064', aliases: ['qwen'], change: 'create' },
       ],
       errors: [{ line: 4, message: 'input price "abc" is not a decimal' }],
     };

@@ -5,7 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { api, type Model, type Price, type PriceChange } from '../../api';
 import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
-import { exactDecimal, formatExact, formatTime } from '../../format';
+import { formatDecimal, formatTime } from '../../format';
 import { useLoad } from '../../hooks';
 import { ModelImport } from './ModelImport';
 import { DECIMAL, decimalRule, FormModal, ReasonItem, useRequired, useRowAction } from './shared';
@@ -51,8 +51,8 @@ export function ModelsTab() {
         </Space>
       ),
     },
-    { title: t('admin.models.input'), dataIndex: 'input_usd_per_1k', align: 'right', render: (v: number) => formatExact(v) },
-    { title: t('admin.models.output'), dataIndex: 'output_usd_per_1k', align: 'right', render: (v: number) => formatExact(v) },
+    { title: t('admin.models.input'), dataIndex: 'input_usd_per_1k', align: 'right', render: (v: string) => formatDecimal(v) },
+    { title: t('admin.models.output'), dataIndex: 'output_usd_per_1k', align: 'right', render: (v: string) => formatDecimal(v) },
     {
       title: t('admin.models.aliases'),
       key: 'aliases',
@@ -102,9 +102,8 @@ export function ModelsTab() {
             size="small"
             type="link"
             aria-label={t('admin.models.editPriceLabel', { name: m.name })}
-            onClick={() =>
-              setEditing({ isNew: false, values: { name: m.name, input: exactDecimal(m.input_usd_per_1k), output: exactDecimal(m.output_usd_per_1k) } })
-            }
+            // The stored prices as Rust sent them: saved unchanged, they go back digit for digit.
+            onClick={() => setEditing({ isNew: false, values: { name: m.name, input: m.input_usd_per_1k, output: m.output_usd_per_1k } })}
             data-testid={`model-edit-${m.name}`}
           >
             {t('admin.models.editPrice')}
@@ -168,7 +167,7 @@ const saveLocalPrice = (v: PriceValues) => api.adminSetModel(v.name.trim(), v.in
 export function PriceForm({ editing, onClose, save }: { editing: Editing; onClose: () => void; save: (values: PriceValues) => Promise<unknown> }) {
   const { t } = useTranslation();
   const required = useRequired();
-  const price = decimalRule(DECIMAL, t('admin.models.priceInvalid'), (v) => v >= 0);
+  const price = decimalRule(DECIMAL, t('admin.models.priceInvalid'), (v) => v >= 0n);
   return (
     <FormModal<PriceValues>
       title={editing?.isNew ? t('admin.models.add') : t('admin.models.editTitle', { name: editing?.values.name })}
@@ -215,8 +214,8 @@ function AliasesForm({ model, onClose }: { model: Model | null; onClose: () => v
 function PriceHistory({ name }: { name: string }) {
   const { t } = useTranslation();
   const history = useLoad(useCallback(() => api.modelHistory(name), [name]), ['ledger-changed']);
-  const change = (pick: (p: Price) => number) => (_: unknown, c: PriceChange) =>
-    `${c.old ? formatExact(pick(c.old)) : t('common.none')} → ${formatExact(pick(c.new))}`;
+  const change = (pick: (p: Price) => string) => (_: unknown, c: PriceChange) =>
+    `${c.old ? formatDecimal(pick(c.old)) : t('common.none')} → ${formatDecimal(pick(c.new))}`;
   const columns: ColumnsType<PriceChange> = [
     { title: t('admin.col.time'), dataIndex: 'changed_at', render: (v: string) => formatTime(v), width: 160 },
     { title: t('admin.models.input'), key: 'input', render: change((p) => p.input_per_1k) },

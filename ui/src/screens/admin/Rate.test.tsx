@@ -24,7 +24,7 @@ describe('admin: exchange rate', () => {
       admin_status: () => session(),
       rate: () => rate,
       admin_set_rate: ({ rate: next, reason }) => {
-        const change = { id: 3, old_rate: 1000, new_rate: Number(next), changed_by: 'admin', reason: String(reason), changed_at: '2026-11-24T09:00:00Z' };
+        const change = { id: 3, old_rate: '1000', new_rate: String(next), changed_by: 'admin', reason: String(reason), changed_at: '2026-11-24T09:00:00Z' };
         rate = { credits_per_usd: change.new_rate, history: [change, ...RATE.history] };
         return change;
       },

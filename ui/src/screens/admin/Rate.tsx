@@ -5,7 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { api } from '../../api';
 import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
-import { formatExact, formatTime } from '../../format';
+import { formatDecimal, formatTime } from '../../format';
 import { useLoad } from '../../hooks';
 import { DECIMAL, decimalRule, FormFooter, ReasonItem, useAdminAction, useRequired } from './shared';
 
@@ -30,12 +30,12 @@ export function RateTab() {
   const history = rate.data?.history.map((c) => ({
     ...c,
     key: String(c.id),
-    old_rate: c.old_rate === null ? null : formatExact(c.old_rate),
-    new_rate: formatExact(c.new_rate),
+    old_rate: c.old_rate === null ? null : formatDecimal(c.old_rate),
+    new_rate: formatDecimal(c.new_rate),
   }));
   return (
     <RatePanel
-      rate={rate.data ? formatExact(rate.data.credits_per_usd) : null}
+      rate={rate.data ? formatDecimal(rate.data.credits_per_usd) : null}
       history={history}
       loading={!rate.data && !rate.error}
       error={rate.error}
@@ -125,5 +125,5 @@ function RateForm({ change }: { change: (rate: string, reason: string) => Promis
 
 async function changeLocalRate(rate: string, reason: string): Promise<RateChanged> {
   const change = await api.adminSetRate(rate, reason);
-  return { old: change.old_rate === null ? null : formatExact(change.old_rate), new: formatExact(change.new_rate) };
+  return { old: change.old_rate === null ? null : formatDecimal(change.old_rate), new: formatDecimal(change.new_rate) };
 }

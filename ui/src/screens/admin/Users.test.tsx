@@ -1,13 +1,14 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { BalanceKind } from '../../api';
-import { ACCOUNTS, charge, fakeBackend, page, session } from '../../test/backend';
+import { microsText } from '../../format';
+import { ACCOUNTS, charge, fakeBackend, micros, page, session } from '../../test/backend';
 import { expectFieldError, openAdminTab, renderWindow, typeInto } from '../../test/render';
 import { user } from '../../test/user';
 
 /** Like the ledger: a grant, top-up or adjustment is an entry of that amount. */
 function adjustLikeRust({ kind, amount }: Record<string, unknown>) {
-  return charge('new', -Number(amount), { kind: kind === 'adjust' ? 'adjustment' : (kind as Exclude<BalanceKind, 'adjust'>), usage: null });
+  return charge('new', microsText(-micros(String(amount))), { kind: kind === 'adjust' ? 'adjustment' : (kind as Exclude<BalanceKind, 'adjust'>), usage: null });
 }
 
 describe('admin: users and balances', () => {
@@ -61,8 +62,8 @@ describe('admin: users and balances', () => {
   it("shows an account's ledger and reverses an entry with a reason", async () => {
     const backend = fakeBackend({
       admin_status: () => session(),
-      history: () => page([charge('e2', 4.5), charge('e1', 34.825)]),
-      admin_reverse: ({ entryId }) => charge(`rev-${entryId}`, -4.5, { kind: 'reversal', usage: null }),
+      history: () => page([charge('e2', '4.5'), charge('e1', '34.825')]),
+      admin_reverse: ({ entryId }) => charge(`rev-${entryId}`, '-4.5', { kind: 'reversal', usage: null }),
     });
     renderWindow('admin');
     await openAdminTab('users');
@@ -74,7 +75,7 @@ describe('admin: users and balances', () => {
     await user.click(await screen.findByTestId('reverse-submit'));
     await expectFieldError('reverse-reason', 'Required');
     await typeInto('reverse-reason', 'charged twice');
-    backend.on('history', () => page([charge('rev-e2', -4.5, { kind: 'reversal', usage: null }), charge('e2', 4.5), charge('e1', 34.825)]));
+    backend.on('history', () => page([charge('rev-e2', '-4.5', { kind: 'reversal', usage: null }), charge('e2', '4.5'), charge('e1', '34.825')]));
     await user.click(screen.getByTestId('reverse-submit'));
 
     await waitFor(() => expect(backend.argsOf('admin_reverse')).toEqual([{ entryId: 'e2', reason: 'charged twice' }]));

@@ -78,7 +78,7 @@ function BalanceForm({ accounts }: { accounts: Account[] }) {
     setDone(null);
     const entry = await submit.run(values);
     if (!entry) return;
-    setDone(t(`admin.balance.done.${values.kind}`, { amount: formatCredits(entry.amount, values.kind === 'adjust'), user: values.user.trim() }));
+    setDone(t(`admin.balance.done.${values.kind}`, { amount: formatCredits(entry.amount, { signed: values.kind === 'adjust' }), user: values.user.trim() }));
     form.resetFields(['amount', 'reason']);
   };
 
@@ -122,7 +122,7 @@ export function BalanceItems({ kind, users }: { kind: BalanceKind; users: { name
         rules={[
           required,
           kind === 'adjust'
-            ? decimalRule(SIGNED_CREDITS, t('admin.balance.signedInvalid'), (v) => v !== 0)
+            ? decimalRule(SIGNED_CREDITS, t('admin.balance.signedInvalid'), (v) => v !== 0n)
             : decimalRule(CREDITS, t('admin.amountInvalid')),
         ]}
       >
@@ -152,7 +152,7 @@ function AccountLedger({ account }: { account: string }) {
     <>
       <LedgerList state={state} actions={actions} />
       <FormModal<{ reason: string }>
-        title={t('admin.users.reverseTitle', { amount: reversing && formatCredits(reversing.amount, true) })}
+        title={t('admin.users.reverseTitle', { amount: reversing && formatCredits(reversing.amount, { signed: true }) })}
         initialValues={reversing && {}}
         onClose={() => setReversing(null)}
         submit={(v) => api.adminReverse(reversing!.id, v.reason.trim())}

@@ -6,6 +6,7 @@ import { createContext, useCallback, useContext, useState, type ReactNode } from
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { ErrorAlert } from '../../components/ErrorAlert';
+import { parseDecimal } from '../../format';
 import { useAction } from '../../hooks';
 
 /** Called with every failed admin command, so a lost session sends the window back to the login form. */
@@ -51,11 +52,18 @@ export const DECIMAL = /^\d+(\.\d+)?$/;
 export const CREDITS = /^\d+(\.\d{1,6})?$/;
 export const SIGNED_CREDITS = /^-?\d+(\.\d{1,6})?$/;
 
-/** Checks a decimal string's form and value; an empty field is left to the `required` rule. */
-export function decimalRule(pattern: RegExp, message: string, accept: (value: number) => boolean = (v) => v > 0): Rule {
+/**
+ * Checks a decimal string's form, then its value, exactly: `accept` gets it as integer units (`"0.5"` → `5n`),
+ * which keep its sign and whether it is zero. An empty field is left to the `required` rule.
+ */
+export function decimalRule(pattern: RegExp, message: string, accept: (units: bigint) => boolean = (v) => v > 0n): Rule {
   return {
-    validator: (_, value?: string) =>
-      !value || (pattern.test(value.trim()) && accept(Number(value))) ? Promise.resolve() : Promise.reject(new Error(message)),
+    validator: (_, value?: string) => {
+      if (!value) return Promise.resolve();
+      const text = value.trim();
+      const parsed = pattern.test(text) ? parseDecimal(text) : null;
+      return parsed && accept(parsed.units) ? Promise.resolve() : Promise.reject(new Error(message));
+    },
   };
 }
 

@@ -4,10 +4,10 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
-import { formatCount, formatCredits, formatTime } from '../../format';
+import { formatCount, formatMicros, formatTime } from '../../format';
 import { orgApi, type Device, type NewEnrollmentCode, type OrgRole, type UserSummary } from '../../orgApi';
 import { FormFooter, passwordRules, useAdminAction, useRequired, useRowAction } from '../admin/shared';
-import { microsToCredits, useOrgLoad } from './shared';
+import { useOrgLoad } from './shared';
 import { BalanceItems, type BalanceValues } from '../admin/Users';
 import { BudgetModal, BudgetSpend } from './Budget';
 import { ShownOnceModal } from './ShownOnce';
@@ -36,7 +36,7 @@ export function PeopleTab() {
       key: 'role',
       render: (_, u) => <Tag color={u.user.role === 'admin' ? 'purple' : 'default'}>{t(`admin.users.roles.${u.user.role}`)}</Tag>,
     },
-    { title: t('dashboard.balance'), dataIndex: 'balance_micros', align: 'right', render: (m: number) => formatCredits(microsToCredits(m)) },
+    { title: t('dashboard.balance'), dataIndex: 'balance_micros', align: 'right', render: (m: number) => formatMicros(m) },
     {
       title: t('orgAdmin.budget.today'),
       key: 'today',
@@ -259,7 +259,7 @@ function CreditsForm({ users, onDone }: { users: UserSummary[]; onDone: () => vo
     setDone(null);
     const entry = await submit.run(values);
     if (!entry) return;
-    const amount = formatCredits(microsToCredits(entry.amount_micros), values.kind === 'adjust');
+    const amount = formatMicros(entry.amount_micros, { signed: values.kind === 'adjust' });
     setDone(t(`admin.balance.done.${values.kind}`, { amount, user: values.user.trim() }));
     form.resetFields(['amount', 'reason']);
     onDone();

@@ -8,15 +8,15 @@ import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { ExportButton } from '../../components/ExportButton';
 import { SpendChart } from '../../components/SpendChart';
-import { formatCount, formatCredits } from '../../format';
+import { formatCount, formatMicros, microsText } from '../../format';
 import { orgApi, type ReportBy, type ReportQuery, type ReportRow } from '../../orgApi';
-import { microsToCredits, useOrgLoad } from './shared';
+import { useOrgLoad } from './shared';
 
 const GROUPINGS: ReportBy[] = ['user', 'app', 'model', 'day'];
 const DAY = 'YYYY-MM-DD';
 
 const spendOf = (row: ReportRow): Spend => ({
-  credits: microsToCredits(row.credits_micros),
+  credits: microsText(row.credits_micros),
   credits_micros: row.credits_micros,
   prompt_tokens: row.prompt_tokens,
   completion_tokens: row.completion_tokens,
@@ -45,7 +45,7 @@ export function ReportTab() {
 
   const columns: ColumnsType<ReportRow> = [
     { title: t(`orgAdmin.report.by.${query.by}`), dataIndex: 'key' },
-    { title: t('dashboard.spent'), dataIndex: 'credits_micros', align: 'right', render: (m: number) => formatCredits(microsToCredits(m)) },
+    { title: t('dashboard.spent'), dataIndex: 'credits_micros', align: 'right', render: (m: number) => formatMicros(m) },
     { title: t('dashboard.inputTokens'), dataIndex: 'prompt_tokens', align: 'right', render: formatCount },
     { title: t('dashboard.outputTokens'), dataIndex: 'completion_tokens', align: 'right', render: formatCount },
     { title: t('dashboard.messages'), dataIndex: 'messages', align: 'right', render: formatCount },

@@ -15,6 +15,3 @@ export function useOrgLoad<T>(fetch: () => Promise<T>) {
   }, [load.error, onError]);
   return load;
 }
-
-/** Micro-credits as credits, for display only (the server's figures stay integers). */
-export const microsToCredits = (micros: number) => micros / 1e6;
