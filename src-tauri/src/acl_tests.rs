@@ -454,6 +454,44 @@ fn an_origin_no_app_is_on_any_more_gets_no_answer_from_the_relays_commands() {
 }
 
 #[test]
+fn an_export_reads_on_its_own_connection_while_the_shells_is_busy() {
+    let fixture = fixture();
+    let shell: &Shell = &fixture.app.state::<Shell>();
+    let chat = window(
+        &fixture.app,
+        windows::CHAT,
+        WebviewUrl::External(SHARE_URL.parse().unwrap()),
+    );
+    invoke(&chat, SHARE_URL, "report_usage", frame("exported")).unwrap();
+    let (held, is_held) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        // Another command holds the shell's connection, as a charge does, until told to let go.
+        scope.spawn(move || {
+            shell
+                .ledger(|_| {
+                    held.send(()).unwrap();
+                    let _ = released.recv_timeout(std::time::Duration::from_secs(20));
+                    Ok(())
+                })
+                .unwrap()
+        });
+        is_held.recv().unwrap();
+        let mut csv = Vec::new();
+        let rows = shell
+            .read_apart(|api| api.export_history_csv(Default::default(), &mut csv))
+            .unwrap();
+        // Sent while the other command still waits: the export did not wait for its connection.
+        assert!(
+            release.send(()).is_ok(),
+            "the export waited for the shell's connection"
+        );
+        assert!(rows >= 2, "the grant and the charge: {rows}");
+        assert!(String::from_utf8(csv).unwrap().contains("exported"));
+    });
+}
+
+#[test]
 fn the_relay_holds_the_gate_verdict_and_a_send_it_made_past_a_refusal_is_bound_and_recorded() {
     let fixture = fixture();
     let chat = window(

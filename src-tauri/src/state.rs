@@ -279,6 +279,13 @@ impl Shell {
         Ok(work(&mut Api::new(&mut ledger, &caller))?)
     }
 
+    /// Runs a long read (an export) on a connection of its own, so the charge path never waits for it:
+    /// in WAL mode it reads a snapshot while charges commit beside it.
+    pub fn read_apart<T>(&self, work: impl FnOnce(&mut Api) -> ApiResult<T>) -> ShellResult<T> {
+        let mut reader = Ledger::open_dir(&self.data_dir)?;
+        Ok(work(&mut Api::new(&mut reader, &self.caller()))?)
+    }
+
     /// The monitor's status with the integration switch read afresh from the ledger (which the CLI
     /// may have changed). Not for the main thread: see [`Shell::update_monitor`].
     pub fn monitor(&self) -> ShellResult<MonitorStatus> {

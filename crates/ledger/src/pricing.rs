@@ -525,44 +525,52 @@ impl Ledger {
         mut progress: impl FnMut(ImportProgress),
     ) -> Result<ImportReport> {
         let total = rows.len();
-        let mut report = self.admin_write(|tx| {
-            let mut report = ImportReport::default();
-            for (index, row) in rows.into_iter().enumerate() {
-                // Each row is its own savepoint, so one bad row leaves the others in.
-                let outcome = (|| {
-                    tx.execute_batch("SAVEPOINT import_row")?;
-                    let outcome = set_model_in(tx, &row.name, row.price, actor, reason)?;
-                    if !row.aliases.is_empty() {
-                        set_aliases_in(tx, &row.name, &row.aliases)?;
-                    }
-                    tx.execute_batch("RELEASE import_row")?;
-                    Ok::<_, LedgerError>(outcome)
-                })();
-                match outcome {
-                    Ok(SetOutcome::Created) => report.created += 1,
-                    Ok(SetOutcome::Updated) => report.updated += 1,
-                    Ok(SetOutcome::Unchanged) => report.unchanged += 1,
-                    Err(err) => {
-                        tx.execute_batch("ROLLBACK TO import_row; RELEASE import_row")?;
-                        report.errors.push(ImportError {
-                            line: row.line,
-                            message: err.to_string(),
-                        });
+        let mut report = ImportReport::default();
+        let mut rows = rows.into_iter().peekable();
+        let mut done = 0;
+        // One transaction per batch, so a charge from another connection never waits on a long file.
+        // A file cut short by a crash leaves whole batches in; importing it again finishes the rest.
+        while rows.peek().is_some() {
+            let batch: Vec<PriceRow> = rows.by_ref().take(IMPORT_BATCH_ROWS).collect();
+            done += batch.len();
+            self.admin_write(|tx| {
+                for row in batch {
+                    // Each row is its own savepoint, so one bad row leaves the others in.
+                    let outcome = (|| {
+                        tx.execute_batch("SAVEPOINT import_row")?;
+                        let outcome = set_model_in(tx, &row.name, row.price, actor, reason)?;
+                        if !row.aliases.is_empty() {
+                            set_aliases_in(tx, &row.name, &row.aliases)?;
+                        }
+                        tx.execute_batch("RELEASE import_row")?;
+                        Ok::<_, LedgerError>(outcome)
+                    })();
+                    match outcome {
+                        Ok(SetOutcome::Created) => report.created += 1,
+                        Ok(SetOutcome::Updated) => report.updated += 1,
+                        Ok(SetOutcome::Unchanged) => report.unchanged += 1,
+                        Err(err) => {
+                            tx.execute_batch("ROLLBACK TO import_row; RELEASE import_row")?;
+                            report.errors.push(ImportError {
+                                line: row.line,
+                                message: err.to_string(),
+                            });
+                        }
                     }
                 }
-                progress(ImportProgress {
-                    done: index + 1,
-                    total,
-                });
-            }
-            Ok(report)
-        })?;
+                Ok(())
+            })?;
+            progress(ImportProgress { done, total });
+        }
         errors.append(&mut report.errors);
         errors.sort_by_key(|error| error.line);
         report.errors = errors;
         Ok(report)
     }
 }
+
+/// Rows an import commits at a time: the write lock is let go between batches.
+const IMPORT_BATCH_ROWS: usize = 200;
 
 /// Parses a price file (CSV, or LiteLLM's price-map JSON) into rows and line-numbered errors, writing nothing:
 /// the org admin's import sends these rows to the server.

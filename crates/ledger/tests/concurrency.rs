@@ -64,3 +64,25 @@ fn eight_writers_lose_nothing_and_charge_shared_events_once() {
     let mut ledger = t.reopen();
     assert!(ledger.verify().unwrap().ok);
 }
+
+#[test]
+fn a_long_price_import_lets_another_connection_write_between_its_batches() {
+    let mut t = ledger();
+    let file: String = std::iter::once("name,input_usd_per_1k,output_usd_per_1k".to_owned())
+        .chain((0..450).map(|n| format!("bulk-model-{n},0.001,0.002")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let other = t.raw();
+    other.busy_timeout(std::time::Duration::ZERO).unwrap();
+    let mut seen = Vec::new();
+    let report = t
+        .ledger
+        .import_models(&file, "admin", "bulk", |progress| {
+            // With no wait at all, this write succeeds only if the import holds no write lock now.
+            let free = other.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok();
+            seen.push((progress.done, progress.total, free));
+        })
+        .unwrap();
+    assert_eq!(report.created, 450);
+    assert_eq!(seen, [(200, 450, true), (400, 450, true), (450, 450, true)]);
+}

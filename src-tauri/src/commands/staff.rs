@@ -50,7 +50,7 @@ pub async fn export_history_csv(
 ) -> ShellResult<Export> {
     let path = export_path(&shell, "history")?;
     let file = std::fs::File::create(&path).map_err(tokendesk_ledger::LedgerError::from)?;
-    let rows = shell.api(|api| api.export_history_csv(query, file))?;
+    let rows = shell.read_apart(|api| api.export_history_csv(query, file))?;
     Ok(Export { path, rows })
 }
 
