@@ -280,7 +280,7 @@ impl Shell {
     }
 
     /// Runs a long read (an export) on a connection of its own, so the charge path never waits for it:
-    /// in WAL mode it reads a snapshot while charges commit beside it.
+    /// in WAL mode its reads and the charges' commits go on side by side.
     pub fn read_apart<T>(&self, work: impl FnOnce(&mut Api) -> ApiResult<T>) -> ShellResult<T> {
         let mut reader = Ledger::open_dir(&self.data_dir)?;
         Ok(work(&mut Api::new(&mut reader, &self.caller()))?)

@@ -51,11 +51,7 @@ pub fn share_location(page_url: &str) -> Option<ShareLocation> {
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    let segments: Vec<&str> = url.path_segments()?.collect();
-    let token = segments
-        .windows(2)
-        .find(|pair| SHARE_KINDS.contains(&pair[0]) && !pair[1].is_empty())
-        .map(|pair| pair[1].to_owned())?;
+    let token = share_path(&url)?.last()?.to_string();
     Some(ShareLocation {
         origin: url.origin().ascii_serialization(),
         token,

@@ -138,8 +138,8 @@ fn newest_entry_at(conn: &Connection) -> Result<Option<i64>> {
         .optional()?)
 }
 
-/// The ledger's now: the clock's, but never before the newest entry, so a wall clock set back neither
-/// reopens a spent budget nor lengthens an offline allowance.
+/// The ledger's now: the clock's, but never before the newest entry, so a wall clock set back does not
+/// reopen a spent budget.
 pub(crate) fn ledger_now(conn: &Connection, clock: i64) -> Result<i64> {
     Ok(newest_entry_at(conn)?.map_or(clock, |newest| newest.max(clock)))
 }

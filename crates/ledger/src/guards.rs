@@ -290,8 +290,7 @@ impl Ledger {
         if let Some(error) = unusable_app {
             return Ok(Some(Refusal::App(error)));
         }
-        let now = entries::ledger_now(&self.conn, self.env.now_micros())?;
-        if let Some(detail) = sync::lease_refusal(&self.conn, now)? {
+        if let Some(detail) = sync::lease_refusal(&self.conn, self.env.now_micros())? {
             return Ok(Some(Refusal::OfflineAllowance(detail)));
         }
         if balance < policy.min_balance_micros {
@@ -300,6 +299,9 @@ impl Ledger {
                 minimum: micros_to_credits(policy.min_balance_micros),
             }));
         }
+        // Budgets count from the ledger's now, so a clock set back does not give a spent day back. (The
+        // allowance above follows the clock: a clock once run ahead must not refuse sends for days.)
+        let now = entries::ledger_now(&self.conn, self.env.now_micros())?;
         let standing = match sync::budget_standing(&self.conn, now)? {
             // Enrolled: the user's own budgets, counted across all their devices.
             Some(standing) => standing,

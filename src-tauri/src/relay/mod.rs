@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tauri::ipc::CapabilityBuilder;
 use tauri::{AppHandle, Manager, Runtime, State, Webview};
-use tokendesk_ledger::guards::WhenUnchecked;
+use tokendesk_ledger::guards::{SendDecision, WhenUnchecked};
 use tokendesk_ledger::money::micros_to_credits;
 use tokendesk_ledger::outbox::{Outbox, PendingReport, ReportKind};
 use tokendesk_ledger::{ChargeResult, Ledger};
@@ -280,25 +280,27 @@ pub struct SendAnswer {
 /// The gate's verdict for `page` now.
 fn gate_verdict(shell: &Shell, page: &str) -> ShellResult<(GateVerdict, WhenUnchecked)> {
     let decision = shell.ledger(|ledger| ledger.may_send(page))?;
+    Ok((verdict_of(shell, &decision), decision.when_unchecked))
+}
+
+fn verdict_of(shell: &Shell, decision: &SendDecision) -> GateVerdict {
     let language = shell.language();
-    let verdict = if shell.integration_forced_off {
-        refusal(language, "integration_disabled", None)
-    } else {
-        match decision.code {
-            None => GateVerdict {
-                allowed: true,
-                status: None,
-                code: None,
-                message: None,
-            },
-            Some(code) => refusal(
-                language,
-                code,
-                Some(micros_to_credits(decision.balance_micros).to_string()),
-            ),
-        }
-    };
-    Ok((verdict, decision.when_unchecked))
+    if shell.integration_forced_off {
+        return refusal(language, "integration_disabled", None);
+    }
+    match decision.code {
+        None => GateVerdict {
+            allowed: true,
+            status: None,
+            code: None,
+            message: None,
+        },
+        Some(code) => refusal(
+            language,
+            code,
+            Some(micros_to_credits(decision.balance_micros).to_string()),
+        ),
+    }
 }
 
 /// The pre-send gate, and the binding of a send to its page's app. `sent` says what the relay already
@@ -318,11 +320,16 @@ pub async fn check_send<R: Runtime>(
 ) -> ShellResult<SendAnswer> {
     let page = page_url(&webview, &shell)?;
     let (verdict, when_unchecked) = gate_verdict(&shell, &page)?;
-    if sent == Some(true) && !verdict.allowed {
-        shell.ledger(|ledger| ledger.record_unchecked_send(&page, &endpoint, "past_refusal"))?;
-    }
     let went_out = sent.unwrap_or(verdict.allowed);
-    let send_id = went_out.then(|| sends.bind(page, kept_query(query)));
+    let send_id = went_out.then(|| sends.bind(page.clone(), kept_query(query)));
+    // Bound first: a failure to keep the record must not leave the reply without its send.
+    if sent == Some(true)
+        && !verdict.allowed
+        && let Err(error) =
+            shell.ledger(|ledger| ledger.record_unchecked_send(&page, &endpoint, "past_refusal"))
+    {
+        eprintln!("tokendesk-desktop: a send past a refusal went unrecorded: {error}");
+    }
     let check = SendCheck {
         endpoint,
         at: Utc::now(),
@@ -450,31 +457,35 @@ pub struct RelayStatus {
 
 static RELAY_STATE_VERSION: AtomicU64 = AtomicU64::new(0);
 
+/// The relay's state for `page`, read in one go: its version is taken under the ledger's lock, so a
+/// newer version never carries an older state.
 fn relay_state(shell: &Shell, page: String) -> ShellResult<RelayStatus> {
-    let (balance, app_enabled, integration_enabled) = shell.ledger(|ledger| {
-        let enabled = ledger
-            .app_for_url(&page)?
-            .is_some_and(|dify_app| dify_app.enabled);
-        Ok((
-            ledger.active_account()?.balance,
-            enabled,
-            integration_on(shell.integration_forced_off, ledger)?,
-        ))
-    })?;
-    let (gate, when_unchecked) = gate_verdict(shell, &page)?;
+    let (decision, balance, app_enabled, integration_enabled, version) =
+        shell.ledger(|ledger| {
+            let enabled = ledger
+                .app_for_url(&page)?
+                .is_some_and(|dify_app| dify_app.enabled);
+            Ok((
+                ledger.may_send(&page)?,
+                ledger.active_account()?.balance,
+                enabled,
+                integration_on(shell.integration_forced_off, ledger)?,
+                RELAY_STATE_VERSION.fetch_add(1, Ordering::Relaxed) + 1,
+            ))
+        })?;
     let monitor = if app_enabled && integration_enabled {
         Metering::Monitoring
     } else {
         Metering::NotMetered
     };
     Ok(RelayStatus {
-        version: RELAY_STATE_VERSION.fetch_add(1, Ordering::Relaxed) + 1,
+        version,
         page,
         balance,
         monitor,
         language: shell.language(),
-        when_unchecked,
-        gate,
+        when_unchecked: decision.when_unchecked,
+        gate: verdict_of(shell, &decision),
         integration_enabled,
     })
 }

@@ -25,11 +25,15 @@
 
   // A chat reply whose stream carried no usage (stopped, cut, or a Dify that strips it) is charged at the
   // usage of Dify's own record of the message, read from the web app's /api/messages once Dify has
-  // filled it in: first after these waits, then, once an estimate was charged, after these (the
-  // record then trues the estimate up).
+  // filled it in: first after these waits, then, once an estimate was charged, after these (on an island
+  // the record's usage replaces the estimate; on an org's device Rust holds it for the admin).
   const RECORD_WAITS_MS = [0, 300, 700, 1500, 3000, 6000];
   const RECORD_LATE_WAITS_MS = [15000, 30000, 60000];
-  // Send endpoints whose app keeps a message list (completion and workflow apps have none).
+  // One read of the list that takes longer than this counts as "not yet".
+  const RECORD_READ_TIMEOUT_MS = 3000;
+  const GIVE_UP = Symbol('give up');
+  // Reply endpoints (a send, a reconnect) whose app keeps a message list; completion and workflow apps
+  // keep none.
   const RECORDED_ENDPOINTS = ['chat-messages', 'workflow/events'];
 
   // POST endpoints that stream a reply; they also pass through the pre-send gate.
@@ -231,25 +235,29 @@
   // message_end frame's text built from the record's usage, or null: never rejects. A Dify without the
   // list (404), or an answer that is not the list, ends the wait at once.
   async function readRecord(request, ids, waits) {
+    const readOnce = async () => {
+      const url = new URL(request.apiBase + 'messages');
+      url.searchParams.set('conversation_id', ids.conversation_id);
+      url.searchParams.set('limit', '20');
+      const response = await request.fetch(url.href, { method: 'GET', headers: request.headers, credentials: 'include' });
+      if (!response || !response.ok) return GIVE_UP;
+      const list = parseObject(await response.text());
+      if (!list || !Array.isArray(list.data)) return GIVE_UP;
+      const item = list.data.find((message) => message && message.id === ids.message_id);
+      const usage = item ? usageOfRecord(item) : null;
+      return usage && JSON.stringify({ event: 'message_end', id: ids.message_id, message_id: ids.message_id, conversation_id: ids.conversation_id, metadata: { usage } });
+    };
     for (const wait of waits) {
       await new Promise((resolve) => setTimeout(resolve, wait));
+      let outcome;
       try {
-        const url = new URL(request.apiBase + 'messages');
-        url.searchParams.set('conversation_id', ids.conversation_id);
-        url.searchParams.set('limit', '20');
-        const response = await request.fetch(url.href, { method: 'GET', headers: request.headers, credentials: 'include' });
-        if (!response || !response.ok) return null;
-        const list = parseObject(await response.text());
-        if (!list || !Array.isArray(list.data)) return null;
-        const item = list.data.find((message) => message && message.id === ids.message_id);
-        const usage = item ? usageOfRecord(item) : null;
-        if (usage) {
-          return JSON.stringify({ event: 'message_end', id: ids.message_id, message_id: ids.message_id, conversation_id: ids.conversation_id, metadata: { usage } });
-        }
+        outcome = await withTimeout(readOnce(), RECORD_READ_TIMEOUT_MS);
       } catch (err) {
         debug('cannot read the message record', err);
         return null;
       }
+      if (outcome === GIVE_UP) return null;
+      if (typeof outcome === 'string') return outcome;
     }
     return null;
   }
@@ -258,7 +266,8 @@
   // sendIdPromise: the send the gate let through, which Rust bills the reply to (null: a reconnect, no
   // gate, or a send Rust never bound). recordRequest: how to read Dify's record of the message (null:
   // the app keeps none). tally: takes Rust's answer to each report, with the reply's conversation.
-  async function trackReply(stream, { endpoint, queryPromise, report, sendIdPromise, recordRequest, tally }) {
+  // leaving: what must be reported at once when the page goes away (an estimate waiting for a record).
+  async function trackReply(stream, { endpoint, queryPromise, report, sendIdPromise, recordRequest, tally, leaving }) {
     const sendAs = (cmd, args) =>
       sendIdPromise.then((sendId) => report(cmd, sendId ? { ...args, sendId } : args)).then((result) => tally(reply.conversation_id, result));
     // totalTokens: a workflow run's own count (workflow_finished), which Rust charges when no usage comes.
@@ -270,14 +279,25 @@
       return queryPromise.then((query) => sendAs('report_incomplete', { report: { ...snapshot, endpoint, query, reason } }));
     }
 
-    // A reply without usage: Dify's record of it if it can be had, else an estimate, trued up if the
-    // record comes later (Rust replaces an estimate with the real usage of the same message).
+    // A reply without usage: Dify's record of it if it can be had, else an estimate, followed by the
+    // record's usage if it comes later (on an island Rust replaces the estimate with it).
     async function reportIncomplete(reason) {
       const ids = { message_id: reply.message_id, conversation_id: reply.conversation_id };
       if (!recordRequest || !ids.message_id || !ids.conversation_id) return reportEstimate(reason);
+      let estimated = false;
+      const estimate = () => {
+        leaving.delete(estimate);
+        if (estimated) return undefined;
+        estimated = true;
+        return reportEstimate(reason);
+      };
+      leaving.add(estimate);
       const record = await readRecord(recordRequest, ids, RECORD_WAITS_MS);
-      if (record) return sendAs('report_usage', { frame: record });
-      await reportEstimate(reason);
+      if (record && !estimated) {
+        leaving.delete(estimate);
+        return sendAs('report_usage', { frame: record });
+      }
+      await estimate();
       const late = await readRecord(recordRequest, ids, RECORD_LATE_WAITS_MS);
       if (late) sendAs('report_usage', { frame: late });
     }
@@ -500,23 +520,34 @@
       const badge = createBadge(win, () => text);
       const originalFetch = win.fetch;
 
+      // Estimates still waiting for Dify's record: sent at once when the page goes away.
+      const leaving = new Set();
+      if (typeof win.addEventListener === 'function') {
+        win.addEventListener('pagehide', () => {
+          for (const estimate of [...leaving]) estimate();
+        });
+      }
+
       // What to do with a send the gate cannot check, as Rust last said; until it has, block.
       let whenUnchecked = 'block';
       // The newest state Rust handed over, with when it came (page clock).
       let held = null;
 
-      // Takes a state from Rust (an answer to relay_status, or a push) unless a newer one is held.
+      // Takes a state from Rust (an answer to relay_status, or a push) unless a newer fresh one is held. A
+      // stale state gives way to any: a page that handed over a forged far-off version blocks nothing.
       function adopt(state, receivedAt) {
         if (!state || !Number.isSafeInteger(state.version) || typeof state.page !== 'string') return;
         if (!state.gate || typeof state.gate.allowed !== 'boolean') return;
-        if (held && held.state.version >= state.version) return;
+        if (held && held.state.version >= state.version && isFresh(held)) return;
         held = { state, receivedAt };
       }
+
+      const isFresh = (entry) => performance.now() - entry.receivedAt <= STATE_FRESH_MS;
 
       // The held gate verdict when it is fresh and for this page (origin and path: the app is resolved
       // from them), else null.
       function heldVerdict() {
-        if (!held || performance.now() - held.receivedAt > STATE_FRESH_MS) return null;
+        if (!held || !isFresh(held)) return null;
         try {
           const page = new URL(held.state.page);
           const here = new URL(win.location.href);
@@ -567,12 +598,20 @@
 
       // Asks the gate, never longer than CHECK_SEND_TIMEOUT_MS. Resolves to { allowed, sendId, answer }:
       // allowed is true or false only when the gate said so; answer is what came (TIMED_OUT, undefined, or
-      // the answer itself), for a refusal's text.
+      // the answer itself), for a refusal's text. A binding that comes after the relay stopped waiting is
+      // handed back at once: the send went on without it (its reports name no send) or was refused, and
+      // Rust would otherwise charge it again as an unreported send.
       function askGate(endpoint, queryPromise, sent) {
         const asked = queryPromise.then((query) => call('check_send', { endpoint, query, sent }));
         return withTimeout(asked, CHECK_SEND_TIMEOUT_MS)
           .catch(() => undefined)
           .then((answer) => {
+            if (answer === TIMED_OUT) {
+              asked.then((late) => {
+                const sendId = late && typeof late.send_id === 'string' ? late.send_id : null;
+                if (sendId) report('report_send_failed', { sendId });
+              });
+            }
             const reading = { allowed: undefined, sendId: null, answer };
             try {
               if (answer && answer !== TIMED_OUT && typeof answer.allowed === 'boolean') reading.allowed = answer.allowed;
@@ -664,6 +703,7 @@
               report,
               sendIdPromise: sendId,
               recordRequest: recordRequestOf(args, route),
+              leaving,
               tally: badge.reply(),
             });
           } else {

@@ -461,9 +461,10 @@ describe("usage from Dify's own message record", () => {
 
   // The chat's send streams `reply`; each read of /api/messages takes the next of `records` (the last
   // one repeats).
-  function withRecords(records, reply = STOPPED) {
+  function withRecords(records, reply = STOPPED, extra = {}) {
     const reads = [];
     const env = setup({
+      ...extra,
       fetch: async (input, init) => {
         if (String(input).includes('/api/messages')) {
           reads.push({ url: String(input), init });
@@ -529,6 +530,28 @@ describe("usage from Dify's own message record", () => {
     filled = true;
     await vi.advanceTimersByTimeAsync(15_000);
     expect(env.calls('report_usage').map(({ frame }) => JSON.parse(frame).metadata.usage.total_tokens)).toEqual([39]);
+  });
+
+  it('takes a read of the list that never answers as "not yet", and estimates when none answers', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const env = withRecords([() => new Promise(() => {})]);
+    const sending = send(env);
+    await vi.advanceTimersByTimeAsync(6 * 3000 + 12_000);
+    await sending;
+    expect(env.reads).toHaveLength(6);
+    expect(env.calls('report_incomplete')).toHaveLength(1);
+  });
+
+  it('reports the estimate at once when the page goes away while it waits for the record', async () => {
+    const listeners = {};
+    const env = withRecords([() => list(record({ message_tokens: 0, answer_tokens: 0 }))], STOPPED, {
+      addEventListener: (type, listener) => (listeners[type] = listener),
+    });
+    await send(env);
+    expect(env.calls('report_incomplete')).toEqual([]);
+    listeners.pagehide();
+    await settle();
+    expect(env.calls('report_incomplete')).toHaveLength(1);
   });
 
   it.each([
@@ -620,6 +643,31 @@ describe('gate state held from Rust', () => {
     expect(env.originalFetch).not.toHaveBeenCalled();
     env.pending[0].resolve({ allowed: true, send_id: 'send-1' });
     expect((await sending).status).toBe(200);
+  });
+
+  it.each([
+    ['a send made on the state', () => state(1, ALLOWED)],
+    ['a send the relay waited for and then refused', () => ({ balance: '100', monitor: 'monitoring' })],
+  ])('hands back a binding that comes after the relay stopped waiting: %s', async (_, initial) => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const env = withState(initial());
+    await vi.advanceTimersByTimeAsync(0);
+    const sending = env.win.fetch(CHAT_URL, post(chatBody('hi')));
+    await vi.advanceTimersByTimeAsync(10_000);
+    await sending;
+    env.pending[0].resolve({ allowed: true, send_id: 'send-late' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(env.calls('report_send_failed')).toEqual([{ sendId: 'send-late' }]);
+  });
+
+  it('lets a stale state give way to any newer push, so a forged far-off version blocks nothing', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const env = withState(state(1, ALLOWED));
+    await settle();
+    env.win.__TOKENDESK_RELAY_STATE__(state(Number.MAX_SAFE_INTEGER, ALLOWED));
+    vi.advanceTimersByTime(16_000);
+    env.win.__TOKENDESK_RELAY_STATE__(state(2, REFUSED));
+    expect((await env.win.fetch(CHAT_URL, post(chatBody('hi')))).status).toBe(402);
   });
 
   it('records a send made on the state whose binding then failed, and still reports its reply', async () => {

@@ -17,7 +17,7 @@ describe('admin: users and balances', () => {
     renderWindow('admin');
     await openAdminTab('users');
     const alice = (await screen.findAllByTestId('account-row')).find((r) => r.getAttribute('data-account') === 'alice')!;
-    expect(alice).toHaveTextContent('9960.675');
+    expect(alice).toHaveTextContent('9,960.675');
     await waitFor(() => expect(screen.getByTestId('grant-user')).toHaveValue('alice'));
 
     await typeInto('grant-amount', '50.25');

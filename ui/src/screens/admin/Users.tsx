@@ -23,7 +23,7 @@ export function UsersTab() {
     { title: t('admin.users.displayName'), dataIndex: 'display_name' },
     { title: t('admin.users.role'), dataIndex: 'role', render: (r: Account['role']) => <Tag color={r === 'admin' ? 'purple' : 'default'}>{t(`admin.users.roles.${r}`)}</Tag> },
     // Exactly as Rust sent it, like the dashboard's balance.
-    { title: t('dashboard.balance'), dataIndex: 'balance', align: 'right', render: (b: number) => String(b) },
+    { title: t('dashboard.balance'), dataIndex: 'balance', align: 'right', render: (b: string) => formatCredits(b) },
     { title: t('admin.col.created'), dataIndex: 'created_at', render: (v: string) => formatTime(v) },
     {
       title: t('common.actions'),
