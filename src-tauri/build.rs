@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "report_unchecked_send",
     "report_send_failed",
     "relay_status",
+    "report_link_click",
     // Local windows: reads.
     "dashboard",
     "history",

@@ -105,6 +105,13 @@ fn the_dify_origin_may_call_the_relay_and_nothing_else() {
     );
     let charged = invoke(&chat, SHARE_URL, "report_usage", frame("m1")).unwrap();
     assert_eq!(charged["outcome"], "charged");
+    invoke(
+        &chat,
+        SHARE_URL,
+        "report_link_click",
+        serde_json::json!({"href": "https://docs.example.com/guide"}),
+    )
+    .unwrap();
     assert_eq!(
         invoke(
             &chat,
@@ -160,6 +167,7 @@ fn an_unconfigured_origin_may_call_nothing() {
         "report_usage",
         "check_send",
         "relay_status",
+        "report_link_click",
         "dashboard",
         "admin_set_rate",
     ] {

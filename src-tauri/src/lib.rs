@@ -62,6 +62,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
     builder
         .manage(windows::MenuState::<R>::default())
         .manage(relay::SendBindings::default())
+        .manage(relay::UserLinks::default())
         .invoke_handler(tauri::generate_handler![
             relay::report_usage,
             relay::report_incomplete,
@@ -70,6 +71,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
             relay::report_unchecked_send,
             relay::report_send_failed,
             relay::relay_status,
+            relay::report_link_click,
             commands::staff::dashboard,
             commands::staff::history,
             commands::staff::export_history_csv,

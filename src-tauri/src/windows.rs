@@ -108,9 +108,10 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
             if handle.state::<Shell>().may_navigate_to(&origin) || target.scheme() == "about" {
                 return true;
             }
-            // Web and mail links away from Dify open in the system, never inside the metered window.
-            if opens_in_the_system(target) {
-                let _ = handle.opener().open_url(target.as_str(), None::<&str>);
+            // Web and mail links away from Dify open in the system, never inside the metered window, and
+            // only on a user's click (the relay reports those).
+            if handle.state::<relay::UserLinks>().refused(target) {
+                open_in_the_system(&handle, target);
             }
             false
         })
@@ -133,6 +134,13 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
 /// `smb:` and custom schemes would let a page pick a file or a program for the OS to open.
 fn opens_in_the_system(target: &Url) -> bool {
     matches!(target.scheme(), "http" | "https" | "mailto")
+}
+
+/// Opens a link the user clicked in the system browser (or mail program), if it is a web or mail link.
+pub fn open_in_the_system<R: Runtime>(app: &AppHandle<R>, target: &Url) {
+    if opens_in_the_system(target) {
+        let _ = app.opener().open_url(target.as_str(), None::<&str>);
+    }
 }
 
 /// Keeps the monitor's "chat window open" in step with the window.

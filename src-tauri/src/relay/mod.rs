@@ -12,8 +12,10 @@ use tokendesk_ledger::money::micros_to_credits;
 use tokendesk_ledger::outbox::{Outbox, PendingReport, ReportKind};
 use tokendesk_ledger::{ChargeResult, Ledger};
 
+mod links;
 mod sends;
 
+pub use links::UserLinks;
 pub use sends::SendBindings;
 
 use crate::commands::{announce, relay_state_changed, update_monitor};
@@ -44,6 +46,7 @@ pub const PERMISSIONS: &[&str] = &[
     "allow-report-unchecked-send",
     "allow-report-send-failed",
     "allow-relay-status",
+    "allow-report-link-click",
 ];
 
 /// Lets pages of these origins, in the chat window only, call the relay's commands and nothing else.
@@ -200,6 +203,25 @@ fn kept_query(query: Option<String>) -> String {
         query.truncate(end);
     }
     query
+}
+
+/// The user clicked a link in the page: if the chat window refused it a moment ago (it leaves the Dify
+/// apps), it opens in the system browser now; if not yet, it does when refused.
+#[tauri::command]
+pub async fn report_link_click<R: Runtime>(
+    app: AppHandle<R>,
+    webview: Webview<R>,
+    shell: State<'_, Shell>,
+    links: State<'_, UserLinks>,
+    href: String,
+) -> ShellResult<()> {
+    page_url(&webview, &shell)?;
+    if let Ok(url) = url::Url::parse(&href)
+        && links.clicked(&url)
+    {
+        crate::windows::open_in_the_system(&app, &url);
+    }
+    Ok(())
 }
 
 /// Dify answered a send the gate let through with no reply (an error, or nothing): it spent nothing.

@@ -526,6 +526,21 @@
         win.addEventListener('pagehide', () => {
           for (const estimate of [...leaving]) estimate();
         });
+        // A click of the user's own on a link (trusted: no page script can make one) is told to Rust,
+        // which opens a link the chat window refuses in the system browser only when such a click named it.
+        win.addEventListener(
+          'click',
+          (event) => {
+            try {
+              const target = event.isTrusted && event.target;
+              const link = target && typeof target.closest === 'function' ? target.closest('a[href]') : null;
+              if (link && typeof link.href === 'string') call('report_link_click', { href: link.href });
+            } catch (err) {
+              debug('cannot tell a click', err);
+            }
+          },
+          true,
+        );
       }
 
       // What to do with a send the gate cannot check, as Rust last said; until it has, block.

@@ -565,6 +565,33 @@ describe("usage from Dify's own message record", () => {
   });
 });
 
+describe('links the user clicks', () => {
+  function withListeners() {
+    const listeners = {};
+    const env = setup({ addEventListener: (type, listener) => (listeners[type] = listener) });
+    return { ...env, listeners };
+  }
+  const linkClick = (isTrusted, href) => ({ isTrusted, target: { closest: (selector) => (selector === 'a[href]' && href ? { href } : null) } });
+
+  it("tells Rust of a user's click on a link, with the link's full address", async () => {
+    const env = withListeners();
+    env.listeners.click(linkClick(true, 'https://docs.example.com/guide'));
+    await settle();
+    expect(env.calls('report_link_click')).toEqual([{ href: 'https://docs.example.com/guide' }]);
+  });
+
+  it.each([
+    ['a page script made the click', linkClick(false, 'https://ads.example.com/')],
+    ['the click was on no link', linkClick(true, null)],
+    ['the event is broken', { get isTrusted() { throw new Error('detached'); } }],
+  ])('tells Rust nothing when %s', async (_, event) => {
+    const env = withListeners();
+    expect(() => env.listeners.click(event)).not.toThrow();
+    await settle();
+    expect(env.calls('report_link_click')).toEqual([]);
+  });
+});
+
 describe('gate state held from Rust', () => {
   const state = (version, gate, page = PAGE) => ({ version, page, gate, balance: '100', monitor: 'monitoring', language: 'en', when_unchecked: 'block' });
   const ALLOWED = { allowed: true, status: null, code: null, message: null };

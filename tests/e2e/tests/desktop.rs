@@ -320,9 +320,69 @@ async fn under_a_strict_csp_the_relay_still_meters_and_shows_its_badge() -> Outc
                 vec![],
             )
             .await?;
-        Ok((shown == json!(["9996.4", "9,996.4 credits · Monitoring", "fixed"])).then_some(()))
+        Ok((shown
+            == json!([
+                "9996.4",
+                "9,996.4 credits · Monitoring · last reply 3.6 · this chat 3.6",
+                "fixed"
+            ]))
+        .then_some(()))
     })
     .await?;
+    app.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_users_click_on_a_web_link_opens_it_in_the_system_and_never_a_file() -> Outcome {
+    // The system's opener, as the app finds it on the PATH: it writes down what it was asked to open.
+    let opener = tempfile::tempdir()?;
+    let opened = opener.path().join("opened");
+    let script = opener.path().join("xdg-open");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\n", opened.display()),
+    )?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let path = format!(
+        "{}:{}",
+        opener.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let app = DesktopApp::launch(Setup {
+        env: vec![("PATH", path)],
+        ..Setup::default()
+    })
+    .await?;
+    app.to_chat().await?;
+    app.client
+        .execute(
+            "const links = [['web', 'https://docs.example.com/guide'], ['file', 'file:///etc/hostname'],
+                            ['scripted', 'https://docs.example.com/scripted']];
+             links.forEach(([id, href], row) => {
+               const link = document.createElement('a');
+               link.id = id; link.href = href; link.textContent = id;
+               link.style.cssText = `position:fixed;top:${10 + 50 * row}px;left:10px;padding:10px;z-index:2147483646;background:#fff`;
+               document.body.appendChild(link);
+             });
+             // A page script's own click is no user's: nothing may open.
+             document.getElementById('scripted').click();",
+            vec![],
+        )
+        .await?;
+    // A user's click on a file link: the window refuses it, and nothing opens either.
+    let file = app.client.find(fantoccini::Locator::Css("#file")).await?;
+    app.click_element(&file, "#file").await?;
+    // Back to the page (a refused navigation leaves it), then a user's click on the web link.
+    app.to_chat().await?;
+    let web = app.client.find(fantoccini::Locator::Css("#web")).await?;
+    app.click_element(&web, "#web").await?;
+    let log = eventually("the web link to be opened in the system", || async {
+        Ok(std::fs::read_to_string(&opened).ok())
+    })
+    .await?;
+    // Only the user's click on the web link opened anything: the script's click (which came first) and the
+    // file link did not.
+    assert_eq!(log, "https://docs.example.com/guide\n");
     app.finish().await
 }
 

@@ -32,17 +32,25 @@ async function time(fetchFn, n) {
   while (!(await reader.read()).done) {}
   return [firstByte, performance.now() - start];
 }
+// The relay's floor: the same unwrapped fetch with its body teed and the copy read, as the relay reads it.
+async function teed(url, init) {
+  const response = await bare(url, init);
+  const reader = response.clone().body.getReader();
+  (async () => { while (!(await reader.read()).done) {} })();
+  return response;
+}
 (async () => {
-  const relay = [], plain = [];
+  const relay = [], plain = [], tee = [];
   const pause = () => new Promise(resolve => setTimeout(resolve, 250));
   for (let n = 0; n < runs; n++) {
     if (n % 2) plain.push(await time(bare, n));
     relay.push(await time(window.fetch, n));
     await pause();
     if (!(n % 2)) plain.push(await time(bare, n));
+    tee.push(await time(teed, n));
     await pause();
   }
-  done({ relay, plain });
+  done({ relay, plain, tee });
 })().catch(error => done({ error: String(error) }));
 "#;
 
@@ -104,6 +112,10 @@ async fn main() -> Outcome {
         median(column(&timings["relay"], 0)),
         median(column(&timings["plain"], 0)),
     );
+    let (tee_first, tee_total) = (
+        median(column(&timings["tee"], 0)),
+        median(column(&timings["tee"], 1)),
+    );
     let (relay_total, plain_total) = (
         median(column(&timings["relay"], 1)),
         median(column(&timings["plain"], 1)),
@@ -118,6 +130,8 @@ async fn main() -> Outcome {
         "p3_total_ms_relay": relay_total,
         "p3_total_ms_plain": plain_total,
         "p3_total_ratio": relay_total / plain_total,
+        "p3_first_byte_ms_tee_only": tee_first,
+        "p3_total_ms_tee_only": tee_total,
         "p4_binary_mb": size_mb,
         "p4_cold_start_s": cold_start,
     });
@@ -130,6 +144,9 @@ async fn main() -> Outcome {
     println!(
         "  whole stream: {relay_total:.1} ms with, {plain_total:.1} ms without: ×{:.2}",
         relay_total / plain_total
+    );
+    println!(
+        "  the tee alone (the copy the relay reads, without the relay): first byte {tee_first:.2} ms, whole stream {tee_total:.1} ms"
     );
     println!(
         "P4 binary {}: {size_mb:.1} MB (goal ≤ 20 MB)",
