@@ -36,6 +36,9 @@
   // keep none.
   const RECORDED_ENDPOINTS = ['chat-messages', 'workflow/events'];
 
+  // The frames that carry answer text, told from their first bytes (compact or spaced JSON).
+  const TEXT_FRAME = /^\{\s*"event"\s*:\s*"(message|agent_message|text_chunk)"/;
+
   // POST endpoints that stream a reply; they also pass through the pre-send gate.
   const SEND_ENDPOINTS = ['chat-messages', 'completion-messages', 'workflows/run'];
   // Reconnect to a running workflow; it may replay a message_end already seen (Rust dedups).
@@ -271,10 +274,22 @@
     const sendAs = (cmd, args) =>
       sendIdPromise.then((sendId) => report(cmd, sendId ? { ...args, sendId } : args)).then((result) => tally(reply.conversation_id, result));
     // totalTokens: a workflow run's own count (workflow_finished), which Rust charges when no usage comes.
-    const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', sawMessageEnd: false, totalTokens: null };
+    // texts: the text frames (the bulk of a stream) kept as received once the reply's ids are known, and
+    // read only if an estimate needs the answer; every other frame is parsed as it comes.
+    const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', texts: [], sawMessageEnd: false, totalTokens: null };
+
+    // The answer streamed so far, the kept text frames read now.
+    function answerOf() {
+      for (const text of reply.texts) {
+        const frame = parseObject(text);
+        if (frame) appendText(frame.event === 'text_chunk' ? frame.data && frame.data.text : frame.answer);
+      }
+      reply.texts = [];
+      return reply.answer;
+    }
 
     function reportEstimate(reason) {
-      const snapshot = { message_id: reply.message_id, conversation_id: reply.conversation_id, task_id: reply.task_id, answer: reply.answer };
+      const snapshot = { message_id: reply.message_id, conversation_id: reply.conversation_id, task_id: reply.task_id, answer: answerOf() };
       if (reply.totalTokens !== null) snapshot.total_tokens = reply.totalTokens;
       return queryPromise.then((query) => sendAs('report_incomplete', { report: { ...snapshot, endpoint, query, reason } }));
     }
@@ -307,6 +322,12 @@
     }
 
     function onData(jsonText) {
+      const kind = TEXT_FRAME.exec(jsonText);
+      // A chat's text frames after the first name no new ids; a workflow's have no message id at all.
+      if (kind && reply.task_id && (reply.message_id || kind[1] === 'text_chunk')) {
+        reply.texts.push(jsonText);
+        return;
+      }
       const frame = parseObject(jsonText);
       if (!frame) return;
       for (const key of ['message_id', 'conversation_id', 'task_id']) {
@@ -319,7 +340,10 @@
           break;
         case 'message_replace':
           // Moderation replaced the whole answer; that is what the user sees.
-          if (typeof frame.answer === 'string') reply.answer = frame.answer;
+          if (typeof frame.answer === 'string') {
+            reply.texts = [];
+            reply.answer = frame.answer;
+          }
           break;
         case 'text_chunk':
           appendText(frame.data && frame.data.text);
@@ -355,7 +379,7 @@
     }
     try {
       parser.end();
-      if (!reply.sawMessageEnd && (reply.answer || reply.totalTokens !== null)) reportIncomplete('no_message_end');
+      if (!reply.sawMessageEnd && (reply.answer || reply.texts.length || reply.totalTokens !== null)) reportIncomplete('no_message_end');
     } catch (err) {
       debug('cannot finish reply', err);
     }
