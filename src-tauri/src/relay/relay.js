@@ -615,7 +615,11 @@
         }
         return pending.then(
           (result) => {
-            take(result);
+            try {
+              take(result);
+            } catch (err) {
+              debug('cannot take the answer to ' + cmd, err);
+            }
             return result;
           },
           (err) => {

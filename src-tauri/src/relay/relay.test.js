@@ -565,6 +565,19 @@ describe("usage from Dify's own message record", () => {
   });
 });
 
+describe('answers Rust could not have sent', () => {
+  it('never lets an answer that throws when read reject a call or reach the page', async () => {
+    const hostile = { get version() { throw new Error('getter'); }, get language() { throw new Error('getter'); } };
+    const env = setup({
+      fetch: async () => sseResponse(fixture('chat-compact.sse')),
+      invoke: async (cmd) => (cmd === 'report_usage' ? hostile : defaultReply(cmd)),
+    });
+    const { bytes } = await send(env, CHAT_URL, post(chatBody('hi')));
+    expect(bytes).toEqual(fixture('chat-compact.sse'));
+    expect(env.calls('report_usage')).toHaveLength(1);
+  });
+});
+
 describe('links the user clicks', () => {
   function withListeners() {
     const listeners = {};
