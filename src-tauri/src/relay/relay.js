@@ -673,12 +673,12 @@
       }
 
       // The pre-send gate: { sendId } to send, a promise of the send Rust bound to this page (or null);
-      // or { refusal } for the page instead. With a fresh state from Rust the relay decides at once and
-      // the gate is asked beside the request (a send it lets through is bound even when the gate now
-      // disagrees, and that is recorded). Without one it waits for the gate: only an answer that says
-      // "allowed" lets a send through as checked; one the gate could not check is refused, or, where the
-      // policy allows it, let through and recorded. The query goes with the question: a send never
-      // reported is charged as its estimate.
+      // { bind } to send and then bind; or { refusal } for the page instead. With a fresh state from Rust
+      // the relay decides at once and the gate is asked beside the request (a send it lets through is
+      // bound even when the gate now disagrees, and that is recorded). Without one it waits for the gate:
+      // only an answer that says "allowed" lets a send through as checked; one the gate could not check
+      // is refused, or, where the policy allows it, let through and recorded. The query goes with the
+      // question: a send never reported is charged as its estimate.
       async function gate(endpoint, queryPromise) {
         const verdict = heldVerdict();
         if (verdict && !verdict.allowed) {
@@ -686,8 +686,7 @@
           return { refusal: refusalResponse(verdict, text) };
         }
         if (verdict) {
-          const bound = askGate(endpoint, queryPromise, true).then((reading) => reading.sendId || unchecked(endpoint, reading.answer));
-          return { sendId: bound };
+          return { bind: () => askGate(endpoint, queryPromise, true).then((reading) => reading.sendId || unchecked(endpoint, reading.answer)) };
         }
         const reading = await askGate(endpoint, queryPromise, undefined);
         if (reading.allowed === true) return { sendId: Promise.resolve(reading.sendId) };
@@ -725,13 +724,21 @@
         } catch (err) {
           debug('cannot read the query', err);
         }
-        const { refusal, sendId } = route.gated ? await gate(route.endpoint, query) : { sendId: Promise.resolve(null) };
-        if (refusal) return refusal;
+        const gated = route.gated ? await gate(route.endpoint, query) : { sendId: Promise.resolve(null) };
+        if (gated.refusal) return gated.refusal;
+        let pending;
+        try {
+          pending = originalFetch.apply(thisArg, args);
+        } catch (err) {
+          pending = Promise.reject(err);
+        }
+        // A send decided on the held state is bound once its request is on its way, never before it.
+        const sendId = gated.bind ? gated.bind() : gated.sendId;
         // A send Dify never answered with a reply spent nothing: Rust stops waiting for its report.
         const failed = () => sendId.then((id) => id && report('report_send_failed', { sendId: id }));
         let response;
         try {
-          response = await originalFetch.apply(thisArg, args);
+          response = await pending;
         } catch (err) {
           failed();
           throw err;

@@ -625,11 +625,12 @@ describe('gate state held from Rust', () => {
     return { ...env, pending };
   }
 
-  it('sends at once on a fresh "allowed", asks the gate beside the request, and bills the send it binds', async () => {
+  it('sends at once on a fresh "allowed", asks the gate once the request is on its way, and bills the send it binds', async () => {
     const env = withState(state(1, ALLOWED));
     await settle();
     const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
     expect(env.originalFetch).toHaveBeenCalledTimes(1);
+    expect(env.originalFetch.mock.invocationCallOrder[0]).toBeLessThan(env.invoke.mock.invocationCallOrder.at(-1));
     await settle();
     expect(env.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'hi', sent: true }]);
     await readBytes(response);
