@@ -39,8 +39,15 @@ async function teed(url, init) {
   (async () => { while (!(await reader.read()).done) {} })();
   return response;
 }
+// The cost of asking Rust beside the request: the unwrapped fetch with one IPC call issued just after it,
+// as the relay binds a send.
+async function asking(url, init) {
+  const pending = bare(url, init);
+  window.__TAURI_INTERNALS__.invoke('relay_status', {}).catch(() => {});
+  return pending;
+}
 (async () => {
-  const relay = [], plain = [], tee = [];
+  const relay = [], plain = [], tee = [], ipc = [];
   const pause = () => new Promise(resolve => setTimeout(resolve, 250));
   for (let n = 0; n < runs; n++) {
     if (n % 2) plain.push(await time(bare, n));
@@ -49,8 +56,10 @@ async function teed(url, init) {
     if (!(n % 2)) plain.push(await time(bare, n));
     tee.push(await time(teed, n));
     await pause();
+    ipc.push(await time(asking, n));
+    await pause();
   }
-  done({ relay, plain, tee });
+  done({ relay, plain, tee, ipc });
 })().catch(error => done({ error: String(error) }));
 "#;
 
@@ -116,6 +125,10 @@ async fn main() -> Outcome {
         median(column(&timings["tee"], 0)),
         median(column(&timings["tee"], 1)),
     );
+    let (ipc_first, ipc_total) = (
+        median(column(&timings["ipc"], 0)),
+        median(column(&timings["ipc"], 1)),
+    );
     let (relay_total, plain_total) = (
         median(column(&timings["relay"], 1)),
         median(column(&timings["plain"], 1)),
@@ -132,6 +145,8 @@ async fn main() -> Outcome {
         "p3_total_ratio": relay_total / plain_total,
         "p3_first_byte_ms_tee_only": tee_first,
         "p3_total_ms_tee_only": tee_total,
+        "p3_first_byte_ms_ipc_beside": ipc_first,
+        "p3_total_ms_ipc_beside": ipc_total,
         "p4_binary_mb": size_mb,
         "p4_cold_start_s": cold_start,
     });
@@ -147,6 +162,9 @@ async fn main() -> Outcome {
     );
     println!(
         "  the tee alone (the copy the relay reads, without the relay): first byte {tee_first:.2} ms, whole stream {tee_total:.1} ms"
+    );
+    println!(
+        "  one IPC call beside the request (as a send is bound, without the relay): first byte {ipc_first:.2} ms, whole stream {ipc_total:.1} ms"
     );
     println!(
         "P4 binary {}: {size_mb:.1} MB (goal ≤ 20 MB)",
