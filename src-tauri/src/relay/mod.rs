@@ -281,7 +281,7 @@ pub async fn report_model_call<R: Runtime>(
 
 /// The gate's answer for a send from a page. A refusal comes with a status and a message Dify shows as
 /// its own error toast.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct GateVerdict {
     allowed: bool,
     status: Option<u16>,
@@ -299,12 +299,7 @@ pub struct SendAnswer {
     send_id: Option<String>,
 }
 
-/// The gate's verdict for `page` now.
-fn gate_verdict(shell: &Shell, page: &str) -> ShellResult<(GateVerdict, WhenUnchecked)> {
-    let decision = shell.ledger(|ledger| ledger.may_send(page))?;
-    Ok((verdict_of(shell, &decision), decision.when_unchecked))
-}
-
+/// The gate's verdict for a decision of the ledger's, in the language picked now.
 fn verdict_of(shell: &Shell, decision: &SendDecision) -> GateVerdict {
     let language = shell.language();
     if shell.integration_forced_off {
@@ -341,7 +336,8 @@ pub async fn check_send<R: Runtime>(
     sent: Option<bool>,
 ) -> ShellResult<SendAnswer> {
     let page = page_url(&webview, &shell)?;
-    let (verdict, when_unchecked) = gate_verdict(&shell, &page)?;
+    let decision = shell.ledger(|ledger| ledger.may_send(&page))?;
+    let verdict = verdict_of(&shell, &decision);
     let went_out = sent.unwrap_or(verdict.allowed);
     let send_id = went_out.then(|| sends.bind(page.clone(), kept_query(query)));
     // Bound first: a failure to keep the record must not leave the reply without its send.
@@ -364,7 +360,7 @@ pub async fn check_send<R: Runtime>(
     });
     Ok(SendAnswer {
         verdict,
-        when_unchecked,
+        when_unchecked: decision.when_unchecked,
         send_id,
     })
 }
