@@ -50,6 +50,7 @@ export type {
   RateChange,
   RejectedEvent,
   SendCheck,
+  SideCall,
   SimulatedEvent,
   Spend,
   SyncStatus,
@@ -75,8 +76,8 @@ export type WindowName = 'chat' | 'dashboard' | 'admin' | 'diagnostics';
 /** The history filters without paging: what the CSV export takes. */
 export type HistoryFilter = Omit<HistoryQuery, 'limit' | 'cursor'>;
 
-/** The guards typed as credits, which `admin_set_policy` takes as decimal strings. */
-export type CreditField = Exclude<{ [K in keyof PolicyForm]: PolicyForm[K] extends string ? K : never }[keyof PolicyForm], 'when_unchecked'>;
+/** The guards typed as credits, which `admin_set_policy` takes as decimal strings (a choice's words are no credits). */
+export type CreditField = { [K in keyof PolicyForm]: string extends PolicyForm[K] ? K : never }[keyof PolicyForm];
 
 /** A redemption code's credit, as `redeem_code` answers. */
 export type Redemption = RedeemAnswer;

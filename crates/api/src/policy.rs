@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use tokendesk_ledger::LedgerError;
-use tokendesk_ledger::guards::{Policy, WhenUnchecked};
+use tokendesk_ledger::guards::{Policy, SideCallPricing, WhenUnchecked};
 use tokendesk_ledger::money::{micros_to_credits, parse_credits};
 
 use crate::{Api, ApiResult};
@@ -30,6 +30,11 @@ pub struct PolicyView {
     pub monthly_budget: Decimal,
     /// A send the gate could not check: let through and recorded, or refused.
     pub when_unchecked: WhenUnchecked,
+    /// How Dify's calls beside a reply (auto-naming, suggested questions) are priced.
+    pub side_calls: SideCallPricing,
+    /// Credits per side call when `side_calls` is `fixed`.
+    #[ts(type = "string")]
+    pub side_call_fixed: Decimal,
 }
 
 impl From<Policy> for PolicyView {
@@ -44,6 +49,8 @@ impl From<Policy> for PolicyView {
             daily_budget: micros_to_credits(policy.daily_budget_micros),
             monthly_budget: micros_to_credits(policy.monthly_budget_micros),
             when_unchecked: policy.when_unchecked,
+            side_calls: policy.side_calls,
+            side_call_fixed: micros_to_credits(policy.side_call_fixed_micros),
         }
     }
 }
@@ -60,6 +67,8 @@ pub struct PolicyForm {
     pub daily_budget: String,
     pub monthly_budget: String,
     pub when_unchecked: WhenUnchecked,
+    pub side_calls: SideCallPricing,
+    pub side_call_fixed: String,
 }
 
 impl From<PolicyView> for PolicyForm {
@@ -74,6 +83,8 @@ impl From<PolicyView> for PolicyForm {
             daily_budget: view.daily_budget.to_string(),
             monthly_budget: view.monthly_budget.to_string(),
             when_unchecked: view.when_unchecked,
+            side_calls: view.side_calls,
+            side_call_fixed: view.side_call_fixed.to_string(),
         }
     }
 }
@@ -90,11 +101,14 @@ impl PolicyForm {
             daily_budget_micros: parse_credits(&self.daily_budget)?,
             monthly_budget_micros: parse_credits(&self.monthly_budget)?,
             when_unchecked: self.when_unchecked,
+            side_calls: self.side_calls,
+            side_call_fixed_micros: parse_credits(&self.side_call_fixed)?,
         })
     }
 
     /// The form with one guard set from text: credits for amounts, a whole number for counts,
-    /// `true`/`false` (or `on`/`off`) for the switch, and `allow`/`block` for unchecked sends.
+    /// `true`/`false` (or `on`/`off`) for the switch, `allow`/`block` for unchecked sends, and
+    /// `free`/`fixed`/`estimate` for side calls.
     pub fn with(mut self, key: PolicyKey, value: &str) -> ApiResult<Self> {
         let value = value.trim();
         let count = || {
@@ -126,6 +140,12 @@ impl PolicyForm {
                     LedgerError::Invalid(format!("{value:?} is not allow or block"))
                 })?
             }
+            PolicyKey::SideCalls => {
+                self.side_calls = SideCallPricing::parse(value).ok_or_else(|| {
+                    LedgerError::Invalid(format!("{value:?} is not free, fixed or estimate"))
+                })?
+            }
+            PolicyKey::SideCallFixed => self.side_call_fixed = value.into(),
         }
         Ok(self)
     }
@@ -143,10 +163,12 @@ pub enum PolicyKey {
     DailyBudget,
     MonthlyBudget,
     WhenUnchecked,
+    SideCalls,
+    SideCallFixed,
 }
 
 impl PolicyKey {
-    pub const ALL: [(&'static str, Self); 9] = [
+    pub const ALL: [(&'static str, Self); 11] = [
         ("integration_enabled", Self::IntegrationEnabled),
         ("min_balance", Self::MinBalance),
         ("event_cap", Self::EventCap),
@@ -156,6 +178,8 @@ impl PolicyKey {
         ("daily_budget", Self::DailyBudget),
         ("monthly_budget", Self::MonthlyBudget),
         ("when_unchecked", Self::WhenUnchecked),
+        ("side_calls", Self::SideCalls),
+        ("side_call_fixed", Self::SideCallFixed),
     ];
 }
 

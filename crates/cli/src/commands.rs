@@ -260,7 +260,8 @@ enum PolicyCommand {
     Show,
     /// Sets one guard: integration_enabled (true/false), min_balance, event_cap, low_balance,
     /// daily_budget, monthly_budget (credits), flood_max_per_minute, max_tokens_per_event, when_unchecked
-    /// (allow or block: a send the chat window could not check).
+    /// (allow or block: a send the chat window could not check), side_calls (free, fixed or estimate: how
+    /// Dify's auto-naming and suggested questions are priced), side_call_fixed (credits per side call).
     Set {
         key: String,
         #[arg(allow_negative_numbers = true)]

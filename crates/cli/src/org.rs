@@ -210,7 +210,9 @@ pub enum OrgPolicy {
     Show,
     /// Sets one guard: integration_enabled, min_balance, event_cap, low_balance, daily_budget, monthly_budget,
     /// offline_allowance (credits), flood_max_per_minute, max_tokens_per_event, lease_seconds, time_zone (IANA,
-    /// where budget days and months begin), when_unchecked (allow or block: a send a device could not check).
+    /// where budget days and months begin), when_unchecked (allow or block: a send a device could not check),
+    /// side_calls (free, fixed or estimate: how Dify's auto-naming and suggested questions are priced),
+    /// side_call_fixed (credits per side call when fixed).
     Set {
         key: String,
         value: String,
@@ -1007,6 +1009,8 @@ fn print_policy(printer: &Printer, policy: &Policy) -> CliResult {
                 ("lease_seconds", policy.lease_seconds.to_string()),
                 ("time_zone", policy.time_zone.clone()),
                 ("when_unchecked", policy.when_unchecked.as_str().into()),
+                ("side_calls", policy.side_calls.as_str().into()),
+                ("side_call_fixed", credits(policy.side_call_fixed_micros)),
             ]
             .into_iter()
             .map(|(key, value)| vec![key.into(), value]),

@@ -81,6 +81,9 @@ fn every_guard_is_shown_and_set_and_the_cap_holds_a_charge() {
         ("max_tokens_per_event", "5000000", json!(5_000_000)),
         ("daily_budget", "100", json!("100")),
         ("monthly_budget", "1000", json!("1000")),
+        ("when_unchecked", "block", json!("block")),
+        ("side_calls", "fixed", json!("fixed")),
+        ("side_call_fixed", "0.000123", json!("0.000123")),
         ("integration_enabled", "false", json!(false)),
     ];
     for (key, value, expected) in &settings {
@@ -109,6 +112,14 @@ fn every_guard_is_shown_and_set_and_the_cap_holds_a_charge() {
     );
     assert_eq!(
         error_code(&dir, &["policy", "set", "flood_max_per_minute", "1.5"]),
+        "invalid"
+    );
+    assert_eq!(
+        error_code(&dir, &["policy", "set", "side_calls", "sometimes"]),
+        "invalid"
+    );
+    assert_eq!(
+        error_code(&dir, &["policy", "set", "side_call_fixed", "-1"]),
         "invalid"
     );
     assert_eq!(dir.json(&["policy", "show"], "")["event_cap"], json!("2.5"));

@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 use crate::accounts::account_by_id;
 use crate::apps::{DifyApp, ResolveError, price_as, resolve};
 use crate::entries::{self, EntryKind, NewEntry, Pricing, UsageSnapshot};
-use crate::error::{EventError, LedgerError, Result};
+use crate::error::{EventError, Result};
 use crate::frame::{self, MAX_PAYLOAD_BYTES};
-use crate::guards::{Policy, is_flooding, is_over_cap, read_policy};
+use crate::guards::{Policy, SideCall, SideCallPricing, is_flooding, is_over_cap, read_policy};
 use crate::money::{Micros, Price, micros_to_credits, usd_for_tokens, usd_to_micros};
 use crate::pricing::{current_rate, model_by_id};
 use crate::{Ledger, Tx, seed, sync};
@@ -64,6 +64,43 @@ pub struct IncompleteReport {
     pub total_tokens: Option<u64>,
 }
 
+/// What the relay sends for a side call: a model call Dify makes beside a reply (naming the conversation,
+/// suggesting questions), which reports no usage of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideCallReport {
+    /// The relay's id for this one call: a report sent again is the same call.
+    pub call_id: String,
+    pub side_call: SideCall,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// What Dify put in the call's prompt besides its instructions, as far as the page saw it: the
+    /// conversation's first query (naming), or the reply's query and answer (suggestions).
+    #[serde(default)]
+    pub context: String,
+    /// What the call answered: the name, or the questions.
+    #[serde(default)]
+    pub output: String,
+}
+
+/// Tokens of Dify's own instructions around a side call's context (cl100k, Dify 1.x prompts): the
+/// title prompt asks for a JSON object with the language and a reasoning; the suggestion prompt for an
+/// array of three questions.
+fn side_call_overhead(kind: SideCall) -> (u64, u64) {
+    match kind {
+        // Instructions; the answer's JSON keys, language and reasoning around the name the page sees.
+        SideCall::ConversationName => (200, 40),
+        // Instructions; the array's brackets and quotes around the questions.
+        SideCall::SuggestedQuestions => (80, 10),
+    }
+}
+
+/// The most context Dify puts in a suggestion prompt: its memory's token limit.
+const SUGGESTION_CONTEXT_TOKENS: u64 = 3000;
+/// The most a side call's report may say in `call_id`.
+const MAX_CALL_ID_CHARS: usize = 64;
+
 /// Why an event is held for an admin instead of charged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
@@ -98,6 +135,7 @@ pub(crate) struct Event {
     pub dify_total_price: Option<Decimal>,
     pub dify_currency: Option<String>,
     pub estimated: bool,
+    pub side_call: Option<SideCall>,
 }
 
 impl Event {
@@ -113,6 +151,10 @@ impl Event {
             self.dify_currency.as_deref().unwrap_or(""),
             self.estimated
         );
+        let canonical = match self.side_call {
+            Some(kind) => format!("{canonical}|{}", kind.as_str()),
+            None => canonical,
+        };
         format!("{:x}", Sha256::digest(canonical.as_bytes()))
     }
 }
@@ -136,6 +178,87 @@ pub(crate) fn parse_message_end(
         dify_total_price: frame.usage.total_price,
         dify_currency: frame.usage.currency,
         estimated: false,
+        side_call: None,
+    })
+}
+
+/// Tokens of `text` (cl100k), refused above `limit`.
+fn count_tokens(
+    field: &'static str,
+    text: &str,
+    limit: u64,
+) -> std::result::Result<u64, EventError> {
+    let tokens = tiktoken_rs::cl100k_base_singleton()
+        .encode_ordinary(text)
+        .len() as u64;
+    if tokens > limit {
+        return Err(EventError::AbsurdTokens {
+            field,
+            value: tokens,
+            limit,
+        });
+    }
+    Ok(tokens)
+}
+
+/// An estimated event's payload as stored for a hold: a side call's report or an incomplete reply's.
+pub(crate) fn parse_estimated(
+    payload: &str,
+    policy: &Policy,
+) -> std::result::Result<Event, EventError> {
+    if frame::parse_object(payload)?.contains_key("side_call") {
+        parse_side_call(payload, policy)
+    } else {
+        parse_incomplete(payload, policy)
+    }
+}
+
+/// A side call's report, its tokens estimated from Dify's instructions and what the page saw.
+pub(crate) fn parse_side_call(
+    payload: &str,
+    policy: &Policy,
+) -> std::result::Result<Event, EventError> {
+    let object = frame::parse_object(payload)?;
+    let report: SideCallReport = serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|err| EventError::MalformedJson(err.to_string()))?;
+    let call_id = report.call_id.trim();
+    if call_id.is_empty()
+        || call_id.len() > MAX_CALL_ID_CHARS
+        || !call_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(EventError::MissingMessageId);
+    }
+    let limit = policy.max_tokens_per_event as u64;
+    let (instructions, answer_format) = side_call_overhead(report.side_call);
+    let context = match report.side_call {
+        // Dify keeps a long first query's head and tail only.
+        SideCall::ConversationName if report.context.chars().count() > 2000 => {
+            let chars: Vec<char> = report.context.chars().collect();
+            let head: String = chars[..300].iter().collect();
+            let tail: String = chars[chars.len() - 300..].iter().collect();
+            count_tokens(
+                "prompt_tokens",
+                &format!("{head}...[TRUNCATED]...{tail}"),
+                limit,
+            )?
+        }
+        SideCall::ConversationName => count_tokens("prompt_tokens", &report.context, limit)?,
+        SideCall::SuggestedQuestions => {
+            count_tokens("prompt_tokens", &report.context, limit)?.min(SUGGESTION_CONTEXT_TOKENS)
+        }
+    };
+    Ok(Event {
+        message_id: format!("{}:{call_id}", report.side_call.as_str()),
+        conversation_id: report.conversation_id,
+        prompt_tokens: instructions + context,
+        completion_tokens: answer_format
+            + count_tokens("completion_tokens", &report.output, limit)?,
+        dify_total_price: None,
+        dify_currency: None,
+        estimated: true,
+        side_call: Some(report.side_call),
     })
 }
 
@@ -156,19 +279,7 @@ pub(crate) fn parse_incomplete(
         return Err(EventError::NothingToEstimate);
     }
     let limit = policy.max_tokens_per_event as u64;
-    let count = |field: &'static str, text: &str| {
-        let tokens = tiktoken_rs::cl100k_base_singleton()
-            .encode_ordinary(text)
-            .len() as u64;
-        if tokens > limit {
-            return Err(EventError::AbsurdTokens {
-                field,
-                value: tokens,
-                limit,
-            });
-        }
-        Ok(tokens)
-    };
+    let count = |field: &'static str, text: &str| count_tokens(field, text, limit);
     let (prompt_tokens, completion_tokens) = match report.total_tokens {
         // The run's own total is charged; only its split is estimated, from the answer's text.
         Some(total) if total > limit.saturating_mul(2) => {
@@ -195,6 +306,7 @@ pub(crate) fn parse_incomplete(
         dify_total_price: None,
         dify_currency: None,
         estimated: true,
+        side_call: None,
     })
 }
 
@@ -205,6 +317,28 @@ pub(crate) fn price(
     event: &Event,
 ) -> Result<std::result::Result<PricedEvent, String>> {
     let rate = current_rate(conn)?;
+    if event.side_call.is_some() {
+        let policy = read_policy(conn)?;
+        match policy.side_calls {
+            SideCallPricing::Free => return Ok(Ok(flat_priced(app, event, rate, 0))),
+            SideCallPricing::Fixed => {
+                return Ok(Ok(flat_priced(
+                    app,
+                    event,
+                    rate,
+                    policy.side_call_fixed_micros,
+                )));
+            }
+            SideCallPricing::Estimate if app.pricing == Pricing::DifyPrice => {
+                return Ok(Err(
+                    "the app is priced by Dify's reported price, so its side calls cannot be estimated: \
+                     bind a model or price side calls fixed"
+                        .into(),
+                ));
+            }
+            SideCallPricing::Estimate => {}
+        }
+    }
     let (model, price, usd) = match (app.pricing, app.model_id) {
         (Pricing::Model, Some(model_id)) => {
             let model = model_by_id(conn, model_id)?;
@@ -241,23 +375,43 @@ pub(crate) fn price(
     };
     Ok(Ok(PricedEvent {
         micros,
-        snapshot: UsageSnapshot {
-            pricing: app.pricing,
-            app_id: app.id,
-            app_name: app.name.clone(),
-            model,
-            conversation_id: event.conversation_id.clone(),
-            message_id: event.message_id.clone(),
-            prompt_tokens: event.prompt_tokens,
-            completion_tokens: event.completion_tokens,
-            price,
-            credits_per_usd: rate,
-            usd_cost: usd.normalize(),
-            dify_total_price: event.dify_total_price,
-            dify_currency: event.dify_currency.clone(),
-            estimated: event.estimated,
-        },
+        snapshot: snapshot_of(app, event, rate, model, price, usd.normalize()),
     }))
+}
+
+/// A side call priced by the policy rather than by tokens: free, or its fixed amount.
+fn flat_priced(app: &DifyApp, event: &Event, rate: Decimal, micros: Micros) -> PricedEvent {
+    PricedEvent {
+        micros,
+        snapshot: snapshot_of(app, event, rate, None, None, Decimal::ZERO),
+    }
+}
+
+fn snapshot_of(
+    app: &DifyApp,
+    event: &Event,
+    rate: Decimal,
+    model: Option<String>,
+    price: Option<Price>,
+    usd_cost: Decimal,
+) -> UsageSnapshot {
+    UsageSnapshot {
+        pricing: app.pricing,
+        app_id: app.id,
+        app_name: app.name.clone(),
+        model,
+        conversation_id: event.conversation_id.clone(),
+        message_id: event.message_id.clone(),
+        prompt_tokens: event.prompt_tokens,
+        completion_tokens: event.completion_tokens,
+        price,
+        credits_per_usd: rate,
+        usd_cost,
+        dify_total_price: event.dify_total_price,
+        dify_currency: event.dify_currency.clone(),
+        estimated: event.estimated,
+        side_call: event.side_call,
+    }
 }
 
 /// Posts a charge for a priced event.
@@ -341,32 +495,9 @@ impl Ledger {
         self.record(page_url, payload, parse_incomplete, None)
     }
 
-    /// Records a call that spends tokens without a message_end: `conversation_name` or `suggested_questions`.
-    pub fn record_model_call(
-        &mut self,
-        page_url: &str,
-        kind: &str,
-        conversation_id: Option<&str>,
-        message_id: Option<&str>,
-    ) -> Result<()> {
-        if !matches!(kind, "conversation_name" | "suggested_questions") {
-            return Err(LedgerError::invalid(format!(
-                "{kind:?} is not a known model call"
-            )));
-        }
-        let app = match resolve(&self.conn, page_url) {
-            Ok(app) => app,
-            Err(ResolveError::Event(error)) => return Err(LedgerError::invalid(error.to_string())),
-            Err(ResolveError::Database(error)) => return Err(error.into()),
-        };
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO model_calls (id, received_at, app_id, kind, conversation_id, message_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![tx.env.new_id(), tx.env.now_micros(), app.id, kind, conversation_id, message_id],
-            )?;
-            Ok(())
-        })
+    /// Charges a side call, from a JSON [`SideCallReport`], as the policy's `side_calls` prices it.
+    pub fn record_side_call(&mut self, page_url: &str, payload: &str) -> Result<ChargeResult> {
+        self.record(page_url, payload, parse_side_call, None)
     }
 
     fn record(
@@ -498,7 +629,8 @@ fn settle(
                 micros_to_credits(policy.event_cap_micros)
             ),
         )),
-        Ok(_) if is_flooding(tx, policy, account_id, now)? => Some((
+        // The flood guard counts replies; Dify's calls beside them neither count nor trip it.
+        Ok(_) if event.side_call.is_none() && is_flooding(tx, policy, account_id, now)? => Some((
             HoldReason::Flood,
             format!(
                 "more than {} charges within a minute",
@@ -699,8 +831,8 @@ fn insert_held(tx: &Tx, held: &NewHeld) -> Result<String> {
     tx.prepare_cached(
         "INSERT INTO held_events (id, received_at, reason, detail, account_id, app_id, message_id, content_hash,
              estimated, amount_micros, payload, priced_as_model_id, prompt_tokens, completion_tokens,
-             dify_total_price, dify_currency, device_seq, config_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+             dify_total_price, dify_currency, device_seq, config_version, side_call)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?
     .execute(rusqlite::params![
         id,
@@ -721,6 +853,7 @@ fn insert_held(tx: &Tx, held: &NewHeld) -> Result<String> {
         event.dify_currency,
         stamp.map(|(seq, _)| seq),
         stamp.map(|(_, version)| version),
+        event.side_call.map(SideCall::as_str),
     ])?;
     Ok(id)
 }

@@ -23,6 +23,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/ledger/0007_past_refusal.sql"
     )),
+    M::up(include_str!(
+        "../../../migrations/ledger/0008_side_calls.sql"
+    )),
 ];
 
 pub(crate) fn open(path: &Path) -> Result<Connection> {

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::error::{LedgerError, Result};
+use crate::guards::SideCall;
 use crate::money::{Micros, Price, micros_to_credits};
 use crate::{Tx, sync, time};
 
@@ -77,6 +78,8 @@ pub struct UsageSnapshot {
     pub dify_total_price: Option<Decimal>,
     pub dify_currency: Option<String>,
     pub estimated: bool,
+    /// Set on a side call's charge: Dify's own call beside a reply, priced by the policy's `side_calls`.
+    pub side_call: Option<SideCall>,
 }
 
 /// One ledger entry as read back.
@@ -159,11 +162,12 @@ pub(crate) fn post(tx: &Tx, entry: &NewEntry) -> Result<String> {
         "INSERT INTO entries (id, account_id, amount_micros, kind, device_id, created_at, actor, reason,
              reverses_id, held_id, pricing, app_id, app_name, model, conversation_id, message_id,
              prompt_tokens, completion_tokens, input_usd_per_1k, output_usd_per_1k, credits_per_usd,
-             usd_cost, dify_total_price, dify_currency, estimated, device_seq, config_version)
+             usd_cost, dify_total_price, dify_currency, estimated, device_seq, config_version, side_call)
          VALUES (:id, :account_id, :amount, :kind, :device_id, :created_at, :actor, :reason,
              :reverses_id, :held_id, :pricing, :app_id, :app_name, :model, :conversation_id, :message_id,
              :prompt_tokens, :completion_tokens, :input_price, :output_price, :rate,
-             :usd_cost, :dify_total_price, :dify_currency, :estimated, :device_seq, :config_version)",
+             :usd_cost, :dify_total_price, :dify_currency, :estimated, :device_seq, :config_version,
+             :side_call)",
     )?
     .execute(named_params! {
             ":id": id,
@@ -193,6 +197,7 @@ pub(crate) fn post(tx: &Tx, entry: &NewEntry) -> Result<String> {
             ":estimated": usage.is_some_and(|usage| usage.estimated),
             ":device_seq": stamp.map(|(seq, _)| seq),
             ":config_version": stamp.map(|(_, version)| version),
+            ":side_call": usage.and_then(|usage| usage.side_call.map(SideCall::as_str)),
     })?;
     let updated = tx
         .prepare_cached("UPDATE accounts SET balance_micros = balance_micros + ?1 WHERE id = ?2")?
@@ -251,8 +256,33 @@ pub(crate) const ROLLUP_ADD: &str =
         completion_tokens = completion_tokens + excluded.completion_tokens,
         messages = messages + excluded.messages";
 
-/// Adds a usage entry to the daily rollup. A reversal counts its tokens and message negatively.
-pub(crate) fn add_to_rollup(
+/// One usage entry's share of its day's rollup row: (app, model, credits spent, prompt tokens, completion
+/// tokens, messages). A reversal counts its tokens and message negatively; a side call counts its tokens
+/// and credits but is no message.
+pub(crate) type RollupShare<'a> = (i64, &'a str, i64, i64, i64, i64);
+
+pub(crate) fn rollup_share<'a>(
+    kind: EntryKind,
+    amount_micros: Micros,
+    app_id: i64,
+    model: Option<&'a str>,
+    tokens: (u64, u64),
+    side_call: bool,
+) -> RollupShare<'a> {
+    let sign: i64 = if kind == EntryKind::Reversal { -1 } else { 1 };
+    let messages = if side_call { 0 } else { sign };
+    (
+        app_id,
+        model.unwrap_or(""),
+        -amount_micros,
+        sign * tokens.0 as i64,
+        sign * tokens.1 as i64,
+        messages,
+    )
+}
+
+/// Adds a usage entry to the daily rollup.
+fn add_to_rollup(
     tx: &rusqlite::Connection,
     account_id: i64,
     day: i32,
@@ -260,16 +290,16 @@ pub(crate) fn add_to_rollup(
     amount_micros: Micros,
     usage: &UsageSnapshot,
 ) -> Result<()> {
-    let sign: i64 = if kind == EntryKind::Reversal { -1 } else { 1 };
-    tx.prepare_cached(ROLLUP_ADD)?.execute((
-        account_id,
-        day,
+    let (app_id, model, credits, prompt, completion, messages) = rollup_share(
+        kind,
+        amount_micros,
         usage.app_id,
-        usage.model.as_deref().unwrap_or(""),
-        -amount_micros,
-        sign * usage.prompt_tokens as i64,
-        sign * usage.completion_tokens as i64,
-        sign,
+        usage.model.as_deref(),
+        (usage.prompt_tokens, usage.completion_tokens),
+        usage.side_call.is_some(),
+    );
+    tx.prepare_cached(ROLLUP_ADD)?.execute((
+        account_id, day, app_id, model, credits, prompt, completion, messages,
     ))?;
     Ok(())
 }
@@ -278,7 +308,7 @@ pub(crate) fn add_to_rollup(
 pub(crate) const ENTRY_COLUMNS: &str = "id, account_id, amount_micros, kind, device_id, created_at, actor,
     reason, reverses_id, held_id, pricing, app_id, app_name, model, conversation_id, message_id,
     prompt_tokens, completion_tokens, input_usd_per_1k, output_usd_per_1k, credits_per_usd, usd_cost,
-    dify_total_price, dify_currency, estimated";
+    dify_total_price, dify_currency, estimated, side_call";
 
 pub(crate) fn from_row(row: &Row) -> rusqlite::Result<Entry> {
     let decimal = |index: usize| -> rusqlite::Result<Option<Decimal>> {
@@ -312,6 +342,18 @@ pub(crate) fn from_row(row: &Row) -> rusqlite::Result<Entry> {
                 dify_total_price: decimal(22)?,
                 dify_currency: row.get(23)?,
                 estimated: row.get(24)?,
+                side_call: row
+                    .get::<_, Option<String>>(25)?
+                    .map(|kind| {
+                        SideCall::parse(&kind).ok_or_else(|| {
+                            rusqlite::Error::InvalidColumnType(
+                                25,
+                                kind,
+                                rusqlite::types::Type::Text,
+                            )
+                        })
+                    })
+                    .transpose()?,
             })
         }
     };

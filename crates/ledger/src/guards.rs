@@ -8,7 +8,7 @@ use crate::error::{EventError, LedgerError, Result};
 use crate::money::{Micros, micros_to_credits};
 use crate::sync::BudgetStanding;
 use crate::{Ledger, entries, seed, stats, sync, time};
-pub use tokendesk_sync_proto::device::WhenUnchecked;
+pub use tokendesk_sync_proto::device::{SideCall, SideCallPricing, WhenUnchecked};
 
 /// The longest send endpoint name a relay may report.
 const MAX_ENDPOINT_CHARS: usize = 64;
@@ -47,6 +47,10 @@ pub struct Policy {
     pub monthly_budget_micros: Micros,
     /// A send the gate could not check: let through and recorded, or refused.
     pub when_unchecked: WhenUnchecked,
+    /// How Dify's calls beside a reply (auto-naming, suggested questions) are priced.
+    pub side_calls: SideCallPricing,
+    /// What one side call costs when `side_calls` is `fixed`.
+    pub side_call_fixed_micros: Micros,
 }
 
 /// Why the gate refused a send. The UI and the relay show a localized text chosen by `code`.
@@ -96,7 +100,8 @@ pub struct SendDecision {
 pub(crate) fn read_policy(conn: &Connection) -> Result<Policy> {
     Ok(conn.prepare_cached(
         "SELECT integration_enabled, min_balance_micros, event_cap_micros, flood_max_per_minute, low_balance_micros,
-             max_tokens_per_event, daily_budget_micros, monthly_budget_micros, when_unchecked
+             max_tokens_per_event, daily_budget_micros, monthly_budget_micros, when_unchecked, side_calls,
+             side_call_fixed_micros
          FROM policy WHERE id = 1",
     )?
     .query_row(
@@ -114,6 +119,10 @@ pub(crate) fn read_policy(conn: &Connection) -> Result<Policy> {
                 // The column's CHECK admits only the two.
                 when_unchecked: WhenUnchecked::parse(&row.get::<_, String>(8)?)
                     .unwrap_or(WhenUnchecked::Block),
+                // The column's CHECK admits only the three.
+                side_calls: SideCallPricing::parse(&row.get::<_, String>(9)?)
+                    .unwrap_or_else(SideCallPricing::org_default),
+                side_call_fixed_micros: row.get(10)?,
             })
         },
     )?)
@@ -131,7 +140,7 @@ pub(crate) fn write_policy(
         "UPDATE policy SET integration_enabled = ?1, min_balance_micros = ?2, event_cap_micros = ?3,
              flood_max_per_minute = ?4, low_balance_micros = ?5, max_tokens_per_event = ?6,
              daily_budget_micros = ?7, monthly_budget_micros = ?8, updated_by = ?9, updated_at = ?10,
-             when_unchecked = ?11
+             when_unchecked = ?11, side_calls = ?12, side_call_fixed_micros = ?13
          WHERE id = 1",
         rusqlite::params![
             policy.integration_enabled,
@@ -145,6 +154,8 @@ pub(crate) fn write_policy(
             actor,
             now,
             policy.when_unchecked.as_str(),
+            policy.side_calls.as_str(),
+            policy.side_call_fixed_micros,
         ],
     )?;
     Ok(())
@@ -159,10 +170,12 @@ pub(crate) fn is_flooding(
     if policy.flood_max_per_minute == 0 {
         return Ok(false);
     }
-    let recent: i64 = conn.prepare_cached(
-        "SELECT COUNT(*) FROM entries WHERE account_id = ?1 AND created_at > ?2 AND kind = 'charge'",
-    )?
-    .query_row((account_id, now - FLOOD_WINDOW_MICROS), |row| row.get(0))?;
+    let recent: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM entries
+         WHERE account_id = ?1 AND created_at > ?2 AND kind = 'charge' AND side_call IS NULL",
+        )?
+        .query_row((account_id, now - FLOOD_WINDOW_MICROS), |row| row.get(0))?;
     Ok(recent >= policy.flood_max_per_minute)
 }
 
@@ -181,10 +194,11 @@ impl Ledger {
             policy.flood_max_per_minute,
             policy.daily_budget_micros,
             policy.monthly_budget_micros,
+            policy.side_call_fixed_micros,
         ];
         if non_negative.iter().any(|value| *value < 0) || policy.max_tokens_per_event <= 0 {
             return Err(LedgerError::invalid(
-                "caps, budgets and the flood rate cannot be negative, and the token limit must be positive",
+                "caps, budgets, the flood rate and the side-call charge cannot be negative, and the token limit must be positive",
             ));
         }
         self.admin_write(|tx| write_policy(tx, policy, actor, tx.env.now_micros()))?;

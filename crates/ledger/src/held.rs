@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::apps::{DifyApp, price_as};
-use crate::charging::{parse_incomplete, parse_message_end, post_charge, price};
+use crate::charging::{parse_estimated, parse_message_end, post_charge, price};
 use crate::entries;
 use crate::error::{LedgerError, Result};
 use crate::guards::read_policy;
@@ -135,7 +135,7 @@ impl Ledger {
             }
             let policy = read_policy(tx)?;
             let parse = if held.estimated {
-                parse_incomplete
+                parse_estimated
             } else {
                 parse_message_end
             };

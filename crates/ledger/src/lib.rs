@@ -33,7 +33,7 @@ use std::path::Path;
 use std::sync::Arc;
 use uuid::{ContextV7, Timestamp, Uuid};
 
-pub use charging::{ChargeResult, IncompleteReport, Outcome};
+pub use charging::{ChargeResult, IncompleteReport, Outcome, SideCallReport};
 pub use entries::{Entry, EntryKind, Pricing, UsageSnapshot};
 pub use error::{EventError, LedgerError, Result};
 pub use money::Micros;

@@ -24,6 +24,24 @@ pub enum ReportKind {
     Usage,
     /// A reply without usage, estimated.
     Incomplete,
+    /// A model call Dify makes beside a reply, priced by the policy's `side_calls`.
+    SideCall,
+}
+
+impl Ledger {
+    /// Commits a report the relay sent, through the charge path its kind takes.
+    pub fn record_report(
+        &mut self,
+        kind: ReportKind,
+        page_url: &str,
+        payload: &str,
+    ) -> Result<ChargeResult> {
+        match kind {
+            ReportKind::Usage => self.record_frame(page_url, payload),
+            ReportKind::Incomplete => self.record_incomplete(page_url, payload),
+            ReportKind::SideCall => self.record_side_call(page_url, payload),
+        }
+    }
 }
 
 /// One report waiting for the ledger, as the relay sent it.
@@ -94,13 +112,7 @@ impl Outbox {
                 drained.unreadable += 1;
                 continue;
             };
-            let committed = match report.kind {
-                ReportKind::Usage => ledger.record_frame(&report.page_url, &report.payload),
-                ReportKind::Incomplete => {
-                    ledger.record_incomplete(&report.page_url, &report.payload)
-                }
-            };
-            match committed {
+            match ledger.record_report(report.kind, &report.page_url, &report.payload) {
                 Ok(result) => drained.results.push(result),
                 Err(_) => waiting.push(line.as_str()),
             }

@@ -2,12 +2,13 @@
 //! and the paged history with its CSV export. Days and months are those of the reporting time zone.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, ToSql};
+use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use tokendesk_sync_proto::csv_text;
 
-use crate::entries::{ENTRY_COLUMNS, EntryKind, add_to_rollup, from_row};
+use crate::entries::{ENTRY_COLUMNS, EntryKind, from_row, rollup_share};
 use crate::error::{LedgerError, Result};
 use crate::money::{Micros, micros_to_credits};
 use crate::pricing::current_rate;
@@ -162,7 +163,6 @@ fn breakdown(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Recomputes the daily rollup from the ledger, in the caller's transaction.
 /// The file's reporting zone; `None` before the file is seeded, or when what is stored names no zone.
 pub(crate) fn stored_time_zone(conn: &Connection) -> Result<Option<chrono_tz::Tz>> {
     let stored: Option<String> = conn
@@ -172,36 +172,68 @@ pub(crate) fn stored_time_zone(conn: &Connection) -> Result<Option<chrono_tz::Tz
     Ok(stored.and_then(|name| name.parse().ok()))
 }
 
-fn store_time_zone(tx: &crate::Tx, zone: chrono_tz::Tz) -> Result<()> {
-    rebuild_rollup(tx, zone)?;
-    tx.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'reporting_time_zone'",
-        [zone.name()],
-    )?;
-    Ok(())
-}
+/// A rollup row's key (account, day, app, model) and sums (credits, prompt, completion, messages).
+pub(crate) type RollupRows = BTreeMap<(i64, i32, i64, String), [i64; 4]>;
 
-pub(crate) fn rebuild_rollup(conn: &Connection, time_zone: chrono_tz::Tz) -> Result<()> {
-    conn.execute("DELETE FROM daily_usage", [])?;
-    let mut statement = conn.prepare(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries WHERE pricing IS NOT NULL ORDER BY created_at"
-    ))?;
-    let mut rows = statement.query([])?;
-    while let Some(row) = rows.next()? {
-        let entry = from_row(row)?;
-        if let Some(usage) = &entry.usage {
-            let day = time::local_day(time_zone, time::to_micros(entry.created_at));
-            add_to_rollup(
-                conn,
-                entry.account_id,
-                day,
-                entry.kind,
-                entry.amount_micros,
-                usage,
-            )?;
+/// Adds to `rows` the rollup of the usage entries after rowid `after`, days in `zone`, and returns the
+/// last rowid read. Entries are never deleted and each new one takes the next rowid, so a second call
+/// from that rowid adds exactly what was posted since.
+pub(crate) fn recompute_rollup(
+    conn: &Connection,
+    zone: chrono_tz::Tz,
+    after: i64,
+    rows: &mut RollupRows,
+) -> Result<i64> {
+    let mut statement = conn.prepare(
+        "SELECT rowid, account_id, created_at, kind, amount_micros, app_id, model, prompt_tokens,
+             completion_tokens, side_call IS NOT NULL
+         FROM entries WHERE pricing IS NOT NULL AND rowid > ?1 ORDER BY rowid",
+    )?;
+    let mut entries = statement.query([after])?;
+    let mut last = after;
+    while let Some(entry) = entries.next()? {
+        last = entry.get(0)?;
+        let kind = if entry.get::<_, String>(3)? == "reversal" {
+            EntryKind::Reversal
+        } else {
+            EntryKind::Charge
+        };
+        let model: Option<String> = entry.get(6)?;
+        let (app_id, model, credits, prompt, completion, messages) = rollup_share(
+            kind,
+            entry.get(4)?,
+            entry.get(5)?,
+            model.as_deref(),
+            (
+                entry.get::<_, i64>(7)? as u64,
+                entry.get::<_, i64>(8)? as u64,
+            ),
+            entry.get(9)?,
+        );
+        let day = time::local_day(zone, entry.get(2)?);
+        let sums = rows
+            .entry((entry.get(1)?, day, app_id, model.to_owned()))
+            .or_default();
+        for (sum, share) in sums.iter_mut().zip([credits, prompt, completion, messages]) {
+            *sum += share;
         }
     }
-    Ok(())
+    Ok(last)
+}
+
+/// The stored rollup, as [`recompute_rollup`] builds it.
+pub(crate) fn stored_rollup(conn: &Connection) -> Result<RollupRows> {
+    let mut statement = conn.prepare(
+        "SELECT account_id, day, app_id, model, credits_micros, prompt_tokens, completion_tokens, messages
+         FROM daily_usage",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?),
+            [row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?],
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn encode_cursor(entry: &Entry) -> String {
@@ -226,19 +258,42 @@ impl Ledger {
                 self.env.time_zone = zone;
                 Ok(())
             }
-            None => {
-                let zone = self.env.time_zone;
-                self.write(|tx| store_time_zone(tx, zone))
-            }
+            None => self.set_time_zone(self.env.time_zone),
         }
     }
 
     /// Moves the reporting time zone, an admin's explicit choice: days, months and local budgets follow it
-    /// from now on, in every process that has the file open, and the rollup is rebuilt in the same
-    /// transaction. A setting of this file's own display, so an enrolled device may move it too (the
-    /// org's budgets keep the org's zone).
+    /// from now on, in every process that has the file open (each write reads the file's zone). The
+    /// rollup is recomputed on a read snapshot, which WAL lets charges commit beside; only the entries
+    /// posted since, the swap of the rollup's rows and the zone itself are written under the write lock.
+    /// A setting of this file's own display, so an enrolled device may move it too (the org's budgets
+    /// keep the org's zone).
     pub fn set_time_zone(&mut self, zone: chrono_tz::Tz) -> Result<()> {
-        self.write(|tx| store_time_zone(tx, zone))?;
+        let mut rows = RollupRows::new();
+        let snapshot = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let through = recompute_rollup(&snapshot, zone, 0, &mut rows)?;
+        snapshot.commit()?;
+        self.write(|tx| {
+            recompute_rollup(tx, zone, through, &mut rows)?;
+            tx.execute("DELETE FROM daily_usage", [])?;
+            let mut insert = tx.prepare(
+                "INSERT INTO daily_usage (account_id, day, app_id, model, credits_micros, prompt_tokens,
+                     completion_tokens, messages)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for ((account, day, app, model), [credits, prompt, completion, messages]) in &rows {
+                insert.execute(rusqlite::params![
+                    account, day, app, model, credits, prompt, completion, messages
+                ])?;
+            }
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'reporting_time_zone'",
+                [zone.name()],
+            )?;
+            Ok(())
+        })?;
         self.env.time_zone = zone;
         Ok(())
     }
@@ -341,6 +396,7 @@ impl Ledger {
             "prompt_tokens",
             "completion_tokens",
             "estimated",
+            "side_call",
             "usd_cost",
             "input_usd_per_1k",
             "output_usd_per_1k",
@@ -375,6 +431,7 @@ impl Ledger {
                     text(usage.map(|usage| usage.prompt_tokens.to_string())),
                     text(usage.map(|usage| usage.completion_tokens.to_string())),
                     text(usage.map(|usage| usage.estimated.to_string())),
+                    text(usage.and_then(|usage| usage.side_call.map(|kind| kind.as_str().into()))),
                     text(usage.map(|usage| usage.usd_cost.to_string())),
                     text(
                         usage.and_then(|usage| {

@@ -19,7 +19,7 @@ use tokendesk_sync_proto::Price as WirePrice;
 use tokendesk_sync_proto::budget::BudgetStatus;
 use tokendesk_sync_proto::device::{
     ConfigSnapshot, EnrollAnswer, HeldItem, HoldReason, ItemBody, ItemStatus, PushAnswer, PushItem,
-    Usage,
+    SideCall, Usage,
 };
 use uuid::Uuid;
 
@@ -579,6 +579,8 @@ fn mirror(tx: &Tx, snapshot: &ConfigSnapshot) -> Result<()> {
             daily_budget_micros: policy.daily_budget_micros,
             monthly_budget_micros: policy.monthly_budget_micros,
             when_unchecked: policy.when_unchecked,
+            side_calls: policy.side_calls,
+            side_call_fixed_micros: policy.side_call_fixed_micros,
         },
         SERVER_ACTOR,
         now,
@@ -752,9 +754,9 @@ fn pending_charges(conn: &Connection, acked: i64, limit: i64) -> Result<Vec<Push
     let rows = statement.query_map((acked, limit), |row| {
         Ok((
             entries::from_row(row)?,
-            row.get::<_, i64>(25)?,
             row.get::<_, i64>(26)?,
-            row.get::<_, Option<String>>(27)?,
+            row.get::<_, i64>(27)?,
+            row.get::<_, Option<String>>(28)?,
         ))
     })?;
     let mut items = Vec::new();
@@ -791,6 +793,7 @@ fn pending_charges(conn: &Connection, acked: i64, limit: i64) -> Result<Vec<Push
                     dify_total_price: usage.dify_total_price,
                     dify_currency: usage.dify_currency,
                     estimated: usage.estimated,
+                    side_call: usage.side_call,
                 },
             },
         });
@@ -802,7 +805,7 @@ fn pending_holds(conn: &Connection, acked: i64, limit: i64) -> Result<Vec<PushIt
     let mut statement = conn.prepare_cached(
         "SELECT h.id, h.device_seq, h.config_version, h.received_at, h.reason, h.detail, a.server_id, h.message_id,
              h.prompt_tokens, h.completion_tokens, h.estimated, h.dify_total_price, h.dify_currency,
-             h.amount_micros, h.payload
+             h.amount_micros, h.payload, h.side_call
          FROM held_events h JOIN dify_apps a ON a.id = h.app_id
          WHERE h.device_seq > ?1 ORDER BY h.device_seq LIMIT ?2",
     )?;
@@ -832,6 +835,10 @@ fn pending_holds(conn: &Connection, acked: i64, limit: i64) -> Result<Vec<PushIt
                 dify_currency: row.get(12)?,
                 amount_micros: row.get(13)?,
                 payload: row.get(14)?,
+                side_call: row
+                    .get::<_, Option<String>>(15)?
+                    .map(|kind| SideCall::parse(&kind).ok_or_else(|| invalid(15, kind)))
+                    .transpose()?,
             }),
         })
     })?;

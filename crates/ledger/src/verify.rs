@@ -2,8 +2,11 @@
 
 use serde::Serialize;
 
+use std::collections::BTreeSet;
+
 use crate::Ledger;
 use crate::error::Result;
+use crate::stats::RollupRows;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
@@ -99,26 +102,26 @@ impl Ledger {
         })
     }
 
-    /// Rebuilds the rollup in a transaction that is rolled back, and compares it with the stored one.
+    /// Recomputes the rollup on a read snapshot (charges commit beside it) and compares it with the
+    /// stored one, read in the same snapshot.
     fn rollup_differences(&mut self) -> Result<Vec<String>> {
-        let tx = self
+        let snapshot = self
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let zone = crate::stats::stored_time_zone(&tx)?.unwrap_or(self.env.time_zone);
-        tx.execute_batch("CREATE TEMP TABLE stored_usage AS SELECT * FROM daily_usage")?;
-        crate::stats::rebuild_rollup(&tx, zone)?;
-        let differences: Vec<String> = tx
-            .prepare(
-                "SELECT 'daily rollup differs from the ledger: account ' || account_id || ' day ' || day
-                     || ' app ' || app_id || ' model ' || quote(model)
-                 FROM (SELECT * FROM (SELECT * FROM stored_usage EXCEPT SELECT * FROM daily_usage)
-                       UNION ALL
-                       SELECT * FROM (SELECT * FROM daily_usage EXCEPT SELECT * FROM stored_usage))",
-            )?
-            .query_map([], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        tx.execute_batch("DROP TABLE temp.stored_usage")?;
-        tx.rollback()?;
-        Ok(differences)
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+        let zone = crate::stats::stored_time_zone(&snapshot)?.unwrap_or(self.env.time_zone);
+        let mut expected = RollupRows::new();
+        crate::stats::recompute_rollup(&snapshot, zone, 0, &mut expected)?;
+        let stored = crate::stats::stored_rollup(&snapshot)?;
+        snapshot.commit()?;
+        let keys: BTreeSet<_> = expected.keys().chain(stored.keys()).collect();
+        Ok(keys
+            .into_iter()
+            .filter(|key| expected.get(*key) != stored.get(*key))
+            .map(|(account, day, app, model)| {
+                format!(
+                    "daily rollup differs from the ledger: account {account} day {day} app {app} model {model:?}"
+                )
+            })
+            .collect())
     }
 }

@@ -86,3 +86,49 @@ fn a_long_price_import_lets_another_connection_write_between_its_batches() {
     assert_eq!(report.created, 450);
     assert_eq!(seen, [(200, 450, true), (400, 450, true), (450, 450, true)]);
 }
+
+#[test]
+fn verify_recomputes_the_rollup_without_the_write_lock() {
+    let mut t = ledger();
+    for i in 0..20 {
+        t.ledger
+            .record_frame(PAGE, &frame(&format!("m{i}"), 100, 20))
+            .unwrap();
+    }
+    // Another connection holds the write lock, as a charge being committed does: verify reads beside it.
+    let other = t.raw();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let report = t.ledger.verify().unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+    other.execute_batch("ROLLBACK").unwrap();
+}
+
+#[test]
+fn a_time_zone_move_recomputes_the_rollup_the_live_path_keeps() {
+    let mut t = ledger();
+    for i in 0..40 {
+        t.clock.advance(chrono::Duration::minutes(50));
+        t.ledger
+            .record_frame(PAGE, &frame(&format!("m{i}"), 100, 20))
+            .unwrap();
+    }
+    t.ledger.set_time_zone(chrono_tz::Asia::Shanghai).unwrap();
+    // Charged after the move: kept live in the new zone's days.
+    t.ledger
+        .record_frame(PAGE, &frame("late", 100, 20))
+        .unwrap();
+    assert!(t.ledger.verify().unwrap().ok);
+    let shanghai_days = t.count("SELECT COUNT(DISTINCT day) FROM daily_usage");
+    t.ledger
+        .set_time_zone(chrono_tz::America::New_York)
+        .unwrap();
+    assert!(t.ledger.verify().unwrap().ok);
+    // From 09:50 UTC for 33 hours: three days in Shanghai (UTC+8), two in New York (UTC−5).
+    assert_eq!(
+        (
+            shanghai_days,
+            t.count("SELECT COUNT(DISTINCT day) FROM daily_usage")
+        ),
+        (3, 2)
+    );
+}

@@ -6,12 +6,13 @@ mod common;
 use chrono::{Duration, Utc};
 use common::*;
 use rust_decimal::Decimal;
+use tokendesk_ledger::outbox::ReportKind;
 use tokendesk_ledger::{Clock, LedgerError, Outcome};
 use tokendesk_sync_proto::admin::{OrgInfo, Role, UserInfo};
 use tokendesk_sync_proto::budget::{BudgetPeriods, BudgetStatus};
 use tokendesk_sync_proto::device::{
     AppConfig, ConfigSnapshot, EnrollAnswer, HoldReason, ItemBody, ItemResult, ItemStatus, Lease,
-    ModelPrice, Policy, PushAnswer, WhenUnchecked,
+    ModelPrice, Policy, PushAnswer, SideCall, SideCallPricing, WhenUnchecked,
 };
 use tokendesk_sync_proto::{Price as WirePrice, Pricing};
 use uuid::Uuid;
@@ -57,6 +58,8 @@ fn snapshot(version: i64, input: &str, allowance: i64) -> ConfigSnapshot {
             lease_seconds: 3600,
             time_zone: "UTC".into(),
             when_unchecked: WhenUnchecked::Block,
+            side_calls: SideCallPricing::Estimate,
+            side_call_fixed_micros: 0,
         },
         navigation_hosts: vec!["https://sso.example.com".into()],
     }
@@ -308,6 +311,54 @@ fn past_the_lease_events_are_held_and_pushed_not_dropped() {
             .unwrap()
             .lease_refusal
             .is_some_and(|why| why.contains("expired"))
+    );
+}
+
+#[test]
+fn a_side_call_is_pushed_as_one_charge_or_hold_that_names_its_kind() {
+    let mut t = enrolled();
+    t.ledger
+        .apply_push_answer(&answer(0, credits(500), credits(25), 0, vec![]))
+        .unwrap();
+    let call = |id: &str| {
+        serde_json::json!({"call_id": id, "side_call": "suggested_questions", "context": "hi", "output": "[]"})
+            .to_string()
+    };
+    let charged = t
+        .ledger
+        .record_report(ReportKind::SideCall, PAGE, &call("s-1"))
+        .unwrap();
+    assert_eq!(charged.outcome, Outcome::Charged);
+    // Past the lease a side call is held like a reply, and keeps its kind.
+    t.ledger
+        .record_frame(PAGE, &frame("m1", 30_000, 0))
+        .unwrap();
+    let held = t
+        .ledger
+        .record_report(ReportKind::SideCall, PAGE, &call("s-2"))
+        .unwrap();
+    assert_eq!(held.outcome, Outcome::Held);
+
+    let items = t.ledger.pending_push(1000).unwrap();
+    let ItemBody::Charge { usage, .. } = &items[0].body else {
+        panic!("a charge")
+    };
+    assert_eq!(
+        (usage.side_call, usage.message_id.as_str()),
+        (
+            Some(SideCall::SuggestedQuestions),
+            "suggested_questions:s-1"
+        )
+    );
+    let ItemBody::Held(item) = &items[2].body else {
+        panic!("a held event")
+    };
+    assert_eq!(
+        (item.side_call, item.reason),
+        (
+            Some(SideCall::SuggestedQuestions),
+            HoldReason::OfflineAllowance
+        )
     );
 }
 

@@ -434,9 +434,10 @@ async fn setup(
     let snapshot: Arc<ConfigSnapshot> = config::snapshot(&state, org_id, config_version)
         .await
         .map_err(fail)?;
-    let amount = pricing::price_tokens(
+    let amount = pricing::price_event(
         &snapshot,
         app_id,
+        None,
         PROMPT_TOKENS,
         COMPLETION_TOKENS,
         None,
@@ -463,6 +464,7 @@ async fn setup(
         dify_total_price: None,
         dify_currency: None,
         estimated: false,
+        side_call: None,
     };
     Ok((
         Template {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tokendesk_sync_proto::admin::OrgInfo;
-use tokendesk_sync_proto::device::{ConfigSnapshot, ModelPrice, Policy, WhenUnchecked};
+use tokendesk_sync_proto::device::{
+    ConfigSnapshot, ModelPrice, Policy, SideCallPricing, WhenUnchecked,
+};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -98,7 +100,8 @@ pub async fn policy(conn: &mut PgConnection, org_id: Uuid) -> ApiResult<Policy> 
     let row = sqlx::query(
         "SELECT integration_enabled, min_balance_micros, event_cap_micros, flood_max_per_minute, \
                 low_balance_micros, max_tokens_per_event, daily_budget_micros, monthly_budget_micros, \
-                offline_allowance_micros, lease_seconds, time_zone, when_unchecked \
+                offline_allowance_micros, lease_seconds, time_zone, when_unchecked, side_calls, \
+                side_call_fixed_micros \
          FROM policy WHERE org_id = $1",
     )
     .bind(org_id)
@@ -119,6 +122,9 @@ pub async fn policy(conn: &mut PgConnection, org_id: Uuid) -> ApiResult<Policy> 
         time_zone: row.try_get("time_zone")?,
         when_unchecked: WhenUnchecked::parse(row.try_get("when_unchecked")?)
             .unwrap_or_else(WhenUnchecked::org_default),
+        side_calls: SideCallPricing::parse(row.try_get("side_calls")?)
+            .unwrap_or_else(SideCallPricing::org_default),
+        side_call_fixed_micros: row.try_get("side_call_fixed_micros")?,
     })
 }
 

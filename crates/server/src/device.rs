@@ -15,7 +15,7 @@ use tokendesk_sync_proto::admin::{EntryKind, OrgInfo, Role, UserInfo};
 use tokendesk_sync_proto::device::{
     ConfigAnswer, ConfigSnapshot, EnrollAnswer, EnrollRequest, HeldItem, HoldReason, ItemBody,
     ItemResult, ItemStatus, Lease, MAX_BATCH_ITEMS, MAX_CONFIG_WAIT_SECONDS, PushAnswer, PushItem,
-    PushRequest, RedeemAnswer, RedeemRequest, Usage,
+    PushRequest, RedeemAnswer, RedeemRequest, SideCall, Usage,
 };
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -540,6 +540,7 @@ struct HeldRow<'a> {
     server_amount_micros: Option<i64>,
     payload: String,
     entry_id: Option<Uuid>,
+    side_call: Option<SideCall>,
 }
 
 /// What a new charge came to before the charge keys were taken.
@@ -814,6 +815,7 @@ fn quarantine<'a>(
         server_amount_micros,
         payload: payload(item)?,
         entry_id: Some(item.id),
+        side_call: usage.side_call,
     })
 }
 
@@ -824,9 +826,10 @@ fn pushed_hold<'a>(
     snapshot: Option<&ConfigSnapshot>,
 ) -> ApiResult<HeldRow<'a>> {
     let server_amount_micros = snapshot.and_then(|snapshot| {
-        pricing::price_tokens(
+        pricing::price_event(
             snapshot,
             held.app_id,
+            held.side_call,
             held.prompt_tokens,
             held.completion_tokens,
             held.dify_total_price,
@@ -851,6 +854,7 @@ fn pushed_hold<'a>(
         server_amount_micros,
         payload: held.payload.clone(),
         entry_id: None,
+        side_call: held.side_call,
     })
 }
 
@@ -863,8 +867,8 @@ async fn insert_held(
     sqlx::query(
         "INSERT INTO held_events (org_id, id, reason, detail, user_id, device_id, device_seq, content_hash, \
              config_version, app_id, message_id, prompt_tokens, completion_tokens, estimated, dify_total_price, \
-             dify_currency, device_amount_micros, server_amount_micros, payload, entry_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+             dify_currency, device_amount_micros, server_amount_micros, payload, entry_id, side_call) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     )
     .bind(device.org_id)
     .bind(row.id)
@@ -887,6 +891,7 @@ async fn insert_held(
     .bind(row.server_amount_micros)
     .bind(&row.payload)
     .bind(row.entry_id)
+    .bind(row.side_call.map(SideCall::as_str))
     .execute(&mut *tx)
     .await
     .map_err(|e| match ApiError::from(e) {

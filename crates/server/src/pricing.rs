@@ -1,14 +1,16 @@
 //! The server's re-pricing of a device's charge, with the one formula both ends share.
 
 use rust_decimal::Decimal;
-use tokendesk_sync_proto::device::{ConfigSnapshot, Usage};
+use tokendesk_sync_proto::device::{ConfigSnapshot, SideCall, SideCallPricing, Usage};
 use tokendesk_sync_proto::money::{Pricing, usd_for_tokens, usd_to_micros};
 use uuid::Uuid;
 
-/// What a reply of the app costs at this snapshot, in positive micro-credits.
-pub fn price_tokens(
+/// What a reply of the app, or a side call beside one, costs at this snapshot, in positive
+/// micro-credits. A side call is priced by the policy's choice; only an estimate goes by the app's model.
+pub fn price_event(
     snapshot: &ConfigSnapshot,
     app_id: Uuid,
+    side_call: Option<SideCall>,
     prompt_tokens: u64,
     completion_tokens: u64,
     dify_total_price: Option<Decimal>,
@@ -18,6 +20,17 @@ pub fn price_tokens(
     let app = snapshot
         .app(app_id)
         .ok_or_else(|| format!("app {app_id} is unknown at config version {version}"))?;
+    match (side_call, snapshot.policy.side_calls) {
+        (Some(_), SideCallPricing::Free) => return Ok(0),
+        (Some(_), SideCallPricing::Fixed) => return Ok(snapshot.policy.side_call_fixed_micros),
+        (Some(_), SideCallPricing::Estimate) if app.pricing != Pricing::Model => {
+            return Err(format!(
+                "app {} is priced by Dify, so its side calls cannot be estimated",
+                app.name
+            ));
+        }
+        _ => {}
+    }
     let usd = match app.pricing {
         Pricing::Model => {
             let name = app
@@ -61,7 +74,10 @@ pub fn reprice(snapshot: &ConfigSnapshot, usage: &Usage) -> Result<i64, String> 
             usage.app_id, snapshot.version
         )
     })?;
-    if usage.pricing != app.pricing {
+    // A side call not priced by tokens has no model or pricing of its own to check.
+    let by_tokens =
+        usage.side_call.is_none() || snapshot.policy.side_calls == SideCallPricing::Estimate;
+    if by_tokens && usage.pricing != app.pricing {
         return Err(format!(
             "the device priced by {} but app {} is priced by {}",
             usage.pricing.as_str(),
@@ -69,7 +85,7 @@ pub fn reprice(snapshot: &ConfigSnapshot, usage: &Usage) -> Result<i64, String> 
             app.pricing.as_str()
         ));
     }
-    if app.pricing == Pricing::Model {
+    if by_tokens && app.pricing == Pricing::Model {
         // The device may have recorded the bound model by an alias of it.
         let bound = app
             .model
@@ -90,9 +106,10 @@ pub fn reprice(snapshot: &ConfigSnapshot, usage: &Usage) -> Result<i64, String> 
             ));
         }
     }
-    price_tokens(
+    price_event(
         snapshot,
         usage.app_id,
+        usage.side_call,
         usage.prompt_tokens,
         usage.completion_tokens,
         usage.dify_total_price,

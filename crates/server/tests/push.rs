@@ -9,7 +9,9 @@ use common::{
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokendesk_sync_proto::admin::{HeldInfo, HeldStatus};
-use tokendesk_sync_proto::device::{HoldReason, ItemBody, ItemStatus, PushAnswer, PushItem};
+use tokendesk_sync_proto::device::{
+    HoldReason, ItemBody, ItemStatus, PushAnswer, PushItem, SideCall, SideCallPricing,
+};
 use tokendesk_test_support::{Cut, CuttingProxy};
 
 fn statuses(answer: &PushAnswer) -> Vec<ItemStatus> {
@@ -527,4 +529,111 @@ async fn leases_never_reserve_more_than_the_balance() {
         ))
         .await;
     assert_eq!(tablets, 0);
+}
+
+/// A side call's charge as a device pushes it: `side_call` set, the amount the device's policy gave it.
+fn side_call(
+    snapshot: &tokendesk_sync_proto::device::ConfigSnapshot,
+    app: &tokendesk_sync_proto::device::AppConfig,
+    seq: i64,
+    call: &str,
+    amount_micros: i64,
+) -> PushItem {
+    let mut item = charge(snapshot, app, seq, call, 280, 50);
+    let ItemBody::Charge {
+        amount_micros: amount,
+        usage,
+    } = &mut item.body
+    else {
+        unreachable!("charge() makes a charge")
+    };
+    *amount = amount_micros;
+    usage.side_call = Some(SideCall::SuggestedQuestions);
+    usage.estimated = true;
+    item
+}
+
+#[tokio::test]
+async fn a_side_call_is_repriced_by_the_orgs_side_call_policy() {
+    let World {
+        server,
+        app,
+        device,
+        snapshot,
+    } = World::new().await;
+    assert_eq!(snapshot.policy.side_calls, SideCallPricing::Estimate);
+    let estimate = cost(&snapshot, &app, 280, 50);
+    let answer: PushAnswer = server
+        .push(
+            &device,
+            &[
+                side_call(&snapshot, &app, 1, "suggested_questions:a", -estimate),
+                // Charged as if free while the org estimates: the server's amount wins.
+                side_call(&snapshot, &app, 2, "suggested_questions:b", 0),
+            ],
+        )
+        .await
+        .ok();
+    use ItemStatus::*;
+    assert_eq!(statuses(&answer), [Accepted, Quarantined]);
+
+    server.set_policy("side_calls", "fixed").await;
+    server.set_policy("side_call_fixed", "0.5").await;
+    let fixed = server.snapshot(&device).await;
+    assert_eq!(fixed.policy.side_call_fixed_micros, 500_000);
+    let answer: PushAnswer = server
+        .push(
+            &device,
+            &[
+                side_call(&fixed, &app, 3, "suggested_questions:c", -500_000),
+                side_call(&fixed, &app, 4, "suggested_questions:d", -estimate),
+            ],
+        )
+        .await
+        .ok();
+    assert_eq!(statuses(&answer), [Accepted, Quarantined]);
+
+    server.set_policy("side_calls", "free").await;
+    let free = server.snapshot(&device).await;
+    let answer: PushAnswer = server
+        .push(
+            &device,
+            &[side_call(&free, &app, 5, "suggested_questions:e", 0)],
+        )
+        .await
+        .ok();
+    assert_eq!(statuses(&answer), [Accepted]);
+    assert_eq!(
+        server.balance("alice").await,
+        1_000_000_000 - estimate - 500_000
+    );
+
+    // An approval charges what the side-call policy gave at the hold's config version: the token
+    // estimate for the first, the fixed amount for the second.
+    let holds: Vec<HeldInfo> = server.admin_get("/v1/admin/held").await.ok();
+    for (message, amount) in [
+        ("suggested_questions:b", estimate),
+        ("suggested_questions:d", 500_000),
+    ] {
+        let hold = holds.iter().find(|h| h.message_id == message).unwrap();
+        assert_eq!(hold.server_amount_micros, Some(amount), "{message}");
+        let approve = format!("/v1/admin/held/{}/approve", hold.id);
+        let approved: HeldInfo = server
+            .admin_send(Method::POST, &approve, json!({}))
+            .await
+            .ok();
+        assert_eq!(approved.status, HeldStatus::Approved);
+    }
+    assert_eq!(
+        server.balance("alice").await,
+        1_000_000_000 - 2 * estimate - 2 * 500_000
+    );
+    // The wire keeps which side call a charge was.
+    let stored: Value = sqlx::query_scalar(
+        "SELECT usage::jsonb FROM entries WHERE message_id = 'suggested_questions:e'",
+    )
+    .fetch_one(&server.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored["side_call"], "suggested_questions");
 }

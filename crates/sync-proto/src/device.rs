@@ -122,6 +122,12 @@ pub struct Policy {
     /// A send TokenDesk could not check; a server that does not say blocks it.
     #[serde(default = "WhenUnchecked::org_default")]
     pub when_unchecked: WhenUnchecked,
+    /// How a call Dify makes beside a reply (auto-naming, suggested questions) is priced.
+    #[serde(default = "SideCallPricing::org_default")]
+    pub side_calls: SideCallPricing,
+    /// What one side call costs when `side_calls` is `fixed`.
+    #[serde(default)]
+    pub side_call_fixed_micros: Micros,
 }
 
 fn default_time_zone() -> String {
@@ -159,6 +165,73 @@ impl WhenUnchecked {
         match text.trim().to_ascii_lowercase().as_str() {
             "allow" => Some(Self::Allow),
             "block" => Some(Self::Block),
+            _ => None,
+        }
+    }
+}
+
+/// How a side call (a model call Dify makes beside a reply, which has no usage of its own) is priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SideCallPricing {
+    /// Recorded at no cost.
+    Free,
+    /// The policy's fixed amount per call.
+    Fixed,
+    /// Tokens estimated from what the page saw, at the app's model.
+    Estimate,
+}
+
+impl SideCallPricing {
+    /// Dify spends tokens on every side call, so by default they are estimated and charged.
+    pub fn org_default() -> Self {
+        Self::Estimate
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Fixed => "fixed",
+            Self::Estimate => "estimate",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "free" => Some(Self::Free),
+            "fixed" => Some(Self::Fixed),
+            "estimate" => Some(Self::Estimate),
+            _ => None,
+        }
+    }
+}
+
+/// A model call Dify makes beside a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SideCall {
+    /// Naming a new conversation from its first query.
+    ConversationName,
+    /// The questions offered after a reply.
+    SuggestedQuestions,
+}
+
+impl SideCall {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConversationName => "conversation_name",
+            Self::SuggestedQuestions => "suggested_questions",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "conversation_name" => Some(Self::ConversationName),
+            "suggested_questions" => Some(Self::SuggestedQuestions),
             _ => None,
         }
     }
@@ -246,6 +319,9 @@ pub struct Usage {
     pub dify_total_price: Option<Decimal>,
     pub dify_currency: Option<String>,
     pub estimated: bool,
+    /// Set when the charge is a side call's, priced by the policy's `side_calls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side_call: Option<SideCall>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -308,6 +384,9 @@ pub struct HeldItem {
     pub amount_micros: Option<Micros>,
     /// The frame or report as the page sent it.
     pub payload: String,
+    /// Set when the held event is a side call's, priced by the policy's `side_calls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side_call: Option<SideCall>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -413,6 +492,7 @@ mod tests {
                     dify_total_price: Some("0.0013030".parse().unwrap()),
                     dify_currency: Some("USD".into()),
                     estimated: false,
+                    side_call: None,
                 },
             },
         }

@@ -250,8 +250,23 @@ describe('badge costs', () => {
         await readBytes(await win.fetch(url, { method: 'POST', body: '{"query":"hi"}' }));
         await settle();
       },
+      // Dify's suggested questions after the reply `message`.
+      async suggest(message, replies) {
+        answers.push(...replies);
+        await win.fetch(`https://dify.example.com/api/messages/${message}/suggested-questions`);
+        await settle();
+      },
     };
   }
+
+  it("adds a side call's charge to the conversation's total, never as its last reply", async () => {
+    const page = chatPage();
+    await page.reply('c-1', 'm-1', [charged('m-1', '1.5')]);
+    await page.suggest('m-1', [charged('suggested_questions:s-1', '0.25')]);
+    expect(page.text()).toBe('100 credits · Monitoring · last reply 1.5 · this chat 1.75');
+    await page.reply('c-1', 'm-2', [charged('m-2', '0.5')]);
+    expect(page.text()).toBe('100 credits · Monitoring · last reply 0.5 · this chat 2.25');
+  });
 
   it("shows the last reply's cost and the conversation's exact total once a reply is charged", async () => {
     const page = chatPage();

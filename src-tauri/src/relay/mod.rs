@@ -3,14 +3,14 @@
 
 use chrono::Utc;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tauri::ipc::CapabilityBuilder;
 use tauri::{AppHandle, Manager, Runtime, State, Webview};
+use tokendesk_ledger::ChargeResult;
 use tokendesk_ledger::guards::{SendDecision, WhenUnchecked};
 use tokendesk_ledger::money::micros_to_credits;
 use tokendesk_ledger::outbox::{Outbox, PendingReport, ReportKind};
-use tokendesk_ledger::{ChargeResult, Ledger};
 
 mod links;
 mod sends;
@@ -107,14 +107,19 @@ pub async fn report_usage<R: Runtime>(
     send_id: Option<String>,
 ) -> ShellResult<ChargeResult> {
     let page = billed_page(&webview, &shell, &sends, send_id.as_deref())?;
-    let result = commit_or_keep(
-        &shell,
-        ReportKind::Usage,
-        page,
-        frame,
-        |ledger, page, frame| ledger.record_frame(page, frame),
-    )?;
-    announce(&app, &shell, &result)?;
+    commit_and_announce(&app, &shell, ReportKind::Usage, page, frame)
+}
+
+/// Commits a report (or keeps it, see [`commit_or_keep`]) and tells the windows of its charge.
+fn commit_and_announce<R: Runtime>(
+    app: &AppHandle<R>,
+    shell: &Shell,
+    kind: ReportKind,
+    page_url: String,
+    payload: String,
+) -> ShellResult<ChargeResult> {
+    let result = commit_or_keep(shell, kind, page_url, payload)?;
+    announce(app, shell, &result)?;
     Ok(result)
 }
 
@@ -126,9 +131,8 @@ fn commit_or_keep(
     kind: ReportKind,
     page_url: String,
     payload: String,
-    record: impl FnOnce(&mut Ledger, &str, &str) -> tokendesk_ledger::Result<ChargeResult>,
 ) -> ShellResult<ChargeResult> {
-    let committed = shell.ledger(|ledger| record(ledger, &page_url, &payload));
+    let committed = shell.ledger(|ledger| ledger.record_report(kind, &page_url, &payload));
     if committed.is_err() {
         let report = PendingReport {
             kind,
@@ -171,18 +175,15 @@ pub fn settle_in_background<R: Runtime>(app: &AppHandle<R>) {
                     "answer": "",
                     "reason": "unreported",
                 });
-                let charged = commit_or_keep(
+                let charged = commit_and_announce(
+                    &app,
                     &shell,
                     ReportKind::Incomplete,
                     send.page_url,
                     report.to_string(),
-                    |ledger, page, report| ledger.record_incomplete(page, report),
                 );
-                match charged {
-                    Ok(result) => {
-                        let _ = announce(&app, &shell, &result);
-                    }
-                    Err(error) => eprintln!("tokendesk-desktop: unreported send: {error}"),
+                if let Err(error) = charged {
+                    eprintln!("tokendesk-desktop: unreported send: {error}");
                 }
             }
             // The time of day alone may have changed the gate's verdict.
@@ -244,39 +245,25 @@ pub async fn report_incomplete<R: Runtime>(
     send_id: Option<String>,
 ) -> ShellResult<ChargeResult> {
     let page = billed_page(&webview, &shell, &sends, send_id.as_deref())?;
-    let result = commit_or_keep(
+    commit_and_announce(
+        &app,
         &shell,
         ReportKind::Incomplete,
         page,
         report.to_string(),
-        |ledger, page, report| ledger.record_incomplete(page, report),
-    )?;
-    announce(&app, &shell, &result)?;
-    Ok(result)
+    )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ModelCall {
-    kind: String,
-    conversation_id: Option<String>,
-    message_id: Option<String>,
-}
-
+/// A model call Dify made beside a reply (auto-naming, suggested questions), priced by the policy.
 #[tauri::command]
 pub async fn report_model_call<R: Runtime>(
+    app: AppHandle<R>,
     webview: Webview<R>,
     shell: State<'_, Shell>,
-    call: ModelCall,
-) -> ShellResult<()> {
+    call: serde_json::Value,
+) -> ShellResult<ChargeResult> {
     let page = page_url(&webview, &shell)?;
-    shell.ledger(|ledger| {
-        ledger.record_model_call(
-            &page,
-            &call.kind,
-            call.conversation_id.as_deref(),
-            call.message_id.as_deref(),
-        )
-    })
+    commit_and_announce(&app, &shell, ReportKind::SideCall, page, call.to_string())
 }
 
 /// The gate's answer for a send from a page. A refusal comes with a status and a message Dify shows as

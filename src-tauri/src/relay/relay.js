@@ -29,6 +29,8 @@
   // the record's usage replaces the estimate; on an org's device Rust holds it for the admin).
   const RECORD_WAITS_MS = [0, 300, 700, 1500, 3000, 6000];
   const RECORD_LATE_WAITS_MS = [15000, 30000, 60000];
+  // How many conversations and replies the relay remembers for the side calls about them.
+  const SIDE_CONTEXTS_KEPT = 64;
   // One read of the list that takes longer than this counts as "not yet".
   const RECORD_READ_TIMEOUT_MS = 3000;
   const GIVE_UP = Symbol('give up');
@@ -265,18 +267,59 @@
     return null;
   }
 
+  // What the page saw of the replies a side call is about, so Rust can estimate the call's prompt: the
+  // first query of each conversation (Dify names a conversation from it) and each reply's query and
+  // answer (Dify suggests questions from them). Bounded: the oldest are forgotten first.
+  function createSideContexts() {
+    const firstQueries = new Map();
+    const replies = new Map();
+    const remember = (map, key, value) => {
+      map.set(key, value);
+      if (map.size > SIDE_CONTEXTS_KEPT) map.delete(map.keys().next().value);
+    };
+    return {
+      // Called once per reply, when its ids are known; the answer is read only if a side call needs it.
+      noteReply(conversationId, messageId, queryPromise, answerOf) {
+        if (conversationId && !firstQueries.has(conversationId)) remember(firstQueries, conversationId, queryPromise);
+        if (messageId) remember(replies, messageId, { conversationId, queryPromise, answerOf });
+      },
+      // { context, conversation_id } for a call about a conversation or a message; empty when unseen.
+      async of(kind, id) {
+        if (kind === 'conversation_name') return { context: (await firstQueries.get(id)) || '', conversation_id: id };
+        const reply = replies.get(id);
+        if (!reply) return { context: '', conversation_id: null };
+        const query = await reply.queryPromise;
+        return { context: (query ? query + '\n' : '') + reply.answerOf(), conversation_id: reply.conversationId };
+      },
+    };
+  }
+
+  // An id for one side call, so a report sent again is the same call.
+  function newCallId(win) {
+    if (win.crypto && typeof win.crypto.randomUUID === 'function') return win.crypto.randomUUID();
+    return Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 14);
+  }
+
+  // What a side call answered, as the page will read it: the name, or the questions.
+  async function sideCallOutput(kind, response) {
+    const body = await response.clone().json();
+    if (kind === 'conversation_name') return body && typeof body.name === 'string' ? body.name : '';
+    return body && Array.isArray(body.data) ? JSON.stringify(body.data) : '';
+  }
+
   // Reads one copy of a streamed reply and reports it when it ends. Never throws, never rejects.
   // sendIdPromise: the send the gate let through, which Rust bills the reply to (null: a reconnect, no
   // gate, or a send Rust never bound). recordRequest: how to read Dify's record of the message (null:
   // the app keeps none). tally: takes Rust's answer to each report, with the reply's conversation.
   // leaving: what must be reported at once when the page goes away (an estimate waiting for a record).
-  async function trackReply(stream, { endpoint, queryPromise, report, sendIdPromise, recordRequest, tally, leaving }) {
+  // sides: where the reply is noted for the side calls about it.
+  async function trackReply(stream, { endpoint, queryPromise, report, sendIdPromise, recordRequest, tally, leaving, sides }) {
     const sendAs = (cmd, args) =>
       sendIdPromise.then((sendId) => report(cmd, sendId ? { ...args, sendId } : args)).then((result) => tally(reply.conversation_id, result));
     // totalTokens: a workflow run's own count (workflow_finished), which Rust charges when no usage comes.
     // texts: the text frames (the bulk of a stream) kept as received once the reply's ids are known, and
     // read only if an estimate needs the answer; every other frame is parsed as it comes.
-    const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', texts: [], sawMessageEnd: false, totalTokens: null };
+    const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', texts: [], sawMessageEnd: false, totalTokens: null, noted: false };
 
     // The answer streamed so far, the kept text frames read now.
     function answerOf() {
@@ -332,6 +375,10 @@
       if (!frame) return;
       for (const key of ['message_id', 'conversation_id', 'task_id']) {
         if (typeof frame[key] === 'string' && frame[key]) reply[key] = frame[key];
+      }
+      if (!reply.noted && reply.message_id) {
+        reply.noted = true;
+        sides.noteReply(reply.conversation_id, reply.message_id, queryPromise, answerOf);
       }
       switch (frame.event) {
         case 'message':
@@ -510,11 +557,12 @@
       // reply. A message is charged once: a repeat is answered `duplicate` and adds nothing, and a second
       // `charged` (the real usage superseding an estimate) replaces the first amount. A `duplicate` with
       // an amount for a message not counted yet is a charge the outbox committed before this report.
-      reply() {
-        const order = ++replies;
+      // A side call's tally ({ side: true }) adds to its conversation's total but is never its last reply.
+      reply({ side = false } = {}) {
+        const order = side ? 0 : ++replies;
         return (conversation, result) => {
           try {
-            if (order >= latest.order) latest = { order, conversation };
+            if (!side && order >= latest.order) latest = { order, conversation };
             const id = result && typeof result.message_id === 'string' ? result.message_id : null;
             const counts = id && (result.outcome === 'charged' || (result.outcome === 'duplicate' && !charges.has(id)));
             const micros = counts ? chargedMicros(result) : null;
@@ -546,6 +594,7 @@
 
       // Estimates still waiting for Dify's record: sent at once when the page goes away.
       const leaving = new Set();
+      const sides = createSideContexts();
       if (typeof win.addEventListener === 'function') {
         win.addEventListener('pagehide', () => {
           for (const estimate of [...leaving]) estimate();
@@ -754,6 +803,7 @@
               sendIdPromise: sendId,
               recordRequest: recordRequestOf(args, route),
               leaving,
+              sides,
               tally: badge.reply(),
             });
           } else {
@@ -765,14 +815,21 @@
         return response;
       }
 
+      // A side call: reported once Dify answered it, with what the page saw of its reply and its answer,
+      // so Rust can price it as the policy says.
       function fetchModelCall(thisArg, args, route) {
-        const body = route.call.kind === 'conversation_name' ? readBodyText(args[0], args[1]) : Promise.resolve(null);
+        const kind = route.call.kind;
+        const body = kind === 'conversation_name' ? readBodyText(args[0], args[1]) : Promise.resolve(null);
         const pending = originalFetch.apply(thisArg, args);
         Promise.resolve(pending)
           .then(async (response) => {
             if (!response || !response.ok || !isAutoName(await body)) return;
-            const ids = { conversation_id: null, message_id: null, [route.call.idField]: route.id };
-            report('report_model_call', { call: { kind: route.call.kind, ...ids } });
+            const callId = newCallId(win);
+            const output = await sideCallOutput(kind, response).catch(() => '');
+            const seen = await sides.of(kind, route.id);
+            const call = { call_id: callId, side_call: kind, message_id: null, [route.call.idField]: route.id, ...seen, output };
+            const result = await report('report_model_call', { call });
+            badge.reply({ side: true })(call.conversation_id, result);
           })
           .catch(() => {
             // The page sees its own failure; nothing was spent.

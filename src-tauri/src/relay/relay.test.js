@@ -816,18 +816,35 @@ describe('pass-through', () => {
   });
 });
 
-describe('model calls without message_end', () => {
-  it('reports conversation auto-naming after the response arrives, returning the page its own promise', async () => {
+describe('side calls (model calls without message_end)', () => {
+  const CONVERSATION = '4570f1c8-2d4a-4a5e-9b61-3f0c2a7d9e12';
+  const MESSAGE = '5e52a7b0-91c3-4f6e-8d2a-7c1b3e9f0a44';
+  const ANSWER = '你好！我是公司的知识库助手🙂，有什么可以帮你？';
+  const anyId = expect.stringMatching(/^[\w-]{8,64}$/);
+
+  // A page that streams the chat fixture, then answers a side call with `sideBody`.
+  function chatThen(sideBody, extra = {}) {
+    return setup({
+      fetch: async (input) => (String(input).endsWith('/chat-messages') ? sseResponse(fixture('chat-compact.sse')) : new Response(sideBody)),
+      ...extra,
+    });
+  }
+
+  it('reports auto-naming after the response arrives, with the conversation\'s first query and the name, returning the page its own promise', async () => {
     let respond;
     const result = new Promise((resolve) => (respond = resolve));
-    const env = setup({ fetch: () => result });
-    const url = `${ORIGIN}/api/conversations/4570f1c8/name`;
-    expect(env.win.fetch(url, post('{"auto_generate":true}'))).toBe(result);
+    const env = setup({ fetch: async (input) => (String(input).endsWith('/chat-messages') ? sseResponse(fixture('chat-compact.sse')) : result) });
+    await send(env, CHAT_URL, post(chatBody('帮我写周报')));
+    const url = `${ORIGIN}/api/conversations/${CONVERSATION}/name`;
+    const pending = env.win.fetch(url, post('{"auto_generate":true}'));
     await settle();
     expect(env.calls('report_model_call')).toEqual([]);
-    respond(new Response('{"name":"新对话"}'));
+    respond(new Response('{"id":"x","name":"周报写作"}'));
+    expect(await pending).toBeInstanceOf(Response);
     await settle();
-    expect(env.calls('report_model_call')).toEqual([{ call: { kind: 'conversation_name', conversation_id: '4570f1c8', message_id: null } }]);
+    expect(env.calls('report_model_call')).toEqual([
+      { call: { call_id: anyId, side_call: 'conversation_name', conversation_id: CONVERSATION, message_id: null, context: '帮我写周报', output: '周报写作' } },
+    ]);
   });
 
   it('reads auto_generate from a Request object (Dify\'s ky client) without using up its body', async () => {
@@ -835,13 +852,16 @@ describe('model calls without message_end', () => {
     const env = setup({
       fetch: async (request) => {
         forwardedBody = await request.text();
-        return new Response('{}');
+        return new Response('{"name":"Weekly report"}');
       },
     });
     await env.win.fetch(new Request(`${ORIGIN}/api/conversations/c-9/name`, post('{"auto_generate":true}')));
     await settle();
     expect(forwardedBody).toBe('{"auto_generate":true}');
-    expect(env.calls('report_model_call')).toEqual([{ call: { kind: 'conversation_name', conversation_id: 'c-9', message_id: null } }]);
+    // A conversation this page never streamed: no context, and Rust estimates from Dify's instructions.
+    expect(env.calls('report_model_call')).toEqual([
+      { call: { call_id: anyId, side_call: 'conversation_name', conversation_id: 'c-9', message_id: null, context: '', output: 'Weekly report' } },
+    ]);
   });
 
   it('does not report a manual rename (no model is called)', async () => {
@@ -851,11 +871,42 @@ describe('model calls without message_end', () => {
     expect(env.calls('report_model_call')).toEqual([]);
   });
 
-  it('reports suggested questions with the message id', async () => {
-    const env = setup({ fetch: async () => new Response('{"data":["下一步？"]}') });
-    await env.win.fetch(`${ORIGIN}/api/messages/5e52a7b0/suggested-questions`);
+  it('reports suggested questions with the reply\'s query and answer, its conversation, and the questions', async () => {
+    const env = chatThen('{"result":"success","data":["下一步？","怎么做？"]}');
+    await send(env, CHAT_URL, post(chatBody('你好')));
+    await env.win.fetch(`${ORIGIN}/api/messages/${MESSAGE}/suggested-questions`);
     await settle();
-    expect(env.calls('report_model_call')).toEqual([{ call: { kind: 'suggested_questions', conversation_id: null, message_id: '5e52a7b0' } }]);
+    expect(env.calls('report_model_call')).toEqual([
+      {
+        call: {
+          call_id: anyId,
+          side_call: 'suggested_questions',
+          conversation_id: CONVERSATION,
+          message_id: MESSAGE,
+          context: '你好\n' + ANSWER,
+          output: '["下一步？","怎么做？"]',
+        },
+      },
+    ]);
+  });
+
+  it('gives each call its own id and keeps it when a report is sent again', async () => {
+    vi.useFakeTimers();
+    let failures = 1;
+    const env = chatThen('{"data":["a?"]}', {
+      invoke: async (cmd) => {
+        if (cmd === 'report_model_call' && failures-- > 0) throw new Error('ledger busy');
+        return defaultReply(cmd);
+      },
+    });
+    await env.win.fetch(`${ORIGIN}/api/messages/m-1/suggested-questions`);
+    await vi.advanceTimersByTimeAsync(1000);
+    await env.win.fetch(`${ORIGIN}/api/messages/m-1/suggested-questions`);
+    await vi.advanceTimersByTimeAsync(1000);
+    const ids = env.calls('report_model_call').map(({ call }) => call.call_id);
+    expect(ids).toHaveLength(3);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[0]);
   });
 
   it('reports nothing when the call failed', async () => {
@@ -863,6 +914,15 @@ describe('model calls without message_end', () => {
     await env.win.fetch(`${ORIGIN}/api/messages/5e52a7b0/suggested-questions`);
     await settle();
     expect(env.calls('report_model_call')).toEqual([]);
+  });
+
+  it('still reports a call whose answer cannot be read, with no output', async () => {
+    const env = setup({ fetch: async () => new Response('not json') });
+    await env.win.fetch(`${ORIGIN}/api/messages/m-2/suggested-questions`);
+    await settle();
+    expect(env.calls('report_model_call')).toEqual([
+      { call: { call_id: anyId, side_call: 'suggested_questions', conversation_id: null, message_id: 'm-2', context: '', output: '' } },
+    ]);
   });
 });
 

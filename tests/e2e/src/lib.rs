@@ -287,7 +287,25 @@ impl DesktopApp {
         Ok(Ledger::open_dir(self.data_dir.path())?)
     }
 
+    /// The replies' charges, newest first.
     pub fn charges(&self) -> Outcome<Vec<tokendesk_ledger::Entry>> {
+        Ok(self
+            .all_charges()?
+            .into_iter()
+            .filter(|entry| !is_side_call(entry))
+            .collect())
+    }
+
+    /// The charges of Dify's calls beside the replies (auto-naming, suggested questions), newest first.
+    pub fn side_call_charges(&self) -> Outcome<Vec<tokendesk_ledger::Entry>> {
+        Ok(self
+            .all_charges()?
+            .into_iter()
+            .filter(is_side_call)
+            .collect())
+    }
+
+    fn all_charges(&self) -> Outcome<Vec<tokendesk_ledger::Entry>> {
         let query = tokendesk_ledger::stats::HistoryQuery {
             kind: Some(tokendesk_ledger::EntryKind::Charge),
             limit: 500,
@@ -602,4 +620,11 @@ impl Drop for DesktopApp {
         let _ = self.driver.wait();
         self.bus.stop();
     }
+}
+
+fn is_side_call(entry: &tokendesk_ledger::Entry) -> bool {
+    entry
+        .usage
+        .as_ref()
+        .is_some_and(|usage| usage.side_call.is_some())
 }

@@ -219,6 +219,11 @@ async fn the_csv_export_matches_the_ledger() -> Outcome {
     app.send("two").await?;
     app.replies_done(2).await?;
     app.charged(2).await?;
+    // Dify named the new conversation after its first reply: a side call, charged as an estimate.
+    eventually("the auto-naming's charge", || async {
+        Ok((app.side_call_charges()?.len() == 1).then_some(()))
+    })
+    .await?;
 
     app.to_dashboard().await?;
     app.click("export-csv").await?;
@@ -233,7 +238,9 @@ async fn the_csv_export_matches_the_ledger() -> Outcome {
     let headers = reader.headers()?.clone();
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
     let (id, kind, credits) = (column("entry_id"), column("kind"), column("credits"));
+    let side_call = column("side_call");
     let mut csv_rows = Vec::new();
+    let mut side_calls = Vec::new();
     for record in reader.records() {
         let record = record?;
         csv_rows.push((
@@ -241,6 +248,7 @@ async fn the_csv_export_matches_the_ledger() -> Outcome {
             record[kind].to_string(),
             record[credits].to_string(),
         ));
+        side_calls.push(record[side_call].to_string());
     }
     let ledger_rows: Vec<_> = app
         .ledger()?
@@ -258,9 +266,17 @@ async fn the_csv_export_matches_the_ledger() -> Outcome {
             )
         })
         .collect();
-    // The seed grant, the welcome grant and two charges.
-    assert_eq!(ledger_rows.len(), 4, "{ledger_rows:?}");
+    // The seed grant, the welcome grant, two replies and the conversation's auto-naming.
+    assert_eq!(ledger_rows.len(), 5, "{ledger_rows:?}");
     assert_eq!(csv_rows, ledger_rows);
+    assert_eq!(
+        side_calls
+            .iter()
+            .filter(|kind| *kind == "conversation_name")
+            .count(),
+        1,
+        "{side_calls:?}"
+    );
     let kinds: BTreeSet<_> = csv_rows.iter().map(|row| row.1.as_str()).collect();
     assert!(
         kinds.contains("charge") && kinds.contains("grant"),

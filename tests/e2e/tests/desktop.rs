@@ -5,7 +5,8 @@ use dify_sim::{AppKind, SimConfig};
 use serde_json::json;
 use tokendesk_e2e::{DesktopApp, Outcome, Setup, eventually, quick_sim};
 use tokendesk_ledger::apps::AppBinding;
-use tokendesk_ledger::money::{MICROS_PER_CREDIT, Price, parse_price};
+use tokendesk_ledger::guards::SideCall;
+use tokendesk_ledger::money::{MICROS_PER_CREDIT, Price, micros_to_credits, parse_price};
 
 /// 1200 prompt + 300 completion tokens on gpt-4o-mini (0.00015 / 0.0006 USD per 1K) at 10000 credits/USD.
 const REPLY_MICROS: i64 = 3_600_000;
@@ -59,10 +60,24 @@ async fn a_message_is_charged_once_and_the_dashboard_follows() -> Outcome {
         (1200, 300, false)
     );
     assert_eq!(usage.app_name, "E2E");
-    app.to_dashboard().await?;
-    eventually("the dashboard balance to drop by one reply", || async {
-        Ok((app.text_of("[data-testid=balance]").await? == "9996.4").then_some(()))
+    // Dify named the new conversation beside the reply: a side call, charged as an estimate of its own.
+    let naming = eventually("the auto-naming's charge", || async {
+        Ok(app.side_call_charges()?.pop())
     })
+    .await?;
+    let naming_usage = naming.usage.as_ref().unwrap();
+    assert_eq!(
+        (naming_usage.side_call, naming_usage.estimated),
+        (Some(SideCall::ConversationName), true)
+    );
+    assert!(naming.amount_micros < 0);
+    let balance =
+        micros_to_credits(10_000_000_000 - REPLY_MICROS + naming.amount_micros).to_string();
+    app.to_dashboard().await?;
+    eventually(
+        "the dashboard balance to drop by the reply and its side call",
+        || async { Ok((app.text_of("[data-testid=balance]").await? == balance).then_some(())) },
+    )
     .await?;
     // The monitor saw the relay in the Dify page report in, and the send it let through.
     let chat = app

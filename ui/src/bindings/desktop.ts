@@ -184,7 +184,7 @@ export type Outcome = "charged" | "duplicate" | "conflict" | "held" | "rejected"
 /**
  * The policy as an admin types it: amounts as decimal strings of credits.
  */
-export type PolicyForm = { integration_enabled: boolean, min_balance: string, event_cap: string, flood_max_per_minute: number, low_balance: string, max_tokens_per_event: number, daily_budget: string, monthly_budget: string, when_unchecked: WhenUnchecked, };
+export type PolicyForm = { integration_enabled: boolean, min_balance: string, event_cap: string, flood_max_per_minute: number, low_balance: string, max_tokens_per_event: number, daily_budget: string, monthly_budget: string, when_unchecked: WhenUnchecked, side_calls: SideCallPricing, side_call_fixed: string, };
 
 /**
  * The policy with amounts in credits, as the windows and the CLI show it.
@@ -205,7 +205,15 @@ daily_budget: string, monthly_budget: string,
 /**
  * A send the gate could not check: let through and recorded, or refused.
  */
-when_unchecked: WhenUnchecked, };
+when_unchecked: WhenUnchecked, 
+/**
+ * How Dify's calls beside a reply (auto-naming, suggested questions) are priced.
+ */
+side_calls: SideCallPricing, 
+/**
+ * Credits per side call when `side_calls` is `fixed`.
+ */
+side_call_fixed: string, };
 
 export type PreviewRow = { line: number, name: string, input_usd_per_1k: string, output_usd_per_1k: string, aliases: Array<string>, 
 /**
@@ -247,6 +255,16 @@ export type RejectedEvent = { id: string, received_at: string, code: string, mes
 export type Role = "staff" | "admin";
 
 export type SendCheck = { endpoint: string, at: string, allowed: boolean, code: string | null, };
+
+/**
+ * A model call Dify makes beside a reply.
+ */
+export type SideCall = "conversation_name" | "suggested_questions";
+
+/**
+ * How a side call (a model call Dify makes beside a reply, which has no usage of its own) is priced.
+ */
+export type SideCallPricing = "free" | "fixed" | "estimate";
 
 /**
  * A reply to simulate, as if the app's page had sent its `message_end`.
@@ -291,7 +309,11 @@ budget: BudgetStanding | null, };
 /**
  * Everything a charge was computed from, snapshotted on its entry.
  */
-export type UsageSnapshot = { pricing: Pricing, app_id: number, app_name: string, model: string | null, conversation_id: string | null, message_id: string, prompt_tokens: number, completion_tokens: number, price: Price | null, credits_per_usd: string, usd_cost: string, dify_total_price: string | null, dify_currency: string | null, estimated: boolean, };
+export type UsageSnapshot = { pricing: Pricing, app_id: number, app_name: string, model: string | null, conversation_id: string | null, message_id: string, prompt_tokens: number, completion_tokens: number, price: Price | null, credits_per_usd: string, usd_cost: string, dify_total_price: string | null, dify_currency: string | null, estimated: boolean, 
+/**
+ * Set on a side call's charge: Dify's own call beside a reply, priced by the policy's `side_calls`.
+ */
+side_call: SideCall | null, };
 
 export type WayIn = { mode: Mode, 
 /**

@@ -134,7 +134,15 @@ time_zone: string,
 /**
  * A send TokenDesk could not check; a server that does not say blocks it.
  */
-when_unchecked: WhenUnchecked, };
+when_unchecked: WhenUnchecked, 
+/**
+ * How a call Dify makes beside a reply (auto-naming, suggested questions) is priced.
+ */
+side_calls: SideCallPricing, 
+/**
+ * What one side call costs when `side_calls` is `fixed`.
+ */
+side_call_fixed_micros: number, };
 
 /**
  * A model's price in USD per 1,000 tokens.
@@ -219,6 +227,16 @@ export type SetRate = {
 credits_per_usd: string, reason: string, };
 
 /**
+ * A model call Dify makes beside a reply.
+ */
+export type SideCall = "conversation_name" | "suggested_questions";
+
+/**
+ * How a side call (a model call Dify makes beside a reply, which has no usage of its own) is priced.
+ */
+export type SideCallPricing = "free" | "fixed" | "estimate";
+
+/**
  * `PATCH /v1/admin/apps/{id}`: the fields to change.
  */
 export type UpdateApp = { name: string | null, share_url: string | null, pricing: Pricing | null, model: string | null, enabled: boolean | null, };
@@ -226,7 +244,11 @@ export type UpdateApp = { name: string | null, share_url: string | null, pricing
 /**
  * Everything a charge was computed from.
  */
-export type Usage = { app_id: string, app_name: string, message_id: string, conversation_id: string | null, pricing: Pricing, model: string | null, prompt_tokens: number, completion_tokens: number, price: Price | null, credits_per_usd: string, usd_cost: string, dify_total_price: string | null, dify_currency: string | null, estimated: boolean, };
+export type Usage = { app_id: string, app_name: string, message_id: string, conversation_id: string | null, pricing: Pricing, model: string | null, prompt_tokens: number, completion_tokens: number, price: Price | null, credits_per_usd: string, usd_cost: string, dify_total_price: string | null, dify_currency: string | null, estimated: boolean, 
+/**
+ * Set when the charge is a side call's, priced by the policy's `side_calls`.
+ */
+side_call?: SideCall | null, };
 
 export type UserInfo = { id: string, name: string, display_name: string, role: Role, };
 

@@ -3,7 +3,7 @@ import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import type { Entry, Usage } from '../api';
 import { formatCount, formatCredits, formatDecimal, formatMicros, formatTime } from '../format';
-import { KindTag } from './KindTag';
+import { EntryKindTags } from './KindTag';
 
 type Items = NonNullable<DescriptionsProps['items']>;
 
@@ -17,7 +17,7 @@ export function ChargeDetail({ entry }: { entry: Entry }) {
   const { usage } = entry;
   const items: Items = [
     { key: 'time', label: t('dashboard.col.time'), children: formatTime(entry.created_at) },
-    { key: 'kind', label: t('dashboard.col.kind'), children: <KindTag kind={entry.kind} /> },
+    { key: 'kind', label: t('dashboard.col.kind'), children: <EntryKindTags entry={entry} /> },
     { key: 'amount', label: t('dashboard.col.credits'), children: formatCredits(entry.amount, { signed: true }) },
     ...(usage ? usageItems(t, usage) : []),
     { key: 'actor', label: t('detail.actor'), children: entry.actor },

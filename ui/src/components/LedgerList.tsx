@@ -7,7 +7,7 @@ import { formatCount, formatCredits, formatTime } from '../format';
 import type { HistoryState } from '../history';
 import { DataTable } from './DataTable';
 import { ErrorAlert } from './ErrorAlert';
-import { KindTag } from './KindTag';
+import { EntryKindTags } from './KindTag';
 
 interface LedgerListProps {
   state: HistoryState;
@@ -24,7 +24,7 @@ export function LedgerList({ state, onOpen, actions }: LedgerListProps) {
   const columns = useMemo<ColumnsType<Entry>>(
     () => [
       { title: t('dashboard.col.time'), dataIndex: 'created_at', render: (v: string) => formatTime(v), width: 160 },
-      { title: t('dashboard.col.kind'), dataIndex: 'kind', render: (kind: Entry['kind']) => <KindTag kind={kind} /> },
+      { title: t('dashboard.col.kind'), key: 'kind', render: (_, e) => <EntryKindTags entry={e} /> },
       { title: t('dashboard.col.app'), key: 'app', render: (_, e) => e.usage?.app_name ?? t('common.none') },
       {
         title: t('dashboard.col.model'),

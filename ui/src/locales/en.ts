@@ -66,6 +66,10 @@ const en = {
     adjustment: 'Adjustment',
     reversal: 'Reversal',
   },
+  sideCalls: {
+    conversation_name: 'Auto-naming',
+    suggested_questions: 'Suggested questions',
+  },
   outcomes: {
     charged: 'Charged',
     duplicate: 'Duplicate',
@@ -205,6 +209,7 @@ const en = {
     },
     estimated: 'estimated',
     estimatedHint: 'Dify sent no usage; tokens were counted locally.',
+    sideCallHint: 'A model call Dify made beside a reply, priced as the Side calls guard says.',
     loadMore: 'Load more',
     allLoaded: 'All entries loaded',
   },
@@ -365,6 +370,11 @@ const en = {
       whenUnchecked: 'When TokenDesk cannot check a send',
       whenUncheckedHint: 'The chat could not ask TokenDesk, or it did not answer within 10 seconds',
       unchecked: { allow: 'Allow it and record it', block: 'Block it' },
+      sideCalls: 'Side calls',
+      sideCallsHint: "Dify's conversation auto-naming and suggested questions call the model without a reply, and report no usage",
+      sideCallPricing: { free: 'Free', fixed: 'Fixed charge', estimate: "Estimate tokens at the app's model" },
+      sideCallFixed: 'Fixed charge per call',
+      sideCallFixedHint: 'Charged for each auto-naming or suggested-questions call',
       fields: {
         min_balance: 'Minimum balance to send',
         low_balance: 'Low-balance warning below',

@@ -67,6 +67,10 @@ const zh: Messages = {
     adjustment: '调整',
     reversal: '冲正',
   },
+  sideCalls: {
+    conversation_name: '自动命名',
+    suggested_questions: '推荐问题',
+  },
   outcomes: {
     charged: '已扣费',
     duplicate: '重复',
@@ -206,6 +210,7 @@ const zh: Messages = {
     },
     estimated: '估算',
     estimatedHint: 'Dify 未返回用量，Token 为本地估算。',
+    sideCallHint: 'Dify 在回复之外调用模型产生的扣费，按风控规则中的附带调用设置计价。',
     loadMore: '加载更多',
     allLoaded: '已全部加载',
   },
@@ -366,6 +371,11 @@ const zh: Messages = {
       whenUnchecked: 'TokenDesk 无法检查某次发送时',
       whenUncheckedHint: '对话页无法询问 TokenDesk，或 10 秒内未得到答复',
       unchecked: { allow: '允许发送并记录', block: '阻止发送' },
+      sideCalls: '附带调用',
+      sideCallsHint: 'Dify 的会话自动命名和推荐问题会调用模型，但不产生回复，也不返回用量',
+      sideCallPricing: { free: '免费', fixed: '固定费用', estimate: '按应用的模型估算 Token' },
+      sideCallFixed: '每次调用的固定费用',
+      sideCallFixedHint: '每次自动命名或推荐问题调用扣除的积分',
       fields: {
         min_balance: '发送所需最低余额',
         low_balance: '低余额提醒阈值',

@@ -2,6 +2,7 @@ import { emit } from '@tauri-apps/api/event';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import dayjs from 'dayjs';
 import { describe, expect, it } from 'vitest';
+import type { SideCall } from '../api';
 import { charge, chargeEvent, dashboard, fakeBackend, monitor, page } from '../test/backend';
 import { pickOption, renderWindow } from '../test/render';
 import { user } from '../test/user';
@@ -121,6 +122,18 @@ describe('dashboard window', () => {
     const dify = await screen.findByTestId('charge-detail');
     expect(within(dify).getByTestId('charge-formula')).toHaveTextContent('0.007 USD × 1,000 = 7 credits');
     expect(dify).toHaveTextContent("Dify's reported price0.007 USD");
+  });
+
+  it("tags a side call's charge with the call Dify made beside the reply, in the list and the drawer", async () => {
+    const sideCall = (id: string, call: SideCall) => charge(id, '0.5', { usage: { ...charge(id, '0.5').usage!, side_call: call } });
+    fakeBackend({ history: () => page([sideCall('s2', 'suggested_questions'), sideCall('s1', 'conversation_name'), charge('e1', '4.5')]) });
+    renderWindow('dashboard');
+    await waitFor(() => expect(rowIds()).toEqual(['s2', 's1', 'e1']));
+    const rows = screen.getAllByTestId('charge-row');
+    expect(rows.map((row) => within(row).queryByTestId('side-call-tag')?.textContent ?? null)).toEqual(['Suggested questions', 'Auto-naming', null]);
+
+    await user.click(rows[1]);
+    expect(within(await screen.findByTestId('charge-detail')).getByTestId('side-call-tag')).toHaveTextContent('Auto-naming');
   });
 
   it('warns on a low balance and follows monitor events', async () => {

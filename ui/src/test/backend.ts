@@ -86,6 +86,7 @@ export function charge(id: string, credits: string, overrides: Partial<Entry> = 
       dify_total_price: null,
       dify_currency: null,
       estimated: false,
+      side_call: null,
     },
     ...overrides,
   };
@@ -184,6 +185,8 @@ export const POLICY: Policy = {
   daily_budget: '0',
   monthly_budget: '0',
   when_unchecked: 'allow',
+  side_calls: 'estimate',
+  side_call_fixed: '0',
 };
 
 export function held(id: string, overrides: Partial<HeldEvent> = {}): HeldEvent {

@@ -111,6 +111,9 @@ export function creditsToMicros(text: string): number | null {
   return micros === null ? null : Number(micros);
 }
 
+/** The policy keys set to one of a few words rather than to credits. */
+const CHOICES = new Set(['when_unchecked', 'side_calls']);
+
 /** The server's admin API, as far as the org console uses it, answering like the real one. */
 export function orgServer(status: OrgAdminStatus = signedIn) {
   const state = {
@@ -134,6 +137,8 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
       lease_seconds: 86_400,
       time_zone: 'UTC',
       when_unchecked: 'block',
+      side_calls: 'estimate',
+      side_call_fixed_micros: 0,
     } as OrgPolicy,
     rate: { credits_per_usd: '10000', history: [] } as OrgRate,
   };
@@ -244,7 +249,7 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
     },
     policy: () => state.policy,
     set_policy: ({ change: { key, value } }) => {
-      const field = key === 'when_unchecked' ? { when_unchecked: value as OrgPolicy['when_unchecked'] } : { [`${key}_micros`]: micros(value) };
+      const field = CHOICES.has(key) ? { [key]: value } : { [`${key}_micros`]: micros(value) };
       state.policy = { ...state.policy, ...field };
       return state.policy;
     },

@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::{PgConnection, Row};
 use tokendesk_sync_proto::ErrorBody;
 use tokendesk_sync_proto::admin::{Decision, EntryKind, HeldInfo, HeldStatus};
-use tokendesk_sync_proto::device::{ConfigSnapshot, HoldReason, Usage};
+use tokendesk_sync_proto::device::{ConfigSnapshot, HoldReason, SideCall, Usage};
 use tokendesk_sync_proto::money::{Pricing, usd_for_tokens};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -104,13 +104,14 @@ struct Pending {
     dify_total_price: Option<Decimal>,
     dify_currency: Option<String>,
     received_at: DateTime<Utc>,
+    side_call: Option<SideCall>,
 }
 
 /// Locks the held event for the decision; 409 `already_decided` unless it is pending.
 async fn lock_pending(tx: &mut PgConnection, org_id: Uuid, id: Uuid) -> ApiResult<Pending> {
     let row = sqlx::query(
         "SELECT status, user_id, config_version, app_id, message_id, prompt_tokens, completion_tokens, estimated,
-                dify_total_price, dify_currency, received_at
+                dify_total_price, dify_currency, received_at, side_call
            FROM held_events WHERE org_id = $1 AND id = $2 FOR UPDATE",
     )
     .bind(org_id)
@@ -141,6 +142,10 @@ async fn lock_pending(tx: &mut PgConnection, org_id: Uuid, id: Uuid) -> ApiResul
         dify_total_price: row.try_get("dify_total_price")?,
         dify_currency: row.try_get("dify_currency")?,
         received_at: row.try_get("received_at")?,
+        side_call: row
+            .try_get::<Option<String>, _>("side_call")?
+            .map(|kind| decoded(SideCall::parse(&kind), "side call", &kind))
+            .transpose()?,
     })
 }
 
@@ -172,6 +177,7 @@ fn approval_usage(snapshot: &ConfigSnapshot, held: &Pending) -> ApiResult<Usage>
         dify_total_price: held.dify_total_price,
         dify_currency: held.dify_currency.clone(),
         estimated: held.estimated,
+        side_call: held.side_call,
     })
 }
 
@@ -241,9 +247,10 @@ async fn approve(
     let mut tx = state.pool.begin().await?;
     let pending = lock_pending(&mut tx, session.org_id, id).await?;
     let snapshot = config::snapshot(&state, session.org_id, pending.config_version).await?;
-    let amount_micros = pricing::price_tokens(
+    let amount_micros = pricing::price_event(
         &snapshot,
         pending.app_id,
+        pending.side_call,
         pending.prompt_tokens,
         pending.completion_tokens,
         pending.dify_total_price,

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use tokendesk_sync_proto::ErrorBody;
 use tokendesk_sync_proto::admin::{NavigationHost, SetPolicy};
 use tokendesk_sync_proto::budget::parse_time_zone;
-use tokendesk_sync_proto::device::{Policy, WhenUnchecked};
+use tokendesk_sync_proto::device::{Policy, SideCallPricing, WhenUnchecked};
 use url::Url;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -42,10 +42,12 @@ enum Kind {
     TimeZone,
     /// What a device does with a send it could not check: `allow` (and record) or `block`.
     WhenUnchecked,
+    /// How side calls are priced: `free`, `fixed` or `estimate`.
+    SideCalls,
 }
 
 /// The keys `org policy show` prints, with their columns.
-const KEYS: [(&str, &str, Kind); 12] = [
+const KEYS: [(&str, &str, Kind); 14] = [
     ("integration_enabled", "integration_enabled", Kind::Flag),
     (
         "min_balance",
@@ -103,6 +105,12 @@ const KEYS: [(&str, &str, Kind); 12] = [
     ),
     ("time_zone", "time_zone", Kind::TimeZone),
     ("when_unchecked", "when_unchecked", Kind::WhenUnchecked),
+    ("side_calls", "side_calls", Kind::SideCalls),
+    (
+        "side_call_fixed",
+        "side_call_fixed_micros",
+        Kind::Credits { signed: false },
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -164,15 +172,16 @@ fn parse_setting(key: &str, value: &str) -> ApiResult<(&'static str, Setting)> {
                 ));
             }
         },
-        Kind::WhenUnchecked => match WhenUnchecked::parse(value) {
-            Some(choice) => Setting::Text(choice.as_str().to_owned()),
-            None => {
-                return Err(ApiError::bad(
-                    "bad_value",
-                    format!("{key} is allow (and record each send) or block"),
-                ));
-            }
-        },
+        Kind::WhenUnchecked => choice(
+            key,
+            WhenUnchecked::parse(value).map(WhenUnchecked::as_str),
+            "allow (and record each send) or block",
+        )?,
+        Kind::SideCalls => choice(
+            key,
+            SideCallPricing::parse(value).map(SideCallPricing::as_str),
+            "free, fixed (side_call_fixed each) or estimate",
+        )?,
         Kind::Count { min, max } => match value.parse::<i64>() {
             Ok(number) if (min..=max).contains(&number) => Setting::Number(number),
             _ => {
@@ -184,6 +193,13 @@ fn parse_setting(key: &str, value: &str) -> ApiResult<(&'static str, Setting)> {
         },
     };
     Ok((column, setting))
+}
+
+/// A setting that is one of a few words, or why not: `words` says which.
+fn choice(key: &str, chosen: Option<&'static str>, words: &str) -> ApiResult<Setting> {
+    chosen
+        .map(|word| Setting::Text(word.to_owned()))
+        .ok_or_else(|| ApiError::bad("bad_value", format!("{key} is {words}")))
 }
 
 /// The guards devices enforce (money in micro-credits).
@@ -209,7 +225,8 @@ async fn show_policy(
 /// `low_balance`, `daily_budget`, `monthly_budget`, `offline_allowance` (credits as decimal strings);
 /// `flood_max_per_minute`, `max_tokens_per_event`, `lease_seconds` (whole numbers); `time_zone` (IANA,
 /// where budget days and months begin); `when_unchecked` (`allow` or `block`: a send a device could not
-/// check). A new config version.
+/// check); `side_calls` (`free`, `fixed` or `estimate`: how auto-naming and suggested questions are
+/// priced) with `side_call_fixed` (credits per call when fixed). A new config version.
 #[utoipa::path(
     put,
     path = "/v1/admin/policy",
@@ -394,7 +411,17 @@ mod tests {
             parse_setting("when_unchecked", " Allow ").unwrap(),
             ("when_unchecked", Setting::Text("allow".into()))
         );
+        assert_eq!(
+            parse_setting("side_calls", "Fixed").unwrap(),
+            ("side_calls", Setting::Text("fixed".into()))
+        );
+        assert_eq!(
+            parse_setting("side_call_fixed", "0.25").unwrap(),
+            ("side_call_fixed_micros", Setting::Number(250_000))
+        );
         for (key, value, code) in [
+            ("side_calls", "sometimes", "bad_value"),
+            ("side_call_fixed", "-1", "bad_value"),
             ("when_unchecked", "sometimes", "bad_value"),
             ("time_zone", "Beijing", "bad_value"),
             ("time_zone", "", "bad_value"),

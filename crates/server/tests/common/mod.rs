@@ -467,6 +467,7 @@ pub fn charge_at(
                 dify_total_price: Some(usd_cost),
                 dify_currency: Some("USD".into()),
                 estimated: false,
+                side_call: None,
             },
         },
     }
@@ -497,6 +498,7 @@ pub fn held(
             dify_currency: Some("USD".into()),
             amount_micros: Some(cost(snapshot, app, 1000, 500)),
             payload: r#"{"event":"message_end"}"#.into(),
+            side_call: None,
         }),
     }
 }

@@ -41,11 +41,38 @@ describe('admin: guards', () => {
             daily_budget: '300',
             monthly_budget: '0',
             when_unchecked: 'block',
+            side_calls: 'estimate',
+            side_call_fixed: '0',
           },
         },
       ]),
     );
     expect(await screen.findByText('Guards saved.')).toBeInTheDocument();
+  });
+
+  it('prices side calls as chosen, asking for the fixed charge only then, and saves it as typed', async () => {
+    const backend = fakeBackend({ admin_status: () => session(), admin_set_policy: () => POLICY });
+    renderWindow('admin');
+    await openAdminTab('guards');
+    const fixedItem = () => screen.getByTestId('guards-side-call-fixed').closest('.ant-form-item');
+    expect(await screen.findByTestId('guards-side-calls')).toHaveTextContent("Estimate tokens at the app's model");
+    expect(fixedItem()).toHaveClass('ant-form-item-hidden');
+
+    await pickOption('guards-side-calls', 'Fixed charge');
+    await waitFor(() => expect(fixedItem()).not.toHaveClass('ant-form-item-hidden'));
+    await user.clear(screen.getByTestId('guards-side-call-fixed'));
+    await typeInto('guards-side-call-fixed', '0.0000001');
+    await user.click(screen.getByTestId('guards-save'));
+    await expectFieldError('guards-side-call-fixed', /at most 6 decimals/);
+    expect(backend.argsOf('admin_set_policy')).toEqual([]);
+
+    // More digits than a float holds: a number on the way would come out 9007199254740.993.
+    await user.clear(screen.getByTestId('guards-side-call-fixed'));
+    await typeInto('guards-side-call-fixed', '9007199254740.993001');
+    await user.click(screen.getByTestId('guards-save'));
+    await waitFor(() =>
+      expect(backend.argsOf('admin_set_policy')).toEqual([{ policy: { ...POLICY, side_calls: 'fixed', side_call_fixed: '9007199254740.993001' } }]),
+    );
   });
 
   it('saves credit amounts back exactly as Rust sent them, beyond what a float holds', async () => {

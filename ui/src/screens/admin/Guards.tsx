@@ -7,7 +7,7 @@ import { useLoad } from '../../hooks';
 import type { Messages } from '../../locales/en';
 import { CREDITS, decimalRule, FormFooter, useAdminAction, useRequired } from './shared';
 
-const CREDIT_FIELDS: CreditField[] = ['min_balance', 'event_cap', 'low_balance', 'daily_budget', 'monthly_budget'];
+const CREDIT_FIELDS: CreditField[] = ['min_balance', 'event_cap', 'low_balance', 'daily_budget', 'monthly_budget', 'side_call_fixed'];
 
 /** One guard in the form: credits are edited as exact decimal strings, counts as whole numbers. */
 export interface GuardField {
@@ -63,15 +63,19 @@ export function GuardsForm({ initialValues, fields, save }: GuardsFormProps) {
   const { message } = AntApp.useApp();
   const saving = useAdminAction(save);
   const required = useRequired();
-  const credits = decimalRule(CREDITS, t('admin.guards.creditsInvalid'), (v) => v >= 0n);
+  const creditRules = [required, decimalRule(CREDITS, t('admin.guards.creditsInvalid'), (v) => v >= 0n)];
+  const [form] = Form.useForm<GuardValues>();
+  // The fixed charge is asked for only when it is the choice; hidden, it keeps its stored value.
+  const fixedCharge = Form.useWatch('side_calls', form) === 'fixed';
 
   const finish = async (values: GuardValues) => {
     if (await saving.run(values)) void message.success(t('admin.guards.saved'));
   };
 
-  const rules = (field: GuardField): Rule[] => (field.credits ? [required, credits] : [{ required: true, message: t('admin.required') }]);
+  const rules = (field: GuardField): Rule[] => (field.credits ? creditRules : [{ required: true, message: t('admin.required') }]);
+  const creditsInput = (testId: string) => <Input inputMode="decimal" suffix={t('common.credits')} data-testid={`guards-${testId}`} />;
   return (
-    <Form<GuardValues> layout="vertical" requiredMark={false} initialValues={initialValues} onFinish={finish}>
+    <Form<GuardValues> form={form} layout="vertical" requiredMark={false} initialValues={initialValues} onFinish={finish}>
       <Form.Item name="integration_enabled" label={t('admin.guards.integration')} extra={t('admin.guards.integrationHint')} valuePropName="checked">
         <Switch data-testid="guards-integration" />
       </Form.Item>
@@ -82,14 +86,31 @@ export function GuardsForm({ initialValues, fields, save }: GuardsFormProps) {
         />
       </Form.Item>
       <Row gutter={12}>
+        <Col xs={24} sm={12}>
+          <Form.Item name="side_calls" label={t('admin.guards.sideCalls')} extra={t('admin.guards.sideCallsHint')}>
+            <Select
+              data-testid="guards-side-calls"
+              options={(['free', 'fixed', 'estimate'] as const).map((value) => ({ value, label: t(`admin.guards.sideCallPricing.${value}`) }))}
+            />
+          </Form.Item>
+        </Col>
+        <Col xs={24} sm={12}>
+          <Form.Item
+            name="side_call_fixed"
+            label={t('admin.guards.sideCallFixed')}
+            extra={t('admin.guards.sideCallFixedHint')}
+            rules={fixedCharge ? creditRules : []}
+            hidden={!fixedCharge}
+          >
+            {creditsInput('side-call-fixed')}
+          </Form.Item>
+        </Col>
+      </Row>
+      <Row gutter={12}>
         {fields.map((field) => (
           <Col xs={24} sm={12} key={field.name}>
             <Form.Item name={field.name} label={t(`admin.guards.fields.${field.name}`)} extra={t(`admin.guards.hints.${field.name}`)} rules={rules(field)}>
-              {field.credits ? (
-                <Input inputMode="decimal" suffix={t('common.credits')} data-testid={`guards-${field.testId}`} />
-              ) : (
-                <InputNumber min={0} precision={0} style={{ width: '100%' }} data-testid={`guards-${field.testId}`} />
-              )}
+              {field.credits ? creditsInput(field.testId) : <InputNumber min={0} precision={0} style={{ width: '100%' }} data-testid={`guards-${field.testId}`} />}
             </Form.Item>
           </Col>
         ))}

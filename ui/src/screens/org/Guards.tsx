@@ -15,7 +15,12 @@ const ORG_FIELDS: GuardField[] = [
 
 /** The server's policy as the form edits it: credit fields as exact decimal strings, by the keys it sets. */
 function toForm(policy: OrgPolicy): GuardValues {
-  const values: GuardValues = { integration_enabled: policy.integration_enabled, when_unchecked: policy.when_unchecked };
+  const values: GuardValues = {
+    integration_enabled: policy.integration_enabled,
+    when_unchecked: policy.when_unchecked,
+    side_calls: policy.side_calls,
+    side_call_fixed: microsText(policy.side_call_fixed_micros),
+  };
   for (const field of ORG_FIELDS) {
     values[field.name] = field.credits ? microsText(policy[`${field.name}_micros` as keyof OrgPolicy] as number) : (policy[field.name as keyof OrgPolicy] as number);
   }

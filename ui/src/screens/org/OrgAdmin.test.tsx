@@ -162,6 +162,26 @@ describe('admin window, enrolled: the org console on the server', () => {
     await waitFor(() => expect(changes(backend).at(-1)).toEqual({ op: 'set_policy', change: { key: 'when_unchecked', value: 'allow' } }));
   });
 
+  it('prices side calls on the server: the choice and the fixed charge per call, each its own change, credits exact', async () => {
+    const { backend, state } = orgServer();
+    state.policy = { ...state.policy, side_call_fixed_micros: 1_500 };
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('org-tab-guards'));
+    await screen.findByTestId('guards-side-calls');
+    await pickOption('guards-side-calls', 'Fixed charge');
+    expect(screen.getByTestId('guards-side-call-fixed')).toHaveValue('0.0015');
+    await user.clear(screen.getByTestId('guards-side-call-fixed'));
+    await typeInto('guards-side-call-fixed', '0.000123');
+    await user.click(screen.getByTestId('guards-save'));
+    await waitFor(() =>
+      expect(changes(backend)).toEqual([
+        { op: 'set_policy', change: { key: 'side_calls', value: 'fixed' } },
+        { op: 'set_policy', change: { key: 'side_call_fixed', value: '0.000123' } },
+      ]),
+    );
+    expect(state.policy).toMatchObject({ side_calls: 'fixed', side_call_fixed_micros: 123 });
+  });
+
   it('reports the org spend by any grouping and filter, and exports the very same query as CSV', async () => {
     const { backend } = orgServer();
     renderWindow('admin');

@@ -1,0 +1,9 @@
+-- How a model call Dify makes beside a reply (auto-naming, suggested questions) is priced: free, a fixed
+-- amount per call, or tokens estimated from what the page saw at the app's model.
+ALTER TABLE policy ADD COLUMN side_calls TEXT NOT NULL DEFAULT 'estimate'
+    CHECK (side_calls IN ('free', 'fixed', 'estimate'));
+ALTER TABLE policy ADD COLUMN side_call_fixed_micros BIGINT NOT NULL DEFAULT 0
+    CHECK (side_call_fixed_micros >= 0);
+-- A held side call keeps its kind, so its approval is priced by the side-call policy too.
+ALTER TABLE held_events ADD COLUMN side_call TEXT
+    CHECK (side_call IN ('conversation_name', 'suggested_questions'));
