@@ -553,6 +553,53 @@ fn the_relay_holds_the_gate_verdict_and_a_send_it_made_past_a_refusal_is_bound_a
 }
 
 #[test]
+fn a_send_bound_after_the_page_moved_on_is_the_page_its_state_was_for() {
+    let fixture = fixture();
+    let shell = fixture.app.state::<Shell>();
+    let other = "http://127.0.0.1:8765/chat/other";
+    shell
+        .ledger(|ledger| {
+            ledger
+                .add_app("Other", other, &AppBinding::DifyPrice, false)
+                .map(drop)
+        })
+        .unwrap();
+    shell.reload_apps().unwrap();
+    let chat = window(
+        &fixture.app,
+        windows::CHAT,
+        WebviewUrl::External(SHARE_URL.parse().unwrap()),
+    );
+    let status = invoke(&chat, SHARE_URL, "relay_status", serde_json::json!({})).unwrap();
+    let decided_on = status["version"].clone();
+
+    // The page moves to another app's path before its reply begins, and the relay binds the send then.
+    chat.navigate(other.parse().unwrap()).unwrap();
+    let bind = |version: serde_json::Value| {
+        invoke(
+            &chat,
+            other,
+            "check_send",
+            serde_json::json!({ "endpoint": "chat-messages", "query": "hi", "sent": true, "version": version }),
+        )
+        .unwrap()["send_id"]
+            .clone()
+    };
+    let billed_app = |send_id: serde_json::Value, message: &str| {
+        let mut report = frame(message);
+        report["sendId"] = send_id;
+        invoke(&chat, other, "report_usage", report).unwrap()["app_name"].clone()
+    };
+    assert_eq!(billed_app(bind(decided_on), "m-held"), "ACL");
+    // Without a state to name (or one no longer kept), the send is the page's it is on now.
+    assert_eq!(billed_app(bind(serde_json::Value::Null), "m-now"), "Other");
+    assert_eq!(
+        billed_app(bind(serde_json::json!(u64::MAX)), "m-unknown"),
+        "Other"
+    );
+}
+
+#[test]
 fn a_simulation_runs_the_real_charge_path_priced_as_the_chosen_model() {
     let fixture = fixture();
     let local = "tauri://localhost";

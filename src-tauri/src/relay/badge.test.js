@@ -24,6 +24,9 @@ function fakeDom({ readyState = 'loading', constructableSheets = true } = {}) {
     setAttribute(name, value) {
       this.attributes[name] = value;
     },
+    getAttribute(name) {
+      return name in this.attributes ? this.attributes[name] : null;
+    },
     appendChild(child) {
       this.children.push(child);
       return child;
@@ -92,6 +95,29 @@ describe('badge', () => {
     const { host, label } = dom.badge();
     expect(host.attributes['data-balance']).toBe('100');
     expect(label.textContent).toBe('100 credits · Monitoring');
+  });
+
+  it('writes to the page only what changed, so a state pushed again lays nothing out', async () => {
+    const dom = fakeDom({ readyState: 'complete' });
+    const { win } = setup({ dom, invoke: replies({ relay_status: '100' }) });
+    await settle();
+    const { label } = dom.badge();
+    let writes = 0;
+    let text = label.textContent;
+    Object.defineProperty(label, 'textContent', {
+      get: () => text,
+      set: (value) => {
+        writes += 1;
+        text = value;
+      },
+    });
+    const state = { version: 2, page: PAGE, balance: '100', monitor: 'monitoring', gate: { allowed: true } };
+    win.__TOKENDESK_RELAY_STATE__(state);
+    win.__TOKENDESK_RELAY_STATE__({ ...state, version: 3 });
+    expect(writes).toBe(0);
+    win.__TOKENDESK_RELAY_STATE__({ ...state, version: 4, balance: '99.5' });
+    expect(text).toBe('99.5 credits · Monitoring');
+    expect(writes).toBe(1);
   });
 
   it('is styled through an adopted stylesheet, not inline', () => {

@@ -4,7 +4,9 @@
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use tauri::ipc::CapabilityBuilder;
 use tauri::{AppHandle, Manager, Runtime, State, Webview};
 use tokendesk_ledger::ChargeResult;
@@ -308,25 +310,33 @@ fn verdict_of(shell: &Shell, decision: &SendDecision) -> GateVerdict {
 }
 
 /// The pre-send gate, and the binding of a send to its page's app. `sent` says what the relay already
-/// did on the gate state it holds: `Some(true)`, the request went out beside this call, so the send is
-/// bound even when the gate now refuses (and that is recorded); `Some(false)`, the relay refused it, so
-/// nothing is bound. `None`: the relay waits for this answer. Every send endpoint passes the same gate;
+/// did on the gate state it holds (`version`): `Some(true)`, the request went out before this call, so the
+/// send is bound, to the page that state was for, even when the gate now refuses (and that is recorded);
+/// `Some(false)`, the relay refused it, so nothing is bound. `None`: the relay waits for this answer.
+/// `key` is the relay's own id for the send, which it binds by. Every send endpoint passes the same gate;
 /// the monitor shows the last decision and its endpoint.
 #[tauri::command]
 pub async fn check_send<R: Runtime>(
     app: AppHandle<R>,
     webview: Webview<R>,
-    shell: State<'_, Shell>,
-    sends: State<'_, SendBindings>,
     endpoint: String,
     query: Option<String>,
     sent: Option<bool>,
+    version: Option<u64>,
+    key: Option<String>,
 ) -> ShellResult<SendAnswer> {
-    let page = page_url(&webview, &shell)?;
+    let (shell, sends) = (app.state::<Shell>(), app.state::<SendBindings>());
+    let here = page_url(&webview, &shell)?;
+    // The relay binds a send once its reply has ended, so the page may have moved on (`pushState`)
+    // since it decided: the send is the page's that the state it decided on was for, a URL Rust read.
+    let page = match (sent, version.and_then(state_page)) {
+        (Some(true), Some(decided_on)) if same_origin(&decided_on, &here) => decided_on,
+        _ => here,
+    };
     let decision = shell.ledger(|ledger| ledger.may_send(&page))?;
     let verdict = verdict_of(&shell, &decision);
     let went_out = sent.unwrap_or(verdict.allowed);
-    let send_id = went_out.then(|| sends.bind(page.clone(), kept_query(query)));
+    let send_id = went_out.then(|| sends.bind(page.clone(), kept_query(query), key));
     // Bound first: a failure to keep the record must not leave the reply without its send.
     if sent == Some(true)
         && !verdict.allowed
@@ -461,6 +471,34 @@ pub struct RelayStatus {
 }
 
 static RELAY_STATE_VERSION: AtomicU64 = AtomicU64::new(0);
+/// The pages the latest states were for, by version, newest last.
+static STATE_PAGES: Mutex<VecDeque<(u64, String)>> = Mutex::new(VecDeque::new());
+/// States kept: more than a held state's 15 s of freshness brings, at one every 5 s or per change.
+const STATE_PAGES_KEPT: usize = 64;
+
+fn remember_state_page(version: u64, page: &str) {
+    let mut pages = STATE_PAGES.lock().unwrap_or_else(PoisonError::into_inner);
+    if pages.len() >= STATE_PAGES_KEPT {
+        pages.pop_front();
+    }
+    pages.push_back((version, page.to_owned()));
+}
+
+/// The page the state of `version` was for, while it is kept.
+fn state_page(version: u64) -> Option<String> {
+    let pages = STATE_PAGES.lock().unwrap_or_else(PoisonError::into_inner);
+    pages
+        .iter()
+        .find(|(kept, _)| *kept == version)
+        .map(|(_, page)| page.clone())
+}
+
+fn same_origin(one: &str, other: &str) -> bool {
+    match (url::Url::parse(one), url::Url::parse(other)) {
+        (Ok(one), Ok(other)) => one.origin() == other.origin(),
+        _ => false,
+    }
+}
 
 /// The relay's state for `page`, read in one go: its version is taken under the ledger's lock, so a
 /// newer version never carries an older state.
@@ -478,6 +516,7 @@ fn relay_state(shell: &Shell, page: String) -> ShellResult<RelayStatus> {
                 RELAY_STATE_VERSION.fetch_add(1, Ordering::Relaxed) + 1,
             ))
         })?;
+    remember_state_page(version, &page);
     let monitor = if app_enabled && integration_enabled {
         Metering::Monitoring
     } else {

@@ -29,6 +29,10 @@
   // the record's usage replaces the estimate; on an org's device Rust holds it for the admin).
   const RECORD_WAITS_MS = [0, 300, 700, 1500, 3000, 6000];
   const RECORD_LATE_WAITS_MS = [15000, 30000, 60000];
+  // Where the page's storage keeps the sends not bound yet.
+  const UNBOUND_SENDS_KEY = '__tokendesk_unbound_sends__';
+  // The longest a send let through on the held gate state goes unbound while its reply streams.
+  const BIND_GRACE_MS = 1000;
   // How many conversations and replies the relay remembers for the side calls about them.
   const SIDE_CONTEXTS_KEPT = 64;
   // One read of the list that takes longer than this counts as "not yet".
@@ -294,10 +298,47 @@
     };
   }
 
-  // An id for one side call, so a report sent again is the same call.
-  function newCallId(win) {
+  // An id for one send or side call, so what is sent again about it names the same one.
+  function newId(win) {
     if (win.crypto && typeof win.crypto.randomUUID === 'function') return win.crypto.randomUUID();
     return Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 14);
+  }
+
+  // Sends let through but not yet bound by Rust, kept in the page's storage until they are: a window
+  // closed before a send's reply began leaves its send there, and the relay of the next page binds it
+  // (reading that reply means opening the chat again).
+  function createUnboundSends(win) {
+    let storage = null;
+    try {
+      storage = win.localStorage || null;
+    } catch (_) {
+      // Storage refused (a sandboxed page): nothing is kept.
+    }
+    const read = () => {
+      try {
+        const kept = JSON.parse(storage.getItem(UNBOUND_SENDS_KEY) || '{}');
+        return kept && typeof kept === 'object' ? kept : {};
+      } catch (_) {
+        return {};
+      }
+    };
+    const change = (edit) => {
+      if (!storage) return;
+      try {
+        const sends = read();
+        edit(sends);
+        if (Object.keys(sends).length) storage.setItem(UNBOUND_SENDS_KEY, JSON.stringify(sends));
+        else storage.removeItem(UNBOUND_SENDS_KEY);
+      } catch (err) {
+        debug('cannot keep the unbound sends', err);
+      }
+    };
+    return {
+      keep: (key, send) => change((sends) => (sends[key] = send)),
+      bound: (key) => change((sends) => delete sends[key]),
+      // [key, { endpoint, query }] of each send an earlier page left.
+      left: () => (storage ? Object.entries(read()) : []),
+    };
   }
 
   // What a side call answered, as the page will read it: the name, or the questions.
@@ -312,8 +353,9 @@
   // gate, or a send Rust never bound). recordRequest: how to read Dify's record of the message (null:
   // the app keeps none). tally: takes Rust's answer to each report, with the reply's conversation.
   // leaving: what must be reported at once when the page goes away (an estimate waiting for a record).
-  // sides: where the reply is noted for the side calls about it.
-  async function trackReply(stream, { endpoint, queryPromise, report, sendIdPromise, recordRequest, tally, leaving, sides }) {
+  // sides: where the reply is noted for the side calls about it. ended: called once the reply's stream
+  // has ended, before anything is reported.
+  async function trackReply(stream, { endpoint, queryPromise, report, sendIdPromise, recordRequest, tally, leaving, sides, ended }) {
     const sendAs = (cmd, args) =>
       sendIdPromise.then((sendId) => report(cmd, sendId ? { ...args, sendId } : args)).then((result) => tally(reply.conversation_id, result));
     // totalTokens: a workflow run's own count (workflow_finished), which Rust charges when no usage comes.
@@ -412,24 +454,38 @@
       }
     }
 
-    const parser = createSseParser(onData);
+    // The chunks are only kept while the reply streams, and read once it has ended and the page has had
+    // its last bytes: reading them as they come would take the page's thread from it on every frame.
+    const chunks = [];
     try {
       const reader = stream.getReader();
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        parser.push(value);
+        chunks.push(value);
       }
     } catch (err) {
       // Aborted by the page (stop button) or a network error: report what was streamed so far.
       debug('reply stream ended early', err);
     }
-    try {
-      parser.end();
-      if (!reply.sawMessageEnd && (reply.answer || reply.texts.length || reply.totalTokens !== null)) reportIncomplete('no_message_end');
-    } catch (err) {
-      debug('cannot finish reply', err);
-    }
+    ended();
+    // After the page's own last read, or at once if the page goes away first.
+    let finished = false;
+    const finish = () => {
+      leaving.delete(finish);
+      if (finished) return;
+      finished = true;
+      try {
+        const parser = createSseParser(onData);
+        for (const chunk of chunks) parser.push(chunk);
+        parser.end();
+        if (!reply.sawMessageEnd && (reply.answer || reply.texts.length || reply.totalTokens !== null)) reportIncomplete('no_message_end');
+      } catch (err) {
+        debug('cannot finish reply', err);
+      }
+    };
+    leaving.add(finish);
+    setTimeout(finish, 0);
   }
 
   // Credits as Rust sends them (a decimal string) shown to two places, rounded half away from zero like
@@ -498,8 +554,10 @@
         // A workflow or completion reply has no conversation to total.
         if (typeof latest.conversation === 'string') parts.push(text.thisChat + ' ' + formatCredits(creditsOfMicros(cost.total), text.locale));
       }
-      view.label.textContent = parts.join(' · ');
-      if (state.balance !== null) view.host.setAttribute('data-balance', state.balance);
+      // Written only when changed: a write lays the page out again, while a reply may be streaming.
+      const label = parts.join(' · ');
+      if (view.label.textContent !== label) view.label.textContent = label;
+      if (state.balance !== null && view.host.getAttribute('data-balance') !== state.balance) view.host.setAttribute('data-balance', state.balance);
     }
 
     function style(root, label) {
@@ -595,9 +653,13 @@
       // Estimates still waiting for Dify's record: sent at once when the page goes away.
       const leaving = new Set();
       const sides = createSideContexts();
+      const unbound = createUnboundSends(win);
       if (typeof win.addEventListener === 'function') {
         win.addEventListener('pagehide', () => {
-          for (const estimate of [...leaving]) estimate();
+          // What one report hands over may leave another (a reply read now waits for its record).
+          for (let round = 0; leaving.size && round < 3; round++) {
+            for (const report of [...leaving]) report();
+          }
         });
         // A click of the user's own on a link (trusted: no page script can make one) is told to Rust,
         // which opens a link the chat window refuses in the system browser only when such a click named it.
@@ -632,14 +694,14 @@
 
       const isFresh = (entry) => performance.now() - entry.receivedAt <= STATE_FRESH_MS;
 
-      // The held gate verdict when it is fresh and for this page (origin and path: the app is resolved
-      // from them), else null.
-      function heldVerdict() {
+      // The held state when it is fresh and for this page (origin and path: the app is resolved from
+      // them), else null.
+      function heldState() {
         if (!held || !isFresh(held)) return null;
         try {
           const page = new URL(held.state.page);
           const here = new URL(win.location.href);
-          return page.origin === here.origin && page.pathname === here.pathname ? held.state.gate : null;
+          return page.origin === here.origin && page.pathname === here.pathname ? held.state : null;
         } catch (_) {
           return null;
         }
@@ -693,8 +755,10 @@
       // the answer itself), for a refusal's text. A binding that comes after the relay stopped waiting is
       // handed back at once: the send went on without it (its reports name no send) or was refused, and
       // Rust would otherwise charge it again as an unreported send.
-      function askGate(endpoint, queryPromise, sent) {
-        const asked = queryPromise.then((query) => call('check_send', { endpoint, query, sent }));
+      // version: the held state a send was decided on, whose page Rust binds it to; key: the relay's id for
+      // the send, which Rust binds it by.
+      function askGate(endpoint, queryPromise, sent, version, key) {
+        const asked = queryPromise.then((query) => call('check_send', { endpoint, query, sent, version, key }));
         return withTimeout(asked, CHECK_SEND_TIMEOUT_MS)
           .catch(() => undefined)
           .then((answer) => {
@@ -729,19 +793,47 @@
       // is refused, or, where the policy allows it, let through and recorded. The query goes with the
       // question: a send never reported is charged as its estimate.
       async function gate(endpoint, queryPromise) {
-        const verdict = heldVerdict();
-        if (verdict && !verdict.allowed) {
-          askGate(endpoint, queryPromise, false);
-          return { refusal: refusalResponse(verdict, text) };
+        const state = heldState();
+        if (state && !state.gate.allowed) {
+          askGate(endpoint, queryPromise, false, state.version);
+          return { refusal: refusalResponse(state.gate, text) };
         }
-        if (verdict) {
-          return { bind: () => askGate(endpoint, queryPromise, true).then((reading) => reading.sendId || unchecked(endpoint, reading.answer)) };
+        if (state) {
+          const key = newId(win);
+          queryPromise.then((query) => unbound.keep(key, { endpoint, query }));
+          const bind = () =>
+            askGate(endpoint, queryPromise, true, state.version, key).then((reading) => {
+              unbound.bound(key);
+              return reading.sendId || unchecked(endpoint, reading.answer);
+            });
+          return { bind };
         }
         const reading = await askGate(endpoint, queryPromise, undefined);
         if (reading.allowed === true) return { sendId: Promise.resolve(reading.sendId) };
         if (reading.allowed === false) return { refusal: refusalResponse(reading.answer, text) };
         if (whenUnchecked === 'allow') return { sendId: Promise.resolve(unchecked(endpoint, reading.answer)) };
         return { refusal: refusalResponse({ status: 503, code: 'send_unchecked', message: text.unchecked }, text) };
+      }
+
+      // A send decided on the held state is bound once its request is on its way, never before it, and
+      // not while its reply streams to the page, which a call to Rust slows: when the reply has ended,
+      // after BIND_GRACE_MS of it, or as the page goes away, whichever comes first. Until then the page's
+      // storage keeps it (a window closed first leaves it to the next page), and Rust binds it to the page
+      // the state it was decided on was for (the page may have moved on since).
+      function deferredBinding(bind) {
+        let bound = false;
+        let resolveSendId;
+        const sendId = new Promise((resolve) => (resolveSendId = resolve));
+        const bindNow = () => {
+          if (bound) return;
+          bound = true;
+          clearTimeout(timer);
+          leaving.delete(bindNow);
+          resolveSendId(bind());
+        };
+        const timer = setTimeout(bindNow, BIND_GRACE_MS);
+        leaving.add(bindNow);
+        return { sendId, bindNow };
       }
 
       // How to read Dify's records for a reply of this request: the same API base and headers, through
@@ -781,14 +873,14 @@
         } catch (err) {
           pending = Promise.reject(err);
         }
-        // A send decided on the held state is bound once its request is on its way, never before it.
-        const sendId = gated.bind ? gated.bind() : gated.sendId;
+        const { sendId, bindNow } = gated.bind ? deferredBinding(gated.bind) : { sendId: gated.sendId, bindNow: () => {} };
         // A send Dify never answered with a reply spent nothing: Rust stops waiting for its report.
         const failed = () => sendId.then((id) => id && report('report_send_failed', { sendId: id }));
         let response;
         try {
           response = await pending;
         } catch (err) {
+          bindNow();
           failed();
           throw err;
         }
@@ -804,9 +896,11 @@
               recordRequest: recordRequestOf(args, route),
               leaving,
               sides,
+              ended: bindNow,
               tally: badge.reply(),
             });
           } else {
+            bindNow();
             failed();
           }
         } catch (err) {
@@ -824,7 +918,7 @@
         Promise.resolve(pending)
           .then(async (response) => {
             if (!response || !response.ok || !isAutoName(await body)) return;
-            const callId = newCallId(win);
+            const callId = newId(win);
             const output = await sideCallOutput(kind, response).catch(() => '');
             const seen = await sides.of(kind, route.id);
             const call = { call_id: callId, side_call: kind, message_id: null, [route.call.idField]: route.id, ...seen, output };
@@ -859,6 +953,12 @@
         },
       });
       call('relay_status', {});
+      // Sends an earlier page let through and left unbound (its window closed first): bound to this page.
+      for (const [key, send] of unbound.left()) {
+        askGate(send.endpoint, Promise.resolve(send.query), true, undefined, key).then((reading) => {
+          if (reading.sendId) unbound.bound(key);
+        });
+      }
       return true;
     } catch (err) {
       debug('install failed', err);

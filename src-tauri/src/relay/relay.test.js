@@ -23,6 +23,16 @@ function defaultReply(cmd) {
 }
 
 // A fake page window around a mocked original fetch and a mocked Tauri invoke, with the relay installed.
+// A page's localStorage, kept in memory.
+function memoryStorage() {
+  const items = new Map();
+  return {
+    getItem: (key) => (items.has(key) ? items.get(key) : null),
+    setItem: (key, value) => items.set(key, String(value)),
+    removeItem: (key) => items.delete(key),
+  };
+}
+
 function setup({ fetch, invoke, href = PAGE, language = 'en-US', ...extra } = {}) {
   const originalFetch = vi.fn(fetch ?? (async () => new Response('{}')));
   const invokeMock = vi.fn(invoke ?? (async (cmd) => defaultReply(cmd)));
@@ -611,9 +621,10 @@ describe('gate state held from Rust', () => {
   const REFUSED = { allowed: false, status: 402, code: 'insufficient_credits', message: 'TokenDesk: not enough credits.' };
 
   // relay_status answers `initial`; check_send answers only when the test says so.
-  function withState(initial, { fetch = async () => sseResponse(fixture('chat-compact.sse')), href = PAGE } = {}) {
+  function withState(initial, { fetch = async () => sseResponse(fixture('chat-compact.sse')), href = PAGE, ...extra } = {}) {
     const pending = [];
     const env = setup({
+      ...extra,
       href,
       fetch,
       invoke: (cmd, args) => {
@@ -625,20 +636,79 @@ describe('gate state held from Rust', () => {
     return { ...env, pending };
   }
 
-  it('sends at once on a fresh "allowed", asks the gate once the request is on its way, and bills the send it binds', async () => {
-    const env = withState(state(1, ALLOWED));
+  it('sends at once on a fresh "allowed", binds the send once its reply has ended, and bills the send it binds', async () => {
+    let finish;
+    const env = withState(state(1, ALLOWED), {
+      fetch: async () => {
+        const [head, tail] = [fixture('chat-compact.sse').slice(0, 200), fixture('chat-compact.sse').slice(200)];
+        const body = new ReadableStream({
+          start(controller) {
+            controller.enqueue(head);
+            finish = () => {
+              controller.enqueue(tail);
+              controller.close();
+            };
+          },
+        });
+        return new Response(body, { headers: { 'Content-Type': 'text/event-stream' } });
+      },
+    });
     await settle();
     const response = await env.win.fetch(CHAT_URL, post(chatBody('hi')));
     expect(env.originalFetch).toHaveBeenCalledTimes(1);
-    expect(env.originalFetch.mock.invocationCallOrder[0]).toBeLessThan(env.invoke.mock.invocationCallOrder.at(-1));
+    const reading = readBytes(response);
     await settle();
-    expect(env.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'hi', sent: true }]);
-    await readBytes(response);
+    // Nothing asks Rust while the reply streams to the page.
+    expect(env.pending).toEqual([]);
+    finish();
+    await reading;
     await settle();
+    // Named by the state it was decided on: Rust binds it to that state's page.
+    expect(env.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'hi', sent: true, version: 1, key: expect.any(String) }]);
     expect(env.calls('report_usage')).toEqual([]);
     env.pending[0].resolve({ allowed: true, send_id: 'send-9', when_unchecked: 'block' });
     await settle();
     expect(env.calls('report_usage').map((args) => args.sendId)).toEqual(['send-9']);
+  });
+
+  it('binds a send whose reply goes on after a grace of a second, or at once when the page goes away', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const listeners = {};
+    const env = withState(state(1, ALLOWED), { fetch: () => new Promise(() => {}), addEventListener: (type, listener) => (listeners[type] = listener) });
+    await vi.advanceTimersByTimeAsync(0);
+    env.win.fetch(CHAT_URL, post(chatBody('slow model')));
+    await vi.advanceTimersByTimeAsync(990);
+    expect(env.pending).toEqual([]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(env.pending.map(({ args }) => args.query)).toEqual(['slow model']);
+
+    env.win.fetch(CHAT_URL, post(chatBody('closing')));
+    await vi.advanceTimersByTimeAsync(0);
+    listeners.pagehide();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(env.pending.map(({ args }) => args.query)).toEqual(['slow model', 'closing']);
+    // Bound once: the grace that follows adds nothing.
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(env.pending).toHaveLength(2);
+  });
+
+  it("keeps a send unbound in the page's storage until Rust binds it, and the next page's relay binds what a closed window left", async () => {
+    const localStorage = memoryStorage();
+    const env = withState(state(1, ALLOWED), { fetch: () => new Promise(() => {}), localStorage });
+    await settle();
+    env.win.fetch(CHAT_URL, post(chatBody('closed too soon')));
+    await settle();
+    // The window closes before the reply began: nothing was bound, the page's storage has the send.
+    expect(env.pending).toEqual([]);
+    const [[key, send]] = Object.entries(JSON.parse(localStorage.getItem('__tokendesk_unbound_sends__')));
+    expect(send).toEqual({ endpoint: 'chat-messages', query: 'closed too soon' });
+
+    const next = withState(state(2, ALLOWED), { localStorage });
+    await settle();
+    expect(next.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'closed too soon', sent: true, key }]);
+    next.pending[0].resolve({ allowed: true, send_id: key });
+    await settle();
+    expect(localStorage.getItem('__tokendesk_unbound_sends__')).toBeNull();
   });
 
   it('refuses at once on a fresh refusal, without calling Dify, and tells the gate it refused', async () => {
@@ -649,7 +719,7 @@ describe('gate state held from Rust', () => {
     expect(await response.json()).toEqual({ code: 'insufficient_credits', message: 'TokenDesk: not enough credits.', status: 402 });
     expect(env.originalFetch).not.toHaveBeenCalled();
     await settle();
-    expect(env.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'hi', sent: false }]);
+    expect(env.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'hi', sent: false, version: 1 }]);
   });
 
   it('takes pushed states in version order, whichever arrives first', async () => {

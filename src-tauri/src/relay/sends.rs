@@ -34,12 +34,24 @@ pub struct Overdue {
     pub query: String,
 }
 
+/// The longest id a relay may name its send by.
+const MOST_KEY_CHARS: usize = 64;
+
 impl SendBindings {
-    /// Binds a new send to `page_url`, with its query, and names it.
-    pub fn bind(&self, page_url: String, query: String) -> String {
-        let id = uuid::Uuid::new_v4().to_string();
+    /// Binds a new send to `page_url`, with its query, and names it: by `key`, the relay's own id for the
+    /// send, when it gives one (a send its page left unbound is bound again by the next page's relay,
+    /// and a key bound already stays the one send it was), else by a new id.
+    pub fn bind(&self, page_url: String, query: String, key: Option<String>) -> String {
+        let key = key.filter(|key| {
+            (1..=MOST_KEY_CHARS).contains(&key.len())
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
         let now = Instant::now();
         let mut sends = self.lock();
+        if let Some(key) = key.as_ref().filter(|key| sends.contains_key(*key)) {
+            return key.clone();
+        }
+        let id = key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         sends.retain(|_, bound| now.duration_since(bound.at) < KEPT_FOR);
         if sends.len() >= MOST_KEPT
             && let Some(oldest) = sends
@@ -112,8 +124,12 @@ mod tests {
     #[test]
     fn a_send_keeps_the_page_it_was_let_through_from() {
         let sends = SendBindings::default();
-        let first = sends.bind(EXPENSIVE.into(), "hi".into());
-        let second = sends.bind("https://dify.example.com/chat/cheap".into(), "yo".into());
+        let first = sends.bind(EXPENSIVE.into(), "hi".into(), None);
+        let second = sends.bind(
+            "https://dify.example.com/chat/cheap".into(),
+            "yo".into(),
+            None,
+        );
         assert_ne!(first, second);
         for _ in 0..2 {
             assert_eq!(sends.page_of(&first).as_deref(), Some(EXPENSIVE));
@@ -124,9 +140,9 @@ mod tests {
     #[test]
     fn a_send_nothing_named_is_overdue_once() {
         let sends = SendBindings::default();
-        let reported = sends.bind(EXPENSIVE.into(), "reported".into());
-        let failed = sends.bind(EXPENSIVE.into(), "failed".into());
-        let silent = sends.bind(EXPENSIVE.into(), "silent".into());
+        let reported = sends.bind(EXPENSIVE.into(), "reported".into(), None);
+        let failed = sends.bind(EXPENSIVE.into(), "failed".into(), None);
+        let silent = sends.bind(EXPENSIVE.into(), "silent".into(), None);
         assert!(sends.overdue(Duration::from_secs(60)).is_empty(), "not yet");
         sends.page_of(&reported);
         sends.failed(&failed);
@@ -142,14 +158,45 @@ mod tests {
     }
 
     #[test]
+    fn a_send_named_by_the_relays_key_is_bound_once() {
+        let sends = SendBindings::default();
+        let key = "5b0e8a0c-2f7e-4f5a-9a51-0c1d2e3f4a5b".to_string();
+        let first = sends.bind(EXPENSIVE.into(), "hi".into(), Some(key.clone()));
+        assert_eq!(first, key);
+        let again = sends.bind(
+            "https://dify.example.com/chat/cheap".into(),
+            "hi".into(),
+            Some(key),
+        );
+        assert_eq!(again, first);
+        assert_eq!(sends.page_of(&first).as_deref(), Some(EXPENSIVE));
+        assert_eq!(sends.overdue(Duration::ZERO), []);
+        // A key that is no id is not taken.
+        let odd = sends.bind(EXPENSIVE.into(), "hi".into(), Some("a b".into()));
+        assert_ne!(odd, "a b");
+    }
+
+    #[test]
     fn the_oldest_binding_gives_way_past_the_limit() {
         let sends = SendBindings::default();
-        let first = sends.bind("https://dify.example.com/chat/a".into(), String::new());
+        let first = sends.bind(
+            "https://dify.example.com/chat/a".into(),
+            String::new(),
+            None,
+        );
         for _ in 1..super::MOST_KEPT {
-            sends.bind("https://dify.example.com/chat/b".into(), String::new());
+            sends.bind(
+                "https://dify.example.com/chat/b".into(),
+                String::new(),
+                None,
+            );
         }
         assert!(sends.page_of(&first).is_some());
-        sends.bind("https://dify.example.com/chat/c".into(), String::new());
+        sends.bind(
+            "https://dify.example.com/chat/c".into(),
+            String::new(),
+            None,
+        );
         assert!(sends.page_of(&first).is_none());
     }
 }

@@ -5,7 +5,7 @@ use dify_sim::{AppKind, SimConfig};
 use serde_json::json;
 use tokendesk_e2e::{DesktopApp, Outcome, Setup, eventually, quick_sim};
 use tokendesk_ledger::apps::AppBinding;
-use tokendesk_ledger::guards::SideCall;
+use tokendesk_ledger::guards::{SideCall, SideCallPricing};
 use tokendesk_ledger::money::{MICROS_PER_CREDIT, Price, micros_to_credits, parse_price};
 
 /// 1200 prompt + 300 completion tokens on gpt-4o-mini (0.00015 / 0.0006 USD per 1K) at 10000 credits/USD.
@@ -179,10 +179,10 @@ async fn a_reply_is_billed_to_the_app_it_was_sent_from_though_the_page_moved_on(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_send_whose_window_closed_mid_reply_still_leaves_a_charge() -> Outcome {
+async fn a_send_whose_page_went_away_mid_reply_still_leaves_a_charge() -> Outcome {
     let app = DesktopApp::launch(Setup {
         env: vec![("TOKENDESK_UNREPORTED_AFTER_SECONDS", "2".into())],
-        // Frames a little apart, so the window is gone while the reply still streams.
+        // Frames a little apart, so the page is gone while the reply still streams.
         sim: SimConfig {
             frame_delay_ms: 40,
             ..quick_sim()
@@ -191,28 +191,25 @@ async fn a_send_whose_window_closed_mid_reply_still_leaves_a_charge() -> Outcome
     })
     .await?;
     app.to_chat().await?;
-    // The send passes the gate; then the chat window is closed before the reply ends, its relay with it.
+    // The send passes the gate and its reply begins; then the page is reloaded before the reply ends, its
+    // relay with it. Whatever the old page could not hand over, the new page's relay binds from the
+    // page's storage (as it does after a window closed mid-reply: see the relay's tests).
     let script = send_from_page(
         "Tell me everything about our travel policy.",
-        "done('sent');",
+        "await response.clone().body.getReader().read(); done('sent'); location.reload();",
     );
     assert_eq!(
         app.client.execute_async(&script, vec![]).await?,
         json!("sent")
     );
-    app.client.close_window().await?;
     let charges = app.charged(1).await?;
     let usage = charges[0].usage.as_ref().expect("a charge's usage");
+    // Charged as an estimate: from what the old page streamed, if it could still report as it went, else
+    // from the send's query once no report named it.
     assert!(usage.estimated, "charged as an estimate: {usage:?}");
-    assert!(
-        usage.message_id.starts_with("send:"),
-        "{}",
-        usage.message_id
-    );
-    assert!(
-        usage.prompt_tokens > 0 && usage.completion_tokens == 0,
-        "{usage:?}"
-    );
+    assert!(usage.prompt_tokens > 0, "{usage:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(app.charges()?.len(), 1, "one charge for the one send");
     app.finish().await
 }
 
@@ -314,10 +311,18 @@ async fn replies_whose_stream_carried_no_usage_are_charged_at_difys_own_record()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn under_a_strict_csp_the_relay_still_meters_and_shows_its_badge() -> Outcome {
-    let app = DesktopApp::launch(with_sim(SimConfig {
-        strict_csp: true,
-        ..quick_sim()
-    }))
+    let app = DesktopApp::launch(Setup {
+        // Free side calls: the badge's figures are the reply's alone.
+        prepare: Box::new(|ledger, _| {
+            let mut policy = ledger.policy()?;
+            policy.side_calls = SideCallPricing::Free;
+            ledger.set_policy(&policy, "admin").map(drop)
+        }),
+        ..with_sim(SimConfig {
+            strict_csp: true,
+            ..quick_sim()
+        })
+    })
     .await?;
     app.to_chat().await?;
     app.send("Metered under a strict CSP?").await?;

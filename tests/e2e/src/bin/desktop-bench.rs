@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokendesk_e2e::{DesktopApp, Outcome, Setup, quick_sim};
 
 const STARTS: usize = 5;
-const STREAM_RUNS: usize = 15;
+const STREAM_RUNS: usize = 31;
 const FRAMES: usize = 2000;
 
 /// Streams the same request through `fetch` (the relay's) and through an unwrapped fetch from a blank
@@ -66,6 +66,24 @@ async function asking(url, init) {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// `combine` of each run with the relay and the run without it beside it (the two are timed back to
+/// back, so what the shared machine does to one it mostly does to the other), with the median, min and
+/// max of the results.
+fn paired(
+    timings: &serde_json::Value,
+    index: usize,
+    combine: impl Fn(f64, f64) -> f64,
+) -> (f64, f64, f64) {
+    let values: Vec<f64> = column(&timings["relay"], index)
+        .into_iter()
+        .zip(column(&timings["plain"], index))
+        .map(|(relay, plain)| combine(relay, plain))
+        .collect();
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (median(values), min, max)
 }
 
 fn column(runs: &serde_json::Value, index: usize) -> Vec<f64> {
@@ -134,15 +152,17 @@ async fn main() -> Outcome {
         median(column(&timings["plain"], 1)),
     );
     let cold_start = median(starts);
+    let (added, added_min, added_max) = paired(&timings, 0, |relay, plain| relay - plain);
+    let (ratio, ratio_min, ratio_max) = paired(&timings, 1, |relay, plain| relay / plain);
     let report = json!({
         "p3_frames": FRAMES,
         "p3_first_byte_ms_relay": relay_first,
         "p3_first_byte_ms_plain": plain_first,
-        "p3_first_byte_added_ms": relay_first - plain_first,
+        "p3_first_byte_added_ms": added,
         "p3_first_byte_ratio": relay_first / plain_first,
         "p3_total_ms_relay": relay_total,
         "p3_total_ms_plain": plain_total,
-        "p3_total_ratio": relay_total / plain_total,
+        "p3_total_ratio": ratio,
         "p3_first_byte_ms_tee_only": tee_first,
         "p3_total_ms_tee_only": tee_total,
         "p3_first_byte_ms_ipc_beside": ipc_first,
@@ -152,13 +172,13 @@ async fn main() -> Outcome {
     });
     println!("P3 relay, {FRAMES}-frame stream (median of {STREAM_RUNS}):");
     println!(
-        "  first byte: {relay_first:.2} ms with the relay, {plain_first:.2} ms without: +{:.2} ms (goal ≤ 1 ms), ×{:.2}",
-        relay_first - plain_first,
-        relay_first / plain_first
+        "  first byte: {relay_first:.2} ms with the relay, {plain_first:.2} ms without; added per run beside \
+         its plain twin: median +{added:.2} ms (min {added_min:+.2}, max {added_max:+.2}; goal ≤ 1 ms; \
+         the page's clock counts whole ms)"
     );
     println!(
-        "  whole stream: {relay_total:.1} ms with, {plain_total:.1} ms without: ×{:.2}",
-        relay_total / plain_total
+        "  whole stream: {relay_total:.1} ms with, {plain_total:.1} ms without; ratio per run beside its \
+         plain twin: median ×{ratio:.2} (min ×{ratio_min:.2}, max ×{ratio_max:.2}; goal ≤ ×1.05)"
     );
     println!(
         "  the tee alone (the copy the relay reads, without the relay): first byte {tee_first:.2} ms, whole stream {tee_total:.1} ms"
