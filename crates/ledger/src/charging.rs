@@ -73,8 +73,6 @@ pub struct SideCallReport {
     pub side_call: SideCall,
     #[serde(default)]
     pub conversation_id: Option<String>,
-    #[serde(default)]
-    pub message_id: Option<String>,
     /// What Dify put in the call's prompt besides its instructions, as far as the page saw it: the
     /// conversation's first query (naming), or the reply's query and answer (suggestions).
     #[serde(default)]
@@ -201,18 +199,6 @@ fn count_tokens(
     Ok(tokens)
 }
 
-/// An estimated event's payload as stored for a hold: a side call's report or an incomplete reply's.
-pub(crate) fn parse_estimated(
-    payload: &str,
-    policy: &Policy,
-) -> std::result::Result<Event, EventError> {
-    if frame::parse_object(payload)?.contains_key("side_call") {
-        parse_side_call(payload, policy)
-    } else {
-        parse_incomplete(payload, policy)
-    }
-}
-
 /// A side call's report, its tokens estimated from Dify's instructions and what the page saw.
 pub(crate) fn parse_side_call(
     payload: &str,
@@ -245,8 +231,9 @@ pub(crate) fn parse_side_call(
             )?
         }
         SideCall::ConversationName => count_tokens("prompt_tokens", &report.context, limit)?,
+        // However much the page saw, Dify's memory gives the prompt no more.
         SideCall::SuggestedQuestions => {
-            count_tokens("prompt_tokens", &report.context, limit)?.min(SUGGESTION_CONTEXT_TOKENS)
+            count_tokens("prompt_tokens", &report.context, u64::MAX)?.min(SUGGESTION_CONTEXT_TOKENS)
         }
     };
     Ok(Event {

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::apps::{DifyApp, price_as};
-use crate::charging::{parse_estimated, parse_message_end, post_charge, price};
+use crate::charging::{parse_incomplete, parse_message_end, parse_side_call, post_charge, price};
 use crate::entries;
 use crate::error::{LedgerError, Result};
 use crate::guards::read_policy;
@@ -134,10 +134,15 @@ impl Ledger {
                 price_as(tx, &mut app, model)?;
             }
             let policy = read_policy(tx)?;
-            let parse = if held.estimated {
-                parse_estimated
-            } else {
-                parse_message_end
+            let side_call: bool = tx.query_row(
+                "SELECT side_call IS NOT NULL FROM held_events WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )?;
+            let parse = match (side_call, held.estimated) {
+                (true, _) => parse_side_call,
+                (false, true) => parse_incomplete,
+                (false, false) => parse_message_end,
             };
             let event = parse(&held.payload, &policy)
                 .map_err(|err| LedgerError::invalid(err.to_string()))?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use tokendesk_sync_proto::csv_text;
 
-use crate::entries::{ENTRY_COLUMNS, EntryKind, from_row, rollup_share};
+use crate::entries::{ENTRY_COLUMNS, EntryKind, ROLLUP_ADD, from_row, rollup_share};
 use crate::error::{LedgerError, Result};
 use crate::money::{Micros, micros_to_credits};
 use crate::pricing::current_rate;
@@ -278,11 +278,7 @@ impl Ledger {
         self.write(|tx| {
             recompute_rollup(tx, zone, through, &mut rows)?;
             tx.execute("DELETE FROM daily_usage", [])?;
-            let mut insert = tx.prepare(
-                "INSERT INTO daily_usage (account_id, day, app_id, model, credits_micros, prompt_tokens,
-                     completion_tokens, messages)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
+            let mut insert = tx.prepare(ROLLUP_ADD)?;
             for ((account, day, app, model), [credits, prompt, completion, messages]) in &rows {
                 insert.execute(rusqlite::params![
                     account, day, app, model, credits, prompt, completion, messages

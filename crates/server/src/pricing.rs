@@ -74,6 +74,15 @@ pub fn reprice(snapshot: &ConfigSnapshot, usage: &Usage) -> Result<i64, String> 
             usage.app_id, snapshot.version
         )
     })?;
+    // A side call's id is the device's own for it: an id Dify gave (a reply's) is no side call.
+    if let Some(kind) = usage.side_call
+        && !usage.message_id.starts_with(&format!("{}:", kind.as_str()))
+    {
+        return Err(format!(
+            "message {} is tagged a side call, but it is not one",
+            usage.message_id
+        ));
+    }
     // A side call not priced by tokens has no model or pricing of its own to check.
     let by_tokens =
         usage.side_call.is_none() || snapshot.policy.side_calls == SideCallPricing::Estimate;

@@ -8,7 +8,7 @@ use common::{
 };
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokendesk_sync_proto::admin::{HeldInfo, HeldStatus};
+use tokendesk_sync_proto::admin::{HeldInfo, HeldStatus, Report};
 use tokendesk_sync_proto::device::{
     HoldReason, ItemBody, ItemStatus, PushAnswer, PushItem, SideCall, SideCallPricing,
 };
@@ -627,6 +627,19 @@ async fn a_side_call_is_repriced_by_the_orgs_side_call_policy() {
     assert_eq!(
         server.balance("alice").await,
         1_000_000_000 - 2 * estimate - 2 * 500_000
+    );
+    // A reply's own id tagged as a side call is no side call: disputed, not taken at the side call's price.
+    let answer: PushAnswer = server
+        .push(&device, &[side_call(&free, &app, 6, "m-reply", 0)])
+        .await
+        .ok();
+    assert_eq!(statuses(&answer), [Quarantined]);
+    // Side calls spend, but are no messages.
+    let report: Report = server.admin_get("/v1/admin/report?by=user").await.ok();
+    let alice = report.rows.iter().find(|row| row.key == "alice").unwrap();
+    assert_eq!(
+        (alice.credits_micros, alice.messages),
+        (2 * estimate + 2 * 500_000, 0)
     );
     // The wire keeps which side call a charge was.
     let stored: Value = sqlx::query_scalar(

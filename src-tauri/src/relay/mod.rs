@@ -470,11 +470,19 @@ pub struct RelayStatus {
     integration_enabled: bool,
 }
 
+/// Counts the states from a base taken from the clock at the first one, so a version from an earlier run
+/// (one a page's storage kept) never names a state of this one.
 static RELAY_STATE_VERSION: AtomicU64 = AtomicU64::new(0);
 /// The pages the latest states were for, by version, newest last.
 static STATE_PAGES: Mutex<VecDeque<(u64, String)>> = Mutex::new(VecDeque::new());
 /// States kept: more than a held state's 15 s of freshness brings, at one every 5 s or per change.
 const STATE_PAGES_KEPT: usize = 64;
+
+fn next_state_version() -> u64 {
+    let base = u64::try_from(Utc::now().timestamp_micros()).unwrap_or_default();
+    let _ = RELAY_STATE_VERSION.compare_exchange(0, base, Ordering::Relaxed, Ordering::Relaxed);
+    RELAY_STATE_VERSION.fetch_add(1, Ordering::Relaxed) + 1
+}
 
 fn remember_state_page(version: u64, page: &str) {
     let mut pages = STATE_PAGES.lock().unwrap_or_else(PoisonError::into_inner);
@@ -513,7 +521,7 @@ fn relay_state(shell: &Shell, page: String) -> ShellResult<RelayStatus> {
                 ledger.active_account()?.balance,
                 enabled,
                 integration_on(shell.integration_forced_off, ledger)?,
-                RELAY_STATE_VERSION.fetch_add(1, Ordering::Relaxed) + 1,
+                next_state_version(),
             ))
         })?;
     remember_state_page(version, &page);

@@ -31,8 +31,9 @@
   const RECORD_LATE_WAITS_MS = [15000, 30000, 60000];
   // Where the page's storage keeps the sends not bound yet.
   const UNBOUND_SENDS_KEY = '__tokendesk_unbound_sends__';
-  // The longest a send let through on the held gate state goes unbound while its reply streams.
-  const BIND_GRACE_MS = 1000;
+  // The longest a send let through on the held gate state goes unbound while its reply streams: longer
+  // than most replies' first token takes, so the call to Rust seldom meets the reply's first bytes.
+  const BIND_GRACE_MS = 250;
   // How many conversations and replies the relay remembers for the side calls about them.
   const SIDE_CONTEXTS_KEPT = 64;
   // One read of the list that takes longer than this counts as "not yet".
@@ -341,9 +342,9 @@
     };
   }
 
-  // What a side call answered, as the page will read it: the name, or the questions.
-  async function sideCallOutput(kind, response) {
-    const body = await response.clone().json();
+  // What a side call answered, from a copy of its response: the name, or the questions.
+  async function sideCallOutput(kind, copy) {
+    const body = await copy.json();
     if (kind === 'conversation_name') return body && typeof body.name === 'string' ? body.name : '';
     return body && Array.isArray(body.data) ? JSON.stringify(body.data) : '';
   }
@@ -360,7 +361,7 @@
       sendIdPromise.then((sendId) => report(cmd, sendId ? { ...args, sendId } : args)).then((result) => tally(reply.conversation_id, result));
     // totalTokens: a workflow run's own count (workflow_finished), which Rust charges when no usage comes.
     // texts: the text frames (the bulk of a stream) kept as received once the reply's ids are known, and
-    // read only if an estimate needs the answer; every other frame is parsed as it comes.
+    // read only if an estimate needs the answer; every other frame is parsed once the stream has ended.
     const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', texts: [], sawMessageEnd: false, totalTokens: null, noted: false };
 
     // The answer streamed so far, the kept text frames read now.
@@ -800,7 +801,7 @@
         }
         if (state) {
           const key = newId(win);
-          queryPromise.then((query) => unbound.keep(key, { endpoint, query }));
+          queryPromise.then((query) => unbound.keep(key, { endpoint, query, version: state.version }));
           const bind = () =>
             askGate(endpoint, queryPromise, true, state.version, key).then((reading) => {
               unbound.bound(key);
@@ -917,9 +918,12 @@
         const pending = originalFetch.apply(thisArg, args);
         Promise.resolve(pending)
           .then(async (response) => {
-            if (!response || !response.ok || !isAutoName(await body)) return;
+            if (!response || !response.ok) return;
+            // Copied before anything is awaited: the page reads the original as soon as it has it.
+            const copy = response.clone();
+            if (!isAutoName(await body)) return;
             const callId = newId(win);
-            const output = await sideCallOutput(kind, response).catch(() => '');
+            const output = await sideCallOutput(kind, copy).catch(() => '');
             const seen = await sides.of(kind, route.id);
             const call = { call_id: callId, side_call: kind, message_id: null, [route.call.idField]: route.id, ...seen, output };
             const result = await report('report_model_call', { call });
@@ -953,10 +957,11 @@
         },
       });
       call('relay_status', {});
-      // Sends an earlier page let through and left unbound (its window closed first): bound to this page.
+      // Sends an earlier page let through and left unbound (its window closed first): bound to the page
+      // their state was for while Rust keeps it, else to this one. However late the answer, it binds.
       for (const [key, send] of unbound.left()) {
-        askGate(send.endpoint, Promise.resolve(send.query), true, undefined, key).then((reading) => {
-          if (reading.sendId) unbound.bound(key);
+        call('check_send', { endpoint: send.endpoint, query: send.query, sent: true, version: send.version, key }).then((answer) => {
+          if (answer && typeof answer.send_id === 'string') unbound.bound(key);
         });
       }
       return true;

@@ -671,13 +671,13 @@ describe('gate state held from Rust', () => {
     expect(env.calls('report_usage').map((args) => args.sendId)).toEqual(['send-9']);
   });
 
-  it('binds a send whose reply goes on after a grace of a second, or at once when the page goes away', async () => {
+  it('binds a send whose reply goes on after a short grace, or at once when the page goes away', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const listeners = {};
     const env = withState(state(1, ALLOWED), { fetch: () => new Promise(() => {}), addEventListener: (type, listener) => (listeners[type] = listener) });
     await vi.advanceTimersByTimeAsync(0);
     env.win.fetch(CHAT_URL, post(chatBody('slow model')));
-    await vi.advanceTimersByTimeAsync(990);
+    await vi.advanceTimersByTimeAsync(240);
     expect(env.pending).toEqual([]);
     await vi.advanceTimersByTimeAsync(10);
     expect(env.pending.map(({ args }) => args.query)).toEqual(['slow model']);
@@ -701,11 +701,11 @@ describe('gate state held from Rust', () => {
     // The window closes before the reply began: nothing was bound, the page's storage has the send.
     expect(env.pending).toEqual([]);
     const [[key, send]] = Object.entries(JSON.parse(localStorage.getItem('__tokendesk_unbound_sends__')));
-    expect(send).toEqual({ endpoint: 'chat-messages', query: 'closed too soon' });
+    expect(send).toEqual({ endpoint: 'chat-messages', query: 'closed too soon', version: 1 });
 
     const next = withState(state(2, ALLOWED), { localStorage });
     await settle();
-    expect(next.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'closed too soon', sent: true, key }]);
+    expect(next.pending.map(({ args }) => args)).toEqual([{ endpoint: 'chat-messages', query: 'closed too soon', sent: true, version: 1, key }]);
     next.pending[0].resolve({ allowed: true, send_id: key });
     await settle();
     expect(localStorage.getItem('__tokendesk_unbound_sends__')).toBeNull();
@@ -958,6 +958,14 @@ describe('side calls (model calls without message_end)', () => {
         },
       },
     ]);
+  });
+
+  it('reads the answer from its own copy, though the page reads the response at once', async () => {
+    const env = setup({ fetch: async () => new Response('{"data":["Why?"]}') });
+    const questions = await env.win.fetch(`${ORIGIN}/api/messages/m-3/suggested-questions`).then((response) => response.json());
+    expect(questions).toEqual({ data: ['Why?'] });
+    await settle();
+    expect(env.calls('report_model_call').map(({ call }) => call.output)).toEqual(['["Why?"]']);
   });
 
   it('gives each call its own id and keeps it when a report is sent again', async () => {

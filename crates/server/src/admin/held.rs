@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::{PgConnection, Row};
 use tokendesk_sync_proto::ErrorBody;
 use tokendesk_sync_proto::admin::{Decision, EntryKind, HeldInfo, HeldStatus};
-use tokendesk_sync_proto::device::{ConfigSnapshot, HoldReason, SideCall, Usage};
+use tokendesk_sync_proto::device::{ConfigSnapshot, HoldReason, SideCall, SideCallPricing, Usage};
 use tokendesk_sync_proto::money::{Pricing, usd_for_tokens};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -154,13 +154,17 @@ fn approval_usage(snapshot: &ConfigSnapshot, held: &Pending) -> ApiResult<Usage>
     let app = snapshot.app(held.app_id).ok_or_else(|| {
         ApiError::internal(format!("app {} vanished from its snapshot", held.app_id))
     })?;
+    // A side call priced free or fixed went by no model, as the device records it.
+    let by_tokens =
+        held.side_call.is_none() || snapshot.policy.side_calls == SideCallPricing::Estimate;
     let model = match app.pricing {
-        Pricing::Model => app.model.as_deref().and_then(|name| snapshot.model(name)),
-        Pricing::DifyPrice => None,
+        Pricing::Model if by_tokens => app.model.as_deref().and_then(|name| snapshot.model(name)),
+        Pricing::Model | Pricing::DifyPrice => None,
     };
     let usd_cost = match model {
         Some(model) => usd_for_tokens(held.prompt_tokens, held.completion_tokens, &model.price),
-        None => held.dify_total_price,
+        None if by_tokens => held.dify_total_price,
+        None => None,
     };
     Ok(Usage {
         app_id: app.id,

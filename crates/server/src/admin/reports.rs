@@ -98,9 +98,11 @@ async fn rows(
     let (start, end) = bounds(query.from, query.to)?;
     let sql = format!(
         "SELECT key, (-SUM(amount_micros))::BIGINT, SUM(sign * prompt)::BIGINT, SUM(sign * completion)::BIGINT,
-                SUM(sign)::BIGINT
+                SUM(sign * reply)::BIGINT
            FROM (SELECT {key} AS key, e.amount_micros,
                         CASE WHEN e.kind = 'reversal' THEN -1 ELSE 1 END AS sign,
+                        -- A side call (Dify's auto-naming, suggested questions) spends but is no message.
+                        CASE WHEN COALESCE(e.usage, r.usage)->>'side_call' IS NULL THEN 1 ELSE 0 END AS reply,
                         COALESCE(e.prompt_tokens, r.prompt_tokens, 0) AS prompt,
                         COALESCE(e.completion_tokens, r.completion_tokens, 0) AS completion
                    FROM entries e
