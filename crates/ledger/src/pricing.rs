@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 
 use crate::error::{LedgerError, Result};
 use crate::money::{Price, parse_decimal, parse_price, stored_decimal};
@@ -647,12 +648,13 @@ fn parse_litellm(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
         .map_err(|err| LedgerError::invalid(format!("not a LiteLLM price map: {err}")))?;
     let mut rows = Vec::new();
     let mut errors = Vec::new();
+    let lines = top_level_key_lines(text);
     for (name, spec) in map {
         // LiteLLM's documentation entry, not a model.
         if name == "sample_spec" {
             continue;
         }
-        let line = line_of_key(text, &name);
+        let line = lines.get(&name).copied().unwrap_or(0);
         let per_1k = |field: &str| -> std::result::Result<Decimal, String> {
             let value = spec
                 .get(field)
@@ -701,9 +703,59 @@ fn parse_litellm(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
     Ok((rows, errors))
 }
 
-/// The 1-based line where a top-level key is written, for error reports.
-fn line_of_key(text: &str, key: &str) -> u64 {
-    let quoted = serde_json::to_string(key).unwrap_or_default();
-    text.find(&quoted)
-        .map_or(0, |offset| 1 + text[..offset].matches('\n').count() as u64)
+/// The 1-based line where each key of a JSON object's top level is written, for error reports: one pass
+/// over the text (a search per key made a 4,878-entry map take seconds).
+fn top_level_key_lines(text: &str) -> HashMap<String, u64> {
+    let mut lines = HashMap::new();
+    let (mut line, mut depth) = (1_u64, 0_u32);
+    // The string being read: where it began, and whether the next byte is escaped.
+    let mut string: Option<(usize, bool)> = None;
+    // A string just closed at the top level, which is a key if a colon follows.
+    let mut candidate: Option<(&str, u64)> = None;
+    for (offset, byte) in text.bytes().enumerate() {
+        if byte == b'\n' {
+            line += 1;
+        }
+        match (&mut string, byte) {
+            (Some((_, escaped @ true)), _) => *escaped = false,
+            (Some((_, escaped)), b'\\') => *escaped = true,
+            (Some((start, _)), b'"') => {
+                if depth == 1 {
+                    candidate = Some((&text[*start..=offset], line));
+                }
+                string = None;
+            }
+            (Some(_), _) => {}
+            (None, b'"') => string = Some((offset, false)),
+            (None, b'{' | b'[') => depth += 1,
+            (None, b'}' | b']') => depth = depth.saturating_sub(1),
+            (None, b':') => {
+                if let Some((quoted, at)) = candidate.take()
+                    && let Ok(key) = serde_json::from_str::<String>(quoted)
+                {
+                    lines.entry(key).or_insert(at);
+                }
+            }
+            (None, byte) if !byte.is_ascii_whitespace() => candidate = None,
+            (None, _) => {}
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_level_key_lines;
+
+    #[test]
+    fn a_key_is_found_on_its_own_line_whatever_the_values_before_it_hold() {
+        let text = "{\n  \"a\": {\"see\": \"b\", \"note\": \"a \\\"b\\\": {[\", \"list\": [\"b\", {\"b\": 1}]},\n\n  \"b\": {\n    \"c\": 2\n  }, \"d\\u00e9\": [] }";
+        let lines = top_level_key_lines(text);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(
+            (lines["a"], lines["b"], lines["dé"]),
+            (2, 4, 6),
+            "{lines:?}"
+        );
+    }
 }
