@@ -214,7 +214,9 @@ pub(crate) fn parse_side_call(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(EventError::MissingMessageId);
+        return Err(EventError::MalformedJson(format!(
+            "call_id {call_id:?} is not 1 to {MAX_CALL_ID_CHARS} letters, digits, - or _"
+        )));
     }
     let limit = policy.max_tokens_per_event as u64;
     let (instructions, answer_format) = side_call_overhead(report.side_call);

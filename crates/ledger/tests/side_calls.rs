@@ -247,6 +247,7 @@ fn a_malformed_side_call_is_rejected_with_an_audit_record_and_charges_nothing() 
     ] {
         let result = record(&mut t, PAGE, &payload);
         assert_eq!(result.outcome, Outcome::Rejected, "{payload}");
+        assert_eq!(result.code.as_deref(), Some("malformed_json"), "{payload}");
         assert!(result.audit_id.is_some());
     }
     assert_eq!(t.count("SELECT COUNT(*) FROM rejected_events"), 5);
