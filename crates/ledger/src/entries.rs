@@ -31,7 +31,7 @@ impl EntryKind {
         }
     }
 
-    fn parse(text: &str) -> rusqlite::Result<Self> {
+    pub(crate) fn parse(text: &str) -> rusqlite::Result<Self> {
         Ok(match text {
             "grant" => Self::Grant,
             "topup" => Self::Topup,

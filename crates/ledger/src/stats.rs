@@ -193,11 +193,7 @@ pub(crate) fn recompute_rollup(
     let mut last = after;
     while let Some(entry) = entries.next()? {
         last = entry.get(0)?;
-        let kind = if entry.get::<_, String>(3)? == "reversal" {
-            EntryKind::Reversal
-        } else {
-            EntryKind::Charge
-        };
+        let kind = EntryKind::parse(&entry.get::<_, String>(3)?)?;
         let model: Option<String> = entry.get(6)?;
         let (app_id, model, credits, prompt, completion, messages) = rollup_share(
             kind,

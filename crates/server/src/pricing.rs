@@ -84,8 +84,7 @@ pub fn reprice(snapshot: &ConfigSnapshot, usage: &Usage) -> Result<i64, String> 
         ));
     }
     // A side call not priced by tokens has no model or pricing of its own to check.
-    let by_tokens =
-        usage.side_call.is_none() || snapshot.policy.side_calls == SideCallPricing::Estimate;
+    let by_tokens = snapshot.policy.prices_by_tokens(usage.side_call);
     if by_tokens && usage.pricing != app.pricing {
         return Err(format!(
             "the device priced by {} but app {} is priced by {}",

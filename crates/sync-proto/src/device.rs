@@ -130,6 +130,14 @@ pub struct Policy {
     pub side_call_fixed_micros: Micros,
 }
 
+impl Policy {
+    /// Whether a charge is priced by its tokens: every reply's, and a side call's when side calls are
+    /// estimated (free and fixed ones go by no model).
+    pub fn prices_by_tokens(&self, side_call: Option<SideCall>) -> bool {
+        side_call.is_none() || self.side_calls == SideCallPricing::Estimate
+    }
+}
+
 fn default_time_zone() -> String {
     crate::budget::DEFAULT_TIME_ZONE.into()
 }

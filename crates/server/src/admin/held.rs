@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::{PgConnection, Row};
 use tokendesk_sync_proto::ErrorBody;
 use tokendesk_sync_proto::admin::{Decision, EntryKind, HeldInfo, HeldStatus};
-use tokendesk_sync_proto::device::{ConfigSnapshot, HoldReason, SideCall, SideCallPricing, Usage};
+use tokendesk_sync_proto::device::{ConfigSnapshot, HoldReason, SideCall, Usage};
 use tokendesk_sync_proto::money::{Pricing, usd_for_tokens};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -155,8 +155,7 @@ fn approval_usage(snapshot: &ConfigSnapshot, held: &Pending) -> ApiResult<Usage>
         ApiError::internal(format!("app {} vanished from its snapshot", held.app_id))
     })?;
     // A side call priced free or fixed went by no model, as the device records it.
-    let by_tokens =
-        held.side_call.is_none() || snapshot.policy.side_calls == SideCallPricing::Estimate;
+    let by_tokens = snapshot.policy.prices_by_tokens(held.side_call);
     let model = match app.pricing {
         Pricing::Model if by_tokens => app.model.as_deref().and_then(|name| snapshot.model(name)),
         Pricing::Model | Pricing::DifyPrice => None,
