@@ -26,6 +26,7 @@ const COMMANDS: &[&str] = &[
     "open_window",
     "set_language",
     "admin_status",
+    "dashboard_painted",
     // Local windows: the ways in and the org server.
     "way_in",
     "choose_mode",

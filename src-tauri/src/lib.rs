@@ -87,6 +87,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
             commands::staff::open_window,
             commands::staff::set_language,
             commands::staff::admin_status,
+            commands::staff::dashboard_painted,
             commands::org::way_in,
             commands::org::choose_mode,
             commands::org::join_org,
@@ -214,7 +215,27 @@ fn launch(args: Args) -> Result<(), String> {
         .map_err(|err| err.to_string())
 }
 
+/// WebKitGTK's accelerated compositing keeps a GL pipeline (Mesa's, in software, where there is no GPU) in
+/// every web process: with the chat and the dashboard open it took the app and its WebKit processes from about
+/// 325 MB to 500 MB (proportional set size, `scripts/bench.sh`), for pages that draw nothing that needs it.
+/// A user's own setting of the variable wins.
+#[cfg(target_os = "linux")]
+fn without_accelerated_compositing() {
+    const VARIABLE: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    if std::env::var_os(VARIABLE).is_none() {
+        // SAFETY: the first thing `run` does, before the app has started any other thread.
+        unsafe { std::env::set_var(VARIABLE, "1") };
+    }
+}
+
+/// When the process started its work: cold starts are timed from here.
+pub(crate) static STARTED: std::sync::LazyLock<std::time::Instant> =
+    std::sync::LazyLock::new(std::time::Instant::now);
+
 pub fn run() {
+    std::sync::LazyLock::force(&STARTED);
+    #[cfg(target_os = "linux")]
+    without_accelerated_compositing();
     if let Err(error) = launch(Args::parse()) {
         eprintln!("tokendesk-desktop: {error}");
         std::process::exit(1);

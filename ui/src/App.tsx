@@ -1,22 +1,20 @@
 import { App as AntApp, ConfigProvider, theme } from 'antd';
-import enUS from 'antd/locale/en_US';
-import zhCN from 'antd/locale/zh_CN';
-import { useEffect, type ComponentType } from 'react';
+import enUS from 'antd/es/locale/en_US';
+import zhCN from 'antd/es/locale/zh_CN';
+import { Suspense, useEffect } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { WindowName } from './api';
 import { useDarkMode, useReducedMotion, useTauriEvent } from './hooks';
 import { isLang } from './i18n';
-import { Admin } from './screens/Admin';
-import { Dashboard } from './screens/Dashboard';
-import { Diagnostics } from './screens/Diagnostics';
-import { IntegrationOff } from './screens/IntegrationOff';
+import { lazyNamed } from './lazy';
 
-const SCREENS: Record<WindowName, ComponentType> = {
-  dashboard: Dashboard,
-  admin: Admin,
-  diagnostics: Diagnostics,
-  chat: IntegrationOff,
-};
+// A chunk per window: the dashboard's cold start parses neither the admin consoles nor diagnostics.
+const SCREENS = {
+  dashboard: lazyNamed(() => import('./screens/Dashboard'), 'Dashboard'),
+  admin: lazyNamed(() => import('./screens/Admin'), 'Admin'),
+  diagnostics: lazyNamed(() => import('./screens/Diagnostics'), 'Diagnostics'),
+  chat: lazyNamed(() => import('./screens/IntegrationOff'), 'IntegrationOff'),
+} satisfies Record<WindowName, unknown>;
 
 export function App({ name }: { name: WindowName }) {
   const { t, i18n } = useTranslation();
@@ -42,7 +40,10 @@ export function App({ name }: { name: WindowName }) {
       <AntApp>
         {/* The chat window's local page may call nothing, not even listen. */}
         {name !== 'chat' && <FollowLanguage />}
-        <Screen />
+        {/* Read from local disk: a blank window for the few milliseconds the screen's code takes to load. */}
+        <Suspense fallback={null}>
+          <Screen />
+        </Suspense>
       </AntApp>
     </ConfigProvider>
   );

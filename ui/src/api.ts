@@ -39,6 +39,7 @@ export type {
   ImportPreview,
   ImportProgress,
   ImportReport,
+  ImportSkip,
   Language,
   Mode,
   MonitorStatus,

@@ -24,6 +24,9 @@ export function parseDecimal(text: string): Decimal | null {
   return { units: sign ? -units : units, scale: fraction.length };
 }
 
+/** Whether a decimal string is exactly zero (`"0"`, `"0.000"`). */
+export const isZero = (text: string) => parseDecimal(text)?.units === 0n;
+
 /**
  * Credits as integer micro-credits. Null when the text is not a plain decimal or is finer than a micro-credit
  * (`"0.0000001"`); trailing zeros beyond 6 decimals are not finer, as Rust's `parse_credits` also holds.

@@ -31,11 +31,18 @@ export function useTauriEvent<K extends EventName>(names: K | readonly K[], hand
 /** Events after which ledger data on screen is stale: a processed charge, or any admin change. */
 export const LEDGER_EVENTS = ['charge', 'ledger-changed'] as const;
 
+/** A command's data as `useLoad` keeps it. */
+export interface Loaded<T> {
+  data: T | null;
+  error: unknown;
+  reload: () => Promise<void>;
+}
+
 /**
  * Data from a command: fetched on mount, whenever `fetch` changes (memoise it), and after each of `events`.
  * Keeps the last data through a failed refetch, so a table does not blank out over a transient error.
  */
-export function useLoad<T>(fetch: () => Promise<T>, events: readonly EventName[] = LEDGER_EVENTS) {
+export function useLoad<T>(fetch: () => Promise<T>, events: readonly EventName[] = LEDGER_EVENTS): Loaded<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
   const claim = useLatest();
@@ -94,8 +101,14 @@ export function useLatest() {
   }, []);
 }
 
-/** The monitor status: fetched once, then kept current by `monitor` events. */
-export function useMonitorStatus(): { status: MonitorStatus | null; error: unknown } {
+/** The monitor status as a window keeps it: null until the first answer. */
+export interface Monitor {
+  status: MonitorStatus | null;
+  error: unknown;
+}
+
+/** The monitor status: fetched once, then kept current by `monitor` events. One per window, passed down. */
+export function useMonitorStatus(): Monitor {
   const [status, setStatus] = useState<MonitorStatus | null>(null);
   const [error, setError] = useState<unknown>(null);
   const claim = useLatest();
@@ -112,6 +125,26 @@ export function useMonitorStatus(): { status: MonitorStatus | null; error: unkno
     setStatus(s);
   });
   return { status, error };
+}
+
+/**
+ * Whether the browser has painted since `ready` first held: a task queued from an animation frame runs after
+ * that frame's paint. Stays true from then on.
+ */
+export function usePaintedOnce(ready: boolean): boolean {
+  const [painted, setPainted] = useState(false);
+  useEffect(() => {
+    if (!ready || painted) return;
+    let task: ReturnType<typeof setTimeout> | undefined;
+    const frame = requestAnimationFrame(() => {
+      task = setTimeout(() => setPainted(true), 0);
+    });
+    return () => {
+      cancelAnimationFrame(frame);
+      clearTimeout(task);
+    };
+  }, [ready, painted]);
+  return painted;
 }
 
 /** Whether a media query matches, following the OS as it changes. */

@@ -89,22 +89,22 @@ describe('language', () => {
     expect(await screen.findByText(/disk full/)).toBeInTheDocument();
   });
 
-  it('shows the integration-off page in both languages, the user’s first, calling no command', () => {
+  it('shows the integration-off page in both languages, the user’s first, calling no command', async () => {
     const backend = fakeBackend();
     renderWindow('chat');
-    expect(screen.getByText('Metering is off', { selector: '.ant-result-title' })).toBeInTheDocument();
+    expect(await screen.findByText('Metering is off', { selector: '.ant-result-title' })).toBeInTheDocument();
     expect(screen.getByText(/计量已关闭 · Dify 集成已关闭/)).toBeInTheDocument();
     expect(screen.getByText(/nothing you do here is charged/)).toBeInTheDocument();
     // The chat window has no local capability: a command from it would be refused.
     expect(backend.calls).toEqual([]);
   });
 
-  it('says so when the org has no Dify app yet', () => {
+  it('says so when the org has no Dify app yet', async () => {
     fakeBackend();
     window.__TOKENDESK_CHAT__ = 'no-app';
     try {
       renderWindow('chat');
-      expect(screen.getByTestId('integration-off')).toHaveAttribute('data-reason', 'noApp');
+      expect(await screen.findByTestId('integration-off')).toHaveAttribute('data-reason', 'noApp');
       expect(screen.getByText('No Dify app yet', { selector: '.ant-result-title' })).toBeInTheDocument();
       expect(screen.getByText(/还没有 Dify 应用 · 还没有为您设置 Dify 应用/)).toBeInTheDocument();
     } finally {

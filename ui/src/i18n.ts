@@ -1,5 +1,3 @@
-import dayjs from 'dayjs';
-import 'dayjs/locale/zh-cn';
 import i18n from 'i18next';
 import { initReactI18next } from 'react-i18next';
 import { api } from './api';
@@ -47,9 +45,6 @@ export function setLanguage(lang: Lang): Promise<void> {
   void i18n.changeLanguage(lang);
   return api.setLanguage(lang);
 }
-
-// antd's date pickers format month and weekday names through dayjs.
-i18n.on('languageChanged', (lang) => dayjs.locale(lang === 'zh' ? 'zh-cn' : 'en'));
 
 void i18n.use(initReactI18next).init({
   resources: { en: { translation: en }, zh: { translation: zh } },

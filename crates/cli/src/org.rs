@@ -665,8 +665,15 @@ async fn admin_command(printer: &Printer, admin: &OrgApi<'_>, command: OrgComman
         }
         OrgCommand::Models(OrgModels::Import { file, reason }) => {
             let text = std::fs::read_to_string(&file)?;
-            let (rows, errors) = parse_price_file(&text)?;
-            let models = rows
+            let parsed = parse_price_file(&text)?;
+            let free: Vec<String> = parsed
+                .rows
+                .iter()
+                .filter(|row| row.is_free())
+                .map(|row| row.name.clone())
+                .collect();
+            let models = parsed
+                .rows
                 .into_iter()
                 .map(|row| ImportModel {
                     name: row.name,
@@ -680,16 +687,23 @@ async fn admin_command(printer: &Printer, admin: &OrgApi<'_>, command: OrgComman
             let report = admin
                 .import_models(&ImportModels { models, reason })
                 .await?;
-            printer.print(&json!({"report": report, "errors": errors}), || {
-                let mut text = format!(
-                    "{} created, {} updated, {} unchanged (config version {})",
-                    report.created, report.updated, report.unchanged, report.config_version
-                );
-                for error in &errors {
-                    text.push_str(&format!("\n  line {}: {}", error.line, error.message));
-                }
-                text
-            })
+            let (skipped, errors) = (parsed.skipped, parsed.errors);
+            printer.print(
+                &json!({"report": report, "free": free, "skipped": skipped, "errors": errors}),
+                || {
+                    let mut text = format!(
+                        "{} created, {} updated, {} unchanged, {} skipped (config version {})",
+                        report.created,
+                        report.updated,
+                        report.unchanged,
+                        skipped.len(),
+                        report.config_version
+                    );
+                    text.push_str(&crate::commands::free_note(&free));
+                    text.push_str(&crate::commands::import_notes(&skipped, &errors));
+                    text
+                },
+            )
         }
         OrgCommand::Rate(OrgRate::Show) => {
             let rate = admin.rate().await?;

@@ -193,11 +193,16 @@ fn model_import_reports_bad_lines_and_usage_exports_csv() {
 fn bench_prints_every_named_figure() {
     let dir = DataDir::new();
     let bench = dir.json(&["bench", "--rows", "3000"], "");
-    for key in ["p1_ratio", "p2_ms", "p2_ratio", "p3_ms"] {
+    for key in ["p1_ratio", "p2_ms", "p2_baseline_ms", "p3_ms", "import_s"] {
+        let figure = &bench[key];
+        let [min, median, max] = ["min", "median", "max"].map(|at| figure[at].as_f64());
         assert!(
-            bench[key].as_f64().is_some_and(f64::is_finite),
+            min <= median && median <= max && min.is_some_and(|min| min > 0.0),
             "{key}: {bench}"
         );
+        assert!(figure["runs"].as_u64() >= Some(15), "{key}: {bench}");
     }
+    assert!(bench["p2_ratio"].as_f64().is_some_and(f64::is_finite));
     assert_eq!(bench["rows"], serde_json::json!(3000));
+    assert_eq!(bench["import_entries"], serde_json::json!(4878));
 }

@@ -67,6 +67,26 @@ pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// The imported models priced at 0 for input and output: free, said so rather than a silent 0.
+    pub free: Vec<String>,
+    /// Entries that are not models priced per token (images, audio, rerankers…), each with why.
+    pub skipped: Vec<ImportSkip>,
+    pub errors: Vec<ImportError>,
+}
+
+/// An entry of a price file left out on purpose, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct ImportSkip {
+    pub line: u64,
+    pub name: String,
+    pub reason: String,
+}
+
+/// A price file read into rows to import, entries left out on purpose, and bad entries.
+#[derive(Default)]
+pub struct ParsedPrices {
+    pub rows: Vec<PriceRow>,
+    pub skipped: Vec<ImportSkip>,
     pub errors: Vec<ImportError>,
 }
 
@@ -87,6 +107,7 @@ pub struct ImportError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ImportPreview {
     pub rows: Vec<PreviewRow>,
+    pub skipped: Vec<ImportSkip>,
     pub errors: Vec<ImportError>,
 }
 
@@ -102,6 +123,8 @@ pub struct PreviewRow {
     /// `create`, `update` or `unchanged`.
     #[ts(type = r#""create" | "update" | "unchanged""#)]
     pub change: &'static str,
+    /// Priced at 0 for input and output: imported as a free model.
+    pub free: bool,
 }
 
 /// A row to import: a model name, its price, and optional aliases.
@@ -110,6 +133,12 @@ pub struct PriceRow {
     pub name: String,
     pub price: Price,
     pub aliases: Vec<String>,
+}
+
+impl PriceRow {
+    pub fn is_free(&self) -> bool {
+        self.price.input_per_1k.is_zero() && self.price.output_per_1k.is_zero()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -480,13 +509,17 @@ impl Ledger {
         reason: &str,
         progress: impl FnMut(ImportProgress),
     ) -> Result<ImportReport> {
-        let (rows, errors) = parse_price_file(text)?;
-        self.import_rows(rows, errors, actor, reason, progress)
+        let parsed = parse_price_file(text)?;
+        self.import_rows(parsed, actor, reason, progress)
     }
 
     /// Parses a price file (CSV or LiteLLM JSON) and says what importing it would change, writing nothing.
     pub fn preview_import(&self, text: &str) -> Result<ImportPreview> {
-        let (rows, mut errors) = parse_price_file(text)?;
+        let ParsedPrices {
+            rows,
+            skipped,
+            mut errors,
+        } = parse_price_file(text)?;
         let mut previewed = Vec::new();
         for row in rows {
             if let Err(err) = model_name(&row.name) {
@@ -502,6 +535,7 @@ impl Ledger {
                 Some(_) => "update",
             };
             previewed.push(PreviewRow {
+                free: row.is_free(),
                 line: row.line,
                 name: row.name,
                 input_usd_per_1k: row.price.input_per_1k,
@@ -513,20 +547,28 @@ impl Ledger {
         errors.sort_by_key(|error| error.line);
         Ok(ImportPreview {
             rows: previewed,
+            skipped,
             errors,
         })
     }
 
     fn import_rows(
         &mut self,
-        rows: Vec<PriceRow>,
-        mut errors: Vec<ImportError>,
+        parsed: ParsedPrices,
         actor: &str,
         reason: &str,
         mut progress: impl FnMut(ImportProgress),
     ) -> Result<ImportReport> {
+        let ParsedPrices {
+            rows,
+            skipped,
+            mut errors,
+        } = parsed;
         let total = rows.len();
-        let mut report = ImportReport::default();
+        let mut report = ImportReport {
+            skipped,
+            ..ImportReport::default()
+        };
         let mut rows = rows.into_iter().peekable();
         let mut done = 0;
         // One transaction per batch, so a charge from another connection never waits on a long file.
@@ -537,6 +579,7 @@ impl Ledger {
             self.admin_write(|tx| {
                 for row in batch {
                     // Each row is its own savepoint, so one bad row leaves the others in.
+                    let free = row.is_free();
                     let outcome = (|| {
                         tx.execute_batch("SAVEPOINT import_row")?;
                         let outcome = set_model_in(tx, &row.name, row.price, actor, reason)?;
@@ -546,6 +589,9 @@ impl Ledger {
                         tx.execute_batch("RELEASE import_row")?;
                         Ok::<_, LedgerError>(outcome)
                     })();
+                    if free && outcome.is_ok() {
+                        report.free.push(row.name.clone());
+                    }
                     match outcome {
                         Ok(SetOutcome::Created) => report.created += 1,
                         Ok(SetOutcome::Updated) => report.updated += 1,
@@ -573,13 +619,18 @@ impl Ledger {
 /// Rows an import commits at a time: the write lock is let go between batches.
 const IMPORT_BATCH_ROWS: usize = 200;
 
-/// Parses a price file (CSV, or LiteLLM's price-map JSON) into rows and line-numbered errors, writing nothing:
-/// the org admin's import sends these rows to the server.
-pub fn parse_price_file(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
+/// Parses a price file (CSV, or LiteLLM's price-map JSON) into rows, skipped entries and line-numbered errors,
+/// writing nothing: the org admin's import sends these rows to the server.
+pub fn parse_price_file(text: &str) -> Result<ParsedPrices> {
     if text.trim_start().starts_with('{') {
         parse_litellm(text)
     } else {
-        Ok(parse_price_csv(text))
+        let (rows, errors) = parse_price_csv(text);
+        Ok(ParsedPrices {
+            rows,
+            skipped: Vec::new(),
+            errors,
+        })
     }
 }
 
@@ -643,23 +694,21 @@ fn parse_price_csv(text: &str) -> (Vec<PriceRow>, Vec<ImportError>) {
     (rows, errors)
 }
 
-fn parse_litellm(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
+const PER_TOKEN_FIELDS: [&str; 2] = ["input_cost_per_token", "output_cost_per_token"];
+
+fn parse_litellm(text: &str) -> Result<ParsedPrices> {
     let map: serde_json::Map<String, Value> = serde_json::from_str(text)
         .map_err(|err| LedgerError::invalid(format!("not a LiteLLM price map: {err}")))?;
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
+    let mut parsed = ParsedPrices::default();
     let lines = top_level_key_lines(text);
     for (name, spec) in map {
-        // LiteLLM's documentation entry, not a model.
-        if name == "sample_spec" {
+        let line = lines.get(&name).copied().unwrap_or(0);
+        if let Some(reason) = not_priced_per_token(&name, &spec) {
+            parsed.skipped.push(ImportSkip { line, name, reason });
             continue;
         }
-        let line = lines.get(&name).copied().unwrap_or(0);
         let per_1k = |field: &str| -> std::result::Result<Decimal, String> {
-            let value = spec
-                .get(field)
-                .ok_or_else(|| format!("{field} is missing"))?;
-            let text = match value {
+            let text = match &spec[field] {
                 Value::Number(number) => number.to_string(),
                 Value::String(text) => text.clone(),
                 other => return Err(format!("{field} is not a number: {other}")),
@@ -667,40 +716,63 @@ fn parse_litellm(text: &str) -> Result<(Vec<PriceRow>, Vec<ImportError>)> {
             let per_token = parse_decimal(&text)
                 .filter(|cost| !cost.is_sign_negative())
                 .ok_or_else(|| format!("{field} is not a non-negative number: {text}"))?;
-            per_token
+            let per_1k = per_token
                 .checked_mul(Decimal::ONE_THOUSAND)
-                .map(|price| price.normalize())
-                .ok_or_else(|| format!("{field} is out of range"))
+                .ok_or_else(|| format!("{field} is out of range"))?;
+            parse_price(&per_1k.normalize().to_string()).map_err(|err| err.to_string())
         };
-        match (
-            per_1k("input_cost_per_token"),
-            per_1k("output_cost_per_token"),
-        ) {
-            (Ok(input), Ok(output)) => match (
-                parse_price(&input.to_string()),
-                parse_price(&output.to_string()),
-            ) {
-                (Ok(input_per_1k), Ok(output_per_1k)) => rows.push(PriceRow {
-                    line,
-                    name,
-                    price: Price {
-                        input_per_1k,
-                        output_per_1k,
-                    },
-                    aliases: Vec::new(),
-                }),
-                (Err(err), _) | (_, Err(err)) => errors.push(ImportError {
-                    line,
-                    message: format!("{name}: {err}"),
-                }),
-            },
-            (Err(message), _) | (_, Err(message)) => errors.push(ImportError {
+        match (per_1k(PER_TOKEN_FIELDS[0]), per_1k(PER_TOKEN_FIELDS[1])) {
+            (Ok(input_per_1k), Ok(output_per_1k)) => parsed.rows.push(PriceRow {
+                line,
+                name,
+                price: Price {
+                    input_per_1k,
+                    output_per_1k,
+                },
+                aliases: Vec::new(),
+            }),
+            (Err(message), _) | (_, Err(message)) => parsed.errors.push(ImportError {
                 line,
                 message: format!("{name}: {message}"),
             }),
         }
     }
-    Ok((rows, errors))
+    parsed.skipped.sort_by_key(|skip| skip.line);
+    Ok(parsed)
+}
+
+/// Why a LiteLLM entry is not a model TokenDesk can price per token, if it is not: its documentation
+/// entry, or a model priced per image, second, character, query or page, or with half a per-token price.
+fn not_priced_per_token(name: &str, spec: &Value) -> Option<String> {
+    if name == "sample_spec" {
+        return Some("LiteLLM's documentation entry, not a model".into());
+    }
+    let has = |field: &str| spec.get(field).is_some_and(|value| !value.is_null());
+    if PER_TOKEN_FIELDS.iter().all(|field| has(field)) {
+        return None;
+    }
+    let mode = spec
+        .get("mode")
+        .and_then(Value::as_str)
+        .map(|mode| format!(" (mode {mode})"))
+        .unwrap_or_default();
+    if let Some(present) = PER_TOKEN_FIELDS.iter().find(|field| has(field)) {
+        return Some(format!(
+            "only {present} is given{mode}: a reply's price needs both per-token prices"
+        ));
+    }
+    let other_costs: Vec<&str> = spec
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| key.contains("cost_per_"))
+        .map(|(key, _)| key.as_str())
+        .collect();
+    Some(if other_costs.is_empty() {
+        format!("no price is given{mode}")
+    } else {
+        format!("priced by {}{mode}, not per token", other_costs.join(", "))
+    })
 }
 
 /// The 1-based line where each key of a JSON object's top level is written, for error reports: one pass

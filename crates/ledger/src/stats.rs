@@ -81,7 +81,7 @@ pub struct HistoryPage {
     pub next_cursor: Option<String>,
 }
 
-fn spend_from(
+pub(crate) fn spend_from(
     credits_micros: Micros,
     prompt_tokens: i64,
     completion_tokens: i64,

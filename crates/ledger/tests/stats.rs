@@ -338,23 +338,58 @@ fn litellm_price_maps_import_per_token_prices_as_per_1k() {
         "output_cost_per_token": 1e-06
     },
     "vendor/embedder": {
-        "input_cost_per_token": 1e-07
-    }
+        "input_cost_per_token": 1e-07,
+        "mode": "embedding"
+    },
+    "vendor/painter": {"output_cost_per_image": 0.04, "mode": "image_generation"},
+    "vendor/free-chat": {"input_cost_per_token": 0, "output_cost_per_token": 0.0}
 }"#;
     let report = t
         .ledger
         .import_models(file, "admin", "LiteLLM map", |_| ())
         .unwrap();
-    assert_eq!(report.created, 1, "{report:?}");
+    assert_eq!(report.created, 2, "{report:?}");
     assert_eq!(
         t.ledger.model("vendor/model-a").unwrap().price(),
         price("0.003", "0.015")
     );
-    let lines: Vec<u64> = report.errors.iter().map(|error| error.line).collect();
-    assert_eq!(lines, [8, 12], "{report:?}");
-    assert!(
-        report.errors[1]
-            .message
-            .contains("output_cost_per_token is missing")
+    // A zero price goes in only as a model the report names free.
+    assert_eq!(report.free, ["vendor/free-chat"], "{report:?}");
+    assert_eq!(
+        t.ledger.model("vendor/free-chat").unwrap().price(),
+        price("0", "0")
     );
+    let lines: Vec<u64> = report.errors.iter().map(|error| error.line).collect();
+    assert_eq!(lines, [8], "{report:?}");
+    // Entries that are not priced per token are skipped with their reason, not reported as errors.
+    let skipped: Vec<(u64, &str)> = report
+        .skipped
+        .iter()
+        .map(|skip| (skip.line, skip.name.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (2, "sample_spec"),
+            (12, "vendor/embedder"),
+            (16, "vendor/painter")
+        ],
+        "{report:?}"
+    );
+    assert!(
+        report.skipped[1]
+            .reason
+            .contains("only input_cost_per_token")
+    );
+    assert!(report.skipped[2].reason.contains("output_cost_per_image"));
+    assert!(t.ledger.model("vendor/painter").is_err() && t.ledger.model("sample_spec").is_err());
+    let preview = t.ledger.preview_import(file).unwrap();
+    let free: Vec<&str> = preview
+        .rows
+        .iter()
+        .filter(|row| row.free)
+        .map(|row| row.name.as_str())
+        .collect();
+    assert_eq!(free, ["vendor/free-chat"]);
+    assert_eq!(preview.skipped, report.skipped);
 }

@@ -150,8 +150,6 @@ pub struct DesktopApp {
     pub sim: DifySim,
     pub data_dir: tempfile::TempDir,
     pub share_url: String,
-    /// When the WebDriver session (which starts the app) was asked for: the start of a cold start.
-    pub session_requested_at: Instant,
     driver: Child,
     /// Stopped after the driver, when the test is over.
     bus: SessionBus,
@@ -243,7 +241,6 @@ impl DesktopApp {
                 .map(drop))
         })
         .await?;
-        let session_requested_at = Instant::now();
         let client = eventually("a WebDriver session", || {
             let (capabilities, webdriver) = (capabilities.clone(), webdriver.clone());
             async move {
@@ -265,7 +262,6 @@ impl DesktopApp {
             share_url,
             driver,
             bus,
-            session_requested_at,
             session_open: true,
             _turn: turn,
         })

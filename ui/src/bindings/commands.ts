@@ -21,6 +21,8 @@ export const commands = {
   openWindow: (name: string) => invoke<void>('open_window', { name }),
   /** Switches every window, the menus and the tray to `language`, and keeps it for the next start. */
   setLanguage: (language: Language) => invoke<void>('set_language', { language }),
+  /** The dashboard's first paint of the balance, the end of a cold start: logged once with the time since the app started, so a start is measured from the app's own output, without a test driver in it. */
+  dashboardPainted: () => invoke<void>('dashboard_painted'),
   adminStatus: () => invoke<AdminStatus>('admin_status'),
   wayIn: () => invoke<WayIn>('way_in'),
   /** Keeps the choice of the island or the demo, and opens the chat that waited for it. */

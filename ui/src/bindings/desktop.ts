@@ -132,7 +132,7 @@ export type ImportError = { line: number, message: string, };
 /**
  * What an import would do, row by row, before anything is written.
  */
-export type ImportPreview = { rows: Array<PreviewRow>, errors: Array<ImportError>, };
+export type ImportPreview = { rows: Array<PreviewRow>, skipped: Array<ImportSkip>, errors: Array<ImportError>, };
 
 /**
  * How far an import has got: `done` of its `total` parsed rows written (or failed).
@@ -142,7 +142,20 @@ export type ImportProgress = { done: number, total: number, };
 /**
  * What a price import did. A bad row is reported with its line; the good rows still import.
  */
-export type ImportReport = { created: number, updated: number, unchanged: number, errors: Array<ImportError>, };
+export type ImportReport = { created: number, updated: number, unchanged: number, 
+/**
+ * The imported models priced at 0 for input and output: free, said so rather than a silent 0.
+ */
+free: Array<string>, 
+/**
+ * Entries that are not models priced per token (images, audio, rerankers…), each with why.
+ */
+skipped: Array<ImportSkip>, errors: Array<ImportError>, };
+
+/**
+ * An entry of a price file left out on purpose, with its reason.
+ */
+export type ImportSkip = { line: number, name: string, reason: string, };
 
 /**
  * Simplified Chinese or English: any Chinese locale gets Chinese, everything else English.
@@ -219,7 +232,11 @@ export type PreviewRow = { line: number, name: string, input_usd_per_1k: string,
 /**
  * `create`, `update` or `unchanged`.
  */
-change: "create" | "update" | "unchanged", };
+change: "create" | "update" | "unchanged", 
+/**
+ * Priced at 0 for input and output: imported as a free model.
+ */
+free: boolean, };
 
 /**
  * A model's price in USD per 1,000 tokens.

@@ -2,14 +2,13 @@ import { Button, Card, Space, Tag, Tooltip, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { api, type MonitorStatus, type SyncBudget, type SyncStatus } from '../api';
 import { formatCredits, formatMicros, formatTime } from '../format';
-import { useMonitorStatus } from '../hooks';
+import type { Monitor } from '../hooks';
 import { ErrorAlert } from './ErrorAlert';
 import { OutcomeTag } from './OutcomeTag';
 
-/** Live monitor status, shared by the dashboard and diagnostics windows. */
-export function MonitorStatusCard() {
+/** Live monitor status, shared by the dashboard and diagnostics windows (each asks for it once, with `useMonitorStatus`). */
+export function MonitorStatusCard({ monitor: { status, error } }: { monitor: Monitor }) {
   const { t } = useTranslation();
-  const { status, error } = useMonitorStatus();
   return (
     <Card size="small" title={t('monitor.title')} loading={!status && !error}>
       <ErrorAlert error={error} />

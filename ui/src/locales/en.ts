@@ -288,6 +288,8 @@ const en = {
       reviewHint: 'A seeded list price: confirm or set it.',
       search: 'Search models',
       saved: 'Saved.',
+      free: 'Free',
+      freeHint: 'Priced at 0 for input and output: its charges cost nothing.',
     },
     import: {
       open: 'Import',
@@ -307,6 +309,10 @@ const en = {
       submit: 'Import {{rows}} rows',
       progress: '{{done}} / {{total}} rows',
       done: 'Import finished',
+      skipped: 'Skipped: {{count}} entries not priced per token',
+      entry: 'Entry',
+      skipReason: 'Why skipped',
+      freeModels: 'Imported as free (priced at 0): {{names}}',
     },
     balance: {
       title: 'Grant, top up or adjust',

@@ -289,6 +289,8 @@ const zh: Messages = {
       reviewHint: '预置的公开价格，请确认或修改。',
       search: '搜索模型',
       saved: '已保存。',
+      free: '免费',
+      freeHint: '输入与输出价格均为 0：该模型的用量不扣费。',
     },
     import: {
       open: '批量导入',
@@ -308,6 +310,10 @@ const zh: Messages = {
       submit: '导入 {{rows}} 行',
       progress: '{{done}} / {{total}} 行',
       done: '导入完成',
+      skipped: '已跳过 {{count}} 项：不按 Token 计价',
+      entry: '条目',
+      skipReason: '跳过原因',
+      freeModels: '以免费（价格为 0）导入：{{names}}',
     },
     balance: {
       title: '发放、充值或调整',

@@ -1,5 +1,5 @@
 import { Button, Card, Form, Input, Space, Spin, Tabs, Typography } from 'antd';
-import { useCallback, useEffect, useState, type ReactNode } from 'react';
+import { Suspense, useCallback, useEffect, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, type AdminStatus } from '../api';
 import { ErrorAlert } from '../components/ErrorAlert';
@@ -7,6 +7,7 @@ import { Page } from '../components/Page';
 import { hasCode, SESSION_REQUIRED } from '../errors';
 import { formatTime } from '../format';
 import { useAction, useLoad } from '../hooks';
+import { lazyNamed } from '../lazy';
 import type { Messages } from '../locales/en';
 import { AppsTab } from './admin/Apps';
 import { GuardsTab } from './admin/Guards';
@@ -16,7 +17,9 @@ import { PasswordTab } from './admin/Password';
 import { RateTab } from './admin/Rate';
 import { CommandErrorContext, passwordRules, useAdminAction } from './admin/shared';
 import { UsersTab } from './admin/Users';
-import { OrgAdmin } from './org/OrgAdmin';
+
+// An enrolled device's console runs the org's server; an island's admin never loads its code, nor the reverse.
+const OrgAdmin = lazyNamed(() => import('./org/OrgAdmin'), 'OrgAdmin');
 
 // setTimeout fires at once for delays beyond 2^31-1 ms; a session that long is re-checked after ~24 days.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -32,7 +35,11 @@ export function Admin() {
   if (!wayIn) body = error ? <ErrorAlert error={error} /> : <Spin />;
   else if (wayIn.mode === 'org') body = <OrgAdmin />;
   else body = <LocalAdmin />;
-  return <Page title={t('app.windows.admin')}>{body}</Page>;
+  return (
+    <Page title={t('app.windows.admin')}>
+      <Suspense fallback={<Spin />}>{body}</Suspense>
+    </Page>
+  );
 }
 
 function LocalAdmin() {

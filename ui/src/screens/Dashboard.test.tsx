@@ -2,7 +2,7 @@ import { emit } from '@tauri-apps/api/event';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import dayjs from 'dayjs';
 import { describe, expect, it } from 'vitest';
-import type { SideCall } from '../api';
+import type { Dashboard, SideCall } from '../api';
 import { charge, chargeEvent, dashboard, fakeBackend, monitor, page } from '../test/backend';
 import { pickOption, renderWindow } from '../test/render';
 import { user } from '../test/user';
@@ -52,7 +52,7 @@ describe('dashboard window', () => {
   it('refetches the summary and the first history page on charge and ledger-changed events, keeping loaded pages', async () => {
     const backend = fakeBackend({ history: () => page([charge('e2', '4.5')], 'c1') });
     renderWindow('dashboard');
-    await screen.findByTestId('balance');
+    await screen.findAllByTestId('charge-row');
 
     backend.on('history', () => page([charge('e1', '34.825')]));
     await user.click(await screen.findByRole('button', { name: 'Load more' }));
@@ -164,6 +164,28 @@ describe('dashboard window', () => {
     await act(() => emit('monitor', monitor({ relay_metered: false })));
     await waitFor(() => expect(screen.getByTestId('monitor-chat')).toHaveAttribute('data-state', 'not-metered'));
     expect(screen.getByTestId('monitor-status')).toHaveTextContent('Chat not metered');
+  });
+
+  it('asks for the balance first, and tells the shell once that it has been painted', async () => {
+    let answer = (_: Dashboard) => {};
+    const backend = fakeBackend({ dashboard: () => new Promise<Dashboard>((resolve) => (answer = resolve)) });
+    renderWindow('dashboard');
+    // The window is up, the summary still on its way: nothing painted, nothing said, nothing else asked.
+    await screen.findByTestId('monitor-status');
+    expect(screen.queryByTestId('balance')).toBeNull();
+    expect([...new Set(backend.calls.map((c) => c.cmd))].sort()).toEqual(['dashboard', 'monitor_status', 'way_in']);
+
+    act(() => answer(dashboard()));
+    expect(await screen.findByTestId('balance')).toHaveTextContent(/^9960\.675$/);
+    await waitFor(() => expect(backend.argsOf('dashboard_painted')).toEqual([{}]));
+    // The chart, breakdowns and history follow the balance.
+    await screen.findAllByTestId('charge-row');
+
+    // A later balance is no new start.
+    backend.on('dashboard', () => dashboard({ balance: '9956.175', balance_micros: 9_956_175_000 }));
+    await act(() => emit('charge', chargeEvent()));
+    await waitFor(() => expect(screen.getByTestId('balance')).toHaveTextContent(/^9956\.175$/));
+    expect(backend.argsOf('dashboard_painted')).toEqual([{}]);
   });
 
   it('opens the other windows', async () => {

@@ -1,74 +1,57 @@
-import { Alert, App as AntApp, Button, Card, Col, DatePicker, Descriptions, Drawer, Modal, Row, Select, Space, Tag, Tooltip, Typography } from 'antd';
-import type { ColumnsType } from 'antd/es/table';
-import dayjs, { type Dayjs } from 'dayjs';
-import { useMemo, useState } from 'react';
+import { Alert, App as AntApp, Button, Card, Col, Descriptions, Modal, Row, Space, Tag, Tooltip, Typography } from 'antd';
+import { Suspense, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, type Breakdown, type Dashboard as DashboardData, type Entry, type HistoryFilter, type Spend, type WayIn, type WindowName } from '../api';
-import { ChargeDetail } from '../components/ChargeDetail';
-import { DataTable } from '../components/DataTable';
-import { Deferred } from '../components/Deferred';
+import { api, type Dashboard as DashboardData, type Spend, type SyncStatus, type WayIn, type WindowName } from '../api';
 import { ErrorAlert } from '../components/ErrorAlert';
-import { ExportButton } from '../components/ExportButton';
 import { JoinOrgForm } from '../components/JoinOrgForm';
-import { LedgerList } from '../components/LedgerList';
 import { MonitorStatusCard } from '../components/MonitorStatusCard';
 import { Page } from '../components/Page';
-import { SpendChart } from '../components/SpendChart';
 import { describeError } from '../errors';
 import { formatCount, formatCredits, formatDecimal, formatUsd } from '../format';
-import { useHistory } from '../history';
-import { useLoad, useMonitorStatus } from '../hooks';
+import { useLoad, useMonitorStatus, usePaintedOnce, type Loaded } from '../hooks';
+import { lazyNamed } from '../lazy';
 import { RedeemCode } from './RedeemCode';
-import { Welcome } from './Welcome';
 
-type Range = [Dayjs, Dayjs];
-
-interface Filters {
-  range: Range | null;
-  app_id?: number;
-  model?: string;
-}
-
-/** The history query for the filters: whole local days, `to` exclusive, as RFC 3339 instants. */
-function historyFilter({ range, app_id, model }: Filters): HistoryFilter {
-  return {
-    ...(range && { from: range[0].startOf('day').toISOString(), to: range[1].add(1, 'day').startOf('day').toISOString() }),
-    ...(app_id !== undefined && { app_id }),
-    ...(model !== undefined && { model }),
-  };
-}
+const Welcome = lazyNamed(() => import('./Welcome'), 'Welcome');
+const DashboardDetails = lazyNamed(() => import('./DashboardDetails'), 'DashboardDetails');
 
 /** The first run's ways in until one is chosen, then the dashboard. */
 export function Dashboard() {
   const wayIn = useLoad(api.wayIn, ['ledger-changed']);
+  // Asked beside the way in rather than after it: the balance is what a cold start waits for.
+  const summary = useLoad(api.dashboard);
   if (!wayIn.data && !wayIn.error) return null;
   if (wayIn.data?.mode === 'unchosen') return <Welcome wayIn={wayIn.data} />;
-  return <Overview wayIn={wayIn.data} />;
+  return <Overview wayIn={wayIn.data} summary={summary} />;
 }
 
-function Overview({ wayIn }: { wayIn: WayIn | null }) {
+/** The dashboard proper: mounted once per window load (the first run's choice replaces the welcome with it). */
+function Overview({ wayIn, summary }: { wayIn: WayIn | null; summary: Loaded<DashboardData> }) {
   const { t } = useTranslation();
   const { message } = AntApp.useApp();
-  const summary = useLoad(api.dashboard);
-  // Names for the by-app list and the filters; without them the lists show ids, so no banner for a failure.
-  const apps = useLoad(api.apps, ['ledger-changed']).data ?? [];
-  const models = useLoad(api.models, ['ledger-changed']).data ?? [];
-  const [filters, setFilters] = useState<Filters>({ range: null });
-  const filter = useMemo(() => historyFilter(filters), [filters]);
-  const history = useHistory(filter);
-  const [open, setOpen] = useState<Entry | null>(null);
+  const monitor = useMonitorStatus();
+  const sync = monitor.status?.sync;
   const data = summary.data;
+  // The balance first: the chart, breakdowns and history (their code and their commands) wait until the
+  // summary's first answer is on screen.
+  const detailsShown = usePaintedOnce(data !== null || summary.error !== null);
+  const balancePainted = usePaintedOnce(data !== null);
+
+  // The end of a cold start, which the shell logs: once, as this mounts once per window load and stays painted.
+  // A failure to log changes nothing here.
+  useEffect(() => {
+    if (balancePainted) api.dashboardPainted().catch(() => {});
+  }, [balancePainted]);
 
   const openWindow = (name: WindowName) => api.openWindow(name).catch((e) => message.error(describeError(t, e)));
-  const appName = (key: string) => apps.find((a) => String(a.id) === key)?.name ?? `#${key}`;
 
   return (
     <Page
       title={t('app.windows.dashboard')}
       extra={
         <Space>
-          {wayIn && <ModeTag wayIn={wayIn} />}
-          {wayIn?.mode === 'org' && <RedeemCode onRedeemed={() => void summary.reload()} />}
+          {wayIn && <ModeTag wayIn={wayIn} org={sync?.org} />}
+          {wayIn?.mode === 'org' && <RedeemCode sync={sync} onRedeemed={() => void summary.reload()} />}
           <Button type="primary" onClick={() => openWindow('chat')}>
             {t('dashboard.openChat')}
           </Button>
@@ -79,7 +62,7 @@ function Overview({ wayIn }: { wayIn: WayIn | null }) {
     >
       <ErrorAlert error={summary.error} action={<Button size="small" onClick={() => void summary.reload()}>{t('common.retry')}</Button>} />
       {wayIn?.mode === 'island' && <Alert type="info" showIcon message={t('mode.islandHint')} data-testid="island-notice" />}
-      {wayIn?.mode === 'org' && <OrgNotice />}
+      {wayIn?.mode === 'org' && <OrgNotice sync={sync} />}
       {data?.low_balance && <Alert type="warning" showIcon banner message={t('dashboard.lowBalance')} data-testid="low-balance" />}
       <Row gutter={[12, 12]}>
         <Col xs={24} md={12} xl={6}>
@@ -92,81 +75,21 @@ function Overview({ wayIn }: { wayIn: WayIn | null }) {
           <PeriodCard title={t('dashboard.month')} period={data?.month} testId="month" />
         </Col>
         <Col xs={24} md={12} xl={6}>
-          <MonitorStatusCard />
+          <MonitorStatusCard monitor={monitor} />
         </Col>
       </Row>
-      {/* The balance and the cards first: the chart and the history's table and filters follow. */}
-      <Deferred>
-        <Space direction="vertical" size={12} style={{ width: '100%' }}>
-          <Card
-            size="small"
-            title={t('dashboard.chartTitle')}
-            loading={!data}
-            extra={data && <Typography.Text type="secondary">{t('dashboard.timeZone', { zone: data.time_zone })}</Typography.Text>}
-          >
-            {data && <SpendChart series={data.series} />}
-          </Card>
-          <Row gutter={[12, 12]}>
-            <Col xs={24} md={12}>
-              <BreakdownCard title={t('dashboard.byModel')} rows={data?.month_by_model} label={(key) => key || t('dashboard.difyPrice')} testId="by-model" />
-            </Col>
-            <Col xs={24} md={12}>
-              <BreakdownCard title={t('dashboard.byApp')} rows={data?.month_by_app} label={appName} testId="by-app" />
-            </Col>
-          </Row>
-          <Card size="small" title={t('dashboard.history')} extra={<ExportButton exportCsv={() => api.exportHistoryCsv(filter)} />}>
-            <Space direction="vertical" style={{ width: '100%' }}>
-              <Space wrap>
-                <DatePicker.RangePicker
-                  value={filters.range}
-                  onChange={(range) => setFilters((f) => ({ ...f, range: range as Range | null }))}
-                  presets={[
-                    { label: t('dashboard.presets.today'), value: [dayjs(), dayjs()] },
-                    { label: t('dashboard.presets.week'), value: [dayjs().subtract(6, 'day'), dayjs()] },
-                    { label: t('dashboard.presets.month'), value: [dayjs().startOf('month'), dayjs()] },
-                    { label: t('dashboard.presets.days30'), value: [dayjs().subtract(29, 'day'), dayjs()] },
-                  ]}
-                  aria-label={t('dashboard.filters.range')}
-                  data-testid="history-filter-range"
-                />
-                <Select<number>
-                  allowClear
-                  style={{ minWidth: 160 }}
-                  placeholder={t('dashboard.filters.allApps')}
-                  aria-label={t('dashboard.filters.app')}
-                  value={filters.app_id}
-                  onChange={(app_id) => setFilters((f) => ({ ...f, app_id }))}
-                  options={apps.map((a) => ({ value: a.id, label: a.name }))}
-                  data-testid="history-filter-app"
-                />
-                <Select<string>
-                  allowClear
-                  showSearch
-                  style={{ minWidth: 180 }}
-                  placeholder={t('dashboard.filters.allModels')}
-                  aria-label={t('dashboard.filters.model')}
-                  value={filters.model}
-                  onChange={(model) => setFilters((f) => ({ ...f, model }))}
-                  options={models.map((m) => ({ value: m.name, label: m.name }))}
-                  data-testid="history-filter-model"
-                />
-              </Space>
-              <LedgerList state={history} onOpen={setOpen} />
-            </Space>
-          </Card>
-        </Space>
-      </Deferred>
-      <Drawer open={open !== null} onClose={() => setOpen(null)} title={t('detail.title')} width={560} destroyOnHidden>
-        {open && <ChargeDetail entry={open} />}
-      </Drawer>
+      {detailsShown && (
+        <Suspense fallback={null}>
+          <DashboardDetails data={data} />
+        </Suspense>
+      )}
     </Page>
   );
 }
 
 /** What stops this device from charging, said at the top: revoked, or offline with the allowance used up. */
-function OrgNotice() {
+function OrgNotice({ sync }: { sync: SyncStatus | null | undefined }) {
   const { t } = useTranslation();
-  const sync = useMonitorStatus().status?.sync;
   if (!sync) return null;
   if (sync.revoked) return <Alert type="error" showIcon banner message={t('org.revokedHint')} data-testid="org-notice" data-state="revoked" />;
   if (sync.last_error && sync.lease_refusal) {
@@ -176,14 +99,13 @@ function OrgNotice() {
 }
 
 /** Where this computer stands: an island (its user is their own admin), the demo, or an org's device. */
-function ModeTag({ wayIn }: { wayIn: WayIn }) {
+function ModeTag({ wayIn, org }: { wayIn: WayIn; org: string | null | undefined }) {
   const { t } = useTranslation();
-  const { status } = useMonitorStatus();
   const [joining, setJoining] = useState(false);
   if (wayIn.mode === 'org') {
     return (
       <Tag color="blue" data-testid="mode" data-mode="org">
-        {t('mode.org', { org: status?.sync?.org ?? '' })}
+        {t('mode.org', { org: org ?? '' })}
       </Tag>
     );
   }
@@ -205,7 +127,7 @@ function ModeTag({ wayIn }: { wayIn: WayIn }) {
   );
 }
 
-/** Rust writes the CSV of every row matching the filters to Downloads; here we say where. */
+/** The balance as Rust sent it, about how many USD it is worth, and the rate. */
 function BalanceCard({ data }: { data: DashboardData | null }) {
   const { t } = useTranslation();
   return (
@@ -239,40 +161,6 @@ function PeriodCard({ title, period, testId }: { title: string; period: Spend | 
           <Descriptions.Item label={t('dashboard.outputTokens')}>{formatCount(period.completion_tokens)}</Descriptions.Item>
         </Descriptions>
       )}
-    </Card>
-  );
-}
-
-interface BreakdownProps {
-  title: string;
-  rows: Breakdown[] | undefined;
-  label: (key: string) => string;
-  testId: string;
-}
-
-function BreakdownCard({ title, rows, label, testId }: BreakdownProps) {
-  const { t } = useTranslation();
-  const columns: ColumnsType<Breakdown> = [
-    { title: t('dashboard.col.name'), key: 'name', render: (_, r) => label(r.key) },
-    { title: t('dashboard.spent'), key: 'credits', align: 'right', render: (_, r) => formatCredits(r.spend.credits) },
-    { title: t('dashboard.messages'), key: 'messages', align: 'right', render: (_, r) => formatCount(r.spend.messages) },
-    {
-      title: t('dashboard.tokens'),
-      key: 'tokens',
-      align: 'right',
-      render: (_, r) => formatCount(r.spend.prompt_tokens + r.spend.completion_tokens),
-    },
-  ];
-  return (
-    <Card size="small" title={title} data-testid={testId}>
-      <DataTable<Breakdown>
-        rowKey="key"
-        columns={columns}
-        dataSource={rows}
-        loading={!rows}
-        rowTestId={`${testId}-row`}
-        locale={{ emptyText: t('dashboard.nothingYet') }}
-      />
     </Card>
   );
 }

@@ -11,8 +11,8 @@ import { OutcomeTag } from '../components/OutcomeTag';
 import { Page } from '../components/Page';
 import { hasCode, SESSION_REQUIRED } from '../errors';
 import { formatCredits, formatTime } from '../format';
-import { useAction, useLoad, useTauriEvent } from '../hooks';
-import { DECIMAL, decimalRule } from './admin/shared';
+import { useAction, useLoad, useMonitorStatus, useTauriEvent } from '../hooks';
+import { DECIMAL, decimalRule, useActiveModelNames } from './admin/shared';
 
 // The log is for watching, not auditing (the ledger keeps everything): keep the newest few hundred.
 const LOG_LIMIT = 200;
@@ -40,6 +40,7 @@ export function Diagnostics() {
   const dashboard = useLoad(api.dashboard);
   const apps = useLoad(api.apps, ['ledger-changed']);
   const models = useLoad(api.models, ['ledger-changed']);
+  const monitor = useMonitorStatus();
   const [log, setLog] = useState<LogRow[]>([]);
   const loadError = dashboard.error ?? apps.error ?? models.error;
   const balance = dashboard.data?.balance ?? null;
@@ -53,7 +54,7 @@ export function Diagnostics() {
       <ErrorAlert error={loadError} />
       <Row gutter={[12, 12]}>
         <Col xs={24} md={12}>
-          <MonitorStatusCard />
+          <MonitorStatusCard monitor={monitor} />
         </Col>
         <Col xs={24} md={12}>
           <Card size="small" title={t('diagnostics.balance')} loading={balance === null && !loadError}>
@@ -82,6 +83,8 @@ function SimulateForm({ apps, models }: { apps: App[] | null; models: Model[] | 
   const binding = chosenApp && (chosenApp.pricing === 'dify_price' ? t('dashboard.difyPrice') : chosenApp.model);
   const [result, setResult] = useState<ChargeResult | null>(null);
   const simulate = useAction(api.adminSimulate);
+  const modelNames = useActiveModelNames(models);
+  const modelOptions = useMemo(() => modelNames.map((m) => ({ value: m, label: m })), [modelNames]);
 
   // Preselect the first enabled app once the list arrives.
   useEffect(() => {
@@ -129,12 +132,10 @@ function SimulateForm({ apps, models }: { apps: App[] | null; models: Model[] | 
         <Form.Item name="model" label={t('diagnostics.model')}>
           <Select
             showSearch
+            optionFilterProp="label"
             style={{ minWidth: 220 }}
             aria-label={t('diagnostics.model')}
-            options={[
-              { value: APP_BINDING, label: t('diagnostics.asBound', { binding: binding ?? t('common.none') }) },
-              ...(models ?? []).filter((m) => m.active).map((m) => ({ value: m.name, label: m.name })),
-            ]}
+            options={[{ value: APP_BINDING, label: t('diagnostics.asBound', { binding: binding ?? t('common.none') }) }, ...modelOptions]}
             data-testid="sim-model"
           />
         </Form.Item>

@@ -1,16 +1,15 @@
 import { Alert, Button, Form, Input, Modal, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api } from '../api';
+import { api, type SyncStatus } from '../api';
 import { hasCode } from '../errors';
 import { formatMicros } from '../format';
-import { useAction, useMonitorStatus } from '../hooks';
+import { useAction } from '../hooks';
 import { FormFooter } from './admin/shared';
 
 /** A code from the org admin, redeemed on the server for credits on this user's balance; enrolled devices only. */
-export function RedeemCode({ onRedeemed }: { onRedeemed: () => void }) {
+export function RedeemCode({ sync, onRedeemed }: { sync: SyncStatus | null | undefined; onRedeemed: () => void }) {
   const { t } = useTranslation();
-  const sync = useMonitorStatus().status?.sync;
   const [open, setOpen] = useState(false);
   if (!sync?.enrolled || sync.revoked) return null;
   return (

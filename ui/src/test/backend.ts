@@ -162,6 +162,14 @@ export const MODELS: Model[] = [
   model('legacy-1', '0.03', '0.06', { active: false }),
 ];
 
+/** `count` models `model-0001`…, each with an alias `alias-0001`…: a price map's worth, for the admin's tables and pickers. */
+export function manyModels(count: number): Model[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = String(i + 1).padStart(4, '0');
+    return model(`model-${n}`, '0.001', '0.002', { id: i + 1, aliases: [`alias-${n}`] });
+  });
+}
+
 export const ACCOUNTS: Account[] = [
   { id: 1, name: 'admin', display_name: 'Admin', role: 'admin', balance: '0', balance_micros: 0, password_set: true, created_at: '2026-11-01T00:00:00Z' },
   { id: 2, name: 'alice', display_name: 'Alice Wang', role: 'staff', balance: '9960.675', balance_micros: 9_960_675_000, password_set: false, created_at: '2026-11-01T00:00:00Z' },
@@ -301,6 +309,7 @@ export function fakeBackend(handlers: Record<string, Handler> = {}): Backend {
     rejected_events: () => REJECTED,
     open_window: () => null,
     set_language: () => null,
+    dashboard_painted: () => null,
     admin_status: () => ({ password_set: true, session_expires_at: null }),
     way_in: () => ({ mode: 'island', suggested_server: null, offer_island: true, offer_demo: true }),
     ...handlers,

@@ -27,15 +27,22 @@ export async function openAdminTab(tab: string) {
   await user.click(await screen.findByTestId(`admin-tab-${tab}`));
 }
 
-/** Picks an option of the antd Select with this test id (antd renders options in a portal, opened on mouse down). */
+/** The options an open antd Select has rendered (antd renders them in a portal, opened on mouse down). */
+export const openOptions = () => [...document.querySelectorAll('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option')];
+
+/** Picks an option of the antd Select with this test id, once it is rendered. */
 export async function pickOption(testId: string, label: string) {
   await user.click(within(screen.getByTestId(testId)).getByRole('combobox'));
-  const option = await waitFor(() => {
-    const found = document.querySelector(`.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option[title="${label}"]`);
+  await user.click(await findOpenOption(label));
+}
+
+/** Waits for an open Select to render the option with this label. */
+export function findOpenOption(label: string) {
+  return waitFor(() => {
+    const found = openOptions().find((option) => option.getAttribute('title') === label);
     if (!found) throw new Error(`no open option "${label}"`);
     return found;
   });
-  await user.click(option);
 }
 
 /** Waits for the form field with this test id to show a validation message. */

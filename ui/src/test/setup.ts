@@ -1,6 +1,6 @@
 import '@testing-library/jest-dom/vitest';
 import { clearMocks } from '@tauri-apps/api/mocks';
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterEach } from 'vitest';
 import i18n from '../i18n';
 
@@ -37,6 +37,10 @@ Blob.prototype.text ??= function (this: Blob) {
 // jsdom cannot style pseudo-elements; antd's table only asks to measure the scrollbar, which jsdom lacks anyway.
 const plainGetComputedStyle = window.getComputedStyle.bind(window);
 window.getComputedStyle = (elt: Element) => plainGetComputedStyle(elt);
+
+// Each window's screens load lazily, and the first test to show one transforms its code (antd's table, ECharts)
+// while a findBy* waits: more than the default second on a busy machine.
+configure({ asyncUtilTimeout: 5000 });
 
 afterEach(async () => {
   cleanup();

@@ -1,8 +1,8 @@
-import { screen, waitFor } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { App } from '../../api';
-import { APPS, fakeBackend, session } from '../../test/backend';
-import { expectFieldError, openAdminTab, pickOption, renderWindow, typeInto } from '../../test/render';
+import { APPS, fakeBackend, manyModels, session } from '../../test/backend';
+import { expectFieldError, findOpenOption, openAdminTab, openOptions, pickOption, renderWindow, typeInto } from '../../test/render';
 import { user } from '../../test/user';
 
 const added = (name: string, share_url: string, model: string | null): App => ({
@@ -48,6 +48,31 @@ describe('admin: Dify apps', () => {
         { name: 'HR bot', shareUrl: 'https://dify.example.com/chat/hr', model: null },
         { name: 'Sales bot', shareUrl: 'https://dify.example.com/chat/sales', model: 'gpt-4o-mini' },
       ]),
+    );
+  });
+
+  it('binds an app to one of 4,000 models found by typing part of its name', async () => {
+    const backend = fakeBackend({
+      admin_status: () => session(),
+      models: () => manyModels(4000),
+      admin_add_app: ({ name, shareUrl, model }) => added(String(name), String(shareUrl), model as string | null),
+    });
+    renderWindow('admin');
+    await openAdminTab('apps');
+    await typeInto('app-name', 'Research bot');
+    await typeInto('app-url', 'https://dify.example.com/chat/research');
+
+    const picker = within(screen.getByTestId('app-model')).getByRole('combobox');
+    await user.click(picker);
+    await user.type(picker, 'MODEL-'); // every model's name has it, in lower case
+    await waitFor(() => expect(openOptions().length).toBeGreaterThan(1));
+    // antd's virtual list: a screenful of the 4,000 matches is rendered, not all of them.
+    expect(openOptions().length).toBeLessThan(50);
+    await user.type(picker, '3217');
+    await user.click(await findOpenOption('model-3217'));
+    await user.click(screen.getByTestId('app-submit'));
+    await waitFor(() =>
+      expect(backend.argsOf('admin_add_app')).toEqual([{ name: 'Research bot', shareUrl: 'https://dify.example.com/chat/research', model: 'model-3217' }]),
     );
   });
 

@@ -1,12 +1,12 @@
 import { Button, Card, Col, Form, Input, Row, Select, Space, Switch, Tag, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, type App, type ConnectionTest } from '../../api';
 import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { useLoad } from '../../hooks';
-import { FormFooter, FormModal, useAdminAction, useRequired, useRowAction } from './shared';
+import { FormFooter, FormModal, useActiveModelNames, useAdminAction, useRequired, useRowAction } from './shared';
 
 // The select needs a value for "no model"; the commands take null for it.
 const DIFY_PRICE = '';
@@ -33,7 +33,7 @@ export interface AppInput {
 export function AppsTab() {
   const { t } = useTranslation();
   const apps = useLoad(api.apps, ['ledger-changed']);
-  const models = useLoad(api.models, ['ledger-changed']);
+  const models = useActiveModelNames(useLoad(api.models, ['ledger-changed']).data);
   const [tests, setTests] = useState<Record<number, ConnectionTest>>({});
   const test = useRowAction<number, [number], ConnectionTest>(api.adminTestApp);
 
@@ -65,7 +65,7 @@ export function AppsTab() {
     <AppsPanel<App>
       apps={apps.data}
       error={apps.error ?? test.error}
-      models={(models.data ?? []).filter((m) => m.active).map((m) => m.name)}
+      models={models}
       setEnabled={(a, on) => api.adminSetAppEnabled(a.id, on)}
       add={(v) => api.adminAddApp(v.name, v.share_url, v.model)}
       update={(a, v) => api.adminUpdateApp(a.id, v.name, v.share_url, v.model)}
@@ -247,6 +247,7 @@ function EditAppForm({ app, models, onClose, save }: EditAppProps) {
 function AppFields({ testIdPrefix, models }: { testIdPrefix: string; models: string[] }) {
   const { t } = useTranslation();
   const required = useRequired();
+  const options = useMemo(() => [{ value: DIFY_PRICE, label: t('dashboard.difyPrice') }, ...models.map((m) => ({ value: m, label: m }))], [models, t]);
   return (
     <>
       <Form.Item name="name" label={t('admin.apps.name')} rules={[required]}>
@@ -261,12 +262,8 @@ function AppFields({ testIdPrefix, models }: { testIdPrefix: string; models: str
         <Input type="url" placeholder="https://dify.example.com/chat/…" data-testid={`${testIdPrefix}-url`} />
       </Form.Item>
       <Form.Item name="model" label={t('admin.apps.pricing')}>
-        <Select
-          showSearch
-          aria-label={t('admin.apps.pricing')}
-          options={[{ value: DIFY_PRICE, label: t('dashboard.difyPrice') }, ...models.map((m) => ({ value: m, label: m }))]}
-          data-testid={`${testIdPrefix}-model`}
-        />
+        {/* Thousands of models: typed to find, and only the visible options rendered (antd's virtual list). */}
+        <Select showSearch optionFilterProp="label" aria-label={t('admin.apps.pricing')} options={options} data-testid={`${testIdPrefix}-model`} />
       </Form.Item>
     </>
   );

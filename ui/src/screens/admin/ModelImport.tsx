@@ -1,12 +1,12 @@
-import { Alert, Descriptions, Form, List, Progress, Space, Tag, Typography } from 'antd';
+import { Alert, Collapse, Descriptions, Form, List, Progress, Space, Tag, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { useState, type ChangeEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, type ImportError, type ImportPreview, type ImportProgress, type ImportReport, type ImportRow } from '../../api';
+import { api, type ImportError, type ImportPreview, type ImportProgress, type ImportReport, type ImportRow, type ImportSkip } from '../../api';
 import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { formatCount, formatDecimal } from '../../format';
-import { FormFooter, ReasonItem, useAdminAction } from './shared';
+import { FormFooter, FreeTag, MODEL_PAGES, ReasonItem, useAdminAction } from './shared';
 
 const CHANGE_COLORS: Record<ImportRow['change'], string> = { create: 'green', update: 'blue', unchanged: 'default' };
 
@@ -48,7 +48,16 @@ export function ModelImport() {
 
   const columns: ColumnsType<ImportRow> = [
     { title: t('admin.import.line'), dataIndex: 'line', width: 64 },
-    { title: t('admin.col.model'), dataIndex: 'name' },
+    {
+      title: t('admin.col.model'),
+      dataIndex: 'name',
+      render: (name: string, r) => (
+        <Space size={4}>
+          {name}
+          {r.free && <FreeTag />}
+        </Space>
+      ),
+    },
     { title: t('admin.models.input'), dataIndex: 'input_usd_per_1k', align: 'right', render: (v: string) => formatDecimal(v) },
     { title: t('admin.models.output'), dataIndex: 'output_usd_per_1k', align: 'right', render: (v: string) => formatDecimal(v) },
     { title: t('admin.models.aliases'), dataIndex: 'aliases', render: (a: string[]) => a.join(', ') },
@@ -82,13 +91,14 @@ export function ModelImport() {
             })}
           </Typography.Text>
           <ImportErrors errors={previewed.errors} />
+          <ImportSkipped skipped={previewed.skipped} />
           <DataTable<ImportRow>
             rowKey="line"
             columns={columns}
             dataSource={previewed.rows}
             rowTestId="import-preview-row"
             rowAttrs={(r) => ({ 'data-line': r.line, 'data-change': r.change })}
-            pagination={{ pageSize: 50, hideOnSinglePage: true }}
+            pagination={MODEL_PAGES}
           />
           <Form layout="vertical" requiredMark={false} onFinish={submit} disabled={importing.busy}>
             <ReasonItem testId="import-reason" />
@@ -124,6 +134,10 @@ function Report({ report }: { report: ImportReport }) {
         <Descriptions.Item label={t('admin.import.changes.update')}>{formatCount(report.updated)}</Descriptions.Item>
         <Descriptions.Item label={t('admin.import.changes.unchanged')}>{formatCount(report.unchanged)}</Descriptions.Item>
       </Descriptions>
+      {report.free.length > 0 && (
+        <Alert type="info" showIcon message={t('admin.import.freeModels', { names: report.free.join(', ') })} data-testid="import-free" />
+      )}
+      <ImportSkipped skipped={report.skipped} />
       <ImportErrors errors={report.errors} />
     </Space>
   );
@@ -143,6 +157,39 @@ function ImportErrors({ errors }: { errors: ImportError[] }) {
           <Typography.Text type="danger">{t('admin.import.errorLine', { line: e.line, message: e.message })}</Typography.Text>
         </List.Item>
       )}
+    />
+  );
+}
+
+/** Entries left out on purpose (images, audio, rerankers, LiteLLM's `sample_spec`): counted, listed on demand. */
+function ImportSkipped({ skipped }: { skipped: ImportSkip[] }) {
+  const { t } = useTranslation();
+  if (!skipped.length) return null;
+  const columns: ColumnsType<ImportSkip> = [
+    { title: t('admin.import.line'), dataIndex: 'line', width: 64 },
+    { title: t('admin.import.entry'), dataIndex: 'name' },
+    { title: t('admin.import.skipReason'), dataIndex: 'reason' },
+  ];
+  return (
+    <Collapse
+      size="small"
+      items={[
+        {
+          key: 'skipped',
+          label: t('admin.import.skipped', { count: skipped.length }),
+          children: (
+            <DataTable<ImportSkip>
+              rowKey="line"
+              columns={columns}
+              dataSource={skipped}
+              rowTestId="import-skipped-row"
+              rowAttrs={(s) => ({ 'data-line': s.line })}
+              pagination={MODEL_PAGES}
+            />
+          ),
+        },
+      ]}
+      data-testid="import-skipped"
     />
   );
 }

@@ -2,11 +2,12 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { Channel } from '@tauri-apps/api/core';
 import type { ImportPreview, ImportProgress, ImportReport } from '../../api';
-import { fakeBackend, model, MODELS, sendOnChannel, session } from '../../test/backend';
+import { fakeBackend, manyModels, model, MODELS, sendOnChannel, session } from '../../test/backend';
 import { expectFieldError, renderWindow, typeInto } from '../../test/render';
 import { user } from '../../test/user';
 
 const row = (name: string) => screen.getAllByTestId('model-row').find((r) => r.getAttribute('data-model') === name)!;
+const shownModels = () => screen.getAllByTestId('model-row').map((r) => r.getAttribute('data-model'));
 
 describe('admin: models', () => {
   it('lists models with prices as sent, aliases and review flags', async () => {
@@ -19,6 +20,33 @@ describe('admin: models', () => {
     expect(row('gpt-4o')).toHaveTextContent('gpt-4o-2024-08-06');
     expect(screen.getByTestId('model-active-legacy-1')).not.toBeChecked();
     expect(screen.getByTestId('model-active-gpt-4o')).toBeChecked();
+    expect(screen.queryByTestId('free-tag')).toBeNull();
+  });
+
+  it('says Free of a model priced at zero for input and output, however the zero is written', async () => {
+    fakeBackend({
+      admin_status: () => session(),
+      models: () => [...MODELS, model('local-llama', '0', '0.000'), model('free-input', '0', '0.001')],
+    });
+    renderWindow('admin');
+    await waitFor(() => expect(row('local-llama')).toBeDefined());
+    expect(within(row('local-llama')).getByTestId('free-tag')).toHaveTextContent('Free');
+    expect(screen.getAllByTestId('free-tag')).toHaveLength(1);
+  });
+
+  it('shows 4,000 models a page at a time, and finds them by part of a name or an alias, in any case', async () => {
+    fakeBackend({ admin_status: () => session(), models: () => manyModels(4000) });
+    renderWindow('admin');
+    await waitFor(() => expect(shownModels()).toHaveLength(50));
+    expect(shownModels()[0]).toBe('model-0001');
+    expect(screen.getByTitle('80')).toBeInTheDocument(); // the last of 80 pages
+    expect(screen.getByText('50 / page')).toBeInTheDocument();
+
+    await typeInto('model-search', 'EL-321');
+    await waitFor(() => expect(shownModels()).toEqual(Array.from({ length: 10 }, (_, i) => `model-321${i}`)));
+    await user.clear(screen.getByTestId('model-search'));
+    await typeInto('model-search', 'Alias-0042');
+    await waitFor(() => expect(shownModels()).toEqual(['model-0042']));
   });
 
   it('edits a price only with a reason, sending decimal strings', async () => {
@@ -123,12 +151,13 @@ describe('admin: models', () => {
   it('imports a price file: preview with a bad line, a reason, then the report', async () => {
     const preview: ImportPreview = {
       rows: [
-        { line: 2, name: 'gpt-4o', input_usd_per_1k: '0.0025', output_usd_per_1k: '0.01', aliases: [], change: 'unchanged' },
-        { line: 3, name: 'qwen-max', input_usd_per_1k: '0.0016', output_usd_per_1k: '0.0064', aliases: ['qwen'], change: 'create' },
+        { line: 2, name: 'gpt-4o', input_usd_per_1k: '0.0025', output_usd_per_1k: '0.01', aliases: [], change: 'unchanged', free: false },
+        { line: 3, name: 'qwen-max', input_usd_per_1k: '0.0016', output_usd_per_1k: '0.0064', aliases: ['qwen'], change: 'create', free: false },
       ],
+      skipped: [],
       errors: [{ line: 4, message: 'input price "abc" is not a decimal' }],
     };
-    const report: ImportReport = { created: 1, updated: 0, unchanged: 1, errors: preview.errors };
+    const report: ImportReport = { created: 1, updated: 0, unchanged: 1, free: [], skipped: [], errors: preview.errors };
     let finish = (_: ImportReport) => {};
     let progressChannel: Channel<ImportProgress> | null = null;
     const backend = fakeBackend({
@@ -174,5 +203,45 @@ describe('admin: models', () => {
     expect(done).toHaveTextContent('Create1Update0Unchanged1');
     expect(within(done).getByTestId('import-error')).toHaveAttribute('data-line', '4');
     expect(screen.queryByTestId('import-preview-row')).toBeNull();
+    // Nothing was skipped or free: neither is mentioned.
+    expect(screen.queryByTestId('import-skipped')).toBeNull();
+    expect(screen.queryByTestId('import-free')).toBeNull();
+  });
+
+  it("imports a LiteLLM map: counts and lists the entries it skips, and says which models come in free", async () => {
+    const skipped = [
+      { line: 2, name: 'sample_spec', reason: "LiteLLM's description of its own fields" },
+      { line: 40, name: 'dall-e-3', reason: 'priced per image' },
+      { line: 77, name: 'whisper-1', reason: 'priced per second of audio' },
+    ];
+    const preview: ImportPreview = {
+      rows: [
+        { line: 20, name: 'gpt-4o', input_usd_per_1k: '0.0025', output_usd_per_1k: '0.01', aliases: [], change: 'unchanged', free: false },
+        { line: 60, name: 'ollama/llama3', input_usd_per_1k: '0', output_usd_per_1k: '0', aliases: [], change: 'create', free: true },
+      ],
+      skipped,
+      errors: [],
+    };
+    const report: ImportReport = { created: 1, updated: 0, unchanged: 1, free: ['ollama/llama3'], skipped, errors: [] };
+    fakeBackend({ admin_status: () => session(), admin_preview_import: () => preview, admin_import_models: () => report });
+    renderWindow('admin');
+    await user.click(await screen.findByTestId('model-import'));
+    await user.upload(await screen.findByTestId('import-file'), new File(['{}'], 'model_prices.json', { type: 'application/json' }));
+
+    const rows = await screen.findAllByTestId('import-preview-row');
+    expect(rows.map((r) => within(r).queryByTestId('free-tag')?.textContent ?? null)).toEqual([null, 'Free']);
+    const list = screen.getByTestId('import-skipped');
+    expect(list).toHaveTextContent('Skipped: 3 entries not priced per token');
+    expect(screen.queryByTestId('import-skipped-row')).toBeNull(); // folded until asked for
+    await user.click(within(list).getByRole('button', { name: /Skipped/ }));
+    const lines = await screen.findAllByTestId('import-skipped-row');
+    expect(lines.map((l) => l.getAttribute('data-line'))).toEqual(['2', '40', '77']);
+    expect(lines[1]).toHaveTextContent('40dall-e-3priced per image');
+
+    await typeInto('import-reason', 'LiteLLM prices');
+    await user.click(screen.getByTestId('import-submit'));
+    const done = await screen.findByTestId('import-report');
+    expect(within(done).getByTestId('import-free')).toHaveTextContent('Imported as free (priced at 0): ollama/llama3');
+    expect(within(done).getByTestId('import-skipped')).toHaveTextContent('Skipped: 3 entries not priced per token');
   });
 });

@@ -1,6 +1,6 @@
 import { Button, Card, Drawer, Form, Input, Select, Space, Switch, Tag, Tooltip } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, type Model, type Price, type PriceChange } from '../../api';
 import { DataTable } from '../../components/DataTable';
@@ -8,7 +8,7 @@ import { ErrorAlert } from '../../components/ErrorAlert';
 import { formatDecimal, formatTime } from '../../format';
 import { useLoad } from '../../hooks';
 import { ModelImport } from './ModelImport';
-import { DECIMAL, decimalRule, FormModal, ReasonItem, useRequired, useRowAction } from './shared';
+import { DECIMAL, decimalRule, FormModal, FreeTag, isFree, MODEL_PAGES, ModelSearch, ReasonItem, useModelSearch, useRequired, useRowAction } from './shared';
 
 export interface PriceValues {
   name: string;
@@ -30,10 +30,7 @@ export function ModelsTab() {
   const [importing, setImporting] = useState(false);
   const toggle = useRowAction<string, [string, boolean], Model>(api.adminSetModelActive);
 
-  const shown = useMemo(() => {
-    const needle = search.trim().toLowerCase();
-    return models.data?.filter((m) => !needle || [m.name, ...m.aliases].some((n) => n.toLowerCase().includes(needle)));
-  }, [models.data, search]);
+  const shown = useModelSearch(models.data, search);
 
   const columns: ColumnsType<Model> = [
     {
@@ -43,6 +40,7 @@ export function ModelsTab() {
       render: (name: string, m) => (
         <Space size={4}>
           {name}
+          {isFree(m.input_usd_per_1k, m.output_usd_per_1k) && <FreeTag />}
           {m.needs_review && (
             <Tooltip title={t('admin.models.reviewHint')}>
               <Tag color="gold">{t('admin.models.review')}</Tag>
@@ -128,7 +126,7 @@ export function ModelsTab() {
       title={t('admin.tabs.models')}
       extra={
         <Space>
-          <Input.Search allowClear size="small" placeholder={t('admin.models.search')} aria-label={t('admin.models.search')} onChange={(e) => setSearch(e.target.value)} />
+          <ModelSearch onSearch={setSearch} />
           <Button size="small" onClick={() => setImporting(true)} data-testid="model-import">
             {t('admin.import.open')}
           </Button>
@@ -146,7 +144,7 @@ export function ModelsTab() {
         loading={!models.data && !models.error}
         rowTestId="model-row"
         rowAttrs={(m) => ({ 'data-model': m.name })}
-        pagination={{ defaultPageSize: 50, hideOnSinglePage: true, showSizeChanger: true }}
+        pagination={MODEL_PAGES}
         data-testid="models-table"
       />
       <PriceForm editing={editing} onClose={() => setEditing(null)} save={saveLocalPrice} />

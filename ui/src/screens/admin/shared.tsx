@@ -1,12 +1,12 @@
-// Pieces every admin tab shares: the session-aware action hook, validation rules, reason fields, a form footer
-// and a form in a modal.
-import { Alert, App as AntApp, Button, Form, Input, Modal, Space } from 'antd';
+// Pieces every admin tab shares: the session-aware action hook, validation rules, reason fields, a form footer,
+// a form in a modal, and the models' search, pages and free tag.
+import { Alert, App as AntApp, Button, Form, Input, Modal, Space, Tag, Tooltip, type TablePaginationConfig } from 'antd';
 import type { Rule } from 'antd/es/form';
-import { createContext, useCallback, useContext, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { ErrorAlert } from '../../components/ErrorAlert';
-import { parseDecimal } from '../../format';
+import { isZero, parseDecimal } from '../../format';
 import { useAction } from '../../hooks';
 
 /** Called with every failed admin command, so a lost session sends the window back to the login form. */
@@ -155,4 +155,55 @@ export function passwordRules(t: TFunction, field: string): { required: Rule; pa
       }),
     ],
   };
+}
+
+/** What a model search looks at: the name and the aliases. */
+interface Searchable {
+  name: string;
+  aliases: string[];
+}
+
+/** The models whose name or an alias contains `search`, ignoring case; memoised, as there may be thousands. */
+export function useModelSearch<M extends Searchable>(models: M[] | null | undefined, search: string): M[] | undefined {
+  return useMemo(() => {
+    const needle = search.trim().toLowerCase();
+    if (!models || !needle) return models ?? undefined;
+    return models.filter((m) => m.name.toLowerCase().includes(needle) || m.aliases.some((a) => a.toLowerCase().includes(needle)));
+  }, [models, search]);
+}
+
+export function ModelSearch({ onSearch }: { onSearch: (text: string) => void }) {
+  const { t } = useTranslation();
+  return (
+    <Input.Search
+      allowClear
+      size="small"
+      placeholder={t('admin.models.search')}
+      aria-label={t('admin.models.search')}
+      onChange={(e) => onSearch(e.target.value)}
+      data-testid="model-search"
+    />
+  );
+}
+
+/** The names of the models a charge may be priced by (an app's binding, a simulated charge): the active ones. */
+export function useActiveModelNames(models: { name: string; active: boolean }[] | null): string[] {
+  return useMemo(() => (models ?? []).filter((m) => m.active).map((m) => m.name), [models]);
+}
+
+/** A models table's pages: a price map has thousands of models, and only one page of rows is rendered. */
+export const MODEL_PAGES: TablePaginationConfig = { defaultPageSize: 50, pageSizeOptions: [20, 50, 100, 200], showSizeChanger: true, hideOnSinglePage: true };
+
+/** Both prices zero: the model costs nothing, which is said rather than left to a silent 0. */
+export const isFree = (input: string, output: string) => isZero(input) && isZero(output);
+
+export function FreeTag() {
+  const { t } = useTranslation();
+  return (
+    <Tooltip title={t('admin.models.freeHint')}>
+      <Tag color="green" data-testid="free-tag">
+        {t('admin.models.free')}
+      </Tag>
+    </Tooltip>
+  );
 }

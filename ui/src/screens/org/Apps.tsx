@@ -1,5 +1,6 @@
 import { orgApi, type NewOrgApp, type OrgApp } from '../../orgApi';
 import { AppsPanel, type AppInput } from '../admin/Apps';
+import { useActiveModelNames } from '../admin/shared';
 import { useOrgLoad } from './shared';
 
 /** An app as the server takes it: bound to a model, or to Dify's reported price with no model. */
@@ -8,12 +9,12 @@ const serverApp = ({ name, share_url, model }: AppInput): NewOrgApp => ({ name, 
 /** The org's Dify apps on the server: every device meters them from its next config pull. */
 export function OrgAppsTab() {
   const apps = useOrgLoad(orgApi.apps);
-  const models = useOrgLoad(orgApi.models);
+  const models = useActiveModelNames(useOrgLoad(orgApi.models).data);
   return (
     <AppsPanel<OrgApp>
       apps={apps.data}
       error={apps.error}
-      models={(models.data ?? []).filter((m) => m.active).map((m) => m.name)}
+      models={models}
       setEnabled={(a, enabled) => orgApi.updateApp(a.id, { enabled })}
       add={(v) => orgApi.addApp(serverApp(v))}
       update={(a, v) => orgApi.updateApp(a.id, serverApp(v))}

@@ -1,10 +1,11 @@
 import { Alert, Button, Card, Form, Input, Space, Spin, Tabs, Typography } from 'antd';
-import { useCallback, useEffect, useState, type ReactNode } from 'react';
+import { Suspense, useCallback, useEffect, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { hasCode } from '../../errors';
 import { formatTime } from '../../format';
 import { useAction } from '../../hooks';
+import { lazyNamed } from '../../lazy';
 import type { Messages } from '../../locales/en';
 import { orgApi, type OrgAdminStatus } from '../../orgApi';
 import { CommandErrorContext, useAdminAction, useRequired } from '../admin/shared';
@@ -14,7 +15,9 @@ import { OrgGuardsTab } from './Guards';
 import { OrgHeldTab } from './Held';
 import { PeopleTab } from './People';
 import { OrgModelsTab, OrgRateTab } from './Pricing';
-import { ReportTab } from './Report';
+
+// The report's chart and date picker load when its tab is first opened.
+const ReportTab = lazyNamed(() => import('./Report'), 'ReportTab');
 
 /** What the server answers when the session is missing or has ended. */
 const UNAUTHORIZED = 'unauthorized';
@@ -108,7 +111,12 @@ function OrgPanel({ status, onSignedOut }: { status: OrgAdminStatus; onSignedOut
         items={[
           tab('people', <PeopleTab />),
           tab('codes', <CodesTab />),
-          tab('report', <ReportTab />),
+          tab(
+            'report',
+            <Suspense fallback={<Spin />}>
+              <ReportTab />
+            </Suspense>,
+          ),
           tab('apps', <OrgAppsTab />),
           tab('models', <OrgModelsTab />),
           tab('rate', <OrgRateTab />),

@@ -8,17 +8,29 @@ import { formatTime } from '../../format';
 import { orgApi, type OrgModel, type OrgPrice, type OrgPriceChange } from '../../orgApi';
 import { PriceForm, type Editing, type PriceValues } from '../admin/Models';
 import { RatePanel, type RateChanged } from '../admin/Rate';
+import { FreeTag, isFree, MODEL_PAGES, ModelSearch, useModelSearch } from '../admin/shared';
 import { useOrgLoad } from './shared';
-
 
 /** The org's models and prices, on the server: every device prices its next charge with a change. */
 export function OrgModelsTab() {
   const { t } = useTranslation();
   const models = useOrgLoad(orgApi.models);
+  const [search, setSearch] = useState('');
+  const shown = useModelSearch(models.data, search);
   const [editing, setEditing] = useState<Editing>(null);
   const [historyOf, setHistoryOf] = useState<string | null>(null);
   const columns: ColumnsType<OrgModel> = [
-    { title: t('admin.col.model'), dataIndex: 'name', sorter: (a, b) => a.name.localeCompare(b.name) },
+    {
+      title: t('admin.col.model'),
+      dataIndex: 'name',
+      sorter: (a, b) => a.name.localeCompare(b.name),
+      render: (name: string, m) => (
+        <Space size={4}>
+          {name}
+          {isFree(m.price.input_per_1k, m.price.output_per_1k) && <FreeTag />}
+        </Space>
+      ),
+    },
     // Decimal strings as the server keeps them: shown and edited digit for digit.
     { title: t('admin.models.input'), key: 'input', align: 'right', render: (_, m) => m.price.input_per_1k },
     { title: t('admin.models.output'), key: 'output', align: 'right', render: (_, m) => m.price.output_per_1k },
@@ -64,20 +76,23 @@ export function OrgModelsTab() {
       size="small"
       title={t('admin.tabs.models')}
       extra={
-        <Button size="small" type="primary" onClick={() => setEditing({ isNew: true, values: {} })} data-testid="org-model-add">
-          {t('admin.models.add')}
-        </Button>
+        <Space>
+          <ModelSearch onSearch={setSearch} />
+          <Button size="small" type="primary" onClick={() => setEditing({ isNew: true, values: {} })} data-testid="org-model-add">
+            {t('admin.models.add')}
+          </Button>
+        </Space>
       }
     >
       <ErrorAlert error={models.error} />
       <DataTable<OrgModel>
         rowKey="name"
         columns={columns}
-        dataSource={models.data ?? undefined}
+        dataSource={shown}
         loading={!models.data && !models.error}
         rowTestId="org-model-row"
         rowAttrs={(m) => ({ 'data-model': m.name })}
-        pagination={{ pageSize: 50, hideOnSinglePage: true }}
+        pagination={MODEL_PAGES}
       />
       <PriceForm editing={editing} onClose={() => setEditing(null)} save={save} />
       <Drawer open={historyOf !== null} onClose={() => setHistoryOf(null)} title={t('admin.models.historyTitle', { name: historyOf })} width={760} destroyOnHidden>

@@ -8,6 +8,7 @@ import { DataTable } from '../../components/DataTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { ExportButton } from '../../components/ExportButton';
 import { SpendChart } from '../../components/SpendChart';
+import '../../dayjsLocale';
 import { formatCount, formatMicros, microsText } from '../../format';
 import { orgApi, type ReportBy, type ReportQuery, type ReportRow } from '../../orgApi';
 import { useOrgLoad } from './shared';
@@ -37,6 +38,8 @@ export function ReportTab() {
   const users = useOrgLoad(orgApi.users);
   const apps = useOrgLoad(orgApi.apps);
   const models = useOrgLoad(orgApi.models);
+  // A price map's thousands of models: the options are built once per load, not on every change of the query.
+  const modelOptions = useMemo(() => models.data?.map((m) => ({ value: m.name, label: m.name })), [models.data]);
   const set = (change: Partial<ShownQuery>) => setQuery((q) => ({ ...q, ...change }));
   const range: [Dayjs, Dayjs] | null = query.from && query.to ? [dayjs(query.from), dayjs(query.to)] : null;
   const rows = report.data?.rows;
@@ -54,6 +57,7 @@ export function ReportTab() {
     <Select<string>
       allowClear
       showSearch
+      optionFilterProp="label"
       style={{ minWidth: 160 }}
       placeholder={t(`orgAdmin.report.all.${key}`)}
       aria-label={t(`orgAdmin.report.by.${key}`)}
@@ -95,7 +99,7 @@ export function ReportTab() {
             />
             {filter('user', users.data?.map((u) => ({ value: u.user.name, label: u.user.display_name || u.user.name })))}
             {filter('app', apps.data?.map((a) => ({ value: a.name, label: a.name })))}
-            {filter('model', models.data?.map((m) => ({ value: m.name, label: m.name })))}
+            {filter('model', modelOptions)}
           </Space>
           <Typography.Text type="secondary">{t('orgAdmin.report.utc')}</Typography.Text>
           <ErrorAlert error={report.error} />
