@@ -9,6 +9,7 @@ use tauri::{
     AppHandle, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent,
 };
 use tauri_plugin_opener::OpenerExt;
+use tokendesk_sync_proto::dify;
 use url::Url;
 
 use crate::commands::{update_monitor, window_name};
@@ -94,6 +95,11 @@ fn open_chat<R: Runtime>(app: &AppHandle<R>) -> ShellResult<()> {
         let window = open_local(app, CHAT, &script)?;
         track_chat(app, &window, None);
         return Ok(());
+    };
+    // Enrolled, the chat names its staff member to Dify, so Dify's own records say who chatted.
+    let url = match shell.ledger(|ledger| ledger.enrolled_user_id())? {
+        Some(user_id) => dify::share_url_for_user(&url, &user_id),
+        None => url,
     };
     let handle = app.clone();
     let window = WebviewWindowBuilder::new(app, CHAT, WebviewUrl::External(url.clone()))

@@ -59,12 +59,28 @@
     return [url, { inputs: { query: text }, response_mode: 'streaming' }];
   }
 
-  function postJson(url, body) {
-    return globalThis.fetch(url, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+  // Like Dify's web app: the end user's id is the share URL's sys.user_id (base64 of its gzip), the passport
+  // turns it into an access token, and the token goes with every request.
+  async function userIdFromUrl() {
+    const value = new URLSearchParams(globalThis.location.search).get('sys.user_id');
+    if (!value) return '';
+    const bytes = Uint8Array.from(atob(decodeURIComponent(value)), (c) => c.charCodeAt(0));
+    const text = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Response(text).text();
+  }
+
+  const accessToken = (async () => {
+    const userId = await userIdFromUrl();
+    const query = userId ? `?user_id=${encodeURIComponent(userId)}` : '';
+    const response = await globalThis.fetch(`/api/passport${query}`, { headers: { 'X-App-Code': page.token } });
+    return (await response.json()).access_token || '';
+  })().catch(() => '');
+
+  async function postJson(url, body) {
+    const token = await accessToken;
+    const headers = { 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    return globalThis.fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
   }
 
   // Like Dify: a failed request's JSON `message` becomes the error toast.

@@ -99,6 +99,13 @@ impl DifySim {
         self.shared.request_count(endpoint)
     }
 
+    /// The end user's session id a conversation was started under (Dify's `from_end_user_session_id`): the
+    /// `sys.user_id` the share URL carried, or a new id when it carried none; `None` for a conversation
+    /// started without a passport or not (any more) known.
+    pub fn conversation_user(&self, conversation_id: &str) -> Option<String> {
+        self.shared.conversation_user(conversation_id)
+    }
+
     pub fn reset_counts(&self) {
         self.shared.reset_counts();
     }

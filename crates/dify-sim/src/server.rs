@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -29,10 +29,11 @@ enum Endpoint {
     ConversationName,
     SuggestedQuestions,
     Messages,
+    Passport,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 7] = [
+    const ALL: [Endpoint; 8] = [
         Endpoint::ChatMessages,
         Endpoint::CompletionMessages,
         Endpoint::WorkflowsRun,
@@ -40,6 +41,7 @@ impl Endpoint {
         Endpoint::ConversationName,
         Endpoint::SuggestedQuestions,
         Endpoint::Messages,
+        Endpoint::Passport,
     ];
 
     const fn name(self) -> &'static str {
@@ -51,6 +53,7 @@ impl Endpoint {
             Endpoint::ConversationName => "conversations/name",
             Endpoint::SuggestedQuestions => "suggested-questions",
             Endpoint::Messages => "messages",
+            Endpoint::Passport => "passport",
         }
     }
 
@@ -129,6 +132,11 @@ pub(crate) struct Shared {
     conversations: Mutex<Recent<String>>,
     /// Recent chat messages as Dify stores them, for `/api/messages`.
     messages: Mutex<Recent<StoredRecord>>,
+    /// The end user's session id behind each access token the passport gave out.
+    passports: Mutex<Recent<String>>,
+    /// The end user's session id of each conversation, as Dify's console lists it
+    /// (`from_end_user_session_id`).
+    conversation_users: Mutex<Recent<String>>,
 }
 
 impl Shared {
@@ -139,7 +147,14 @@ impl Shared {
             runs: Mutex::new(Recent::new()),
             conversations: Mutex::new(Recent::new()),
             messages: Mutex::new(Recent::new()),
+            passports: Mutex::new(Recent::new()),
+            conversation_users: Mutex::new(Recent::new()),
         }
+    }
+
+    /// The end user's session id a conversation was started under, if it was started with a passport.
+    pub fn conversation_user(&self, conversation_id: &str) -> Option<String> {
+        lock(&self.conversation_users).get(conversation_id).cloned()
     }
 
     pub fn config(&self) -> SimConfig {
@@ -209,13 +224,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     ] {
         router = router.route(
             path,
-            post(move |State(s): AppState, body: Bytes| streaming(s, kind, body)),
+            post(move |State(s): AppState, headers: HeaderMap, body: Bytes| {
+                streaming(s, kind, headers, body)
+            }),
         );
     }
     router
         .route("/api/workflow/{run_id}/events", get(workflow_events))
         .route("/api/conversations/{id}/name", post(conversation_name))
         .route("/api/messages", get(messages))
+        .route("/api/passport", get(passport))
         .route(
             "/api/messages/{id}/suggested-questions",
             get(suggested_questions),
@@ -290,7 +308,46 @@ fn ask_from(kind: ApiKind, body: &[u8]) -> Result<Ask, &'static str> {
     })
 }
 
-async fn streaming(s: Arc<Shared>, kind: ApiKind, body: Bytes) -> Response {
+#[derive(Debug, Deserialize)]
+struct PassportQuery {
+    user_id: Option<String>,
+}
+
+/// Dify's web-app passport: an access token for the app named by `X-App-Code`, for an end user whose
+/// session id is the `user_id` the page read from `sys.user_id`, else a new one.
+async fn passport(
+    State(s): AppState,
+    headers: HeaderMap,
+    Query(query): Query<PassportQuery>,
+) -> Response {
+    s.hit(Endpoint::Passport);
+    if headers.get("X-App-Code").is_none_or(|code| code.is_empty()) {
+        return dify_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "X-App-Code header is missing.",
+        );
+    }
+    let session_id = query
+        .user_id
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let token = uuid::Uuid::new_v4().to_string();
+    lock(&s.passports).insert_new(&token, session_id);
+    Json(json!({ "access_token": token })).into_response()
+}
+
+/// The end user's session id behind a request's `Authorization: Bearer` access token.
+fn end_user(s: &Shared, headers: &HeaderMap) -> Option<String> {
+    let token = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    lock(&s.passports).get(token).cloned()
+}
+
+async fn streaming(s: Arc<Shared>, kind: ApiKind, headers: HeaderMap, body: Bytes) -> Response {
     s.hit(Endpoint::for_kind(kind));
     let ask = match ask_from(kind, &body) {
         Ok(ask) => ask,
@@ -325,6 +382,9 @@ async fn streaming(s: Arc<Shared>, kind: ApiKind, body: Bytes) -> Response {
     };
     if let Some(id) = &reply.conversation_id {
         lock(&s.conversations).insert_new(id, ask.query);
+        if let Some(session_id) = end_user(&s, &headers) {
+            lock(&s.conversation_users).insert_new(id, session_id);
+        }
     }
     if let Some(id) = &reply.run_id {
         lock(&s.runs).insert_new(id, reply.frames.clone());

@@ -225,6 +225,57 @@ async fn conversation_names_come_from_the_first_query() {
     assert_eq!(sim.request_count("conversations/name"), 2);
 }
 
+/// A chat started with a passport, as Dify's web app starts one, under the `user_id` it names.
+async fn chat_as(sim: &DifySim, user_id: Option<&str>) -> (String, reqwest::StatusCode) {
+    let query = user_id.map_or_else(String::new, |id| format!("?user_id={id}"));
+    let client = reqwest::Client::new();
+    let passport = client
+        .get(format!("{}/api/passport{query}", sim.base_url()))
+        .header("X-App-Code", "t")
+        .send()
+        .await
+        .unwrap();
+    let status = passport.status();
+    let token = passport.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = client
+        .post(format!("{}/api/chat-messages", sim.base_url()))
+        .bearer_auth(token)
+        .json(&json!({"inputs": {}, "query": "hi", "conversation_id": "", "response_mode": "streaming"}))
+        .send()
+        .await
+        .unwrap();
+    let frames = common::frames(&reply.text().await.unwrap());
+    let conversation = frames[0]["conversation_id"].as_str().unwrap().to_owned();
+    (conversation, status)
+}
+
+#[tokio::test]
+async fn a_conversation_is_attributed_to_the_user_id_of_its_passport() {
+    let sim = start(fast()).await;
+    let (named, status) = chat_as(&sim, Some("org-user-42")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        sim.conversation_user(&named).as_deref(),
+        Some("org-user-42")
+    );
+    // Without a user id, Dify makes up a session id of its own.
+    let (anonymous, _) = chat_as(&sim, None).await;
+    let made_up = sim.conversation_user(&anonymous).unwrap();
+    assert!(made_up != "org-user-42" && uuid::Uuid::parse_str(&made_up).is_ok());
+    // Without a passport, nobody.
+    let plain = chat(&sim, "hi").await.frames();
+    assert_eq!(
+        sim.conversation_user(plain[0]["conversation_id"].as_str().unwrap()),
+        None
+    );
+    // The passport needs the app's code, as Dify's does.
+    let refused = get(&sim, "/api/passport?user_id=x").await;
+    assert_eq!(refused.status, 401);
+}
+
 #[tokio::test]
 async fn suggested_questions_follow_the_knob() {
     let sim = start(fast()).await;
@@ -399,10 +450,11 @@ async fn every_endpoint_is_counted_and_counts_reset() {
     )
     .await;
     get(&sim, "/chat/t").await; // pages are not counted
+    get(&sim, "/api/passport").await;
 
     let expected = json!({
         "chat-messages": 1, "completion-messages": 2, "workflows/run": 1, "workflow/events": 1,
-        "conversations/name": 1, "suggested-questions": 1, "messages": 1,
+        "conversations/name": 1, "suggested-questions": 1, "messages": 1, "passport": 1,
     });
     for name in ENDPOINTS {
         assert_eq!(

@@ -357,6 +357,16 @@ impl Ledger {
             .optional()?)
     }
 
+    /// The org's id of the staff member this device is enrolled for, the name the chat gives Dify.
+    pub fn enrolled_user_id(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT user_id FROM sync_state WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
     /// Makes this ledger a device of an org: the org's user becomes the active account, and the server's
     /// config replaces the local one. What was charged on the island stays in its history and is never pushed.
     pub fn enroll(

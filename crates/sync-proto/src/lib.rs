@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod budget;
 pub mod device;
+pub mod dify;
 pub mod money;
 
 use serde::{Deserialize, Serialize};

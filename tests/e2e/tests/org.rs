@@ -188,6 +188,15 @@ async fn a_new_user_joins_the_org_and_every_charge_reaches_the_server() -> Outco
     let charged_at = Instant::now();
     let first = reply_micros(1_000, 2_000);
     assert_eq!(charges[0].amount_micros, -first);
+    // The chat named alice to Dify (the share URL's sys.user_id): Dify's record of the conversation has her
+    // org id as its end user's session id.
+    let alice = app.ledger()?.enrolled_user_id()?.ok_or("not enrolled")?;
+    let conversation = charges[0]
+        .usage
+        .as_ref()
+        .and_then(|usage| usage.conversation_id.clone())
+        .ok_or("a charge without its conversation")?;
+    assert_eq!(app.sim.conversation_user(&conversation), Some(alice));
     // Dify named the new conversation: a side call the org estimates, which the server re-prices alike.
     let naming = eventually("the auto-naming's charge", || async {
         Ok(app.side_call_charges()?.pop())
