@@ -10,6 +10,7 @@
 //! `GET|POST /_sim/config` and `POST /_sim/reset`.
 
 mod config;
+mod console;
 mod frames;
 mod json;
 mod pages;
@@ -26,6 +27,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{AppKind, Chunking, ConfigError, JsonStyle, SimConfig};
+pub use console::ConsoleAccount;
 pub use pages::STRICT_CSP;
 pub use server::ENDPOINTS;
 
@@ -103,7 +105,14 @@ impl DifySim {
     /// `sys.user_id` the share URL carried, or a new id when it carried none; `None` for a conversation
     /// started without a passport or not (any more) known.
     pub fn conversation_user(&self, conversation_id: &str) -> Option<String> {
-        self.shared.conversation_user(conversation_id)
+        self.shared
+            .conversation_user(conversation_id)
+            .map(|user| user.session_id)
+    }
+
+    /// Sets the console's account, time zone and admin API key (see [`ConsoleAccount`]); signs everyone out.
+    pub fn set_console(&self, account: ConsoleAccount) {
+        *server::lock(&self.shared.console) = console::Console::new(account);
     }
 
     pub fn reset_counts(&self) {

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::usage::Usage;
@@ -60,5 +61,48 @@ impl StoredRecord {
             "extra_contents": [],
             "metadata": if filled { json!({ "usage": record.usage }) } else { json!({}) },
         })
+    }
+}
+
+impl StoredRecord {
+    /// The message as the console's `chat-messages` lists it (`MessageDetail`): no price at the top level,
+    /// the usage (prices as strings) under `metadata.usage` once the reply has ended.
+    pub fn console_item(&self, now: Instant, end_user_id: &str) -> Value {
+        let mut item = self.item(now);
+        if let Value::Object(fields) = &mut item {
+            for web_only in [
+                "feedback",
+                "retriever_resources",
+                "total_tokens",
+                "total_price",
+                "currency",
+                "extra_contents",
+            ] {
+                fields.remove(web_only);
+            }
+            for (name, value) in [
+                ("message", json!([])),
+                ("from_source", json!("api")),
+                ("from_end_user_id", json!(end_user_id)),
+                ("from_account_id", Value::Null),
+                ("feedbacks", json!([])),
+                ("workflow_run_id", Value::Null),
+                ("annotation", Value::Null),
+                ("annotation_hit_history", Value::Null),
+            ] {
+                fields.insert(name.into(), value);
+            }
+        }
+        item
+    }
+
+    /// Tokens and price as Dify has them stored at `now`: nothing until the reply has ended.
+    pub fn filled_usage(&self, now: Instant) -> (u64, Decimal) {
+        if now < self.filled_at {
+            return (0, Decimal::ZERO);
+        }
+        let usage = &self.record.usage;
+        let price = usage.total_price.parse().unwrap_or(Decimal::ZERO);
+        (usage.prompt_tokens + usage.completion_tokens, price)
     }
 }

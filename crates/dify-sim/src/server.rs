@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::{AppKind, SimConfig};
+use crate::console::Console;
 use crate::frames::{ApiKind, Ask, build_reply};
 use crate::records::StoredRecord;
 use crate::{pages, transport};
@@ -118,7 +119,7 @@ impl<V> Recent<V> {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while holding these locks; a poisoned one is still consistent.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -132,11 +133,21 @@ pub(crate) struct Shared {
     conversations: Mutex<Recent<String>>,
     /// Recent chat messages as Dify stores them, for `/api/messages`.
     messages: Mutex<Recent<StoredRecord>>,
-    /// The end user's session id behind each access token the passport gave out.
-    passports: Mutex<Recent<String>>,
-    /// The end user's session id of each conversation, as Dify's console lists it
-    /// (`from_end_user_session_id`).
-    conversation_users: Mutex<Recent<String>>,
+    /// The end user behind each access token the passport gave out.
+    passports: Mutex<Recent<EndUser>>,
+    /// The end user each conversation was started by, as Dify's console lists it.
+    conversation_users: Mutex<Recent<EndUser>>,
+    /// The console's account, sessions and admin key.
+    pub(crate) console: Mutex<Console>,
+}
+
+/// A web-app end user of one app: Dify's `EndUser`, whose `session_id` is the `sys.user_id` it came with.
+#[derive(Debug, Clone)]
+pub(crate) struct EndUser {
+    pub id: String,
+    /// The app's share code (`X-App-Code`): the simulator's app id in the console.
+    pub app: String,
+    pub session_id: String,
 }
 
 impl Shared {
@@ -149,12 +160,25 @@ impl Shared {
             messages: Mutex::new(Recent::new()),
             passports: Mutex::new(Recent::new()),
             conversation_users: Mutex::new(Recent::new()),
+            console: Mutex::new(Console::default()),
         }
     }
 
-    /// The end user's session id a conversation was started under, if it was started with a passport.
-    pub fn conversation_user(&self, conversation_id: &str) -> Option<String> {
+    /// The end user a conversation was started by, if it was started with a passport.
+    pub fn conversation_user(&self, conversation_id: &str) -> Option<EndUser> {
         lock(&self.conversation_users).get(conversation_id).cloned()
+    }
+
+    /// The chat messages Dify keeps, oldest first, each with the end user of its conversation.
+    pub(crate) fn records(&self) -> Vec<(StoredRecord, Option<EndUser>)> {
+        let owners = lock(&self.conversation_users);
+        lock(&self.messages)
+            .values()
+            .map(|stored| {
+                let owner = owners.get(&stored.record.conversation_id).cloned();
+                (stored.clone(), owner)
+            })
+            .collect()
     }
 
     pub fn config(&self) -> SimConfig {
@@ -238,6 +262,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/messages/{id}/suggested-questions",
             get(suggested_questions),
         )
+        .merge(crate::console::routes())
         .route("/_sim/stats", get(stats))
         .route("/_sim/config", get(get_config).post(post_config))
         .route("/_sim/reset", post(reset))
@@ -252,12 +277,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Dify's error body: `{"code", "message", "status"}`.
-fn dify_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn dify_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = json!({"code": code, "message": message.into(), "status": status.as_u16()});
     (status, Json(body)).into_response()
 }
 
-fn invalid_param(message: impl Into<String>) -> Response {
+pub(crate) fn invalid_param(message: impl Into<String>) -> Response {
     dify_error(StatusCode::BAD_REQUEST, "invalid_param", message)
 }
 
@@ -321,24 +346,33 @@ async fn passport(
     Query(query): Query<PassportQuery>,
 ) -> Response {
     s.hit(Endpoint::Passport);
-    if headers.get("X-App-Code").is_none_or(|code| code.is_empty()) {
+    let Some(app) = headers
+        .get("X-App-Code")
+        .and_then(|code| code.to_str().ok())
+        .filter(|code| !code.is_empty())
+    else {
         return dify_error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "X-App-Code header is missing.",
         );
-    }
+    };
     let session_id = query
         .user_id
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let token = uuid::Uuid::new_v4().to_string();
-    lock(&s.passports).insert_new(&token, session_id);
+    let user = EndUser {
+        id: uuid::Uuid::new_v4().to_string(),
+        app: app.to_owned(),
+        session_id,
+    };
+    lock(&s.passports).insert_new(&token, user);
     Json(json!({ "access_token": token })).into_response()
 }
 
-/// The end user's session id behind a request's `Authorization: Bearer` access token.
-fn end_user(s: &Shared, headers: &HeaderMap) -> Option<String> {
+/// The end user behind a request's `Authorization: Bearer` access token.
+fn end_user(s: &Shared, headers: &HeaderMap) -> Option<EndUser> {
     let token = headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -382,8 +416,8 @@ async fn streaming(s: Arc<Shared>, kind: ApiKind, headers: HeaderMap, body: Byte
     };
     if let Some(id) = &reply.conversation_id {
         lock(&s.conversations).insert_new(id, ask.query);
-        if let Some(session_id) = end_user(&s, &headers) {
-            lock(&s.conversation_users).insert_new(id, session_id);
+        if let Some(user) = end_user(&s, &headers) {
+            lock(&s.conversation_users).insert_new(id, user);
         }
     }
     if let Some(id) = &reply.run_id {
@@ -471,7 +505,7 @@ async fn conversation_name(State(s): AppState, Path(id): Path<String>, body: Byt
 }
 
 /// A short conversation title from its first query.
-fn title(query: &str) -> String {
+pub(crate) fn title(query: &str) -> String {
     const MAX_CHARS: usize = 24;
     let query = query.trim();
     match query.char_indices().nth(MAX_CHARS) {

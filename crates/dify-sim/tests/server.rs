@@ -225,44 +225,16 @@ async fn conversation_names_come_from_the_first_query() {
     assert_eq!(sim.request_count("conversations/name"), 2);
 }
 
-/// A chat started with a passport, as Dify's web app starts one, under the `user_id` it names.
-async fn chat_as(sim: &DifySim, user_id: Option<&str>) -> (String, reqwest::StatusCode) {
-    let query = user_id.map_or_else(String::new, |id| format!("?user_id={id}"));
-    let client = reqwest::Client::new();
-    let passport = client
-        .get(format!("{}/api/passport{query}", sim.base_url()))
-        .header("X-App-Code", "t")
-        .send()
-        .await
-        .unwrap();
-    let status = passport.status();
-    let token = passport.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let reply = client
-        .post(format!("{}/api/chat-messages", sim.base_url()))
-        .bearer_auth(token)
-        .json(&json!({"inputs": {}, "query": "hi", "conversation_id": "", "response_mode": "streaming"}))
-        .send()
-        .await
-        .unwrap();
-    let frames = common::frames(&reply.text().await.unwrap());
-    let conversation = frames[0]["conversation_id"].as_str().unwrap().to_owned();
-    (conversation, status)
-}
-
 #[tokio::test]
 async fn a_conversation_is_attributed_to_the_user_id_of_its_passport() {
     let sim = start(fast()).await;
-    let (named, status) = chat_as(&sim, Some("org-user-42")).await;
-    assert_eq!(status, 200);
+    let named = web_chat(&sim, "t", Some("org-user-42"), "", "hi").await;
     assert_eq!(
         sim.conversation_user(&named).as_deref(),
         Some("org-user-42")
     );
     // Without a user id, Dify makes up a session id of its own.
-    let (anonymous, _) = chat_as(&sim, None).await;
+    let anonymous = web_chat(&sim, "t", None, "", "hi").await;
     let made_up = sim.conversation_user(&anonymous).unwrap();
     assert!(made_up != "org-user-42" && uuid::Uuid::parse_str(&made_up).is_ok());
     // Without a passport, nobody.
