@@ -32,7 +32,7 @@ impl StoredRecord {
     /// The list item as Dify answers it at `now`.
     pub fn item(&self, now: Instant) -> Value {
         let record = &self.record;
-        let filled = now >= self.filled_at;
+        let filled = self.is_filled(now);
         let (message_tokens, answer_tokens) = if filled {
             (record.usage.prompt_tokens, record.usage.completion_tokens)
         } else {
@@ -62,9 +62,7 @@ impl StoredRecord {
             "metadata": if filled { json!({ "usage": record.usage }) } else { json!({}) },
         })
     }
-}
 
-impl StoredRecord {
     /// The message as the console's `chat-messages` lists it (`MessageDetail`): no price at the top level,
     /// the usage (prices as strings) under `metadata.usage` once the reply has ended.
     pub fn console_item(&self, now: Instant, end_user_id: &str) -> Value {
@@ -98,11 +96,16 @@ impl StoredRecord {
 
     /// Tokens and price as Dify has them stored at `now`: nothing until the reply has ended.
     pub fn filled_usage(&self, now: Instant) -> (u64, Decimal) {
-        if now < self.filled_at {
+        if !self.is_filled(now) {
             return (0, Decimal::ZERO);
         }
         let usage = &self.record.usage;
         let price = usage.total_price.parse().unwrap_or(Decimal::ZERO);
         (usage.prompt_tokens + usage.completion_tokens, price)
+    }
+
+    /// Whether the reply has ended by `now`, so Dify has its usage stored.
+    fn is_filled(&self, now: Instant) -> bool {
+        now >= self.filled_at
     }
 }

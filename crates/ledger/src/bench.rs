@@ -65,7 +65,8 @@ pub struct Figure {
 }
 
 impl Figure {
-    fn of(mut samples: Vec<f64>) -> Self {
+    /// The figure of at least one sample.
+    pub fn of(mut samples: Vec<f64>) -> Self {
         samples.sort_by(f64::total_cmp);
         Self {
             median: samples[samples.len() / 2],

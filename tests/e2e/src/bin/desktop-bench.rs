@@ -19,6 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokendesk_e2e::{DesktopApp, Outcome, PATIENCE, Setup, quick_sim};
 use tokendesk_ledger::Ledger;
+use tokendesk_ledger::bench::Figure;
 use tokendesk_ledger::sync::Mode;
 
 /// Measured starts, after one that fills the caches a first start creates.
@@ -81,28 +82,21 @@ async function asking(url, init) {
 })().catch(error => done({ error: String(error) }));
 "#;
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-/// Median, min and max.
-fn spread(values: &[f64]) -> (f64, f64, f64) {
-    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (median(values.to_vec()), min, max)
+fn median(values: Vec<f64>) -> f64 {
+    Figure::of(values).median
 }
 
 /// `combine` of each run with the relay and the run without it beside it (the two are timed back to
 /// back, so what the shared machine does to one it mostly does to the other), with the median, min and
 /// max of the results.
-fn paired(timings: &Value, index: usize, combine: impl Fn(f64, f64) -> f64) -> (f64, f64, f64) {
-    let values: Vec<f64> = column(&timings["relay"], index)
-        .into_iter()
-        .zip(column(&timings["plain"], index))
-        .map(|(relay, plain)| combine(relay, plain))
-        .collect();
-    spread(&values)
+fn paired(timings: &Value, index: usize, combine: impl Fn(f64, f64) -> f64) -> Figure {
+    Figure::of(
+        column(&timings["relay"], index)
+            .into_iter()
+            .zip(column(&timings["plain"], index))
+            .map(|(relay, plain)| combine(relay, plain))
+            .collect(),
+    )
 }
 
 fn column(runs: &Value, index: usize) -> Vec<f64> {
@@ -271,9 +265,9 @@ fn stop(mut app: Child) {
 }
 
 struct StartFigures {
-    cold_start_s: (f64, f64, f64),
-    reported_s: (f64, f64, f64),
-    memory_mb: (f64, f64, f64),
+    cold_start_s: Figure,
+    reported_s: Figure,
+    memory_mb: Figure,
     /// The processes of the start whose total is the median.
     memory_by_process: Vec<(String, f64)>,
 }
@@ -298,9 +292,9 @@ fn starts() -> Outcome<StartFigures> {
     totals.sort_by(|a, b| a.0.total_cmp(&b.0));
     let sums: Vec<f64> = totals.iter().map(|(total, _)| *total).collect();
     Ok(StartFigures {
-        cold_start_s: spread(&painted),
-        reported_s: spread(&reported),
-        memory_mb: spread(&sums),
+        cold_start_s: Figure::of(painted),
+        reported_s: Figure::of(reported),
+        memory_mb: Figure::of(sums),
         memory_by_process: totals.swap_remove(totals.len() / 2).1,
     })
 }
@@ -439,32 +433,34 @@ fn main() -> Outcome {
         median(column(&timings["ipc"], 0)),
         median(column(&timings["ipc"], 1)),
     );
-    let (added, added_min, added_max) = paired(&timings, 0, |relay, plain| relay - plain);
-    let (ratio, ratio_min, ratio_max) = paired(&timings, 1, |relay, plain| relay / plain);
-    let (cold, cold_min, cold_max) = starts.cold_start_s;
-    let (own, own_min, own_max) = starts.reported_s;
-    let (memory, memory_min, memory_max) = starts.memory_mb;
+    let added = paired(&timings, 0, |relay, plain| relay - plain);
+    let ratio = paired(&timings, 1, |relay, plain| relay / plain);
+    let (cold, own, memory) = (starts.cold_start_s, starts.reported_s, starts.memory_mb);
     let ledger = options.ledger_report.unwrap_or(Value::Null);
+    let mut memory_by_process = json!(memory);
+    memory_by_process["processes"] = starts
+        .memory_by_process
+        .iter()
+        .map(|(name, mb)| json!({"process": name, "pss_mb": mb}))
+        .collect();
     let report = json!({
         "p1_ratio": ledger["p1_ratio"]["median"],
         "p2_ms": ledger["p2_ms"]["median"],
         "p2_ratio": ledger["p2_ratio"],
         "p3_ms": ledger["p3_ms"]["median"],
-        "cold_start_s": cold,
-        "memory_mb": memory,
-        "relay_first_byte_added_ms": added,
+        "cold_start_s": cold.median,
+        "memory_mb": memory.median,
+        "relay_first_byte_added_ms": added.median,
         "import_s": ledger["import_s"]["median"],
         "details": {
             "ledger": ledger,
-            "cold_start_s": {"median": cold, "min": cold_min, "max": cold_max, "runs": STARTS},
-            "cold_start_s_measured_by_the_app": {"median": own, "min": own_min, "max": own_max},
-            "memory_mb": {"median": memory, "min": memory_min, "max": memory_max, "runs": MEMORY_STARTS,
-                "processes": starts.memory_by_process.iter()
-                    .map(|(name, mb)| json!({"process": name, "pss_mb": mb})).collect::<Vec<_>>()},
+            "cold_start_s": cold,
+            "cold_start_s_measured_by_the_app": own,
+            "memory_mb": memory_by_process,
             "relay_frames": FRAMES,
             "relay_runs": STREAM_RUNS,
-            "relay_first_byte_added_ms": {"median": added, "min": added_min, "max": added_max},
-            "relay_total_ratio": {"median": ratio, "min": ratio_min, "max": ratio_max},
+            "relay_first_byte_added_ms": added,
+            "relay_total_ratio": ratio,
             "relay_first_byte_ms": {"relay": relay_first, "plain": plain_first, "tee_only": tee_first,
                 "ipc_beside": ipc_first},
             "relay_total_ms": {"relay": relay_total, "plain": plain_total, "tee_only": tee_total,
@@ -481,12 +477,14 @@ fn main() -> Outcome {
     }
     println!(
         "Cold start, spawn to the dashboard's balance painted, demo simulator running, no WebDriver \
-         (median of {STARTS}): {cold:.2} s (min {cold_min:.2}, max {cold_max:.2}; goal ≤ 1.0 s); \
-         the app's own count from its first instruction: {own:.2} s (min {own_min:.2}, max {own_max:.2})"
+         (median of {STARTS}): {:.2} s (min {:.2}, max {:.2}; goal ≤ 1.0 s); \
+         the app's own count from its first instruction: {:.2} s (min {:.2}, max {:.2})",
+        cold.median, cold.min, cold.max, own.median, own.min, own.max
     );
     println!(
         "Memory, proportional set size of the app and its processes with the chat and the dashboard open \
-         (median of {MEMORY_STARTS}): {memory:.0} MB (min {memory_min:.0}, max {memory_max:.0}; goal ≤ 250 MB)"
+         (median of {MEMORY_STARTS}): {:.0} MB (min {:.0}, max {:.0}; goal ≤ 250 MB)",
+        memory.median, memory.min, memory.max
     );
     for (process, mb) in &starts.memory_by_process {
         println!("  {process}: {mb:.1} MB");
@@ -494,12 +492,14 @@ fn main() -> Outcome {
     println!("Relay, {FRAMES}-frame stream (median of {STREAM_RUNS}):");
     println!(
         "  first byte: {relay_first:.2} ms with the relay, {plain_first:.2} ms without; added per run beside \
-         its plain twin: median +{added:.2} ms (min {added_min:+.2}, max {added_max:+.2}; goal ≤ 1 ms; \
-         the page's clock counts whole ms)"
+         its plain twin: median +{:.2} ms (min {:+.2}, max {:+.2}; goal ≤ 1 ms; \
+         the page's clock counts whole ms)",
+        added.median, added.min, added.max
     );
     println!(
         "  whole stream: {relay_total:.1} ms with, {plain_total:.1} ms without; ratio per run beside its \
-         plain twin: median ×{ratio:.2} (min ×{ratio_min:.2}, max ×{ratio_max:.2}; goal ≤ ×1.05)"
+         plain twin: median ×{:.2} (min ×{:.2}, max ×{:.2}; goal ≤ ×1.05)",
+        ratio.median, ratio.min, ratio.max
     );
     println!(
         "  the tee alone (the copy the relay reads, without the relay): first byte {tee_first:.2} ms, whole stream {tee_total:.1} ms"
