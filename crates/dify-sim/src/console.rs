@@ -5,9 +5,11 @@
 //! - Every other call, GETs included, needs the access cookie and an `X-CSRF-Token` header equal to the
 //!   `csrf_token` cookie; or, when an admin API key is set, `Authorization: Bearer <key>` with
 //!   `X-WORKSPACE-ID` and no session cookie (no CSRF then, as since about 1.11).
-//! - `GET apps/{app}/chat-conversations`, `GET apps/{app}/chat-messages` and
-//!   `GET apps/{app}/statistics/token-costs`, over the messages the simulator streamed. An app's id is its
-//!   share code; a conversation belongs to the app whose passport started it.
+//! - `GET apps` and `GET apps/{app}` (with its site's share code), `GET apps/{app}/chat-conversations`,
+//!   `GET apps/{app}/chat-messages` and `GET apps/{app}/statistics/token-costs`, over the messages the
+//!   simulator streamed. An app's id is its share code; a conversation belongs to the app whose passport
+//!   started it. Endpoints named in [`ConsoleAccount::missing_endpoints`] answer 404, as a Dify without
+//!   them does.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -44,6 +46,9 @@ pub struct ConsoleAccount {
     /// `ADMIN_API_KEY` with `ADMIN_API_KEY_ENABLE=true`; `None`: the key mode is off.
     pub admin_api_key: Option<String>,
     pub workspace_id: String,
+    /// Endpoints this Dify lacks (e.g. `statistics/token-costs`): answered with Flask's 404 for an unknown
+    /// path, as an older or trimmed Dify does.
+    pub missing_endpoints: Vec<String>,
 }
 
 impl Default for ConsoleAccount {
@@ -55,6 +60,7 @@ impl Default for ConsoleAccount {
             time_zone: chrono_tz::Tz::UTC,
             admin_api_key: None,
             workspace_id: "00000000-0000-4000-8000-000000000001".into(),
+            missing_endpoints: Vec::new(),
         }
     }
 }
@@ -73,6 +79,11 @@ impl Console {
             account,
             ..Self::default()
         }
+    }
+
+    /// Ends every access token, as their expiry does; refresh tokens still work.
+    pub fn expire_access(&mut self) {
+        self.sessions.clear();
     }
 
     /// A new session's cookies.
@@ -98,6 +109,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/console/api/login", post(login))
         .route("/console/api/refresh-token", post(refresh))
+        .route("/console/api/apps", get(apps))
+        .route("/console/api/apps/{app}", get(app_detail))
         .route(
             "/console/api/apps/{app}/chat-conversations",
             get(conversations),
@@ -113,6 +126,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 enum Refused {
     Unauthorized(&'static str),
     BadTime(&'static str),
+    Missing,
 }
 
 impl IntoResponse for Refused {
@@ -122,6 +136,11 @@ impl IntoResponse for Refused {
                 dify_error(StatusCode::UNAUTHORIZED, "unauthorized", message)
             }
             Refused::BadTime(field) => invalid_param(format!("{field} must be YYYY-MM-DD HH:MM")),
+            Refused::Missing => dify_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "The requested URL was not found on the server.",
+            ),
         }
     }
 }
@@ -211,9 +230,18 @@ async fn refresh(State(s): AppState, headers: HeaderMap) -> Response {
     with_cookies(console.open_session())
 }
 
-/// Lets a call through with a session and its CSRF token, or with the admin API key and the workspace.
-fn authorize(s: &Shared, headers: &HeaderMap) -> Result<chrono_tz::Tz, Refused> {
+/// Lets a call to `endpoint` through with a session and its CSRF token, or with the admin API key and
+/// the workspace; an endpoint this Dify lacks is not found, whoever asks.
+fn authorize(s: &Shared, headers: &HeaderMap, endpoint: &str) -> Result<chrono_tz::Tz, Refused> {
     let console = lock(&s.console);
+    if console
+        .account
+        .missing_endpoints
+        .iter()
+        .any(|missing| missing == endpoint)
+    {
+        return Err(Refused::Missing);
+    }
     let cookies = cookies(headers);
     if let Some(access) = cookies.get("access_token") {
         let Some(csrf) = console.sessions.get(access) else {
@@ -271,9 +299,10 @@ struct RangeQuery {
 fn authorized_range(
     s: &Shared,
     headers: &HeaderMap,
+    endpoint: &str,
     range: &RangeQuery,
 ) -> Result<(chrono_tz::Tz, Option<i64>, Option<i64>), Refused> {
-    let zone = authorize(s, headers)?;
+    let zone = authorize(s, headers, endpoint)?;
     let start = console_time(zone, range.start.as_deref(), "start")?;
     let end = console_time(zone, range.end.as_deref(), "end")?;
     Ok((zone, start, end))
@@ -286,6 +315,71 @@ fn app_records(s: &Shared, app: &str) -> Vec<(StoredRecord, EndUser)> {
         .filter_map(|(record, user)| Some((record, user?)))
         .filter(|(_, user)| user.app == app)
         .collect()
+}
+
+/// The apps the simulator has served (by share code, which is also the console id), sorted.
+fn known_apps(s: &Shared) -> Vec<String> {
+    let mut apps: Vec<String> = s
+        .records()
+        .into_iter()
+        .filter_map(|(_, user)| user.map(|user| user.app))
+        .chain(s.passport_apps())
+        .collect();
+    apps.sort();
+    apps.dedup();
+    apps
+}
+
+/// The console's mode of the simulator's apps: chatflow replies come from an advanced-chat app.
+fn app_mode(s: &Shared) -> &'static str {
+    if s.config().chatflow {
+        "advanced-chat"
+    } else {
+        "chat"
+    }
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// `GET apps`: Dify's `app_pagination_fields` (partial apps, no site).
+async fn apps(State(s): AppState, headers: HeaderMap, Query(query): Query<PageQuery>) -> Response {
+    if let Err(refused) = authorize(&s, &headers, "apps") {
+        return refused.into_response();
+    }
+    let (page, limit) = (query.page.unwrap_or(1).max(1), query.limit.unwrap_or(20));
+    if !(1..=100).contains(&limit) {
+        return invalid_param("limit must be between 1 and 100");
+    }
+    let known = known_apps(&s);
+    let mode = app_mode(&s);
+    let data: Vec<Value> = known
+        .iter()
+        .skip(((page - 1) * limit) as usize)
+        .take(limit as usize)
+        .map(|code| json!({"id": code, "name": code, "mode": mode, "description": "", "tags": []}))
+        .collect();
+    let total = known.len() as u64;
+    Json(json!({"page": page, "limit": limit, "total": total, "has_more": page * limit < total, "data": data}))
+        .into_response()
+}
+
+/// `GET apps/{app}`: the app with its site, whose `code` (also `access_token`) is the share code.
+async fn app_detail(State(s): AppState, headers: HeaderMap, Path(app): Path<String>) -> Response {
+    if let Err(refused) = authorize(&s, &headers, "apps/{app}") {
+        return refused.into_response();
+    }
+    if !known_apps(&s).contains(&app) {
+        return dify_error(StatusCode::NOT_FOUND, "app_not_found", "App not found.");
+    }
+    Json(json!({
+        "id": app, "name": app, "mode": app_mode(&s), "enable_site": true, "enable_api": false,
+        "site": {"access_token": app, "code": app, "title": app, "default_language": "en-US"},
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -313,7 +407,7 @@ async fn conversations(
     Query(query): Query<ConversationsQuery>,
 ) -> Response {
     // The list takes the whole of its `end` minute.
-    let (start, end) = match authorized_range(&s, &headers, &query.range) {
+    let (start, end) = match authorized_range(&s, &headers, "chat-conversations", &query.range) {
         Ok((_, start, end)) => (start, end.map(|end| end + 59)),
         Err(refused) => return refused.into_response(),
     };
@@ -404,7 +498,7 @@ async fn messages(
     Path(app): Path<String>,
     Query(query): Query<MessagesQuery>,
 ) -> Response {
-    if let Err(refused) = authorize(&s, &headers) {
+    if let Err(refused) = authorize(&s, &headers, "chat-messages") {
         return refused.into_response();
     }
     let Some(conversation_id) = query.conversation_id.filter(|id| !id.is_empty()) else {
@@ -457,7 +551,8 @@ async fn token_costs(
     Path(app): Path<String>,
     Query(query): Query<RangeQuery>,
 ) -> Response {
-    let (zone, start, end) = match authorized_range(&s, &headers, &query) {
+    let (zone, start, end) = match authorized_range(&s, &headers, "statistics/token-costs", &query)
+    {
         Ok(range) => range,
         Err(refused) => return refused.into_response(),
     };

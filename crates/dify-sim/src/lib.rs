@@ -115,6 +115,11 @@ impl DifySim {
         *server::lock(&self.shared.console) = console::Console::new(account);
     }
 
+    /// Ends the console's access tokens, as their expiry does: the next call needs a refresh.
+    pub fn expire_console_access(&self) {
+        server::lock(&self.shared.console).expire_access();
+    }
+
     pub fn reset_counts(&self) {
         self.shared.reset_counts();
     }

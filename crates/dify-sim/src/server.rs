@@ -169,6 +169,14 @@ impl Shared {
         lock(&self.conversation_users).get(conversation_id).cloned()
     }
 
+    /// The apps (share codes) end users took passports for.
+    pub(crate) fn passport_apps(&self) -> Vec<String> {
+        lock(&self.passports)
+            .values()
+            .map(|user| user.app.clone())
+            .collect()
+    }
+
     /// The chat messages Dify keeps, oldest first, each with the end user of its conversation.
     pub(crate) fn records(&self) -> Vec<(StoredRecord, Option<EndUser>)> {
         let owners = lock(&self.conversation_users);

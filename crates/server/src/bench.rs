@@ -421,6 +421,7 @@ async fn setup(
             reverses_id: None,
             held_id: None,
             usage: None,
+            tokens: None,
             redemption_code_id: None,
             id: Uuid::now_v7(),
         })

@@ -42,21 +42,23 @@ pub async fn spend(
     user_id: Option<Uuid>,
     periods: &BudgetPeriods,
 ) -> ApiResult<HashMap<Uuid, Spend>> {
-    let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+    let sql = format!(
         "SELECT user_id, COALESCE(-SUM(amount_micros) FILTER (WHERE occurred_at >= $3), 0)::int8, \
                 COALESCE(-SUM(amount_micros), 0)::int8 \
          FROM entries \
          WHERE org_id = $1 AND ($4::uuid IS NULL OR user_id = $4) AND counted \
-           AND (kind = 'charge' OR (kind = 'reversal' AND app_id IS NOT NULL)) \
+           AND (kind IN ({spend_kinds}) OR (kind = 'reversal' AND app_id IS NOT NULL)) \
            AND occurred_at >= $2 AND received_at >= $2 - interval '1 day' \
          GROUP BY user_id",
-    )
-    .bind(org_id)
-    .bind(periods.month_start)
-    .bind(periods.day_start)
-    .bind(user_id)
-    .fetch_all(&mut *conn)
-    .await?;
+        spend_kinds = crate::entries::SPEND_KINDS,
+    );
+    let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .bind(periods.month_start)
+        .bind(periods.day_start)
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(user, today, month)| (user, Spend { today, month }))

@@ -103,6 +103,7 @@ pub async fn redeem(
             reverses_id: None,
             held_id: None,
             usage: None,
+            tokens: None,
             redemption_code_id: Some(code_id),
             id: entry_id,
         },
@@ -729,6 +730,7 @@ async fn apply(
                     reverses_id: None,
                     held_id: None,
                     usage: Some(usage),
+                    tokens: None,
                     redemption_code_id: None,
                     id: item.id,
                 });

@@ -11,6 +11,9 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
+/// The kinds that spend (SQL list): charges, and what reconciliation made of Dify's records.
+pub const SPEND_KINDS: &str = "'charge', 'true_up', 'reported_by_dify'";
+
 pub struct NewEntry<'a> {
     pub org_id: Uuid,
     pub user_id: Uuid,
@@ -26,6 +29,8 @@ pub struct NewEntry<'a> {
     pub reverses_id: Option<Uuid>,
     pub held_id: Option<Uuid>,
     pub usage: Option<&'a Usage>,
+    /// The tokens the entry adds to the totals, when not its usage's: a true-up adds the difference.
+    pub tokens: Option<(i64, i64)>,
     /// The code a `redemption` redeemed.
     pub redemption_code_id: Option<Uuid>,
     pub id: Uuid,
@@ -84,14 +89,16 @@ pub async fn post_many(tx: &mut PgConnection, entries: &[NewEntry<'_>]) -> ApiRe
         app_ids.push(e.usage.map(|u| u.app_id));
         message_ids.push(e.usage.map(|u| u.message_id.as_str()));
         models.push(e.usage.and_then(|u| u.model.as_deref()));
-        prompts.push(
-            e.usage
-                .map(|u| i64::try_from(u.prompt_tokens).unwrap_or(i64::MAX)),
-        );
-        completions.push(
-            e.usage
-                .map(|u| i64::try_from(u.completion_tokens).unwrap_or(i64::MAX)),
-        );
+        let tokens = e.tokens.or_else(|| {
+            e.usage.map(|u| {
+                (
+                    i64::try_from(u.prompt_tokens).unwrap_or(i64::MAX),
+                    i64::try_from(u.completion_tokens).unwrap_or(i64::MAX),
+                )
+            })
+        });
+        prompts.push(tokens.map(|t| t.0));
+        completions.push(tokens.map(|t| t.1));
         usages.push(
             e.usage
                 .map(serde_json::to_string)

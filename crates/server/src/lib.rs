@@ -7,6 +7,7 @@ pub mod bench;
 pub mod budgets;
 pub mod config;
 pub mod device;
+pub mod dify;
 pub mod entries;
 pub mod error;
 pub mod openapi;

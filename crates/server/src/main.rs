@@ -4,7 +4,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
+use chrono::TimeDelta;
 use clap::{Parser, Subcommand};
+use tokendesk_server::dify::{ReconcileSettings, scheduler};
 use tokendesk_server::{AppState, bench, connect, migrate, serve};
 
 #[derive(Parser)]
@@ -30,13 +32,58 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Serve the API.
+    /// Serve the API, and reconcile with the org's Dify workspaces in the background.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8780")]
         listen: SocketAddr,
+        #[command(flatten)]
+        reconcile: ReconcileFlags,
     },
     /// Measure the push path against this database (in a throw-away org).
     Bench(bench::Options),
+}
+
+/// How the reconciler works; minutes, so a flag can be tuned without a unit suffix.
+#[derive(clap::Args)]
+struct ReconcileFlags {
+    /// Minutes between two scheduled reconcile runs of a Dify workspace; 0 runs only when an admin asks.
+    #[arg(long, env = "TOKENDESK_RECONCILE_EVERY_MINUTES", default_value_t = 5)]
+    reconcile_every_minutes: u32,
+    /// Minutes after which a Dify record with a final status is settled.
+    #[arg(
+        long,
+        env = "TOKENDESK_RECONCILE_SETTLE_AFTER_MINUTES",
+        default_value_t = 10
+    )]
+    reconcile_settle_after_minutes: u32,
+    /// Minutes each pass reads again before the last one (Dify's `updated_at` is not always kept).
+    #[arg(
+        long,
+        env = "TOKENDESK_RECONCILE_OVERLAP_MINUTES",
+        default_value_t = 60
+    )]
+    reconcile_overlap_minutes: u32,
+    /// Hours after which a charge Dify has no record of is flagged.
+    #[arg(
+        long,
+        env = "TOKENDESK_RECONCILE_MISSING_RECORD_HOURS",
+        default_value_t = 24
+    )]
+    reconcile_missing_record_hours: u32,
+}
+
+impl ReconcileFlags {
+    fn settings(&self) -> ReconcileSettings {
+        let minutes = |m: u32| TimeDelta::minutes(i64::from(m));
+        ReconcileSettings {
+            every: minutes(self.reconcile_every_minutes.max(1)),
+            settle_after: minutes(self.reconcile_settle_after_minutes),
+            overlap: minutes(self.reconcile_overlap_minutes),
+            charge_without_record_after: TimeDelta::hours(i64::from(
+                self.reconcile_missing_record_hours,
+            )),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -86,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created admin {} in org {org}", user.name);
         }
-        Command::Serve { listen } => {
+        Command::Serve { listen, reconcile } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
@@ -98,7 +145,11 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "serving");
-            serve(listener, AppState::new(pool)).await?;
+            let state = AppState::with_reconcile(pool, reconcile.settings());
+            if reconcile.reconcile_every_minutes > 0 {
+                tokio::spawn(scheduler(state.clone()));
+            }
+            serve(listener, state).await?;
         }
         Command::Bench(options) => bench::run(&cli.database_url, &options).await?,
     }

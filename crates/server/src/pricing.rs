@@ -1,8 +1,8 @@
 //! The server's re-pricing of a device's charge, with the one formula both ends share.
 
 use rust_decimal::Decimal;
-use tokendesk_sync_proto::device::{ConfigSnapshot, SideCall, SideCallPricing, Usage};
-use tokendesk_sync_proto::money::{Pricing, usd_for_tokens, usd_to_micros};
+use tokendesk_sync_proto::device::{AppConfig, ConfigSnapshot, SideCall, SideCallPricing, Usage};
+use tokendesk_sync_proto::money::{Price, Pricing, usd_for_tokens, usd_to_micros};
 use uuid::Uuid;
 
 /// What a reply of the app, or a side call beside one, costs at this snapshot, in positive
@@ -31,7 +31,29 @@ pub fn price_event(
         }
         _ => {}
     }
-    let usd = match app.pricing {
+    let (usd, _) = reply_usd(
+        snapshot,
+        app,
+        prompt_tokens,
+        completion_tokens,
+        dify_total_price,
+        dify_currency,
+    )?;
+    usd_to_micros(usd, snapshot.credits_per_usd).ok_or_else(|| "the amount overflows".to_string())
+}
+
+/// What a reply of `app` costs in USD at this snapshot, and the model price it was priced at (none when
+/// priced by Dify).
+fn reply_usd(
+    snapshot: &ConfigSnapshot,
+    app: &AppConfig,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    dify_total_price: Option<Decimal>,
+    dify_currency: Option<&str>,
+) -> Result<(Decimal, Option<Price>), String> {
+    let version = snapshot.version;
+    match app.pricing {
         Pricing::Model => {
             let name = app
                 .model
@@ -46,24 +68,74 @@ pub fn price_event(
                     model.name
                 ));
             }
-            usd_for_tokens(prompt_tokens, completion_tokens, &model.price)
-                .ok_or_else(|| "the token counts overflow the price".to_string())?
+            let usd = usd_for_tokens(prompt_tokens, completion_tokens, &model.price)
+                .ok_or_else(|| "the token counts overflow the price".to_string())?;
+            Ok((usd, Some(model.price)))
         }
         Pricing::DifyPrice => match (dify_total_price, dify_currency) {
             (Some(total), Some(currency))
                 if currency.eq_ignore_ascii_case("USD") && total > Decimal::ZERO =>
             {
-                total
+                Ok((total, None))
             }
-            _ => {
-                return Err(format!(
-                    "app {} is priced by Dify, and Dify reported no USD price",
-                    app.name
-                ));
-            }
+            _ => Err(format!(
+                "app {} is priced by Dify, and Dify reported no USD price",
+                app.name
+            )),
         },
+    }
+}
+
+/// A reply as Dify recorded it, priced at `snapshot`: positive micro-credits and the usage an entry
+/// made of it keeps.
+pub struct RecordedReply<'a> {
+    pub app_id: Uuid,
+    pub message_id: &'a str,
+    pub conversation_id: Option<&'a str>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub dify_total_price: Option<Decimal>,
+    pub dify_currency: Option<&'a str>,
+}
+
+pub fn price_recorded(
+    snapshot: &ConfigSnapshot,
+    reply: &RecordedReply<'_>,
+) -> Result<(i64, Usage), String> {
+    let app = snapshot.app(reply.app_id).ok_or_else(|| {
+        format!(
+            "app {} is unknown at config version {}",
+            reply.app_id, snapshot.version
+        )
+    })?;
+    let (usd_cost, price) = reply_usd(
+        snapshot,
+        app,
+        reply.prompt_tokens,
+        reply.completion_tokens,
+        reply.dify_total_price,
+        reply.dify_currency,
+    )?;
+    let micros = usd_to_micros(usd_cost, snapshot.credits_per_usd)
+        .ok_or_else(|| "the amount overflows".to_string())?;
+    let usage = Usage {
+        app_id: app.id,
+        app_name: app.name.clone(),
+        message_id: reply.message_id.to_owned(),
+        conversation_id: reply.conversation_id.map(str::to_owned),
+        pricing: app.pricing,
+        model: app.model.clone(),
+        prompt_tokens: reply.prompt_tokens,
+        completion_tokens: reply.completion_tokens,
+        price,
+        credits_per_usd: snapshot.credits_per_usd,
+        usd_cost,
+        dify_total_price: reply.dify_total_price,
+        dify_currency: reply.dify_currency.map(str::to_owned),
+        estimated: false,
+        side_call: None,
     };
-    usd_to_micros(usd, snapshot.credits_per_usd).ok_or_else(|| "the amount overflows".to_string())
+    Ok((micros, usage))
 }
 
 /// The server's amount for a pushed charge; `Err` says why it cannot be priced as the device did.

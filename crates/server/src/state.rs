@@ -11,6 +11,8 @@ use tokendesk_sync_proto::device::ConfigSnapshot;
 use tokio::sync::{OnceCell, broadcast};
 use uuid::Uuid;
 
+use crate::dify::ReconcileSettings;
+
 /// The channel `config::bump` notifies with the org id as payload.
 pub const CONFIG_CHANNEL: &str = "tokendesk_config";
 
@@ -23,6 +25,8 @@ type SnapshotCache = HashMap<(Uuid, i64), Arc<ConfigSnapshot>>;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// How the Dify reconciler works (the server's flags).
+    pub reconcile: Arc<ReconcileSettings>,
     snapshots: Arc<Mutex<SnapshotCache>>,
     config_changes: broadcast::Sender<Uuid>,
     listener: Arc<OnceCell<()>>,
@@ -30,9 +34,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool) -> AppState {
+        Self::with_reconcile(pool, ReconcileSettings::default())
+    }
+
+    pub fn with_reconcile(pool: PgPool, reconcile: ReconcileSettings) -> AppState {
         let (config_changes, _) = broadcast::channel(256);
         AppState {
             pool,
+            reconcile: Arc::new(reconcile),
             snapshots: Arc::default(),
             config_changes,
             listener: Arc::default(),

@@ -183,6 +183,9 @@ pub struct DeviceInfo {
     pub clock_skew_ms: Option<i64>,
     pub last_seq: i64,
     pub created_at: DateTime<Utc>,
+    /// Replies Dify served to the device's user that no device reported, found by reconciliation.
+    #[serde(default)]
+    pub unreported_replies: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +200,10 @@ pub enum EntryKind {
     Reversal,
     /// A redemption code redeemed by the user.
     Redemption,
+    /// A charge corrected by Dify's own record of the reply (an estimate, or tokens that differ).
+    TrueUp,
+    /// A reply Dify served to the user that no device reported, charged from Dify's record.
+    ReportedByDify,
 }
 
 impl EntryKind {
@@ -208,6 +215,8 @@ impl EntryKind {
             Self::Charge => "charge",
             Self::Reversal => "reversal",
             Self::Redemption => "redemption",
+            Self::TrueUp => "true_up",
+            Self::ReportedByDify => "reported_by_dify",
         }
     }
 
@@ -219,6 +228,8 @@ impl EntryKind {
             "charge" => Self::Charge,
             "reversal" => Self::Reversal,
             "redemption" => Self::Redemption,
+            "true_up" => Self::TrueUp,
+            "reported_by_dify" => Self::ReportedByDify,
             _ => return None,
         })
     }

@@ -9,6 +9,7 @@ pub mod budget;
 pub mod device;
 pub mod dify;
 pub mod money;
+pub mod reconcile;
 
 use serde::{Deserialize, Serialize};
 

@@ -38,10 +38,14 @@ fn check_admin_entry(kind: EntryKind, amount_micros: i64) -> ApiResult<()> {
             "bad_amount",
             "an adjustment of 0 changes nothing",
         )),
-        EntryKind::Charge | EntryKind::Reversal | EntryKind::Redemption => Err(ApiError::bad(
+        EntryKind::Charge
+        | EntryKind::Reversal
+        | EntryKind::Redemption
+        | EntryKind::TrueUp
+        | EntryKind::ReportedByDify => Err(ApiError::bad(
             "bad_kind",
-            "charges come from devices, redemptions from redemption codes, and a reversal is made with \
-             POST /v1/admin/entries/{id}/reverse",
+            "charges come from devices and reconciliation, redemptions from redemption codes, and a \
+             reversal is made with POST /v1/admin/entries/{id}/reverse",
         )),
         EntryKind::Grant | EntryKind::Topup | EntryKind::Adjustment => Ok(()),
     }
@@ -188,6 +192,7 @@ async fn add_entry(
             reverses_id: None,
             held_id: None,
             usage: None,
+            tokens: None,
             redemption_code_id: None,
         },
     )
@@ -239,13 +244,16 @@ async fn reverse_entry(
     let id = parse_id("entry", &id)?;
     let reason = check_reason(&body.reason)?;
     let mut tx = state.pool.begin().await?;
-    let user_id: Uuid =
-        sqlx::query_scalar("SELECT user_id FROM entries WHERE org_id = $1 AND id = $2")
-            .bind(session.org_id)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| ApiError::not_found("entry", id))?;
+    // The reversal takes back the tokens the entry added (a true-up's are a difference).
+    let (user_id, prompt_tokens, completion_tokens): (Uuid, Option<i64>, Option<i64>) =
+        sqlx::query_as(
+            "SELECT user_id, prompt_tokens, completion_tokens FROM entries WHERE org_id = $1 AND id = $2",
+        )
+        .bind(session.org_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("entry", id))?;
     // The user's row lock serializes two reversals of the same entry.
     let balance = entries::lock_user(&mut tx, session.org_id, user_id).await?;
     let original = entries::entry(&mut tx, session.org_id, id).await?;
@@ -294,6 +302,7 @@ async fn reverse_entry(
             reverses_id: Some(id),
             held_id: None,
             usage: original.usage.as_ref(),
+            tokens: prompt_tokens.zip(completion_tokens),
             redemption_code_id: None,
         },
     )

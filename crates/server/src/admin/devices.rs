@@ -22,7 +22,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 const DEVICE_COLUMNS: &str =
     "SELECT d.id, u.name AS user_name, d.name, d.revoked, d.last_seen, d.clock_skew_ms,
-        d.last_seq, d.created_at
+        d.last_seq, d.created_at, d.unreported_replies
    FROM devices d JOIN users u ON u.org_id = d.org_id AND u.id = d.user_id
   WHERE d.org_id = $1";
 
@@ -36,6 +36,7 @@ fn device_info(row: &sqlx::postgres::PgRow) -> Result<DeviceInfo, sqlx::Error> {
         clock_skew_ms: row.try_get("clock_skew_ms")?,
         last_seq: row.try_get("last_seq")?,
         created_at: row.try_get("created_at")?,
+        unreported_replies: row.try_get("unreported_replies")?,
     })
 }
 

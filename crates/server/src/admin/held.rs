@@ -307,6 +307,7 @@ async fn approve(
             reverses_id: None,
             held_id: Some(id),
             usage: Some(&usage),
+            tokens: None,
             redemption_code_id: None,
         },
     )

@@ -5,6 +5,7 @@ mod apps;
 mod audit;
 mod balances;
 mod devices;
+mod dify;
 mod held;
 mod models;
 mod policy;
@@ -31,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(users::routes())
         .merge(devices::routes())
+        .merge(dify::routes())
         .merge(balances::routes())
         .merge(models::routes())
         .merge(rate::routes())

@@ -102,7 +102,9 @@ async fn rows(
            FROM (SELECT {key} AS key, e.amount_micros,
                         CASE WHEN e.kind = 'reversal' THEN -1 ELSE 1 END AS sign,
                         -- A side call (Dify's auto-naming, suggested questions) spends but is no message.
-                        CASE WHEN COALESCE(e.usage, r.usage)->>'side_call' IS NULL THEN 1 ELSE 0 END AS reply,
+                        -- A true-up corrects a reply already counted.
+                        CASE WHEN COALESCE(e.usage, r.usage)->>'side_call' IS NULL
+                                  AND COALESCE(r.kind, e.kind) <> 'true_up' THEN 1 ELSE 0 END AS reply,
                         COALESCE(e.prompt_tokens, r.prompt_tokens, 0) AS prompt,
                         COALESCE(e.completion_tokens, r.completion_tokens, 0) AS completion
                    FROM entries e
@@ -110,7 +112,7 @@ async fn rows(
                    LEFT JOIN entries r ON r.org_id = e.org_id AND r.id = e.reverses_id
                    LEFT JOIN dify_apps a ON a.org_id = e.org_id AND a.id = COALESCE(e.app_id, r.app_id)
                   WHERE e.org_id = $1 AND e.counted
-                    AND (e.kind = 'charge' OR (e.kind = 'reversal' AND r.kind = 'charge'))
+                    AND (e.kind IN ({spend_kinds}) OR (e.kind = 'reversal' AND r.kind IN ({spend_kinds})))
                     AND ($2::timestamptz IS NULL OR COALESCE(r.occurred_at, e.occurred_at) >= $2)
                     AND ($3::timestamptz IS NULL OR COALESCE(r.occurred_at, e.occurred_at) < $3)
                     AND ($4::text IS NULL OR {user} = $4)
@@ -118,6 +120,7 @@ async fn rows(
                     AND ($6::text IS NULL OR {model} = $6)) AS spend
           GROUP BY key ORDER BY key",
         key = key_sql(by),
+        spend_kinds = crate::entries::SPEND_KINDS,
         user = key_sql(ReportBy::User),
         app = key_sql(ReportBy::App),
         model = key_sql(ReportBy::Model),

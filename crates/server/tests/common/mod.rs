@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tokendesk_server::dify::ReconcileSettings;
 use tokendesk_server::state::AppState;
 use tokendesk_sync_proto::admin::{EnrollmentCode, NewUser, Role, Session, UserInfo};
 use tokendesk_sync_proto::device::{
@@ -93,16 +94,26 @@ impl Server {
     /// A migrated database with the org `acme` and its first admin, a server on an ephemeral port, and
     /// that admin signed in.
     pub async fn start() -> Server {
+        Self::start_reconciling(ReconcileSettings::default()).await
+    }
+
+    /// [`Server::start`] with the reconciler's settings.
+    pub async fn start_reconciling(settings: ReconcileSettings) -> Server {
         let database_url = Cluster::shared().database();
         let pool = tokendesk_server::connect(&database_url)
             .await
             .expect("connect");
         tokendesk_server::migrate(&pool).await.expect("migrate");
-        Self::start_on(database_url, pool).await
+        Self::serve(database_url, AppState::with_reconcile(pool, settings)).await
     }
 
     /// Serves an already migrated database, making the org and first admin if they are missing.
     pub async fn start_on(database_url: String, pool: PgPool) -> Server {
+        Self::serve(database_url, AppState::new(pool)).await
+    }
+
+    async fn serve(database_url: String, state: AppState) -> Server {
+        let pool = state.pool.clone();
         let org_id = tokendesk_server::orgs::ensure_org(&pool, ORG)
             .await
             .expect("org");
@@ -121,7 +132,6 @@ impl Server {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("address");
-        let state = AppState::new(pool.clone());
         tokio::spawn(async move {
             if let Err(error) = tokendesk_server::serve(listener, state).await {
                 panic!("server stopped: {error}");
