@@ -14,6 +14,10 @@ use tokendesk_sync_proto::admin::{
     UserInfo, UserSummary,
 };
 use tokendesk_sync_proto::device::{AppConfig, Policy};
+use tokendesk_sync_proto::reconcile::{
+    DifyConnectionInfo, DifyTest, NewDifyConnection, ReconcileReport, ReconcileRequest,
+    Reconciliation, ReconciliationQuery,
+};
 
 use crate::ApiResult;
 
@@ -209,6 +213,39 @@ impl<'a> OrgApi<'a> {
         Ok(self.admin.get_text(&path).await?)
     }
 
+    /// The org's Dify workspaces, without their secrets.
+    pub async fn dify_connections(&self) -> ApiResult<Vec<DifyConnectionInfo>> {
+        self.get("/v1/admin/dify").await
+    }
+
+    /// Connects a Dify workspace; its password or key stays on the server.
+    pub async fn add_dify_connection(
+        &self,
+        connection: &NewDifyConnection,
+    ) -> ApiResult<DifyConnectionInfo> {
+        self.send(Method::POST, "/v1/admin/dify", connection).await
+    }
+
+    /// Signs in to the workspace and matches its apps to the metered ones.
+    pub async fn test_dify_connection(&self, id: &str) -> ApiResult<DifyTest> {
+        let path = format!("/v1/admin/dify/{}/test", path_segment(id)?);
+        self.send(Method::POST, &path, &serde_json::json!({})).await
+    }
+
+    /// Reconciles with Dify's records now.
+    pub async fn reconcile(&self, request: &ReconcileRequest) -> ApiResult<ReconcileReport> {
+        self.send(Method::POST, "/v1/admin/reconcile", request)
+            .await
+    }
+
+    /// Per app and day, Dify's totals against the ledger's, and the findings of those days.
+    pub async fn reconciliation(&self, query: &ReconciliationQuery) -> ApiResult<Reconciliation> {
+        let query = serde_urlencoded::to_string(query).map_err(|error| {
+            ClientError::Usage(format!("an unusable reconciliation query: {error}"))
+        })?;
+        self.get(&format!("/v1/admin/reconciliation?{query}")).await
+    }
+
     /// Runs one request of the admin window.
     pub async fn run(&self, request: OrgRequest) -> ApiResult<OrgAnswer> {
         use OrgRequest as Ask;
@@ -246,6 +283,17 @@ impl<'a> OrgApi<'a> {
             }
             Ask::RedemptionCodes => OrgAnswer::RedemptionCodes(self.redemption_codes().await?),
             Ask::Report { query } => OrgAnswer::Report(self.report(&query).await?),
+            Ask::DifyConnections => OrgAnswer::DifyConnections(self.dify_connections().await?),
+            Ask::AddDifyConnection { connection } => {
+                OrgAnswer::AddDifyConnection(self.add_dify_connection(&connection).await?)
+            }
+            Ask::TestDifyConnection { id } => {
+                OrgAnswer::TestDifyConnection(self.test_dify_connection(&id).await?)
+            }
+            Ask::Reconcile { request } => OrgAnswer::Reconcile(self.reconcile(&request).await?),
+            Ask::Reconciliation { query } => {
+                OrgAnswer::Reconciliation(self.reconciliation(&query).await?)
+            }
         })
     }
 }
@@ -318,6 +366,19 @@ pub enum OrgRequest {
     Report {
         query: ReportQuery,
     },
+    DifyConnections,
+    AddDifyConnection {
+        connection: NewDifyConnection,
+    },
+    TestDifyConnection {
+        id: String,
+    },
+    Reconcile {
+        request: ReconcileRequest,
+    },
+    Reconciliation {
+        query: ReconciliationQuery,
+    },
 }
 
 impl OrgRequest {
@@ -335,6 +396,8 @@ impl OrgRequest {
                 | Self::Held { .. }
                 | Self::RedemptionCodes
                 | Self::Report { .. }
+                | Self::DifyConnections
+                | Self::Reconciliation { .. }
         )
     }
 }
@@ -364,4 +427,9 @@ pub enum OrgAnswer {
     DecideHeld(HeldInfo),
     RedemptionCodes(Vec<RedemptionCodeInfo>),
     Report(Report),
+    DifyConnections(Vec<DifyConnectionInfo>),
+    AddDifyConnection(DifyConnectionInfo),
+    TestDifyConnection(DifyTest),
+    Reconcile(ReconcileReport),
+    Reconciliation(Reconciliation),
 }

@@ -2,6 +2,7 @@
 
 mod commands;
 mod org;
+mod reconcile;
 
 use clap::Parser;
 use std::io::Write;

@@ -82,6 +82,19 @@ pub enum OrgCommand {
     /// Redemption codes: single-use codes worth a fixed amount that staff redeem on their desktop.
     #[command(subcommand)]
     Codes(OrgCodes),
+    /// The org's Dify workspaces, whose own records reconciliation reads.
+    #[command(subcommand)]
+    Dify(crate::reconcile::OrgDify),
+    /// Reconciles with Dify's own records now, then shows the daily control and what was found.
+    Reconcile {
+        /// Only this app (its id, as `org apps list` shows it).
+        #[arg(long)]
+        app: Option<uuid::Uuid>,
+        /// Read conversations updated since this day (YYYY-MM-DD, the workspace's zone), not since the
+        /// last run.
+        #[arg(long)]
+        since: Option<NaiveDate>,
+    },
     /// Spend per user, app, model or day.
     Report {
         #[arg(long, value_enum, default_value = "user")]
@@ -853,6 +866,10 @@ async fn admin_command(printer: &Printer, admin: &OrgApi<'_>, command: OrgComman
         }
         OrgCommand::Held(OrgHeld::Reject { id, note }) => {
             decide(printer, admin, &id, Verdict::Reject, note).await
+        }
+        OrgCommand::Dify(command) => crate::reconcile::dify(printer, admin, command).await,
+        OrgCommand::Reconcile { app, since } => {
+            crate::reconcile::reconcile(printer, admin, app, since).await
         }
         OrgCommand::Report {
             by,

@@ -34,7 +34,12 @@ impl Server {
                     .await
                     .unwrap();
             let addr = listener.local_addr().unwrap();
-            let state = tokendesk_server::AppState::new(pool);
+            // Dify's records settle as soon as they are final, so a test need not wait.
+            let reconcile = tokendesk_server::dify::ReconcileSettings {
+                settle_after: chrono::TimeDelta::zero(),
+                ..Default::default()
+            };
+            let state = tokendesk_server::AppState::with_reconcile(pool, reconcile);
             tokio::spawn(tokendesk_server::serve(listener, state));
             addr
         });
@@ -107,6 +112,16 @@ fn first_admin(server: &Server) -> DataDir {
 
 /// The org's model at 0.001 / 0.002 USD per 1K tokens, the chat app bound to it, and `credits` for `user`.
 fn price_the_chat_and_grant(admin: &DataDir, user: &str, credits: &str) {
+    price_the_model(admin);
+    admin.json(
+        &["org", "apps", "add", "Chat", PAGE, "--model", "org-model"],
+        "",
+    );
+    admin.json(&["org", "grant", user, credits, "--reason", "welcome"], "");
+}
+
+/// The org's model at 0.001 / 0.002 USD per 1K tokens.
+fn price_the_model(admin: &DataDir) {
     admin.json(
         &[
             "org",
@@ -120,11 +135,6 @@ fn price_the_chat_and_grant(admin: &DataDir, user: &str, credits: &str) {
         ],
         "",
     );
-    admin.json(
-        &["org", "apps", "add", "Chat", PAGE, "--model", "org-model"],
-        "",
-    );
-    admin.json(&["org", "grant", user, credits, "--reason", "welcome"], "");
 }
 
 #[test]
@@ -409,5 +419,80 @@ fn every_org_admin_action_of_the_admin_window_is_a_command_too() {
     assert_eq!(
         admin.json(&["org", "policy", "show"], "")["time_zone"],
         "Asia/Shanghai"
+    );
+}
+
+#[test]
+fn an_admin_connects_dify_and_reconciles_a_reply_no_device_reported() {
+    let cluster = Cluster::shared();
+    let server = Server::start(&cluster.database(), None);
+    let runtime = server.runtime.as_ref().unwrap();
+    let sim = runtime
+        .block_on(dify_sim::DifySim::start(
+            "127.0.0.1:0".parse().unwrap(),
+            dify_sim::SimConfig {
+                first_byte_delay_ms: 0,
+                frame_delay_ms: 0,
+                prompt_tokens: Some(1000),
+                completion_tokens: Some(500),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let admin = first_admin(&server);
+    price_the_model(&admin);
+    let page = sim.share_url(dify_sim::AppKind::Chat, "cliChatApp");
+    admin.json(
+        &["org", "apps", "add", "Chat", &page, "--model", "org-model"],
+        "",
+    );
+    let dave = admin.json(&["org", "users", "add", "dave"], "");
+    admin.json(&["org", "grant", "dave", "100", "--reason", "welcome"], "");
+    // Dave chats in a plain browser with his link: no device sees it.
+    let dave_id = dave["id"].as_str().unwrap().to_owned();
+    runtime.block_on(tokendesk_test_support::browser_reply(
+        &sim.base_url(),
+        "cliChatApp",
+        Some(&dave_id),
+    ));
+
+    let account = dify_sim::ConsoleAccount::default();
+    let connection = admin.json(
+        &[
+            "org",
+            "dify",
+            "add",
+            "Work",
+            &sim.base_url(),
+            "--email",
+            &account.email,
+        ],
+        &format!("{}\n", account.password),
+    );
+    assert!(!connection.to_string().contains(&account.password));
+    let id = connection["id"].as_str().unwrap().to_owned();
+    let test = admin.json(&["org", "dify", "test", &id], "");
+    assert_eq!(test["signed_in"], true, "{test}");
+    assert_eq!(test["linked"][0]["app_name"], "Chat");
+
+    let first = admin.json(&["org", "reconcile"], "");
+    let run = &first["report"]["connections"][0];
+    assert_eq!(run["reported_by_dify"], 1, "{first}");
+    let finding = &first["reconciliation"]["findings"][0];
+    assert_eq!(finding["kind"], "reported_by_dify");
+    assert_eq!(finding["user"], "dave");
+    assert_eq!(finding["record"]["session_id"], dave_id.as_str());
+    // 1000 + 500 tokens at 0.001 / 0.002 USD per 1K is 0.002 USD: 20 credits at the default rate.
+    let balance = admin.json(&["org", "balance", "dave"], "");
+    assert_eq!(balance["balance"], "80", "{balance}");
+    let again = admin.json(&["org", "reconcile"], "");
+    assert_eq!(again["report"]["connections"][0]["settled"], 0, "{again}");
+    let listed = admin.json(&["org", "dify", "list"], "");
+    assert_eq!(listed[0]["apps"][0]["console_app_id"], "cliChatApp");
+    // The human output names the finding too.
+    let text = admin.run(&["org", "reconcile"], "");
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("reported_by_dify"),
+        "{text:?}"
     );
 }

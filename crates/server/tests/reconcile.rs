@@ -17,6 +17,7 @@ use tokendesk_sync_proto::device::{AppConfig, ConfigSnapshot, ItemBody, PushItem
 use tokendesk_sync_proto::reconcile::{
     ConnectionRun, DifyConnectionInfo, DifyTest, FindingKind, ReconcileReport, Reconciliation,
 };
+use tokendesk_test_support::browser_reply;
 
 const APP_CODE: &str = "chatAppCode01";
 
@@ -81,38 +82,8 @@ async fn org(sim: &DifySim) -> Org {
     }
 }
 
-/// A reply as Dify's web app asks for it: a passport (under `user_id`, as `sys.user_id` names it), then
-/// the message. Returns the message id.
 async fn reply(sim: &DifySim, user_id: Option<&str>) -> String {
-    let http = reqwest::Client::new();
-    let user = user_id.map_or_else(String::new, |id| format!("?user_id={id}"));
-    let passport: Value = http
-        .get(format!("{}/api/passport{user}", sim.base_url()))
-        .header("X-App-Code", APP_CODE)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let body = http
-        .post(format!("{}/api/chat-messages", sim.base_url()))
-        .bearer_auth(passport["access_token"].as_str().unwrap())
-        .json(&json!({"inputs": {}, "query": "hello", "conversation_id": "", "response_mode": "streaming"}))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let first = body
-        .lines()
-        .find_map(|line| line.strip_prefix("data: "))
-        .expect("a frame");
-    serde_json::from_str::<Value>(first).unwrap()["message_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    browser_reply(&sim.base_url(), APP_CODE, user_id).await
 }
 
 /// A charge the device makes of a reply; `estimated` when the stream carried no usage.

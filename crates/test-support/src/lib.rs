@@ -12,6 +12,45 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
+/// A reply as Dify's web app asks for it in a plain browser: a passport for the app `code` (under
+/// `user_id`, as a share URL's `sys.user_id` names it), then one streamed chat message. Returns the
+/// message id Dify gave it.
+pub async fn browser_reply(base_url: &str, code: &str, user_id: Option<&str>) -> String {
+    let http = reqwest::Client::new();
+    let user = user_id.map_or_else(String::new, |id| format!("?user_id={id}"));
+    let passport: serde_json::Value = http
+        .get(format!("{base_url}/api/passport{user}"))
+        .header("X-App-Code", code)
+        .send()
+        .await
+        .expect("passport")
+        .json()
+        .await
+        .expect("passport JSON");
+    let token = passport["access_token"].as_str().expect("an access token");
+    let body = http
+        .post(format!("{base_url}/api/chat-messages"))
+        .bearer_auth(token)
+        .json(
+            &serde_json::json!({"inputs": {}, "query": "hello", "conversation_id": "",
+                                  "response_mode": "streaming"}),
+        )
+        .send()
+        .await
+        .expect("chat")
+        .text()
+        .await
+        .expect("stream");
+    let first = body
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .expect("a frame");
+    serde_json::from_str::<serde_json::Value>(first).expect("frame JSON")["message_id"]
+        .as_str()
+        .expect("a message id")
+        .to_owned()
+}
+
 /// A reply's `message_end` frame, as the relay hands it to the ledger, with the usage a test chooses.
 pub fn message_end(message_id: &str, prompt_tokens: u64, completion_tokens: u64) -> String {
     serde_json::json!({

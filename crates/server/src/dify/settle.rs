@@ -31,8 +31,9 @@ const FINAL_STATUSES: [&str; 6] = [
     "stopped",
     "partial-succeeded",
 ];
-/// Where a studio debugging run comes from: an editor trying the app, not staff use.
-const STUDIO_SOURCES: [&str; 2] = ["console", "debugger"];
+/// Where a studio debugging message comes from (Dify's `from_source`): an editor trying the app, not staff
+/// use. Debugging runs of workflows never reach `workflow-app-logs`.
+const STUDIO_SOURCE: &str = "console";
 /// Records settled per query of the unsettled ones.
 const BATCH: i64 = 200;
 
@@ -178,11 +179,7 @@ async fn settle_record(
     if record.settled {
         return Ok(Outcome::Raced);
     }
-    let studio = record
-        .from_source
-        .as_deref()
-        .is_some_and(|source| STUDIO_SOURCES.contains(&source));
-    if studio {
+    if record.from_source.as_deref() == Some(STUDIO_SOURCE) {
         mark_settled(tx, &record, org_id).await?;
         return Ok(Outcome::Settled(None));
     }
