@@ -78,6 +78,36 @@ export type ReportRow = Wire.ReportRow;
 
 export type Report = Wire.Report;
 
+/** A connected Dify workspace, as the server shows it: never its password or key. */
+export type DifyConnection = Wire.DifyConnectionInfo;
+
+/** `POST /v1/admin/dify`: the credentials are sent once and never shown again. */
+export type NewDifyConnection = Wire.NewDifyConnection;
+
+export type DifyCredentials = Wire.DifyCredentials;
+
+export type DifyTest = Wire.DifyTest;
+
+export type LinkedApp = Wire.LinkedApp;
+
+export type ReconcileRequest = Wire.ReconcileRequest;
+
+export type ReconcileReport = Wire.ReconcileReport;
+
+export type ConnectionRun = Wire.ConnectionRun;
+
+export type ReconciliationQuery = Wire.ReconciliationQuery;
+
+export type Reconciliation = Wire.Reconciliation;
+
+export type DailyControl = Wire.DailyControl;
+
+export type Finding = Wire.FindingInfo;
+
+export type FindingKind = Wire.FindingKind;
+
+export type DifyRecord = Wire.DifyRecordInfo;
+
 /** One operation of the org's admin API, as the shell's `org_admin` command takes it. */
 export type OrgRequest = Wire.OrgRequest;
 
@@ -145,4 +175,14 @@ export const orgApi = {
   report: (query: ReportQuery) => org({ op: 'report', query: setFilters(query) }),
   /** Saves the report for `query` as the server's CSV in the Downloads folder. */
   exportReport: (query: ReportQuery) => commands.orgAdminExportReport(setFilters(query)),
+
+  /** The connected Dify workspaces, with their linked apps and the state of their last run. */
+  difyConnections: () => org({ op: 'dify_connections' }),
+  addDifyConnection: (connection: NewDifyConnection) => org({ op: 'add_dify_connection', connection }),
+  /** Signs in to the workspace and matches its apps to the metered ones by share code. */
+  testDifyConnection: (id: string) => org({ op: 'test_dify_connection', id }),
+  /** Reconciles now, whatever the scheduler's backoff. */
+  reconcile: (request: ReconcileRequest) => org({ op: 'reconcile', request }),
+  /** The daily control and the findings of those days. */
+  reconciliation: (query: ReconciliationQuery) => org({ op: 'reconciliation', query }),
 };

@@ -7,11 +7,103 @@ export type AppConfig = { id: string, name: string, share_url: string, pricing: 
  */
 model: string | null, enabled: boolean, };
 
+export type ConnectionRun = { connection_id: string, connection: string, 
+/**
+ * Why the run stopped early (sign-in refused, Dify down); `None` when it read everything it could.
+ */
+error: string | null, missing_endpoints: Array<string>, 
+/**
+ * Records read from Dify (new or changed).
+ */
+records_read: number, 
+/**
+ * Records settled by this run.
+ */
+settled: number, 
+/**
+ * Findings this run added, by kind.
+ */
+true_ups: number, reported_by_dify: number, unattributed: number, charges_without_record: number, 
+/**
+ * Records not final yet (still streaming, or too recent), left for a later run.
+ */
+waiting: number, 
+/**
+ * Records whose message has a held event still to decide, left for after the decision.
+ */
+held: number, };
+
+/**
+ * One app's day: Dify's `statistics/token-costs` against the ledger's counted charges, true-ups and
+ * reported charges of the day (in the connection's zone).
+ */
+export type DailyControl = { app_id: string, app_name: string, day: string, 
+/**
+ * `None` when Dify's statistics were not read for the day (the endpoint is missing, or no run yet).
+ */
+dify_tokens: number | null, dify_price: string | null, dify_currency: string | null, ledger_tokens: number, ledger_micros: number, 
+/**
+ * Dify's tokens minus the ledger's; `None` without Dify's figure.
+ */
+token_gap: number | null, };
+
 export type DeviceInfo = { id: string, user: string, name: string, revoked: boolean, last_seen: string | null, 
 /**
  * Device clock minus server clock at the last contact.
  */
-clock_skew_ms: number | null, last_seq: number, created_at: string, };
+clock_skew_ms: number | null, last_seq: number, created_at: string, 
+/**
+ * Replies Dify served to the device's user that no device reported, found by reconciliation.
+ */
+unreported_replies: number, };
+
+/**
+ * A connection as the API shows it: never its password or key.
+ */
+export type DifyConnectionInfo = { id: string, name: string, console_url: string, 
+/**
+ * `password` or `admin_api_key`.
+ */
+auth: string, email: string | null, workspace_id: string | null, time_zone: string, reconcile_from: string, created_by: string, created_at: string, apps: Array<LinkedApp>, last_run_at: string | null, next_run_at: string, 
+/**
+ * Runs that failed in a row; the scheduler waits longer after each.
+ */
+failures: number, last_error: string | null, 
+/**
+ * Console endpoints the last run found missing, so what they serve was not reconciled.
+ */
+missing_endpoints: Array<string>, };
+
+/**
+ * How the server signs in to a Dify console.
+ */
+export type DifyCredentials = { "kind": "password", email: string, password: string, } | { "kind": "admin_api_key", key: string, workspace_id: string, };
+
+/**
+ * Dify's record of one message or workflow run, as last read.
+ */
+export type DifyRecordInfo = { record_id: string, 
+/**
+ * `message` or `workflow_run`.
+ */
+kind: string, conversation_id: string | null, from_source: string | null, 
+/**
+ * Dify's end user's session id: the `sys.user_id` the share URL carried, if any.
+ */
+session_id: string | null, status: string, prompt_tokens: number, completion_tokens: number, total_price: string | null, currency: string | null, created_at: string, };
+
+/**
+ * `POST /v1/admin/dify/{id}/test`: signs in and matches the workspace's apps to the metered ones.
+ */
+export type DifyTest = { signed_in: boolean, 
+/**
+ * Why not, or what else went wrong, in Dify's own words where it gave any.
+ */
+error: string | null, workspace_apps: number, linked: Array<LinkedApp>, 
+/**
+ * Metered apps whose share code no console app of this workspace has.
+ */
+unmatched: Array<string>, missing_endpoints: Array<string>, };
 
 export type EntryInfo = { id: string, user: string, kind: EntryKind, amount_micros: number, 
 /**
@@ -23,7 +115,27 @@ counted: boolean, device_id: string | null, device_seq: number | null, occurred_
  */
 redemption_code_id: string | null, };
 
-export type EntryKind = "grant" | "topup" | "adjustment" | "charge" | "reversal" | "redemption";
+export type EntryKind = "grant" | "topup" | "adjustment" | "charge" | "reversal" | "redemption" | "true_up" | "reported_by_dify";
+
+export type FindingInfo = { id: string, kind: FindingKind, app_id: string, app_name: string, user: string | null, device_id: string | null, 
+/**
+ * The entry this finding made, or the charge it is about.
+ */
+entry_id: string | null, 
+/**
+ * What the ledger had charged for the message, and what Dify's record costs (positive credits).
+ */
+ledger_micros: number | null, dify_micros: number | null, detail: string, found_at: string, 
+/**
+ * `None` for a charge without a record.
+ */
+record: DifyRecordInfo | null, 
+/**
+ * The message or run id the finding is about.
+ */
+record_id: string, };
+
+export type FindingKind = "true_up" | "reported_by_dify" | "unattributed" | "charge_without_record";
 
 export type HeldInfo = { id: string, reason: HoldReason, detail: string, user: string, device_id: string | null, app_id: string, message_id: string, 
 /**
@@ -39,12 +151,38 @@ export type HeldStatus = "pending" | "approved" | "rejected";
 
 export type HoldReason = "cap" | "flood" | "conflict" | "unpriced" | "offline_allowance" | "quarantined";
 
+/**
+ * A metered app and the console app it was matched to by its share code.
+ */
+export type LinkedApp = { app_id: string, app_name: string, console_app_id: string, 
+/**
+ * Dify's app mode: `chat`, `advanced-chat`, `agent-chat`, `completion` or `workflow`.
+ */
+mode: string, };
+
 export type ModelInfo = { name: string, price: Price, aliases: Array<string>, active: boolean, updated_at: string, };
 
 /**
  * `POST /v1/admin/apps`.
  */
 export type NewApp = { name: string, share_url: string, pricing: Pricing, model: string | null, };
+
+/**
+ * `POST /v1/admin/dify`: connects a Dify workspace.
+ */
+export type NewDifyConnection = { name: string, 
+/**
+ * Where the console is served, e.g. `https://dify.example.com` (the API is under `/console/api`).
+ */
+console_url: string, credentials: DifyCredentials, 
+/**
+ * The console account's time zone (IANA), as set in Dify; UTC when left out.
+ */
+time_zone: string | null, 
+/**
+ * The first day whose messages are reconciled; 7 days ago when left out.
+ */
+since: string | null, };
 
 /**
  * A single-use enrollment code, shown this once: the server keeps only its hash.
@@ -91,13 +229,13 @@ admin: string | null, expires_at: string | null, };
 /**
  * The server's answer to an [`OrgRequest`], under the request's own `op`.
  */
-export type OrgAnswer = { "op": "users", "answer": Array<UserSummary> } | { "op": "add_user", "answer": UserInfo } | { "op": "set_budget", "answer": UserSummary } | { "op": "enrollment_code", "answer": NewEnrollmentCode } | { "op": "devices", "answer": Array<DeviceInfo> } | { "op": "revoke_device", "answer": DeviceInfo } | { "op": "add_entry", "answer": EntryInfo } | { "op": "models", "answer": Array<ModelInfo> } | { "op": "model_history", "answer": Array<PriceChange> } | { "op": "set_model", "answer": ModelInfo } | { "op": "rate", "answer": RateInfo } | { "op": "set_rate", "answer": RateInfo } | { "op": "apps", "answer": Array<AppConfig> } | { "op": "add_app", "answer": AppConfig } | { "op": "update_app", "answer": AppConfig } | { "op": "policy", "answer": Policy } | { "op": "set_policy", "answer": Policy } | { "op": "held", "answer": Array<HeldInfo> } | { "op": "decide_held", "answer": HeldInfo } | { "op": "redemption_codes", "answer": Array<RedemptionCodeInfo> } | { "op": "report", "answer": Report };
+export type OrgAnswer = { "op": "users", "answer": Array<UserSummary> } | { "op": "add_user", "answer": UserInfo } | { "op": "set_budget", "answer": UserSummary } | { "op": "enrollment_code", "answer": NewEnrollmentCode } | { "op": "devices", "answer": Array<DeviceInfo> } | { "op": "revoke_device", "answer": DeviceInfo } | { "op": "add_entry", "answer": EntryInfo } | { "op": "models", "answer": Array<ModelInfo> } | { "op": "model_history", "answer": Array<PriceChange> } | { "op": "set_model", "answer": ModelInfo } | { "op": "rate", "answer": RateInfo } | { "op": "set_rate", "answer": RateInfo } | { "op": "apps", "answer": Array<AppConfig> } | { "op": "add_app", "answer": AppConfig } | { "op": "update_app", "answer": AppConfig } | { "op": "policy", "answer": Policy } | { "op": "set_policy", "answer": Policy } | { "op": "held", "answer": Array<HeldInfo> } | { "op": "decide_held", "answer": HeldInfo } | { "op": "redemption_codes", "answer": Array<RedemptionCodeInfo> } | { "op": "report", "answer": Report } | { "op": "dify_connections", "answer": Array<DifyConnectionInfo> } | { "op": "add_dify_connection", "answer": DifyConnectionInfo } | { "op": "test_dify_connection", "answer": DifyTest } | { "op": "reconcile", "answer": ReconcileReport } | { "op": "reconciliation", "answer": Reconciliation };
 
 /**
  * One operation of the admin window, as it invokes it: `{ op: "set_rate", change: {…} }`. The answer
  * is the [`OrgAnswer`] of the same `op`.
  */
-export type OrgRequest = { "op": "users" } | { "op": "add_user", user: NewUser, } | { "op": "set_budget", user: string, budget: SetBudget, } | { "op": "enrollment_code", user: string, } | { "op": "devices" } | { "op": "revoke_device", id: string, } | { "op": "add_entry", user: string, entry: NewEntry, } | { "op": "models" } | { "op": "model_history", name: string, } | { "op": "set_model", name: string, change: SetModel, } | { "op": "rate" } | { "op": "set_rate", change: SetRate, } | { "op": "apps" } | { "op": "add_app", app: NewApp, } | { "op": "update_app", id: string, change: UpdateApp, } | { "op": "policy" } | { "op": "set_policy", change: SetPolicy, } | { "op": "held", all: boolean, } | { "op": "decide_held", id: string, verdict: Verdict, note: string | null, } | { "op": "redemption_codes" } | { "op": "report", query: ReportQuery, };
+export type OrgRequest = { "op": "users" } | { "op": "add_user", user: NewUser, } | { "op": "set_budget", user: string, budget: SetBudget, } | { "op": "enrollment_code", user: string, } | { "op": "devices" } | { "op": "revoke_device", id: string, } | { "op": "add_entry", user: string, entry: NewEntry, } | { "op": "models" } | { "op": "model_history", name: string, } | { "op": "set_model", name: string, change: SetModel, } | { "op": "rate" } | { "op": "set_rate", change: SetRate, } | { "op": "apps" } | { "op": "add_app", app: NewApp, } | { "op": "update_app", id: string, change: UpdateApp, } | { "op": "policy" } | { "op": "set_policy", change: SetPolicy, } | { "op": "held", all: boolean, } | { "op": "decide_held", id: string, verdict: Verdict, note: string | null, } | { "op": "redemption_codes" } | { "op": "report", query: ReportQuery, } | { "op": "dify_connections" } | { "op": "add_dify_connection", connection: NewDifyConnection, } | { "op": "test_dify_connection", id: string, } | { "op": "reconcile", request: ReconcileRequest, } | { "op": "reconciliation", query: ReconciliationQuery, };
 
 /**
  * The guards every device enforces, and the offline allowance the server reserves for each device.
@@ -159,6 +297,35 @@ export type Pricing = "model" | "dify_price";
 export type RateChange = { old_rate: string | null, new_rate: string, changed_by: string, reason: string, changed_at: string, config_version: number, };
 
 export type RateInfo = { credits_per_usd: string, history: Array<RateChange>, };
+
+/**
+ * What one run did, per connection.
+ */
+export type ReconcileReport = { connections: Array<ConnectionRun>, };
+
+/**
+ * `POST /v1/admin/reconcile`: reconciles now, whatever the scheduler's backoff.
+ */
+export type ReconcileRequest = { 
+/**
+ * Only this metered app; every linked app when left out.
+ */
+app_id: string | null, 
+/**
+ * Read conversations updated since this day (the connection's zone) instead of since the last run.
+ */
+since: string | null, };
+
+export type Reconciliation = { days: Array<DailyControl>, findings: Array<FindingInfo>, };
+
+/**
+ * `GET /v1/admin/reconciliation?from=&to=&app_id=`: the daily control and the findings of those days.
+ */
+export type ReconciliationQuery = { 
+/**
+ * First and last days, inclusive, in each connection's zone; the last 7 days when left out.
+ */
+from: string | null, to: string | null, app_id: string | null, };
 
 /**
  * One code as the server keeps it (without the code itself).

@@ -1,9 +1,15 @@
 // A fake org server behind the shell's `org_admin*` commands, answering like the real one as far as the org
-// console uses it: users, devices, apps, models, rate, guards, the report, held events and redemption codes.
+// console uses it: users, devices, apps, models, rate, guards, the report, held events, redemption codes and
+// the reconciliation with Dify (its workspaces, runs, daily control and findings).
 // `org_admin` takes one typed `OrgRequest` and answers `{ op, answer }` under the request's own `op`.
 import type {
   CodeBatch,
+  DailyControl,
   Device,
+  DifyConnection,
+  DifyRecord,
+  DifyTest,
+  Finding,
   NewCodes,
   OrgAdminStatus,
   OrgAnswerOf,
@@ -13,6 +19,7 @@ import type {
   OrgPolicy,
   OrgRate,
   OrgRequest,
+  ConnectionRun,
   RedemptionCode,
   Report,
   ReportQuery,
@@ -49,6 +56,7 @@ export const device = (id: string, owner: string, overrides: Partial<Device> = {
   clock_skew_ms: 1500,
   last_seq: 3,
   created_at: '2026-11-01T08:00:00Z',
+  unreported_replies: 0,
   ...overrides,
 });
 
@@ -102,6 +110,90 @@ export const redemptionCode = (id: string, overrides: Partial<RedemptionCode> = 
   ...overrides,
 });
 
+/** The Dify workspace the support bot is served from, signed in to with a console account. */
+export const difyConnection = (id: string, overrides: Partial<DifyConnection> = {}): DifyConnection => ({
+  id,
+  name: 'Main workspace',
+  console_url: 'https://dify.example.com',
+  auth: 'password',
+  email: 'ops@example.com',
+  workspace_id: null,
+  time_zone: 'Asia/Shanghai',
+  reconcile_from: '2026-11-25',
+  created_by: 'root',
+  created_at: '2026-11-25T08:00:00Z',
+  apps: [{ app_id: supportBot.id, app_name: supportBot.name, console_app_id: 'c0ffee-01', mode: 'advanced-chat' }],
+  last_run_at: '2026-12-02T09:00:00Z',
+  next_run_at: '2026-12-02T10:00:00Z',
+  failures: 0,
+  last_error: null,
+  missing_endpoints: [],
+  ...overrides,
+});
+
+/** What a run of one connection did: counts of records and of the findings it added. */
+export const connectionRun = (connection_id: string, overrides: Partial<ConnectionRun> = {}): ConnectionRun => ({
+  connection_id,
+  connection: 'Main workspace',
+  error: null,
+  missing_endpoints: [],
+  records_read: 42,
+  settled: 37,
+  true_ups: 2,
+  reported_by_dify: 1,
+  unattributed: 1,
+  charges_without_record: 1,
+  waiting: 3,
+  held: 1,
+  ...overrides,
+});
+
+/** Dify's record of one chat message. */
+export const difyRecord = (record_id: string, overrides: Partial<DifyRecord> = {}): DifyRecord => ({
+  record_id,
+  kind: 'message',
+  conversation_id: 'conv-7f3a',
+  from_source: 'api',
+  session_id: 'td-alice-d1',
+  status: 'normal',
+  prompt_tokens: 1200,
+  completion_tokens: 300,
+  total_price: '0.00036',
+  currency: 'USD',
+  created_at: '2026-12-02T08:15:00Z',
+  ...overrides,
+});
+
+export const finding = (id: string, overrides: Partial<Finding> = {}): Finding => ({
+  id,
+  kind: 'true_up',
+  app_id: supportBot.id,
+  app_name: supportBot.name,
+  user: 'alice',
+  device_id: 'd1',
+  entry_id: `entry-${id}`,
+  ledger_micros: 1_500_000,
+  dify_micros: 3_600_000,
+  detail: 'Dify counted 1,500 tokens; the device reported 600',
+  found_at: '2026-12-02T09:00:05Z',
+  record: difyRecord(`msg-${id}`),
+  record_id: `msg-${id}`,
+  ...overrides,
+});
+
+export const dailyControl = (day: string, overrides: Partial<DailyControl> = {}): DailyControl => ({
+  app_id: supportBot.id,
+  app_name: supportBot.name,
+  day,
+  dify_tokens: 15_000,
+  dify_price: '0.0036',
+  dify_currency: 'USD',
+  ledger_tokens: 15_000,
+  ledger_micros: 36_000_000,
+  token_gap: 0,
+  ...overrides,
+});
+
 /** The request of operation `Op`. */
 export type OrgRequestOf<Op extends OrgRequest['op']> = Extract<OrgRequest, { op: Op }>;
 
@@ -141,6 +233,30 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
       side_call_fixed_micros: 0,
     } as OrgPolicy,
     rate: { credits_per_usd: '10000', history: [] } as OrgRate,
+    dify: [difyConnection('dc1')] as DifyConnection[],
+    /** What testing each connection finds; a connection without one signs in and links what it has. */
+    difyTests: {} as Record<string, DifyTest>,
+    runs: [connectionRun('dc1')] as ConnectionRun[],
+    days: [
+      dailyControl('2026-12-01'),
+      dailyControl('2026-12-02', { dify_tokens: 18_500, ledger_tokens: 17_900, ledger_micros: 42_960_000, token_gap: 600 }),
+      dailyControl('2026-12-03', { dify_tokens: null, dify_price: null, dify_currency: null, ledger_tokens: 900, ledger_micros: 2_160_000, token_gap: null }),
+    ] as DailyControl[],
+    findings: [
+      finding('f1'),
+      finding('f2', { kind: 'reported_by_dify', user: 'bob', device_id: null, ledger_micros: null, dify_micros: 2_400_000, detail: 'No device reported this reply' }),
+      finding('f3', {
+        kind: 'unattributed',
+        user: null,
+        device_id: null,
+        entry_id: null,
+        ledger_micros: null,
+        dify_micros: 1_200_000,
+        detail: 'No session id: the share URL carried no user',
+        record: difyRecord('msg-f3', { session_id: null }),
+      }),
+      finding('f4', { kind: 'charge_without_record', dify_micros: null, ledger_micros: 900_000, detail: 'Dify has no such message', record: null }),
+    ] as Finding[],
   };
   const report = (query: ReportQuery): Report => ({
     by: query.by ?? 'user',
@@ -271,6 +387,44 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
     },
     redemption_codes: () => state.codes,
     report: ({ query }) => report(query),
+    dify_connections: () => state.dify,
+    add_dify_connection: ({ connection }) => {
+      if (!/^https?:\/\/[^/\s]+/.test(connection.console_url)) reject('bad_console_url', `"${connection.console_url}" is not a URL`);
+      if (state.dify.some((c) => c.name === connection.name)) reject('exists', `a connection ${connection.name} exists`);
+      const { credentials } = connection;
+      const added = difyConnection(`dc${state.dify.length + 1}`, {
+        name: connection.name,
+        console_url: connection.console_url,
+        auth: credentials.kind,
+        email: credentials.kind === 'password' ? credentials.email : null,
+        workspace_id: credentials.kind === 'admin_api_key' ? credentials.workspace_id : null,
+        time_zone: connection.time_zone ?? 'UTC',
+        reconcile_from: connection.since ?? '2026-11-25',
+        created_at: '2026-12-02T10:00:00Z',
+        apps: [],
+        last_run_at: null,
+      });
+      state.dify = [...state.dify, added];
+      return added;
+    },
+    test_dify_connection: ({ id }) => {
+      const connection = state.dify.find((c) => c.id === id) ?? reject('not_found', `no Dify connection ${id}`);
+      return (
+        state.difyTests[id] ?? {
+          signed_in: true,
+          error: null,
+          workspace_apps: connection.apps.length,
+          linked: connection.apps,
+          unmatched: state.apps.filter((a) => !connection.apps.some((l) => l.app_id === a.id)).map((a) => a.name),
+          missing_endpoints: connection.missing_endpoints,
+        }
+      );
+    },
+    reconcile: () => ({ connections: state.runs }),
+    reconciliation: ({ query }) => ({
+      days: state.days.filter((d) => !query.app_id || d.app_id === query.app_id),
+      findings: state.findings.filter((f) => !query.app_id || f.app_id === query.app_id),
+    }),
   };
   /** The shell's `org_admin`: one typed request, answered under its own `op`; nothing without a session. */
   const call = ({ request }: Record<string, unknown>) => {
@@ -311,7 +465,20 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
 }
 
 /** The operations that only read, as the shell's `OrgRequest::writes` tells them apart. */
-const READS = new Set<OrgRequest['op']>(['users', 'devices', 'models', 'model_history', 'rate', 'apps', 'policy', 'held', 'redemption_codes', 'report']);
+const READS = new Set<OrgRequest['op']>([
+  'users',
+  'devices',
+  'models',
+  'model_history',
+  'rate',
+  'apps',
+  'policy',
+  'held',
+  'redemption_codes',
+  'report',
+  'dify_connections',
+  'reconciliation',
+]);
 
 /** Every request the console sent the server through `org_admin`, in order, refused ones too. */
 export const calls = (backend: Backend) => backend.argsOf('org_admin').map((a) => a.request as OrgRequest);

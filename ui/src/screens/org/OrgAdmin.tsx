@@ -18,6 +18,8 @@ import { OrgModelsTab, OrgRateTab } from './Pricing';
 
 // The report's chart and date picker load when its tab is first opened.
 const ReportTab = lazyNamed(() => import('./Report'), 'ReportTab');
+// So do the reconciliation's tables and date pickers.
+const ReconcileTab = lazyNamed(() => import('./Reconcile'), 'ReconcileTab');
 
 /** What the server answers when the session is missing or has ended. */
 const UNAUTHORIZED = 'unauthorized';
@@ -122,6 +124,12 @@ function OrgPanel({ status, onSignedOut }: { status: OrgAdminStatus; onSignedOut
           tab('rate', <OrgRateTab />),
           tab('guards', <OrgGuardsTab />),
           tab('held', <OrgHeldTab />),
+          tab(
+            'reconcile',
+            <Suspense fallback={<Spin />}>
+              <ReconcileTab />
+            </Suspense>,
+          ),
         ]}
       />
     </Space>

@@ -1,4 +1,4 @@
-import { Button, Card, Col, Form, Input, Popconfirm, Radio, Row, Space, Tag, Typography } from 'antd';
+import { Button, Card, Col, Form, Input, Popconfirm, Radio, Row, Space, Tag, Tooltip, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -11,7 +11,6 @@ import { useOrgLoad } from './shared';
 import { BalanceItems, type BalanceValues } from '../admin/Users';
 import { BudgetModal, BudgetSpend } from './Budget';
 import { ShownOnceModal } from './ShownOnce';
-
 
 /** Users & devices: the org's people with their balances and budgets, adding staff, enrollment codes, credits, and devices. */
 export function PeopleTab() {
@@ -148,6 +147,19 @@ function DevicesCard({ devices, error, onChanged }: { devices: Device[] | null; 
           t('common.none')
         ) : (
           <Typography.Text type={Math.abs(ms) > SKEW_WARN_MS ? 'warning' : undefined}>{t('orgAdmin.seconds', { seconds: formatCount(Math.round(ms / 1000)) })}</Typography.Text>
+        ),
+    },
+    {
+      title: <Tooltip title={t('orgAdmin.missedRepliesHint')}>{t('orgAdmin.missedReplies')}</Tooltip>,
+      dataIndex: 'unreported_replies',
+      align: 'right',
+      render: (n: number) =>
+        n > 0 ? (
+          <Tag color="volcano" data-testid="missed-replies">
+            {formatCount(n)}
+          </Tag>
+        ) : (
+          formatCount(n)
         ),
     },
     {
