@@ -111,7 +111,8 @@ struct MessageItem {
 
 #[derive(Deserialize)]
 struct WorkflowLogItem {
-    workflow_run: WorkflowRun,
+    /// Null when the run was deleted.
+    workflow_run: Option<WorkflowRun>,
     created_from: Option<String>,
     created_by_end_user: Option<EndUser>,
 }
@@ -307,7 +308,9 @@ pub async fn workflow_records(
             )
             .await?;
         for item in items.data {
-            let run = item.workflow_run;
+            let Some(run) = item.workflow_run else {
+                continue;
+            };
             let end_user = item.created_by_end_user;
             records.push(Record {
                 id: run.id,
