@@ -12,7 +12,23 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 
 /// The kinds that spend (SQL list): charges, and what reconciliation made of Dify's records.
-pub const SPEND_KINDS: &str = "'charge', 'true_up', 'reported_by_dify'";
+macro_rules! spend_kinds {
+    () => {
+        "'charge', 'true_up', 'reported_by_dify'"
+    };
+}
+
+pub const SPEND_KINDS: &str = spend_kinds!();
+
+/// The counted spend of a query over entries `e` left-joined to the entry `r` that a reversal reverses:
+/// spending entries, and reversals of them.
+pub const SPEND_FILTER: &str = concat!(
+    "e.counted AND (e.kind IN (",
+    spend_kinds!(),
+    ") OR (e.kind = 'reversal' AND r.kind IN (",
+    spend_kinds!(),
+    ")))"
+);
 
 pub struct NewEntry<'a> {
     pub org_id: Uuid,

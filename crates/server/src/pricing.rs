@@ -16,10 +16,7 @@ pub fn price_event(
     dify_total_price: Option<Decimal>,
     dify_currency: Option<&str>,
 ) -> Result<i64, String> {
-    let version = snapshot.version;
-    let app = snapshot
-        .app(app_id)
-        .ok_or_else(|| format!("app {app_id} is unknown at config version {version}"))?;
+    let app = app_at(snapshot, app_id)?;
     match (side_call, snapshot.policy.side_calls) {
         (Some(_), SideCallPricing::Free) => return Ok(0),
         (Some(_), SideCallPricing::Fixed) => return Ok(snapshot.policy.side_call_fixed_micros),
@@ -40,6 +37,16 @@ pub fn price_event(
         dify_currency,
     )?;
     usd_to_micros(usd, snapshot.credits_per_usd).ok_or_else(|| "the amount overflows".to_string())
+}
+
+/// The app as `snapshot` has it, or why not.
+fn app_at(snapshot: &ConfigSnapshot, app_id: Uuid) -> Result<&AppConfig, String> {
+    snapshot.app(app_id).ok_or_else(|| {
+        format!(
+            "app {app_id} is unknown at config version {}",
+            snapshot.version
+        )
+    })
 }
 
 /// What a reply of `app` costs in USD at this snapshot, and the model price it was priced at (none when
@@ -102,12 +109,7 @@ pub fn price_recorded(
     snapshot: &ConfigSnapshot,
     reply: &RecordedReply<'_>,
 ) -> Result<(i64, Usage), String> {
-    let app = snapshot.app(reply.app_id).ok_or_else(|| {
-        format!(
-            "app {} is unknown at config version {}",
-            reply.app_id, snapshot.version
-        )
-    })?;
+    let app = app_at(snapshot, reply.app_id)?;
     let (usd_cost, price) = reply_usd(
         snapshot,
         app,
@@ -140,12 +142,7 @@ pub fn price_recorded(
 
 /// The server's amount for a pushed charge; `Err` says why it cannot be priced as the device did.
 pub fn reprice(snapshot: &ConfigSnapshot, usage: &Usage) -> Result<i64, String> {
-    let app = snapshot.app(usage.app_id).ok_or_else(|| {
-        format!(
-            "app {} is unknown at config version {}",
-            usage.app_id, snapshot.version
-        )
-    })?;
+    let app = app_at(snapshot, usage.app_id)?;
     // A side call's id is the device's own for it: an id Dify gave (a reply's) is no side call.
     if let Some(kind) = usage.side_call
         && !usage.message_id.starts_with(&format!("{}:", kind.as_str()))

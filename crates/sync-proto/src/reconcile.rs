@@ -74,7 +74,7 @@ pub struct LinkedApp {
 }
 
 /// `POST /v1/admin/dify/{id}/test`: signs in and matches the workspace's apps to the metered ones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DifyTest {

@@ -12,27 +12,43 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
-/// A reply as Dify's web app asks for it in a plain browser: a passport for the app `code` (under
-/// `user_id`, as a share URL's `sys.user_id` names it), then one streamed chat message. Returns the
-/// message id Dify gave it.
-pub async fn browser_reply(base_url: &str, code: &str, user_id: Option<&str>) -> String {
-    let http = reqwest::Client::new();
+/// What a chat message sent from a browser got: Dify's ids for its conversation and its message, and the
+/// stream as sent.
+pub struct BrowserReply {
+    pub conversation_id: String,
+    pub message_id: String,
+    pub body: String,
+}
+
+/// A chat message as Dify's web app sends it from a plain browser: a passport for the app `code` (under
+/// `user_id`, as a share URL's `sys.user_id` names it), then the message (in `conversation_id`, or a new
+/// conversation when empty), streamed to its end.
+pub async fn browser_chat(
+    base_url: &str,
+    code: &str,
+    user_id: Option<&str>,
+    conversation_id: &str,
+    query: &str,
+) -> BrowserReply {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client");
     let user = user_id.map_or_else(String::new, |id| format!("?user_id={id}"));
-    let passport: serde_json::Value = http
+    let passport = http
         .get(format!("{base_url}/api/passport{user}"))
         .header("X-App-Code", code)
         .send()
         .await
-        .expect("passport")
-        .json()
-        .await
-        .expect("passport JSON");
+        .expect("passport");
+    assert_eq!(passport.status(), 200, "the passport");
+    let passport: serde_json::Value = passport.json().await.expect("passport JSON");
     let token = passport["access_token"].as_str().expect("an access token");
     let body = http
         .post(format!("{base_url}/api/chat-messages"))
         .bearer_auth(token)
         .json(
-            &serde_json::json!({"inputs": {}, "query": "hello", "conversation_id": "",
+            &serde_json::json!({"inputs": {}, "query": query, "conversation_id": conversation_id,
                                   "response_mode": "streaming"}),
         )
         .send()
@@ -45,10 +61,25 @@ pub async fn browser_reply(base_url: &str, code: &str, user_id: Option<&str>) ->
         .lines()
         .find_map(|line| line.strip_prefix("data: "))
         .expect("a frame");
-    serde_json::from_str::<serde_json::Value>(first).expect("frame JSON")["message_id"]
-        .as_str()
-        .expect("a message id")
-        .to_owned()
+    let frame: serde_json::Value = serde_json::from_str(first).expect("frame JSON");
+    let id = |field: &str| {
+        frame[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in {frame}"))
+            .to_owned()
+    };
+    BrowserReply {
+        conversation_id: id("conversation_id"),
+        message_id: id("message_id"),
+        body,
+    }
+}
+
+/// One new conversation's first reply from a plain browser ([`browser_chat`]); its message id.
+pub async fn browser_reply(base_url: &str, code: &str, user_id: Option<&str>) -> String {
+    browser_chat(base_url, code, user_id, "", "hello")
+        .await
+        .message_id
 }
 
 /// A reply's `message_end` frame, as the relay hands it to the ledger, with the usage a test chooses.

@@ -97,8 +97,8 @@ pub async fn chat(sim: &DifySim, query: &str) -> Streamed {
     .await
 }
 
-/// A chat message sent as Dify's web app sends it: a passport for `app` (under `user_id`, as the share URL's
-/// `sys.user_id` names it), then the message with its access token. Returns the conversation's id.
+/// A chat message sent as Dify's web app sends it (passport under `user_id`, then the message); returns the
+/// conversation's id.
 pub async fn web_chat(
     sim: &DifySim,
     app: &str,
@@ -106,30 +106,12 @@ pub async fn web_chat(
     conversation_id: &str,
     query: &str,
 ) -> String {
-    let user = user_id.map_or_else(String::new, |id| format!("?user_id={id}"));
-    let passport = client()
-        .get(format!("{}/api/passport{user}", sim.base_url()))
-        .header("X-App-Code", app)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(passport.status(), 200);
-    let token = passport.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let reply = client()
-        .post(format!("{}/api/chat-messages", sim.base_url()))
-        .bearer_auth(token)
-        .json(
-            &json!({"inputs": {}, "query": query, "conversation_id": conversation_id,
-            "response_mode": "streaming"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let frames = frames(&reply.text().await.unwrap());
-    frames[0]["conversation_id"].as_str().unwrap().to_owned()
+    let reply =
+        tokendesk_test_support::browser_chat(&sim.base_url(), app, user_id, conversation_id, query)
+            .await;
+    // Every block of the stream is a well-formed frame.
+    frames(&reply.body);
+    reply.conversation_id
 }
 
 /// The data frames of an SSE body. Panics unless every block is exactly

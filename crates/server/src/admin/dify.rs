@@ -222,14 +222,7 @@ async fn test_connection(
         .await?
         .pop()
         .ok_or_else(|| ApiError::not_found("Dify connection", id))?;
-    let mut test = DifyTest {
-        signed_in: false,
-        error: None,
-        workspace_apps: 0,
-        linked: Vec::new(),
-        unmatched: Vec::new(),
-        missing_endpoints: Vec::new(),
-    };
+    let mut test = DifyTest::default();
     let (mut console, _) = match connection.console() {
         Ok(client) => client,
         Err(error) => {

@@ -111,8 +111,7 @@ async fn rows(
                    JOIN users u ON u.org_id = e.org_id AND u.id = e.user_id
                    LEFT JOIN entries r ON r.org_id = e.org_id AND r.id = e.reverses_id
                    LEFT JOIN dify_apps a ON a.org_id = e.org_id AND a.id = COALESCE(e.app_id, r.app_id)
-                  WHERE e.org_id = $1 AND e.counted
-                    AND (e.kind IN ({spend_kinds}) OR (e.kind = 'reversal' AND r.kind IN ({spend_kinds})))
+                  WHERE e.org_id = $1 AND {spend}
                     AND ($2::timestamptz IS NULL OR COALESCE(r.occurred_at, e.occurred_at) >= $2)
                     AND ($3::timestamptz IS NULL OR COALESCE(r.occurred_at, e.occurred_at) < $3)
                     AND ($4::text IS NULL OR {user} = $4)
@@ -120,7 +119,7 @@ async fn rows(
                     AND ($6::text IS NULL OR {model} = $6)) AS spend
           GROUP BY key ORDER BY key",
         key = key_sql(by),
-        spend_kinds = crate::entries::SPEND_KINDS,
+        spend = crate::entries::SPEND_FILTER,
         user = key_sql(ReportBy::User),
         app = key_sql(ReportBy::App),
         model = key_sql(ReportBy::Model),

@@ -319,9 +319,7 @@ async fn read(
     match link_apps(state, org_id, info.id, console).await {
         Ok(_) => {}
         // Without the app list the links already made still serve.
-        Err(RunError::Console(ConsoleError::Missing(endpoint))) => {
-            run.missing_endpoints.push(endpoint.to_owned())
-        }
+        Err(RunError::Console(ConsoleError::Missing(endpoint))) => note_missing(run, endpoint),
         Err(error) => return Err(error),
     }
     let until = Utc::now();

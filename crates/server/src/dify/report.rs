@@ -11,7 +11,7 @@ use tokendesk_sync_proto::reconcile::{
 };
 use uuid::Uuid;
 
-use crate::entries::SPEND_KINDS;
+use crate::entries::SPEND_FILTER;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -65,8 +65,7 @@ async fn days(
          JOIN dify_app_links l ON l.org_id = e.org_id AND l.app_id = e.app_id \
          JOIN dify_connections c ON c.org_id = l.org_id AND c.id = l.connection_id \
          JOIN dify_apps a ON a.org_id = e.org_id AND a.id = e.app_id \
-         WHERE e.org_id = $1 AND e.counted AND ($2::uuid IS NULL OR e.app_id = $2) \
-           AND (e.kind IN ({SPEND_KINDS}) OR (e.kind = 'reversal' AND r.kind IN ({SPEND_KINDS}))) \
+         WHERE e.org_id = $1 AND {SPEND_FILTER} AND ($2::uuid IS NULL OR e.app_id = $2) \
            AND COALESCE(e.usage, r.usage)->>'side_call' IS NULL \
            AND (COALESCE(r.occurred_at, e.occurred_at) AT TIME ZONE c.time_zone)::date BETWEEN $3 AND $4 \
          GROUP BY 1, 2, 3"

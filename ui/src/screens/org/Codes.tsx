@@ -1,8 +1,9 @@
-import { Button, Card, Col, Form, Input, InputNumber, Row, Space, Tag, Tooltip, Typography } from 'antd';
+import { Card, Col, Form, Input, InputNumber, Row, Space, Tag, Tooltip, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { DataTable } from '../../components/DataTable';
+import { RefreshCard } from '../../components/RefreshCard';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { formatMicros, formatTime } from '../../format';
 import { orgApi, type CodeBatch, type RedemptionCode } from '../../orgApi';
@@ -66,7 +67,7 @@ export function CodesTab() {
   return (
     <Row gutter={[12, 12]}>
       <Col xs={24} xl={16}>
-        <Card size="small" title={t('orgAdmin.codes.title')} extra={<Button size="small" onClick={() => void codes.reload()}>{t('orgAdmin.refresh')}</Button>}>
+        <RefreshCard title={t('orgAdmin.codes.title')} onRefresh={() => void codes.reload()}>
           <ErrorAlert error={codes.error} />
           <DataTable<RedemptionCode>
             rowKey="id"
@@ -78,7 +79,7 @@ export function CodesTab() {
             pagination={{ pageSize: 50, hideOnSinglePage: true }}
             locale={{ emptyText: t('orgAdmin.codes.empty') }}
           />
-        </Card>
+        </RefreshCard>
       </Col>
       <Col xs={24} xl={8}>
         <NewCodesForm

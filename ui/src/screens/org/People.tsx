@@ -3,6 +3,7 @@ import type { ColumnsType } from 'antd/es/table';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { DataTable } from '../../components/DataTable';
+import { RefreshCard } from '../../components/RefreshCard';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { formatCount, formatMicros, formatTime } from '../../format';
 import { orgApi, type Device, type NewEnrollmentCode, type OrgRole, type UserSummary } from '../../orgApi';
@@ -75,7 +76,7 @@ export function PeopleTab() {
     <Row gutter={[12, 12]}>
       <Col xs={24} xl={15}>
         <Space direction="vertical" style={{ width: '100%' }}>
-          <Card size="small" title={t('orgAdmin.people')} extra={<Button size="small" onClick={refresh}>{t('orgAdmin.refresh')}</Button>}>
+          <RefreshCard title={t('orgAdmin.people')} onRefresh={refresh}>
             <ErrorAlert error={users.error ?? enroll.error} />
             <DataTable<UserSummary>
               rowKey={(u) => u.user.id}
@@ -85,7 +86,7 @@ export function PeopleTab() {
               rowTestId="org-user-row"
               rowAttrs={(u) => ({ 'data-user': u.user.name })}
             />
-          </Card>
+          </RefreshCard>
           <DevicesCard devices={devices.data} error={devices.error} onChanged={() => void devices.reload()} />
         </Space>
       </Col>

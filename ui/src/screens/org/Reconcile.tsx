@@ -4,6 +4,7 @@ import dayjs, { type Dayjs } from 'dayjs';
 import { useCallback, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { DataTable } from '../../components/DataTable';
+import { RefreshCard } from '../../components/RefreshCard';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import '../../dayjsLocale';
 import { formatCount, formatDecimal, formatMicros, formatTime } from '../../format';
@@ -129,15 +130,7 @@ function ConnectionsCard({ connections, error, onReload }: { connections: DifyCo
   ];
 
   return (
-    <Card
-      size="small"
-      title={t('orgAdmin.reconcile.workspaces')}
-      extra={
-        <Button size="small" onClick={onReload}>
-          {t('orgAdmin.refresh')}
-        </Button>
-      }
-    >
+    <RefreshCard title={t('orgAdmin.reconcile.workspaces')} onRefresh={onReload}>
       <Space direction="vertical" style={{ width: '100%' }}>
         <ErrorAlert error={error ?? test.error} />
         <DataTable<DifyConnection>
@@ -151,7 +144,7 @@ function ConnectionsCard({ connections, error, onReload }: { connections: DifyCo
         />
         {tested && <TestResult name={tested.connection.name} result={tested.result} />}
       </Space>
-    </Card>
+    </RefreshCard>
   );
 }
 
@@ -394,15 +387,7 @@ function DailyCard({ days, loading, error, query, onQuery, appOptions, onReload 
     },
   ];
   return (
-    <Card
-      size="small"
-      title={t('orgAdmin.reconcile.daily')}
-      extra={
-        <Button size="small" onClick={onReload}>
-          {t('orgAdmin.refresh')}
-        </Button>
-      }
-    >
+    <RefreshCard title={t('orgAdmin.reconcile.daily')} onRefresh={onReload}>
       <Space direction="vertical" style={{ width: '100%' }}>
         <Space wrap>
           <DatePicker.RangePicker
@@ -435,7 +420,7 @@ function DailyCard({ days, loading, error, query, onQuery, appOptions, onReload 
           pagination={{ pageSize: 50, hideOnSinglePage: true }}
         />
       </Space>
-    </Card>
+    </RefreshCard>
   );
 }
 

@@ -1,10 +1,11 @@
-import { Button, Card, DatePicker, Radio, Select, Space, Typography } from 'antd';
+import { DatePicker, Radio, Select, Space, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useCallback, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Spend } from '../../api';
 import { DataTable } from '../../components/DataTable';
+import { RefreshCard } from '../../components/RefreshCard';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { ExportButton } from '../../components/ExportButton';
 import { SpendChart } from '../../components/SpendChart';
@@ -70,17 +71,11 @@ export function ReportTab() {
 
   return (
     <Space direction="vertical" style={{ width: '100%' }}>
-      <Card
-        size="small"
+      <RefreshCard
         title={t('orgAdmin.report.title')}
-        extra={
-          <Space wrap>
-            <Button size="small" onClick={() => void report.reload()} data-testid="report-refresh">
-              {t('orgAdmin.refresh')}
-            </Button>
-            <ExportButton exportCsv={() => orgApi.exportReport(query)} />
-          </Space>
-        }
+        onRefresh={() => void report.reload()}
+        refreshTestId="report-refresh"
+        extra={<ExportButton exportCsv={() => orgApi.exportReport(query)} />}
       >
         <Space direction="vertical" style={{ width: '100%' }}>
           <Space wrap>
@@ -114,7 +109,7 @@ export function ReportTab() {
             pagination={{ pageSize: 100, hideOnSinglePage: true }}
           />
         </Space>
-      </Card>
+      </RefreshCard>
     </Space>
   );
 }
