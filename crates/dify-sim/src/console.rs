@@ -6,8 +6,9 @@
 //!   `csrf_token` cookie; or, when an admin API key is set, `Authorization: Bearer <key>` with
 //!   `X-WORKSPACE-ID` and no session cookie (no CSRF then, as since about 1.11).
 //! - `GET apps` and `GET apps/{app}` (with its site's share code), `GET apps/{app}/chat-conversations`,
-//!   `GET apps/{app}/chat-messages` and `GET apps/{app}/statistics/token-costs`, over the messages the
-//!   simulator streamed. An app's id is its share code; a conversation belongs to the app whose passport
+//!   `GET apps/{app}/chat-messages`, `GET apps/{app}/statistics/token-costs`,
+//!   `GET apps/{app}/workflow-app-logs` and `GET apps/{app}/advanced-chat/workflow-runs`, over the messages
+//!   and runs the simulator streamed. An app's id is its share code; a conversation belongs to the app whose passport
 //!   started it. Endpoints named in [`ConsoleAccount::missing_endpoints`] answer 404, as a Dify without
 //!   them does.
 
@@ -28,7 +29,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::records::StoredRecord;
+use crate::records::{StoredRecord, StoredRun};
 use crate::server::{EndUser, Shared, dify_error, invalid_param, lock, title};
 
 const CSRF_HEADER: &str = "X-CSRF-Token";
@@ -120,12 +121,21 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             "/console/api/apps/{app}/statistics/token-costs",
             get(token_costs),
         )
+        .route(
+            "/console/api/apps/{app}/workflow-app-logs",
+            get(workflow_logs),
+        )
+        .route(
+            "/console/api/apps/{app}/advanced-chat/workflow-runs",
+            get(chatflow_runs),
+        )
 }
 
 /// Why a console call is refused, answered as Dify answers it.
 enum Refused {
     Unauthorized(&'static str),
     BadTime(&'static str),
+    BadParam(&'static str),
     Missing,
 }
 
@@ -136,6 +146,7 @@ impl IntoResponse for Refused {
                 dify_error(StatusCode::UNAUTHORIZED, "unauthorized", message)
             }
             Refused::BadTime(field) => invalid_param(format!("{field} must be YYYY-MM-DD HH:MM")),
+            Refused::BadParam(message) => invalid_param(message),
             Refused::Missing => dify_error(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -317,6 +328,51 @@ fn app_records(s: &Shared, app: &str) -> Vec<(StoredRecord, EndUser)> {
         .collect()
 }
 
+/// Dify's `page` and `limit` of a numbered list: 1 to 99999 and 1 to 100, page 1 and 20 when left out.
+fn page_bounds(page: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), Refused> {
+    let (page, limit) = (page.unwrap_or(1), limit.unwrap_or(20));
+    if !(1..=99_999).contains(&page) || !(1..=100).contains(&limit) {
+        return Err(Refused::BadParam(
+            "page must be 1 to 99999 and limit 1 to 100",
+        ));
+    }
+    Ok((page, limit))
+}
+
+/// The `limit` of a list paged by id (`first_id`, `last_id`): 1 to 100, 20 when left out.
+fn id_page_limit(limit: Option<usize>) -> Result<usize, Refused> {
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(Refused::BadParam("limit must be between 1 and 100"));
+    }
+    Ok(limit)
+}
+
+/// One numbered page of `items` in Dify's envelope: `{page, limit, total, has_more, data}`.
+fn numbered_page<T>(items: &[T], page: u64, limit: u64, item: impl Fn(&T) -> Value) -> Response {
+    let total = items.len() as u64;
+    let data: Vec<Value> = items
+        .iter()
+        .skip(((page - 1) * limit) as usize)
+        .take(limit as usize)
+        .map(item)
+        .collect();
+    Json(json!({"page": page, "limit": limit, "total": total, "has_more": page * limit < total, "data": data}))
+        .into_response()
+}
+
+/// The runs of one app's end users, newest first: a workflow app's (no message) or a chatflow's.
+fn app_runs(s: &Shared, app: &str, chatflow: bool) -> Vec<StoredRun> {
+    let mut runs: Vec<StoredRun> = s
+        .workflow_runs()
+        .into_iter()
+        .filter(|stored| stored.user.as_ref().is_some_and(|user| user.app == app))
+        .filter(|stored| stored.run.message_id.is_some() == chatflow)
+        .collect();
+    runs.reverse();
+    runs
+}
+
 /// The apps the simulator has served (by share code, which is also the console id), sorted.
 fn known_apps(s: &Shared) -> Vec<String> {
     let mut apps: Vec<String> = s
@@ -330,9 +386,12 @@ fn known_apps(s: &Shared) -> Vec<String> {
     apps
 }
 
-/// The console's mode of the simulator's apps: chatflow replies come from an advanced-chat app.
-fn app_mode(s: &Shared) -> &'static str {
-    if s.config().chatflow {
+/// The console's mode of an app: `workflow` once it ran as a workflow app; chatflow replies come from an
+/// advanced-chat app.
+fn app_mode(s: &Shared, app: &str) -> &'static str {
+    if !app_runs(s, app, false).is_empty() {
+        "workflow"
+    } else if s.config().chatflow {
         "advanced-chat"
     } else {
         "chat"
@@ -350,21 +409,16 @@ async fn apps(State(s): AppState, headers: HeaderMap, Query(query): Query<PageQu
     if let Err(refused) = authorize(&s, &headers, "apps") {
         return refused.into_response();
     }
-    let (page, limit) = (query.page.unwrap_or(1).max(1), query.limit.unwrap_or(20));
-    if !(1..=100).contains(&limit) {
-        return invalid_param("limit must be between 1 and 100");
-    }
-    let known = known_apps(&s);
-    let mode = app_mode(&s);
-    let data: Vec<Value> = known
-        .iter()
-        .skip(((page - 1) * limit) as usize)
-        .take(limit as usize)
-        .map(|code| json!({"id": code, "name": code, "mode": mode, "description": "", "tags": []}))
-        .collect();
-    let total = known.len() as u64;
-    Json(json!({"page": page, "limit": limit, "total": total, "has_more": page * limit < total, "data": data}))
-        .into_response()
+    let (page, limit) = match page_bounds(query.page, query.limit) {
+        Ok(bounds) => bounds,
+        Err(refused) => return refused.into_response(),
+    };
+    numbered_page(
+        &known_apps(&s),
+        page,
+        limit,
+        |code| json!({"id": code, "name": code, "mode": app_mode(&s, code), "description": "", "tags": []}),
+    )
 }
 
 /// `GET apps/{app}`: the app with its site, whose `code` (also `access_token`) is the share code.
@@ -376,7 +430,7 @@ async fn app_detail(State(s): AppState, headers: HeaderMap, Path(app): Path<Stri
         return dify_error(StatusCode::NOT_FOUND, "app_not_found", "App not found.");
     }
     Json(json!({
-        "id": app, "name": app, "mode": app_mode(&s), "enable_site": true, "enable_api": false,
+        "id": app, "name": app, "mode": app_mode(&s, &app), "enable_site": true, "enable_api": false,
         "site": {"access_token": app, "code": app, "title": app, "default_language": "en-US"},
     }))
     .into_response()
@@ -421,10 +475,10 @@ async fn conversations(
             );
         }
     };
-    let (page, limit) = (query.page.unwrap_or(1), query.limit.unwrap_or(20));
-    if !(1..=99_999).contains(&page) || !(1..=100).contains(&limit) {
-        return invalid_param("page must be 1 to 99999 and limit 1 to 100");
-    }
+    let (page, limit) = match page_bounds(query.page, query.limit) {
+        Ok(bounds) => bounds,
+        Err(refused) => return refused.into_response(),
+    };
     let mut found: Vec<Conversation> = Vec::new();
     for (stored, user) in app_records(&s, &app) {
         let record = stored.record;
@@ -456,14 +510,8 @@ async fn conversations(
     if sort_by.starts_with('-') {
         found.reverse();
     }
-    let total = found.len() as u64;
-    let skip = ((page - 1) * limit) as usize;
-    let data: Vec<Value> = found
-        .iter()
-        .skip(skip)
-        .take(limit as usize)
-        .map(|c| {
-            json!({
+    numbered_page(&found, page, limit, |c| {
+        json!({
                 "id": c.id, "status": "normal", "from_source": "api",
                 "from_end_user_id": c.user.id, "from_end_user_session_id": c.user.session_id,
                 "from_account_id": null, "from_account_name": null,
@@ -474,14 +522,8 @@ async fn conversations(
                 "user_feedback_stats": {"like": 0, "dislike": 0},
                 "admin_feedback_stats": {"like": 0, "dislike": 0},
                 "status_count": {"success": c.message_count, "failed": 0, "partial_success": 0},
-            })
         })
-        .collect();
-    Json(json!({
-        "page": page, "limit": limit, "total": total,
-        "has_more": page * limit < total, "data": data,
-    }))
-    .into_response()
+    })
 }
 
 #[derive(Deserialize)]
@@ -504,10 +546,10 @@ async fn messages(
     let Some(conversation_id) = query.conversation_id.filter(|id| !id.is_empty()) else {
         return invalid_param("conversation_id is required");
     };
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return invalid_param("limit must be between 1 and 100");
-    }
+    let limit = match id_page_limit(query.limit) {
+        Ok(limit) => limit,
+        Err(refused) => return refused.into_response(),
+    };
     let records: Vec<(StoredRecord, EndUser)> = app_records(&s, &app)
         .into_iter()
         .filter(|(stored, _)| stored.record.conversation_id == conversation_id)
@@ -578,4 +620,85 @@ async fn token_costs(
         })
         .collect();
     Json(json!({ "data": data })).into_response()
+}
+
+#[derive(Deserialize)]
+struct WorkflowLogsQuery {
+    #[serde(rename = "created_at__after")]
+    created_after: Option<String>,
+    page: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// `GET apps/{app}/workflow-app-logs`: a workflow app's runs, newest first, from `created_at__after`
+/// (ISO 8601) on, paged as Dify pages them.
+async fn workflow_logs(
+    State(s): AppState,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+    Query(query): Query<WorkflowLogsQuery>,
+) -> Response {
+    if let Err(refused) = authorize(&s, &headers, "workflow-app-logs") {
+        return refused.into_response();
+    }
+    let after = match query
+        .created_after
+        .as_deref()
+        .filter(|text| !text.is_empty())
+    {
+        None => None,
+        Some(text) => match chrono::DateTime::parse_from_rfc3339(text) {
+            Ok(at) => Some(at.timestamp()),
+            Err(_) => return invalid_param("created_at__after must be an ISO 8601 time"),
+        },
+    };
+    let (page, limit) = match page_bounds(query.page, query.limit) {
+        Ok(bounds) => bounds,
+        Err(refused) => return refused.into_response(),
+    };
+    let runs: Vec<StoredRun> = app_runs(&s, &app, false)
+        .into_iter()
+        .filter(|stored| after.is_none_or(|after| stored.run.created_at as i64 >= after))
+        .collect();
+    let now = Instant::now();
+    numbered_page(&runs, page, limit, |stored| stored.log_item(now))
+}
+
+#[derive(Deserialize)]
+struct ChatflowRunsQuery {
+    last_id: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET apps/{app}/advanced-chat/workflow-runs`: a chatflow's runs with their message ids, newest first,
+/// each page after `last_id`.
+async fn chatflow_runs(
+    State(s): AppState,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+    Query(query): Query<ChatflowRunsQuery>,
+) -> Response {
+    if let Err(refused) = authorize(&s, &headers, "advanced-chat/workflow-runs") {
+        return refused.into_response();
+    }
+    let limit = match id_page_limit(query.limit) {
+        Ok(limit) => limit,
+        Err(refused) => return refused.into_response(),
+    };
+    let runs = app_runs(&s, &app, true);
+    let start = match query.last_id.filter(|id| !id.is_empty()) {
+        None => 0,
+        Some(last) => match runs.iter().position(|stored| stored.run.id == last) {
+            Some(at) => at + 1,
+            None => return invalid_param("Last workflow run not exists"),
+        },
+    };
+    let now = Instant::now();
+    let data: Vec<Value> = runs[start..]
+        .iter()
+        .take(limit)
+        .map(|stored| stored.chatflow_item(now))
+        .collect();
+    let has_more = start + limit < runs.len();
+    Json(json!({"limit": limit, "has_more": has_more, "data": data})).into_response()
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::config::{ConfigError, SimConfig};
 use crate::json::to_json;
-use crate::records::MessageRecord;
+use crate::records::{MessageRecord, RunRecord};
 use crate::usage::{self, Usage};
 
 /// Which streaming endpoint a request came to.
@@ -37,6 +37,8 @@ pub(crate) struct Reply {
     pub frames: Vec<String>,
     /// Dify's stored record of a chat message.
     pub record: Option<MessageRecord>,
+    /// Dify's stored record of the workflow run (a workflow app's, or a chatflow reply's).
+    pub run: Option<RunRecord>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -459,6 +461,13 @@ pub(crate) fn build_reply(config: &SimConfig, ask: &Ask) -> Result<Reply, ReplyE
             script.frames.push(last);
         }
     }
+    let run = run_id.clone().map(|id| RunRecord {
+        id,
+        message_id: message_id.clone(),
+        conversation_id: conversation_id.clone(),
+        total_tokens: usage.total_tokens,
+        created_at,
+    });
     let record = message_id
         .zip(conversation_id.clone())
         .map(|(id, conversation_id)| MessageRecord {
@@ -474,6 +483,7 @@ pub(crate) fn build_reply(config: &SimConfig, ask: &Ask) -> Result<Reply, ReplyE
         run_id,
         frames: script.frames,
         record,
+        run,
     })
 }
 

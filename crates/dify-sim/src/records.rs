@@ -9,6 +9,7 @@ use std::time::Instant;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use crate::server::EndUser;
 use crate::usage::Usage;
 
 #[derive(Debug, Clone)]
@@ -107,5 +108,68 @@ impl StoredRecord {
     /// Whether the reply has ended by `now`, so Dify has its usage stored.
     fn is_filled(&self, now: Instant) -> bool {
         now >= self.filled_at
+    }
+}
+
+/// Dify's record of one workflow run: a workflow app's run, or the run behind a chatflow reply (which
+/// names its message).
+#[derive(Debug, Clone)]
+pub(crate) struct RunRecord {
+    pub id: String,
+    pub message_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub total_tokens: u64,
+    pub created_at: u64,
+}
+
+/// A run, the end user who started it, and when it ends.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredRun {
+    pub run: RunRecord,
+    pub user: Option<EndUser>,
+    pub filled_at: Instant,
+}
+
+impl StoredRun {
+    /// Its status and tokens at `now`: `running` with none until the run ends.
+    fn state(&self, now: Instant) -> (&'static str, u64) {
+        if now >= self.filled_at {
+            ("succeeded", self.run.total_tokens)
+        } else {
+            ("running", 0)
+        }
+    }
+
+    /// The run as a workflow app's log lists it (`workflow_app_log_partial_fields`).
+    pub fn log_item(&self, now: Instant) -> Value {
+        let (status, tokens) = self.state(now);
+        let run = &self.run;
+        json!({
+            "id": format!("log-{}", run.id),
+            "workflow_run": {
+                "id": run.id, "version": "draft", "status": status, "error": null,
+                "elapsed_time": 0.1, "total_tokens": tokens, "total_steps": 3,
+                "created_at": run.created_at, "finished_at": run.created_at, "exceptions_count": 0,
+            },
+            "created_from": "web-app",
+            "created_by_role": "end_user",
+            "created_by_account": null,
+            "created_by_end_user": self.user.as_ref().map(|user| json!({
+                "id": user.id, "type": "browser", "is_anonymous": false, "session_id": user.session_id,
+            })),
+            "created_at": run.created_at,
+        })
+    }
+
+    /// The run as a chatflow's run list has it (`advanced_chat_workflow_run_for_list_fields`).
+    pub fn chatflow_item(&self, now: Instant) -> Value {
+        let (status, tokens) = self.state(now);
+        let run = &self.run;
+        json!({
+            "id": run.id, "version": "draft", "conversation_id": run.conversation_id,
+            "message_id": run.message_id, "status": status, "created_by_role": "end_user",
+            "created_by_account": null, "total_tokens": tokens, "created_at": run.created_at,
+            "finished_at": run.created_at, "elapsed_time": 0.1, "exceptions_count": 0,
+        })
     }
 }

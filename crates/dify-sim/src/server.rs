@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::config::{AppKind, SimConfig};
 use crate::console::Console;
 use crate::frames::{ApiKind, Ask, build_reply};
-use crate::records::StoredRecord;
+use crate::records::{StoredRecord, StoredRun};
 use crate::{pages, transport};
 
 /// The endpoints whose requests are counted, by their public names.
@@ -137,6 +137,8 @@ pub(crate) struct Shared {
     passports: Mutex<Recent<EndUser>>,
     /// The end user each conversation was started by, as Dify's console lists it.
     conversation_users: Mutex<Recent<EndUser>>,
+    /// Recent workflow runs as Dify stores them, for the console.
+    workflow_runs: Mutex<Recent<StoredRun>>,
     /// The console's account, sessions and admin key.
     pub(crate) console: Mutex<Console>,
 }
@@ -159,6 +161,7 @@ impl Shared {
             conversations: Mutex::new(Recent::new()),
             messages: Mutex::new(Recent::new()),
             passports: Mutex::new(Recent::new()),
+            workflow_runs: Mutex::new(Recent::new()),
             conversation_users: Mutex::new(Recent::new()),
             console: Mutex::new(Console::default()),
         }
@@ -175,6 +178,11 @@ impl Shared {
             .values()
             .map(|user| user.app.clone())
             .collect()
+    }
+
+    /// The workflow runs Dify keeps, oldest first.
+    pub(crate) fn workflow_runs(&self) -> Vec<StoredRun> {
+        lock(&self.workflow_runs).values().cloned().collect()
     }
 
     /// The chat messages Dify keeps, oldest first, each with the end user of its conversation.
@@ -422,28 +430,36 @@ async fn streaming(s: Arc<Shared>, kind: ApiKind, headers: HeaderMap, body: Byte
             );
         }
     };
+    let user = end_user(&s, &headers);
     if let Some(id) = &reply.conversation_id {
         lock(&s.conversations).insert_new(id, ask.query);
-        if let Some(user) = end_user(&s, &headers) {
-            lock(&s.conversation_users).insert_new(id, user);
+        if let Some(user) = &user {
+            lock(&s.conversation_users).insert_new(id, user.clone());
         }
     }
     if let Some(id) = &reply.run_id {
         lock(&s.runs).insert_new(id, reply.frames.clone());
     }
+    // Dify's records are filled in once the last frame is out; every frame but the first waits
+    // frame_delay_ms.
+    let streaming = config.first_byte_delay_ms.saturating_add(
+        config
+            .frame_delay_ms
+            .saturating_mul(reply.frames.len().saturating_sub(1) as u64),
+    );
+    let filled_at = Instant::now() + Duration::from_millis(streaming);
     if let Some(record) = reply.record {
-        // Filled in once the last frame is out; every frame but the first waits frame_delay_ms.
-        let streaming = config.first_byte_delay_ms.saturating_add(
-            config
-                .frame_delay_ms
-                .saturating_mul(reply.frames.len().saturating_sub(1) as u64),
-        );
         let id = record.id.clone();
-        lock(&s.messages).insert_new(
+        lock(&s.messages).insert_new(&id, StoredRecord { record, filled_at });
+    }
+    if let Some(run) = reply.run {
+        let id = run.id.clone();
+        lock(&s.workflow_runs).insert_new(
             &id,
-            StoredRecord {
-                record,
-                filled_at: Instant::now() + Duration::from_millis(streaming),
+            StoredRun {
+                run,
+                user,
+                filled_at,
             },
         );
     }

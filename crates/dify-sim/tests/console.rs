@@ -6,7 +6,7 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
-use dify_sim::{ConsoleAccount, DifySim};
+use dify_sim::{ConsoleAccount, DifySim, SimConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -285,4 +285,81 @@ async fn an_apps_conversations_messages_and_costs_are_what_was_streamed() {
         .sum();
     assert_eq!(days[0]["token_count"].as_u64(), Some(tokens));
     assert_eq!(days[0]["currency"], "USD");
+}
+
+#[tokio::test]
+async fn workflow_runs_are_listed_for_workflow_apps_and_chatflows() {
+    let sim = start(fast()).await;
+    let base = sim.base_url();
+    let run = tokendesk_test_support::browser_workflow_run(&base, "wf", Some("alice-org-id")).await;
+    tokendesk_test_support::browser_workflow_run(&base, "wf", None).await;
+    sim.set_config(SimConfig {
+        chatflow: true,
+        ..fast()
+    });
+    let chatflow = tokendesk_test_support::browser_chat(&base, "cf", Some("bob"), "", "hi").await;
+    let session = signed_in(&sim).await;
+
+    let (status, logs) = session
+        .get(&sim, "apps/wf/workflow-app-logs?page=1&limit=1")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{logs}");
+    assert_eq!(
+        (logs["total"].as_u64(), logs["has_more"].as_bool()),
+        (Some(2), Some(true))
+    );
+    let (_, logs) = session
+        .get(&sim, "apps/wf/workflow-app-logs?limit=100")
+        .await;
+    let oldest = &logs["data"][1];
+    assert_eq!(oldest["workflow_run"]["id"], run.as_str());
+    assert_eq!(oldest["workflow_run"]["status"], "succeeded");
+    assert!(oldest["workflow_run"]["total_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(oldest["created_from"], "web-app");
+    assert_eq!(oldest["created_by_end_user"]["session_id"], "alice-org-id");
+    // Nothing after a time in the future; a time that is no ISO 8601 is refused.
+    let (_, later) = session
+        .get(
+            &sim,
+            "apps/wf/workflow-app-logs?created_at__after=2999-01-01T00:00:00%2B00:00",
+        )
+        .await;
+    assert_eq!(later["total"], 0);
+    let (status, _) = session
+        .get(
+            &sim,
+            "apps/wf/workflow-app-logs?created_at__after=yesterday",
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A chatflow's runs name their message; a workflow app's log lists none of them.
+    let (status, runs) = session
+        .get(
+            &sim,
+            "apps/cf/advanced-chat/workflow-runs?triggered_from=app-run&limit=10",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{runs}");
+    assert_eq!(runs["data"][0]["message_id"], chatflow.message_id.as_str());
+    assert_eq!(
+        runs["data"][0]["conversation_id"],
+        chatflow.conversation_id.as_str()
+    );
+    assert_eq!(runs["has_more"], false);
+    let (_, none) = session.get(&sim, "apps/cf/workflow-app-logs").await;
+    assert_eq!(none["total"], 0);
+
+    // The app list tells the modes apart.
+    let (_, apps) = session.get(&sim, "apps?limit=100").await;
+    let mode = |code: &str| {
+        apps["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|app| app["id"] == code)
+            .map(|app| app["mode"].clone())
+    };
+    assert_eq!(mode("wf"), Some(json!("workflow")));
+    assert_eq!(mode("cf"), Some(json!("advanced-chat")));
 }

@@ -55,6 +55,8 @@ pub struct IncompleteReport {
     pub message_id: Option<String>,
     pub conversation_id: Option<String>,
     pub task_id: Option<String>,
+    /// A workflow app's run: Dify keeps its record under this id, so the charge is keyed by it.
+    pub workflow_run_id: Option<String>,
     pub endpoint: Option<String>,
     pub query: String,
     pub answer: String,
@@ -256,7 +258,9 @@ pub(crate) fn parse_incomplete(
     policy: &Policy,
 ) -> std::result::Result<Event, EventError> {
     let object = frame::parse_object(payload)?;
+    // A workflow app's reply has no message: its run id is the key Dify's records use.
     let message_id = frame::message_id(&object)
+        .or_else(|| frame::optional_id(&object, "workflow_run_id"))
         .or_else(|| frame::optional_id(&object, "task_id").map(|task| format!("task:{task}")))
         .ok_or(EventError::MissingMessageId)?;
     let report: IncompleteReport = serde_json::from_value(serde_json::Value::Object(object))

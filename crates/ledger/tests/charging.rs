@@ -499,6 +499,10 @@ fn a_workflow_run_is_charged_its_own_total_tokens() {
     assert_eq!(usage.prompt_tokens + usage.completion_tokens, 1234);
     assert!((3..20).contains(&usage.completion_tokens), "{usage:?}");
     assert_eq!(
+        usage.message_id, "task:wf-task",
+        "no run id: keyed by the task"
+    );
+    assert_eq!(
         result.amount_micros,
         expected_micros(usage.prompt_tokens, usage.completion_tokens)
     );
@@ -517,6 +521,20 @@ fn a_workflow_run_is_charged_its_own_total_tokens() {
         .record_incomplete(PAGE, &absurd.to_string())
         .unwrap();
     assert_eq!(absurd.code.as_deref(), Some("absurd_tokens"));
+    // A run that named itself is keyed by its run id, the id Dify's records of workflow runs use; the same
+    // run reported again is not charged twice.
+    let named = serde_json::json!({"task_id": "wf-4", "workflow_run_id": "run-4", "answer": "x",
+                                   "total_tokens": 50});
+    let named_result = t
+        .ledger
+        .record_incomplete(PAGE, &named.to_string())
+        .unwrap();
+    assert_eq!(t.usage_of(&named_result).message_id, "run-4");
+    let again = t
+        .ledger
+        .record_incomplete(PAGE, &named.to_string())
+        .unwrap();
+    assert_ne!(again.outcome, Outcome::Charged);
     assert!(t.ledger.verify().unwrap().ok);
 }
 

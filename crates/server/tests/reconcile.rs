@@ -17,7 +17,7 @@ use tokendesk_sync_proto::device::{AppConfig, ConfigSnapshot, ItemBody, PushItem
 use tokendesk_sync_proto::reconcile::{
     ConnectionRun, DifyConnectionInfo, DifyTest, FindingKind, ReconcileReport, Reconciliation,
 };
-use tokendesk_test_support::browser_reply;
+use tokendesk_test_support::{browser_reply, browser_workflow_run};
 
 const APP_CODE: &str = "chatAppCode01";
 
@@ -88,14 +88,15 @@ async fn reply(sim: &DifySim, user_id: Option<&str>) -> String {
 
 /// A charge the device makes of a reply; `estimated` when the stream carried no usage.
 fn device_charge(
-    org: &Org,
+    snapshot: &ConfigSnapshot,
+    app: &AppConfig,
     seq: i64,
     message_id: &str,
     prompt: u64,
     completion: u64,
     estimated: bool,
 ) -> PushItem {
-    let mut item = charge(&org.snapshot, &org.app, seq, message_id, prompt, completion);
+    let mut item = charge(snapshot, app, seq, message_id, prompt, completion);
     if let ItemBody::Charge { usage, .. } = &mut item.body {
         usage.estimated = estimated;
         usage.conversation_id = None;
@@ -189,16 +190,16 @@ async fn every_reply_dify_served_is_billed_once() {
         .push(
             &org.device,
             &[
-                device_charge(&org, 1, &exact, 100, 50, false),
-                device_charge(&org, 2, &estimated, 80, 30, true),
-                device_charge(&org, 3, &stopped, 60, 20, true),
-                device_charge(&org, 4, ghost, 10, 10, false),
+                device_charge(&org.snapshot, &org.app, 1, &exact, 100, 50, false),
+                device_charge(&org.snapshot, &org.app, 2, &estimated, 80, 30, true),
+                device_charge(&org.snapshot, &org.app, 3, &stopped, 60, 20, true),
+                device_charge(&org.snapshot, &org.app, 4, ghost, 10, 10, false),
             ],
         )
         .await;
     assert_eq!(pushed.status, 200, "{pushed:?}");
     for device in [&bob_phone, &bob_laptop] {
-        let item = device_charge(&org, 1, &twice, 100, 50, false);
+        let item = device_charge(&org.snapshot, &org.app, 1, &twice, 100, 50, false);
         assert_eq!(server.push(device, &[item]).await.status, 200);
     }
     let full = cost(&org.snapshot, &org.app, 100, 50);
@@ -303,7 +304,7 @@ async fn every_reply_dify_served_is_billed_once() {
     assert_eq!(ledger_state(server).await, state);
 
     // A device that reports the browser's reply late is kept as a duplicate, not billed again.
-    let late = device_charge(&org, 5, &browser, 100, 50, false);
+    let late = device_charge(&org.snapshot, &org.app, 5, &browser, 100, 50, false);
     assert_eq!(server.push(&org.device, &[late]).await.status, 200);
     assert_eq!(
         server.balance("alice").await,
@@ -500,4 +501,72 @@ async fn the_console_client_renews_an_expired_session() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+}
+
+#[tokio::test]
+async fn workflow_runs_are_reconciled_by_their_run_id() {
+    let sim = sim(100, 50).await;
+    let org = org(&sim).await;
+    let server = &org.server;
+    let workflow: AppConfig = server
+        .admin_send(
+            Method::POST,
+            "/v1/admin/apps",
+            json!({"name": "Poems", "share_url": sim.share_url(AppKind::Workflow, "wfAppCode"),
+                   "pricing": "model", "model": "gpt-test"}),
+        )
+        .await
+        .ok();
+    let snapshot = server.snapshot(&org.device).await;
+    let alice = Some(org.alice_id.as_str());
+    // The device saw the run's total but estimated its split; Dify's log has the run's total of 150.
+    let seen = browser_workflow_run(&sim.base_url(), "wfAppCode", alice).await;
+    let unseen = browser_workflow_run(&sim.base_url(), "wfAppCode", alice).await;
+    let item = device_charge(&snapshot, &workflow, 1, &seen, 100, 40, true);
+    assert_eq!(server.push(&org.device, &[item]).await.status, 200);
+    let before = server.balance("alice").await;
+
+    connect(server, &sim, password()).await;
+    let run = reconcile(server).await;
+    assert_eq!(run.error, None, "{run:?}");
+    assert_eq!(
+        (
+            run.records_read,
+            run.settled,
+            run.true_ups,
+            run.reported_by_dify
+        ),
+        (2, 2, 1, 1),
+        "{run:?}"
+    );
+    assert_eq!(
+        run.charges_without_record, 0,
+        "the charge is keyed by its run"
+    );
+    let listed: Vec<DifyConnectionInfo> = server.admin_get("/v1/admin/dify").await.ok();
+    let linked = listed[0]
+        .apps
+        .iter()
+        .find(|app| app.app_id == workflow.id)
+        .unwrap();
+    assert_eq!(linked.mode, "workflow");
+    // The total is Dify's; the split stays the device's, so the answer gets the 10 tokens missing.
+    let trued = cost(&snapshot, &workflow, 100, 50) - cost(&snapshot, &workflow, 100, 40);
+    let reported = cost(&snapshot, &workflow, 0, 150);
+    assert_eq!(server.balance("alice").await, before - trued - reported);
+    let report: Reconciliation = server.admin_get("/v1/admin/reconciliation").await.ok();
+    let unseen_finding = report
+        .findings
+        .iter()
+        .find(|finding| finding.record_id == unseen)
+        .unwrap();
+    assert_eq!(unseen_finding.kind, FindingKind::ReportedByDify);
+    let record = unseen_finding.record.as_ref().unwrap();
+    assert_eq!(
+        (record.kind.as_str(), record.completion_tokens),
+        ("workflow_run", 150)
+    );
+    assert_eq!(record.session_id.as_deref(), alice);
+    let again = reconcile(server).await;
+    assert_eq!((again.records_read, again.settled), (0, 0), "{again:?}");
 }

@@ -30,6 +30,65 @@ pub async fn browser_chat(
     conversation_id: &str,
     query: &str,
 ) -> BrowserReply {
+    let (http, token) = passport(base_url, code, user_id).await;
+    let body = http
+        .post(format!("{base_url}/api/chat-messages"))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({"inputs": {}, "query": query, "conversation_id": conversation_id,
+                                  "response_mode": "streaming"}),
+        )
+        .send()
+        .await
+        .expect("chat")
+        .text()
+        .await
+        .expect("stream");
+    let frame = first_frame(&body);
+    let id = |field: &str| {
+        frame[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in {frame}"))
+            .to_owned()
+    };
+    BrowserReply {
+        conversation_id: id("conversation_id"),
+        message_id: id("message_id"),
+        body,
+    }
+}
+
+/// A workflow app run from a plain browser, as [`browser_chat`] sends a message; returns Dify's run id.
+pub async fn browser_workflow_run(base_url: &str, code: &str, user_id: Option<&str>) -> String {
+    let (http, token) = passport(base_url, code, user_id).await;
+    let body = http
+        .post(format!("{base_url}/api/workflows/run"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"inputs": {"topic": "spring"}, "response_mode": "streaming"}))
+        .send()
+        .await
+        .expect("run")
+        .text()
+        .await
+        .expect("stream");
+    let frame = first_frame(&body);
+    frame["workflow_run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no workflow_run_id in {frame}"))
+        .to_owned()
+}
+
+/// The first data frame of a stream.
+fn first_frame(body: &str) -> serde_json::Value {
+    let first = body
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .expect("a frame");
+    serde_json::from_str(first).expect("frame JSON")
+}
+
+/// A web-app passport for the app `code` under `user_id`, and the client to use it with.
+async fn passport(base_url: &str, code: &str, user_id: Option<&str>) -> (reqwest::Client, String) {
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -43,36 +102,11 @@ pub async fn browser_chat(
         .expect("passport");
     assert_eq!(passport.status(), 200, "the passport");
     let passport: serde_json::Value = passport.json().await.expect("passport JSON");
-    let token = passport["access_token"].as_str().expect("an access token");
-    let body = http
-        .post(format!("{base_url}/api/chat-messages"))
-        .bearer_auth(token)
-        .json(
-            &serde_json::json!({"inputs": {}, "query": query, "conversation_id": conversation_id,
-                                  "response_mode": "streaming"}),
-        )
-        .send()
-        .await
-        .expect("chat")
-        .text()
-        .await
-        .expect("stream");
-    let first = body
-        .lines()
-        .find_map(|line| line.strip_prefix("data: "))
-        .expect("a frame");
-    let frame: serde_json::Value = serde_json::from_str(first).expect("frame JSON");
-    let id = |field: &str| {
-        frame[field]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {field} in {frame}"))
-            .to_owned()
-    };
-    BrowserReply {
-        conversation_id: id("conversation_id"),
-        message_id: id("message_id"),
-        body,
-    }
+    let token = passport["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+    (http, token)
 }
 
 /// One new conversation's first reply from a plain browser ([`browser_chat`]); its message id.

@@ -362,7 +362,7 @@
     // totalTokens: a workflow run's own count (workflow_finished), which Rust charges when no usage comes.
     // texts: the text frames (the bulk of a stream) kept as received once the reply's ids are known, and
     // read only if an estimate needs the answer; every other frame is parsed once the stream has ended.
-    const reply = { message_id: null, conversation_id: null, task_id: null, answer: '', texts: [], sawMessageEnd: false, totalTokens: null, noted: false };
+    const reply = { message_id: null, conversation_id: null, task_id: null, workflow_run_id: null, answer: '', texts: [], sawMessageEnd: false, totalTokens: null, noted: false };
 
     // The answer streamed so far, the kept text frames read now.
     function answerOf() {
@@ -375,7 +375,7 @@
     }
 
     function reportEstimate(reason) {
-      const snapshot = { message_id: reply.message_id, conversation_id: reply.conversation_id, task_id: reply.task_id, answer: answerOf() };
+      const snapshot = { message_id: reply.message_id, conversation_id: reply.conversation_id, task_id: reply.task_id, workflow_run_id: reply.workflow_run_id, answer: answerOf() };
       if (reply.totalTokens !== null) snapshot.total_tokens = reply.totalTokens;
       return queryPromise.then((query) => sendAs('report_incomplete', { report: { ...snapshot, endpoint, query, reason } }));
     }
@@ -416,7 +416,7 @@
       }
       const frame = parseObject(jsonText);
       if (!frame) return;
-      for (const key of ['message_id', 'conversation_id', 'task_id']) {
+      for (const key of ['message_id', 'conversation_id', 'task_id', 'workflow_run_id']) {
         if (typeof frame[key] === 'string' && frame[key]) reply[key] = frame[key];
       }
       if (!reply.noted && reply.message_id) {

@@ -157,6 +157,7 @@ describe('streaming replies', () => {
           message_id: 'm-1',
           conversation_id: 'c-1',
           task_id: 't-1',
+          workflow_run_id: null,
           endpoint: 'chat-messages',
           query: '讲个故事',
           answer: '从前',
@@ -176,6 +177,7 @@ describe('streaming replies', () => {
           message_id: '2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f',
           conversation_id: '9b0c1d2e-3f4a-4b5c-8d6e-7f8a9b0c1d2e',
           task_id: '7e8f9a0b-1c2d-4e3f-a4b5-c6d7e8f9a0b1',
+          workflow_run_id: null,
           endpoint: 'chat-messages',
           query: '怎么打开设置？',
           answer: '第一步，打开设置页面；',
@@ -205,6 +207,7 @@ describe('streaming replies', () => {
           message_id: 'f6a7b8c9-d0e1-4f2a-93b4-c5d6e7f8a9b0',
           conversation_id: null,
           task_id: 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f',
+          workflow_run_id: null,
           endpoint: 'completion-messages',
           query: '{"customer":"张三","topic":"退款"}',
           answer: '尊敬的客户：感谢您的来信。',
@@ -224,6 +227,7 @@ describe('streaming replies', () => {
           message_id: null,
           conversation_id: null,
           task_id: 'b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e',
+          workflow_run_id: '5f6a7b8c-9d0e-4f1a-b2c3-d4e5f6a7b8c9',
           endpoint: 'workflows/run',
           query: '{"topic":"春天"}',
           answer: '春眠不觉晓，处处闻啼鸟。',
@@ -234,11 +238,12 @@ describe('streaming replies', () => {
     ]);
   });
 
-  it('reports a workflow run that streamed no text by its total tokens', async () => {
+  it('reports a workflow run that streamed no text by its total tokens, under its run id', async () => {
     const finished = { event: 'workflow_finished', task_id: 't-wf', workflow_run_id: 'run-1', data: { id: 'run-1', status: 'succeeded', outputs: { result: 42 }, total_tokens: 1234 } };
     const env = setup({ fetch: async () => sseResponse(encode(`data: ${JSON.stringify(finished)}\n\n`)) });
     await send(env, `${ORIGIN}/api/workflows/run`, post(JSON.stringify({ inputs: {}, response_mode: 'streaming' })));
-    expect(env.calls('report_incomplete').map(({ report }) => [report.task_id, report.total_tokens, report.answer])).toEqual([['t-wf', 1234, '']]);
+    // Keyed by the run, as Dify's own records of workflow runs are.
+    expect(env.calls('report_incomplete').map(({ report }) => [report.task_id, report.workflow_run_id, report.total_tokens, report.answer])).toEqual([['t-wf', 'run-1', 1234, '']]);
   });
 
   it('reports nothing for an immediate error frame', async () => {
