@@ -5,7 +5,7 @@
 
 mod common;
 
-use chrono::TimeDelta;
+use chrono::{Days, TimeDelta, Utc};
 use common::{Device, Server, charge, cost};
 use dify_sim::{AppKind, ConsoleAccount, DifySim, SimConfig};
 use reqwest::Method;
@@ -186,11 +186,18 @@ async fn every_reply_dify_served_is_billed_once() {
     let twice = reply(&sim, Some(&bob.id.to_string())).await;
     // Charged, but Dify never served it.
     let ghost = "00000000-0000-4000-8000-00000000dead";
+    // The exact reply's charge is stamped just after midnight, as a reply that ended past it is: the
+    // daily control counts it on the day Dify counts the message.
+    let mut past_midnight = device_charge(&org.snapshot, &org.app, 1, &exact, 100, 50, false);
+    past_midnight.occurred_at = (Utc::now().date_naive() + Days::new(1))
+        .and_hms_opt(0, 0, 1)
+        .unwrap()
+        .and_utc();
     let pushed = server
         .push(
             &org.device,
             &[
-                device_charge(&org.snapshot, &org.app, 1, &exact, 100, 50, false),
+                past_midnight,
                 device_charge(&org.snapshot, &org.app, 2, &estimated, 80, 30, true),
                 device_charge(&org.snapshot, &org.app, 3, &stopped, 60, 20, true),
                 device_charge(&org.snapshot, &org.app, 4, ghost, 10, 10, false),

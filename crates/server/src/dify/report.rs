@@ -55,8 +55,12 @@ async fn days(
     to: NaiveDate,
 ) -> ApiResult<Vec<DailyControl>> {
     let mut days: BTreeMap<DayKey, DailyControl> = BTreeMap::new();
+    // A charge counts on the day Dify counts its message (the message's creation), so a reply that
+    // ends after midnight lands on Dify's day; a charge Dify has no record of, on its own day.
+    let day =
+        "(COALESCE(d.created_at, r.occurred_at, e.occurred_at) AT TIME ZONE c.time_zone)::date";
     let ledger_sql = format!(
-        "SELECT a.name, a.id, (COALESCE(r.occurred_at, e.occurred_at) AT TIME ZONE c.time_zone)::date AS day, \
+        "SELECT a.name, a.id, {day} AS day, \
                 SUM(CASE WHEN e.kind = 'reversal' THEN -1 ELSE 1 END \
                     * (COALESCE(e.prompt_tokens, 0) + COALESCE(e.completion_tokens, 0)))::BIGINT AS tokens, \
                 (-SUM(e.amount_micros))::BIGINT AS micros \
@@ -65,9 +69,11 @@ async fn days(
          JOIN dify_app_links l ON l.org_id = e.org_id AND l.app_id = e.app_id \
          JOIN dify_connections c ON c.org_id = l.org_id AND c.id = l.connection_id \
          JOIN dify_apps a ON a.org_id = e.org_id AND a.id = e.app_id \
+         LEFT JOIN dify_records d ON d.org_id = e.org_id AND d.app_id = e.app_id \
+                                 AND d.record_id = COALESCE(e.message_id, r.message_id) \
          WHERE e.org_id = $1 AND {SPEND_FILTER} AND ($2::uuid IS NULL OR e.app_id = $2) \
            AND COALESCE(e.usage, r.usage)->>'side_call' IS NULL \
-           AND (COALESCE(r.occurred_at, e.occurred_at) AT TIME ZONE c.time_zone)::date BETWEEN $3 AND $4 \
+           AND {day} BETWEEN $3 AND $4 \
          GROUP BY 1, 2, 3"
     );
     let ledger: Vec<(String, Uuid, NaiveDate, i64, i64)> =
