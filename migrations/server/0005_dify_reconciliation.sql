@@ -25,6 +25,10 @@ CREATE TABLE dify_connections (
     last_run_at   TIMESTAMPTZ,
     last_error    TEXT,
     missing_endpoints TEXT[] NOT NULL DEFAULT '{}',
+    -- When Dify refused the sign-in. The scheduler then stops trying: each try counts toward Dify's
+    -- login lockout (more than 5 refusals lock the account, for a day by default). A test or a run an
+    -- admin starts tries again and clears it on success.
+    sign_in_refused_at TIMESTAMPTZ,
     PRIMARY KEY (org_id, id),
     UNIQUE (org_id, name),
     CHECK ((auth = 'password') = (email IS NOT NULL AND password IS NOT NULL)),

@@ -60,6 +60,7 @@ pub async fn dify(printer: &Printer, admin: &OrgApi<'_>, command: OrgDify) -> Cl
                         "apps",
                         "last run",
                         "last error",
+                        "automatic runs",
                     ],
                     connections.iter().map(|c| {
                         vec![
@@ -74,6 +75,13 @@ pub async fn dify(printer: &Printer, admin: &OrgApi<'_>, command: OrgDify) -> Cl
                                 .join(", "),
                             c.last_run_at.map(|at| at.to_string()).unwrap_or_default(),
                             c.last_error.clone().unwrap_or_default(),
+                            match c.sign_in_refused_at {
+                                Some(at) => format!(
+                                    "stopped at {at}: sign-in refused (`org dify test {}` resumes)",
+                                    c.id
+                                ),
+                                None => "on".into(),
+                            },
                         ]
                     }),
                 )

@@ -489,6 +489,7 @@ fn an_admin_connects_dify_and_reconciles_a_reply_no_device_reported() {
     assert_eq!(again["report"]["connections"][0]["settled"], 0, "{again}");
     let listed = admin.json(&["org", "dify", "list"], "");
     assert_eq!(listed[0]["apps"][0]["console_app_id"], "cliChatApp");
+    assert_eq!(listed[0]["sign_in_refused_at"], Value::Null);
     // The human output names the finding too.
     let text = admin.run(&["org", "reconcile"], "");
     assert!(

@@ -1,7 +1,9 @@
 //! Dify's console API, as far as reading an app's records needs it, with the shapes of Dify 1.9–1.14:
 //! - `POST /console/api/login` (`{email, password, remember_me}`; the password base64-encoded as since
 //!   about 1.11, or plain as before) answers `{"result": "success"}` and sets the cookies `access_token`,
-//!   `refresh_token` and `csrf_token`; `POST /console/api/refresh-token` renews all three.
+//!   `refresh_token` and `csrf_token`; `POST /console/api/refresh-token` renews all three. More than
+//!   [`LOGIN_MAX_ERROR_LIMITS`] wrong passwords in a row lock the login (HTTP 429), as Dify locks it for a
+//!   day by default; setting the account again unlocks it.
 //! - Every other call, GETs included, needs the access cookie and an `X-CSRF-Token` header equal to the
 //!   `csrf_token` cookie; or, when an admin API key is set, `Authorization: Bearer <key>` with
 //!   `X-WORKSPACE-ID` and no session cookie (no CSRF then, as since about 1.11).
@@ -33,6 +35,8 @@ use crate::records::{StoredRecord, StoredRun};
 use crate::server::{EndUser, Shared, dify_error, invalid_param, lock, title};
 
 const CSRF_HEADER: &str = "X-CSRF-Token";
+/// Dify's `AccountService.LOGIN_MAX_ERROR_LIMITS`: the login is locked once the wrong passwords exceed it.
+pub const LOGIN_MAX_ERROR_LIMITS: u32 = 5;
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
 
 /// The console's one account, and how it may be reached.
@@ -72,6 +76,8 @@ pub(crate) struct Console {
     account: ConsoleAccount,
     sessions: HashMap<String, String>,
     refresh_tokens: HashMap<String, String>,
+    /// Wrong passwords since the last good login.
+    failed_logins: u32,
 }
 
 impl Console {
@@ -192,6 +198,13 @@ async fn login(State(s): AppState, body: Bytes) -> Response {
         return invalid_param("email and password are required");
     };
     let mut console = lock(&s.console);
+    if console.failed_logins > LOGIN_MAX_ERROR_LIMITS {
+        return dify_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "email_code_login_limit",
+            "Too many incorrect password attempts. Please try again later.",
+        );
+    }
     let password = if console.account.base64_password {
         match STANDARD
             .decode(&login.password)
@@ -213,12 +226,14 @@ async fn login(State(s): AppState, body: Bytes) -> Response {
     if !login.email.eq_ignore_ascii_case(&console.account.email)
         || password != console.account.password
     {
+        console.failed_logins += 1;
         return dify_error(
             StatusCode::UNAUTHORIZED,
             "authentication_failed",
             "Invalid email or password.",
         );
     }
+    console.failed_logins = 0;
     with_cookies(console.open_session())
 }
 

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{AppKind, Chunking, ConfigError, JsonStyle, SimConfig};
-pub use console::ConsoleAccount;
+pub use console::{ConsoleAccount, LOGIN_MAX_ERROR_LIMITS};
 pub use pages::STRICT_CSP;
 pub use server::ENDPOINTS;
 

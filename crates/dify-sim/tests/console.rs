@@ -1,12 +1,13 @@
-//! The console API: login (base64 or plain password), CSRF on every call, refresh, the admin API key, and
-//! an app's conversations, messages and daily token costs over what the simulator streamed.
+//! The console API: login (base64 or plain password, locked after too many wrong ones), CSRF on every
+//! call, refresh, the admin API key, and an app's conversations, messages and daily token costs over what
+//! the simulator streamed.
 
 mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
-use dify_sim::{ConsoleAccount, DifySim, SimConfig};
+use dify_sim::{ConsoleAccount, DifySim, LOGIN_MAX_ERROR_LIMITS, SimConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -117,6 +118,30 @@ async fn login_takes_the_password_as_its_dify_version_sends_it_and_refuses_the_w
     let (status, _, session) = login(&sim, &account.email.to_uppercase(), &account.password).await;
     assert_eq!(status, StatusCode::OK);
     assert!(session.is_some());
+}
+
+#[tokio::test]
+async fn too_many_wrong_passwords_lock_the_login_as_dify_does() {
+    let sim = start(fast()).await;
+    let account = ConsoleAccount::default();
+    let wrong = STANDARD.encode("wrong");
+    for _ in 0..LOGIN_MAX_ERROR_LIMITS {
+        login(&sim, &account.email, &wrong).await;
+    }
+    // A good login resets the count.
+    signed_in(&sim).await;
+    for _ in 0..=LOGIN_MAX_ERROR_LIMITS {
+        let (status, _, _) = login(&sim, &account.email, &wrong).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // One more than the limit: even the right password is refused now.
+    let right = STANDARD.encode(&account.password);
+    let (status, body, session) = login(&sim, &account.email, &right).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["code"], "email_code_login_limit");
+    assert!(session.is_none());
+    sim.set_console(ConsoleAccount::default());
+    assert_eq!(login(&sim, &account.email, &right).await.0, StatusCode::OK);
 }
 
 #[tokio::test]

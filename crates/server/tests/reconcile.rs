@@ -5,19 +5,21 @@
 
 mod common;
 
-use chrono::{Days, TimeDelta, Utc};
+use chrono::{DateTime, Days, TimeDelta, Utc};
 use common::{Device, Server, charge, cost};
-use dify_sim::{AppKind, ConsoleAccount, DifySim, SimConfig};
+use dify_sim::{AppKind, ConsoleAccount, DifySim, LOGIN_MAX_ERROR_LIMITS, SimConfig};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tokendesk_server::dify::ReconcileSettings;
 use tokendesk_server::dify::console::{Console, Credentials};
+use tokendesk_server::dify::{ReconcileSettings, run_due};
+use tokendesk_server::state::AppState;
 use tokendesk_sync_proto::device::{AppConfig, ConfigSnapshot, ItemBody, PushItem};
 use tokendesk_sync_proto::reconcile::{
     ConnectionRun, DifyConnectionInfo, DifyTest, FindingKind, ReconcileReport, Reconciliation,
 };
 use tokendesk_test_support::{browser_reply, browser_workflow_run};
+use uuid::Uuid;
 
 const APP_CODE: &str = "chatAppCode01";
 
@@ -118,6 +120,39 @@ async fn connect(server: &Server, sim: &DifySim, credentials: Value) -> DifyConn
 fn password() -> Value {
     let account = ConsoleAccount::default();
     json!({"kind": "password", "email": account.email, "password": account.password})
+}
+
+async fn test_connection(server: &Server, id: Uuid) -> DifyTest {
+    server
+        .admin_send(
+            Method::POST,
+            &format!("/v1/admin/dify/{id}/test"),
+            json!({}),
+        )
+        .await
+        .ok()
+}
+
+async fn delete_connection(server: &Server, id: Uuid) {
+    let deleted = server
+        .call(
+            Method::DELETE,
+            &format!("/v1/admin/dify/{id}"),
+            Some(&server.admin),
+            None,
+        )
+        .await;
+    assert!(deleted.status < 300, "{deleted:?}");
+}
+
+/// Sets when the scheduler runs every workspace next.
+async fn schedule_next_run(server: &Server, at: DateTime<Utc>) {
+    sqlx::query("UPDATE dify_connections SET next_run_at = $2 WHERE org_id = $1")
+        .bind(server.org_id)
+        .bind(at)
+        .execute(&server.pool)
+        .await
+        .unwrap();
 }
 
 async fn reconcile(server: &Server) -> ConnectionRun {
@@ -330,7 +365,11 @@ async fn a_run_killed_midway_and_run_again_gives_the_same_result() {
         reply(&sim, Some(&org.alice_id)).await;
     }
     connect(server, &sim, password()).await;
-    let state = tokendesk_server::AppState::with_reconcile(server.pool.clone(), eager());
+    // The doomed run has connections of its own, closed when it is killed, as a crashed server's are.
+    let doomed_pool = tokendesk_server::connect(&server.database_url)
+        .await
+        .unwrap();
+    let state = AppState::with_reconcile(doomed_pool.clone(), eager());
     let org_id = server.org_id;
     let run = tokio::spawn(async move {
         tokendesk_server::dify::run_org(&state, org_id, &Default::default(), "test").await
@@ -350,6 +389,8 @@ async fn a_run_killed_midway_and_run_again_gives_the_same_result() {
         tokio::task::yield_now().await;
     }
     run.abort();
+    let _ = run.await;
+    doomed_pool.close().await;
     let settled_when_killed = server
         .count(&format!(
             "SELECT COUNT(*) FROM dify_records WHERE org_id = '{org_id}' AND settled_at IS NOT NULL"
@@ -398,14 +439,7 @@ async fn sign_in_flows_and_refusals() {
         !format!("{wrong:?}").contains("nope"),
         "no secret is answered"
     );
-    let test: DifyTest = server
-        .admin_send(
-            Method::POST,
-            &format!("/v1/admin/dify/{}/test", wrong.id),
-            json!({}),
-        )
-        .await
-        .ok();
+    let test: DifyTest = test_connection(server, wrong.id).await;
     assert!(!test.signed_in);
     assert_eq!(
         test.error.as_deref(),
@@ -422,19 +456,40 @@ async fn sign_in_flows_and_refusals() {
     let listed: Vec<DifyConnectionInfo> = server.admin_get("/v1/admin/dify").await.ok();
     assert_eq!(listed[0].failures, 1);
     assert!(listed[0].next_run_at > listed[0].last_run_at.unwrap());
+    assert!(listed[0].sign_in_refused_at.is_some());
     let text = server.admin_get("/v1/admin/dify").await.text;
     assert!(
         !text.contains("nope") && !text.contains("\"password\":"),
         "{text}"
     );
-    server
-        .call(
-            Method::DELETE,
-            &format!("/v1/admin/dify/{}", wrong.id),
-            Some(&server.admin),
-            None,
-        )
-        .await;
+    // The scheduler tries no more, however long it waits: each try would count toward Dify's login
+    // lockout, and the account (perhaps a person's) would be locked out of Dify.
+    let scheduler = AppState::with_reconcile(server.pool.clone(), eager());
+    for _ in 0..=LOGIN_MAX_ERROR_LIMITS {
+        schedule_next_run(server, Utc::now()).await;
+        assert_eq!(run_due(&scheduler).await.unwrap(), []);
+    }
+    let mut by_hand = Console::new(
+        &sim.base_url(),
+        Credentials::Password {
+            email: ConsoleAccount::default().email,
+            password: SecretString::from(ConsoleAccount::default().password),
+        },
+    )
+    .unwrap();
+    by_hand.sign_in().await.expect("the account is not locked");
+    // Once Dify takes the connection's password, a test lets the scheduler run again at once.
+    schedule_next_run(server, Utc::now() + TimeDelta::hours(6)).await;
+    sim.set_console(ConsoleAccount {
+        password: "nope".into(),
+        ..ConsoleAccount::default()
+    });
+    let test: DifyTest = test_connection(server, wrong.id).await;
+    assert!(test.signed_in, "{test:?}");
+    let listed: Vec<DifyConnectionInfo> = server.admin_get("/v1/admin/dify").await.ok();
+    assert_eq!(listed[0].sign_in_refused_at, None);
+    assert!(listed[0].next_run_at <= Utc::now());
+    delete_connection(server, wrong.id).await;
 
     // A Dify before 1.11 takes the password plain.
     sim.set_console(ConsoleAccount {
@@ -442,14 +497,7 @@ async fn sign_in_flows_and_refusals() {
         ..ConsoleAccount::default()
     });
     let plain = connect(server, &sim, password()).await;
-    let test: DifyTest = server
-        .admin_send(
-            Method::POST,
-            &format!("/v1/admin/dify/{}/test", plain.id),
-            json!({}),
-        )
-        .await
-        .ok();
+    let test: DifyTest = test_connection(server, plain.id).await;
     assert!(test.signed_in, "{test:?}");
     assert_eq!(test.workspace_apps, 1);
     assert_eq!(test.linked.len(), 1);
@@ -462,14 +510,7 @@ async fn sign_in_flows_and_refusals() {
         missing_endpoints: vec!["statistics/token-costs".into()],
         ..ConsoleAccount::default()
     });
-    server
-        .call(
-            Method::DELETE,
-            &format!("/v1/admin/dify/{}", plain.id),
-            Some(&server.admin),
-            None,
-        )
-        .await;
+    delete_connection(server, plain.id).await;
     connect(
         server,
         &sim,

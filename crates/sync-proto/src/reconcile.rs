@@ -59,6 +59,9 @@ pub struct DifyConnectionInfo {
     pub last_error: Option<String>,
     /// Console endpoints the last run found missing, so what they serve was not reconciled.
     pub missing_endpoints: Vec<String>,
+    /// When Dify refused the sign-in: automatic runs wait for an admin's test or run, since every try
+    /// counts toward Dify's login lockout.
+    pub sign_in_refused_at: Option<DateTime<Utc>>,
 }
 
 /// A metered app and the console app it was matched to by its share code.

@@ -72,7 +72,12 @@ failures: number, last_error: string | null,
 /**
  * Console endpoints the last run found missing, so what they serve was not reconciled.
  */
-missing_endpoints: Array<string>, };
+missing_endpoints: Array<string>, 
+/**
+ * When Dify refused the sign-in: automatic runs wait for an admin's test or run, since every try
+ * counts toward Dify's login lockout.
+ */
+sign_in_refused_at: string | null, };
 
 /**
  * How the server signs in to a Dify console.

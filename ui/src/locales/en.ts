@@ -582,6 +582,8 @@ const en = {
       never: 'never',
       failures: 'Failures',
       lastError: 'Last error',
+      paused:
+        'Automatic runs stopped at {{time}}: Dify refused the sign-in, and every try counts toward its login lockout. A test that signs in starts them again.',
       missingEndpoints: 'Missing endpoints',
       test: 'Test',
       testTitle: 'Test of {{name}}',

@@ -583,6 +583,7 @@ const zh: Messages = {
       never: '从未',
       failures: '失败次数',
       lastError: '最近错误',
+      paused: '自 {{time}} 起已停止自动运行：Dify 拒绝了登录，每次尝试都会计入其登录锁定次数。测试连接并登录成功后即恢复。',
       missingEndpoints: '缺少的接口',
       test: '测试',
       testTitle: '测试 {{name}}',

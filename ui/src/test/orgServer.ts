@@ -128,6 +128,7 @@ export const difyConnection = (id: string, overrides: Partial<DifyConnection> = 
   failures: 0,
   last_error: null,
   missing_endpoints: [],
+  sign_in_refused_at: null,
   ...overrides,
 });
 
@@ -409,16 +410,17 @@ export function orgServer(status: OrgAdminStatus = signedIn) {
     },
     test_dify_connection: ({ id }) => {
       const connection = state.dify.find((c) => c.id === id) ?? reject('not_found', `no Dify connection ${id}`);
-      return (
-        state.difyTests[id] ?? {
-          signed_in: true,
-          error: null,
-          workspace_apps: connection.apps.length,
-          linked: connection.apps,
-          unmatched: state.apps.filter((a) => !connection.apps.some((l) => l.app_id === a.id)).map((a) => a.name),
-          missing_endpoints: connection.missing_endpoints,
-        }
-      );
+      const result = state.difyTests[id] ?? {
+        signed_in: true,
+        error: null,
+        workspace_apps: connection.apps.length,
+        linked: connection.apps,
+        unmatched: state.apps.filter((a) => !connection.apps.some((l) => l.app_id === a.id)).map((a) => a.name),
+        missing_endpoints: connection.missing_endpoints,
+      };
+      // As the server: a sign-in lets the scheduler run the workspace again.
+      if (result.signed_in) connection.sign_in_refused_at = null;
+      return result;
     },
     reconcile: () => ({ connections: state.runs }),
     reconciliation: ({ query }) => ({

@@ -230,7 +230,10 @@ async fn test_connection(
             return Ok(Json(test));
         }
     };
-    if let Err(error) = console.sign_in().await {
+    let signed_in = console.sign_in().await;
+    let refused = matches!(signed_in, Err(ConsoleError::SignIn(_)));
+    reconcile::record_sign_in(&state, session.org_id, id, refused).await?;
+    if let Err(error) = signed_in {
         test.error = Some(error.to_string());
         return Ok(Json(test));
     }
@@ -290,17 +293,23 @@ async fn run_reconcile(
     {
         return Err(ApiError::bad("bad_since", "since is in the future"));
     }
-    let report = reconcile::run_org(&state, session.org_id, &request, &session.name).await?;
-    let mut conn = state.pool.acquire().await?;
-    config::audit(
-        &mut conn,
-        session.org_id,
-        &session.name,
-        "reconcile.run",
-        json!({"app_id": request.app_id, "since": request.since, "report": report}),
-    )
-    .await?;
-    Ok(Json(report))
+    // The run is its own task: a dropped request (a closed tab, a client's timeout) does not cancel it
+    // midway, in the middle of a settlement's transaction.
+    let run = tokio::spawn(async move {
+        let report = reconcile::run_org(&state, session.org_id, &request, &session.name).await?;
+        let mut conn = state.pool.acquire().await?;
+        config::audit(
+            &mut conn,
+            session.org_id,
+            &session.name,
+            "reconcile.run",
+            json!({"app_id": request.app_id, "since": request.since, "report": report}),
+        )
+        .await?;
+        Ok(Json(report))
+    });
+    run.await
+        .map_err(|error| ApiError::internal(format!("the reconcile run failed: {error}")))?
 }
 
 /// Per app and day, Dify's tokens and price against the ledger's, and the findings of those days.
@@ -369,7 +378,8 @@ async fn connection_infos(
 ) -> ApiResult<Vec<DifyConnectionInfo>> {
     let rows = sqlx::query(
         "SELECT id, name, console_url, auth, email, workspace_id, time_zone, reconcile_from, created_by, \
-                created_at, last_run_at, next_run_at, failures, last_error, missing_endpoints \
+                created_at, last_run_at, next_run_at, failures, last_error, missing_endpoints, \
+                sign_in_refused_at \
          FROM dify_connections WHERE org_id = $1 AND ($2::uuid IS NULL OR id = $2) ORDER BY name",
     )
     .bind(org_id)
@@ -396,6 +406,7 @@ async fn connection_infos(
             failures: row.try_get("failures")?,
             last_error: row.try_get("last_error")?,
             missing_endpoints: row.try_get("missing_endpoints")?,
+            sign_in_refused_at: row.try_get("sign_in_refused_at")?,
         });
     }
     Ok(infos)

@@ -243,7 +243,8 @@ pub async fn run_org(
 /// Reconciles the workspaces whose next run is due, of every org; the scheduler calls it.
 pub async fn run_due(state: &AppState) -> ApiResult<Vec<ConnectionRun>> {
     let due: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT org_id, id FROM dify_connections WHERE next_run_at <= now() ORDER BY next_run_at",
+        "SELECT org_id, id FROM dify_connections \
+         WHERE next_run_at <= now() AND sign_in_refused_at IS NULL ORDER BY next_run_at",
     )
     .fetch_all(&state.pool)
     .await?;
@@ -283,11 +284,15 @@ async fn run_connection(
     }
     let actor = format!("{actor} (Dify {})", connection.name);
     let connection_id = connection.id;
+    let mut sign_in_refused = false;
     match connection.console() {
         Ok((mut console, info)) => {
             if let Err(error) = read(state, org_id, &info, &mut console, request, &mut run).await {
                 match error {
-                    RunError::Console(error) => run.error = Some(error.to_string()),
+                    RunError::Console(error) => {
+                        sign_in_refused = matches!(error, ConsoleError::SignIn(_));
+                        run.error = Some(error.to_string());
+                    }
                     RunError::Api(error) => return Err(error),
                 }
             }
@@ -302,6 +307,7 @@ async fn run_connection(
     run.charges_without_record = tally.charges_without_record;
     run.waiting = tally.waiting;
     run.held = tally.held;
+    record_sign_in(state, org_id, connection_id, sign_in_refused).await?;
     schedule(state, org_id, connection_id, &run).await?;
     lock.commit().await?;
     Ok(run)
@@ -451,6 +457,29 @@ async fn store_costs(
         .await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Records whether Dify took the sign-in. A refusal stops the scheduler's tries, since each one counts
+/// toward Dify's login lockout, until a test or an admin's run signs in; that one makes it due now.
+pub async fn record_sign_in(
+    state: &AppState,
+    org_id: Uuid,
+    connection_id: Uuid,
+    refused: bool,
+) -> ApiResult<()> {
+    sqlx::query(
+        "UPDATE dify_connections \
+         SET next_run_at = CASE WHEN sign_in_refused_at IS NOT NULL AND NOT $3 THEN now() \
+                                ELSE next_run_at END, \
+             sign_in_refused_at = CASE WHEN $3 THEN COALESCE(sign_in_refused_at, now()) END \
+         WHERE org_id = $1 AND id = $2",
+    )
+    .bind(org_id)
+    .bind(connection_id)
+    .bind(refused)
+    .execute(&state.pool)
+    .await?;
     Ok(())
 }
 

@@ -8,11 +8,16 @@ import { user } from '../../test/user';
 const rowOf = (testId: string, attr: string, value: string) =>
   screen.getAllByTestId(testId).find((r) => r.getAttribute(attr) === value)!;
 
-/** The main workspace, and one signed in to with an admin key whose last runs failed. */
+/** The main workspace, whose sign-in Dify refused once, and one signed in to with an admin key whose last
+ * runs failed. */
 function serverWithWorkspaces() {
   const server = orgServer();
   server.state.dify = [
-    difyConnection('dc1'),
+    difyConnection('dc1', {
+      failures: 1,
+      last_error: 'Dify refused the sign-in: Invalid email or password.',
+      sign_in_refused_at: '2026-12-02T09:00:00Z',
+    }),
     difyConnection('dc2', {
       name: 'Lab workspace',
       console_url: 'https://lab.dify.example.com',
@@ -47,6 +52,7 @@ describe('org console: reconciliation with Dify', () => {
     expect(main).toHaveTextContent('https://dify.example.com');
     expect(main).toHaveTextContent('ops@example.com');
     expect(main).toHaveTextContent('Support bot');
+    expect(within(main).getByTestId('dify-paused')).toHaveTextContent('Automatic runs stopped at');
     const lab = rowOf('dify-connection-row', 'data-connection', 'dc2');
     expect(lab).toHaveTextContent('admin API key');
     expect(lab).toHaveTextContent('never');
@@ -58,6 +64,11 @@ describe('org console: reconciliation with Dify', () => {
     expect(passed).toHaveTextContent('Test of Main workspace');
     expect(passed).toHaveTextContent('Signed in: 1 apps in the workspace');
     expect(passed).toHaveTextContent('Support bot (advanced-chat)');
+    // Signed in: the scheduler runs it again, and the row says so.
+    await waitFor(() =>
+      expect(within(rowOf('dify-connection-row', 'data-connection', 'dc1')).queryByTestId('dify-paused')).toBeNull(),
+    );
+    expect(within(rowOf('dify-connection-row', 'data-connection', 'dc2')).queryByTestId('dify-paused')).toBeNull();
 
     await user.click(screen.getByTestId('dify-test-dc2'));
     await waitFor(() => expect(screen.getByTestId('dify-test-result')).toHaveTextContent('Could not sign in'));

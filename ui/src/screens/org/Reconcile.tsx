@@ -85,6 +85,8 @@ function ConnectionsCard({ connections, error, onReload }: { connections: DifyCo
     setTested(null);
     const result = await test.run(c.id, c.id);
     if (result) setTested({ connection: c, result });
+    // A test that signs in ends a pause of the scheduler's runs.
+    onReload();
   };
   const missing = (endpoints: string[]) => endpoints.map((e) => <Tag key={e} color="orange">{e}</Tag>);
 
@@ -114,8 +116,17 @@ function ConnectionsCard({ connections, error, onReload }: { connections: DifyCo
     },
     {
       title: t('orgAdmin.reconcile.lastError'),
-      dataIndex: 'last_error',
-      render: (e: string | null) => (e ? <Typography.Text type="danger">{e}</Typography.Text> : t('common.none')),
+      key: 'last_error',
+      render: (_, c) => (
+        <Space direction="vertical" size={0}>
+          {c.last_error ? <Typography.Text type="danger">{c.last_error}</Typography.Text> : t('common.none')}
+          {c.sign_in_refused_at && (
+            <Typography.Text type="warning" data-testid="dify-paused">
+              {t('orgAdmin.reconcile.paused', { time: formatTime(c.sign_in_refused_at) })}
+            </Typography.Text>
+          )}
+        </Space>
+      ),
     },
     { title: t('orgAdmin.reconcile.missingEndpoints'), dataIndex: 'missing_endpoints', render: missing },
     {
