@@ -204,12 +204,12 @@ impl<'a> OrgApi<'a> {
     }
 
     pub async fn report(&self, query: &ReportQuery) -> ApiResult<Report> {
-        self.get(&report_path(query)?).await
+        self.get(&query_path("report", query)?).await
     }
 
     /// The report for `query` as the server writes it in CSV: the same rows as [`Self::report`].
     pub async fn report_csv(&self, query: &ReportQuery) -> ApiResult<String> {
-        let path = format!("{}&format=csv", report_path(query)?);
+        let path = format!("{}&format=csv", query_path("report", query)?);
         Ok(self.admin.get_text(&path).await?)
     }
 
@@ -240,10 +240,7 @@ impl<'a> OrgApi<'a> {
 
     /// Per app and day, Dify's totals against the ledger's, and the findings of those days.
     pub async fn reconciliation(&self, query: &ReconciliationQuery) -> ApiResult<Reconciliation> {
-        let query = serde_urlencoded::to_string(query).map_err(|error| {
-            ClientError::Usage(format!("an unusable reconciliation query: {error}"))
-        })?;
-        self.get(&format!("/v1/admin/reconciliation?{query}")).await
+        self.get(&query_path("reconciliation", query)?).await
     }
 
     /// Runs one request of the admin window.
@@ -298,12 +295,12 @@ impl<'a> OrgApi<'a> {
     }
 }
 
-/// `GET /v1/admin/report` with the query's grouping and filters, each only when set.
-fn report_path(query: &ReportQuery) -> ApiResult<String> {
+/// `/v1/admin/{what}` with a query's fields, each only when set.
+fn query_path(what: &str, query: &impl Serialize) -> ApiResult<String> {
     // A flat struct of strings and dates: it always encodes, but an error is still an error.
     let query = serde_urlencoded::to_string(query)
-        .map_err(|error| ClientError::Usage(format!("an unusable report query: {error}")))?;
-    Ok(format!("/v1/admin/report?{query}"))
+        .map_err(|error| ClientError::Usage(format!("an unusable {what} query: {error}")))?;
+    Ok(format!("/v1/admin/{what}?{query}"))
 }
 
 /// One operation of the admin window, as it invokes it: `{ op: "set_rate", change: {…} }`. The answer

@@ -411,7 +411,7 @@ pub fn run(printer: &Printer, data_dir: &Path, command: OrgCommand) -> CliResult
     }
 }
 
-fn read_password(from_stdin: bool) -> CliResult<String> {
+pub(crate) fn read_password(from_stdin: bool) -> CliResult<String> {
     let password = if from_stdin {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;

@@ -1,8 +1,6 @@
 //! `tokendesk org dify …` and `tokendesk org reconcile`: the org's Dify workspaces, and reconciliation
 //! with Dify's own records, run on the org server.
 
-use std::io::Read;
-
 use chrono::NaiveDate;
 use clap::Subcommand;
 use tokendesk_api::org::OrgApi;
@@ -13,6 +11,7 @@ use tokendesk_sync_proto::reconcile::{
 use uuid::Uuid;
 
 use crate::commands::{CliError, CliResult, Printer, table};
+use crate::org::read_password;
 
 #[derive(Subcommand)]
 pub enum OrgDify {
@@ -95,7 +94,7 @@ pub async fn dify(printer: &Printer, admin: &OrgApi<'_>, command: OrgDify) -> Cl
             time_zone,
             since,
         } => {
-            let secret = read_secret()?;
+            let secret = read_password(true)?;
             let credentials = match (email, workspace_id) {
                 (Some(email), _) => DifyCredentials::Password {
                     email,
@@ -249,10 +248,7 @@ pub async fn reconcile(
                         .unwrap_or_default()
                 };
                 vec![
-                    serde_json::to_value(finding.kind)
-                        .ok()
-                        .and_then(|kind| kind.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    finding.kind.as_str().to_owned(),
                     finding.app_name.clone(),
                     finding.user.clone().unwrap_or_default(),
                     finding.record_id.clone(),
@@ -264,17 +260,4 @@ pub async fn reconcile(
         );
         format!("{runs}\n{days}\n{findings}")
     })
-}
-
-/// The password or key, from the first line of standard input.
-fn read_secret() -> CliResult<String> {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text)?;
-    let secret = text.lines().next().unwrap_or_default().trim().to_owned();
-    if secret.is_empty() {
-        return Err(CliError::Input(
-            "give the password or key on standard input".into(),
-        ));
-    }
-    Ok(secret)
 }

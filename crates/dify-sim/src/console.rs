@@ -138,7 +138,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 }
 
 /// Why a console call is refused, answered as Dify answers it.
-enum Refused {
+pub(crate) enum Refused {
     Unauthorized(&'static str),
     BadTime(&'static str),
     BadParam(&'static str),
@@ -338,7 +338,6 @@ fn authorized_range(
 fn app_records(s: &Shared, app: &str) -> Vec<(StoredRecord, EndUser)> {
     s.records()
         .into_iter()
-        .filter_map(|(record, user)| Some((record, user?)))
         .filter(|(_, user)| user.app == app)
         .collect()
 }
@@ -355,7 +354,7 @@ fn page_bounds(page: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), Refu
 }
 
 /// The `limit` of a list paged by id (`first_id`, `last_id`): 1 to 100, 20 when left out.
-fn id_page_limit(limit: Option<usize>) -> Result<usize, Refused> {
+pub(crate) fn id_page_limit(limit: Option<usize>) -> Result<usize, Refused> {
     let limit = limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(Refused::BadParam("limit must be between 1 and 100"));
@@ -393,7 +392,7 @@ fn known_apps(s: &Shared) -> Vec<String> {
     let mut apps: Vec<String> = s
         .records()
         .into_iter()
-        .filter_map(|(_, user)| user.map(|user| user.app))
+        .map(|(_, user)| user.app)
         .chain(s.passport_apps())
         .collect();
     apps.sort();

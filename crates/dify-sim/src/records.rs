@@ -102,7 +102,7 @@ impl StoredRecord {
         }
         let usage = &self.record.usage;
         let price = usage.total_price.parse().unwrap_or(Decimal::ZERO);
-        (usage.prompt_tokens + usage.completion_tokens, price)
+        (usage.total_tokens, price)
     }
 
     /// Whether the reply has ended by `now`, so Dify has its usage stored.

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::{AppKind, SimConfig};
-use crate::console::Console;
+use crate::console::{self, Console};
 use crate::frames::{ApiKind, Ask, build_reply};
 use crate::records::{StoredRecord, StoredRun};
 use crate::{pages, transport};
@@ -185,14 +185,15 @@ impl Shared {
         lock(&self.workflow_runs).values().cloned().collect()
     }
 
-    /// The chat messages Dify keeps, oldest first, each with the end user of its conversation.
-    pub(crate) fn records(&self) -> Vec<(StoredRecord, Option<EndUser>)> {
+    /// The chat messages Dify keeps, oldest first, each with the end user of its conversation (a message
+    /// of a conversation with no known end user is left out).
+    pub(crate) fn records(&self) -> Vec<(StoredRecord, EndUser)> {
         let owners = lock(&self.conversation_users);
         lock(&self.messages)
             .values()
-            .map(|stored| {
-                let owner = owners.get(&stored.record.conversation_id).cloned();
-                (stored.clone(), owner)
+            .filter_map(|stored| {
+                let owner = owners.get(&stored.record.conversation_id).cloned()?;
+                Some((stored.clone(), owner))
             })
             .collect()
     }
@@ -278,7 +279,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/messages/{id}/suggested-questions",
             get(suggested_questions),
         )
-        .merge(crate::console::routes())
+        .merge(console::routes())
         .route("/_sim/stats", get(stats))
         .route("/_sim/config", get(get_config).post(post_config))
         .route("/_sim/reset", post(reset))
@@ -478,10 +479,10 @@ async fn messages(State(s): AppState, Query(query): Query<MessagesQuery>) -> Res
     let Some(conversation_id) = query.conversation_id.filter(|id| !id.is_empty()) else {
         return invalid_param("conversation_id is required");
     };
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return invalid_param("limit must be between 1 and 100");
-    }
+    let limit = match console::id_page_limit(query.limit) {
+        Ok(limit) => limit,
+        Err(refused) => return refused.into_response(),
+    };
     let now = Instant::now();
     let items: Vec<Value> = lock(&s.messages)
         .values()

@@ -183,6 +183,27 @@ pub async fn post_many(tx: &mut PgConnection, entries: &[NewEntry<'_>]) -> ApiRe
 }
 
 /// Locks the user's row for the rest of the transaction and returns the balance.
+/// Gives a message's charge key to `entry_id`; `false` when a counted charge of the message holds it.
+pub async fn key_charge(
+    tx: &mut PgConnection,
+    org_id: Uuid,
+    app_id: Uuid,
+    message_id: &str,
+    entry_id: Uuid,
+) -> ApiResult<bool> {
+    let keyed = sqlx::query(
+        "INSERT INTO charge_keys (org_id, app_id, message_id, entry_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(org_id)
+    .bind(app_id)
+    .bind(message_id)
+    .bind(entry_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(keyed.rows_affected() == 1)
+}
+
 pub async fn lock_user(tx: &mut PgConnection, org_id: Uuid, user_id: Uuid) -> ApiResult<i64> {
     sqlx::query_scalar("SELECT balance_micros FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE")
         .bind(org_id)

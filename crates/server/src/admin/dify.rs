@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde_json::json;
 use sqlx::Row;
 use tokendesk_sync_proto::ErrorBody;
+use tokendesk_sync_proto::budget::parse_time_zone;
 use tokendesk_sync_proto::reconcile::{
     DifyConnectionInfo, DifyCredentials, DifyTest, LinkedApp, NewDifyConnection, ReconcileReport,
     ReconcileRequest, Reconciliation, ReconciliationQuery,
@@ -78,7 +79,7 @@ async fn add_connection(
     let console_url =
         check_console_url(&new.console_url).map_err(|why| ApiError::bad("bad_console_url", why))?;
     let time_zone = new.time_zone.as_deref().map(str::trim).unwrap_or("UTC");
-    let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| {
+    let zone = parse_time_zone(time_zone).ok_or_else(|| {
         ApiError::bad(
             "bad_time_zone",
             format!("{time_zone:?} is not an IANA time zone such as Asia/Shanghai"),

@@ -267,16 +267,15 @@ async fn approve(
     })?;
     let usage = approval_usage(&snapshot, &pending)?;
     let entry_id = Uuid::now_v7();
-    let keyed = sqlx::query(
-        "INSERT INTO charge_keys (org_id, app_id, message_id, entry_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    let keyed = entries::key_charge(
+        &mut tx,
+        session.org_id,
+        pending.app_id,
+        &pending.message_id,
+        entry_id,
     )
-    .bind(session.org_id)
-    .bind(pending.app_id)
-    .bind(&pending.message_id)
-    .bind(entry_id)
-    .execute(&mut *tx)
     .await?;
-    if keyed.rows_affected() == 0 {
+    if !keyed {
         return Err(ApiError::conflict(
             "already_charged",
             format!(

@@ -299,14 +299,15 @@ async fn run_connection(
         }
         Err(error) => run.error = Some(error.to_string()),
     }
-    let tally = settle::settle(state, org_id, connection_id, request.app_id, &actor).await?;
-    run.settled = tally.settled;
-    run.true_ups = tally.true_ups;
-    run.reported_by_dify = tally.reported_by_dify;
-    run.unattributed = tally.unattributed;
-    run.charges_without_record = tally.charges_without_record;
-    run.waiting = tally.waiting;
-    run.held = tally.held;
+    settle::settle(
+        state,
+        org_id,
+        connection_id,
+        request.app_id,
+        &actor,
+        &mut run,
+    )
+    .await?;
     record_sign_in(state, org_id, connection_id, sign_in_refused).await?;
     schedule(state, org_id, connection_id, &run).await?;
     lock.commit().await?;
@@ -337,6 +338,7 @@ async fn read(
                 .unwrap_or(info.reconcile_from)
                 .max(info.reconcile_from)
         });
+        // Workflow apps keep runs, not messages.
         let records = if link.mode == "workflow" {
             workspace::workflow_records(console, &link.console_app_id, since).await
         } else {

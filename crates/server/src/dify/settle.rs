@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, Row};
 use tokendesk_sync_proto::admin::EntryKind;
-use tokendesk_sync_proto::reconcile::FindingKind;
+use tokendesk_sync_proto::reconcile::{ConnectionRun, FindingKind};
 use uuid::Uuid;
 
 use crate::config;
@@ -37,26 +37,13 @@ const STUDIO_SOURCE: &str = "console";
 /// Records settled per query of the unsettled ones.
 const BATCH: i64 = 200;
 
-/// What settling one connection's records did.
-#[derive(Debug, Default)]
-pub struct Tally {
-    pub settled: u64,
-    pub true_ups: u64,
-    pub reported_by_dify: u64,
-    pub unattributed: u64,
-    pub charges_without_record: u64,
-    pub waiting: u64,
-    pub held: u64,
-}
-
-impl Tally {
-    fn count(&mut self, kind: FindingKind) {
-        match kind {
-            FindingKind::TrueUp => self.true_ups += 1,
-            FindingKind::ReportedByDify => self.reported_by_dify += 1,
-            FindingKind::Unattributed => self.unattributed += 1,
-            FindingKind::ChargeWithoutRecord => self.charges_without_record += 1,
-        }
+/// Counts a finding the run added.
+fn count(run: &mut ConnectionRun, kind: FindingKind) {
+    match kind {
+        FindingKind::TrueUp => run.true_ups += 1,
+        FindingKind::ReportedByDify => run.reported_by_dify += 1,
+        FindingKind::Unattributed => run.unattributed += 1,
+        FindingKind::ChargeWithoutRecord => run.charges_without_record += 1,
     }
 }
 
@@ -97,17 +84,18 @@ enum Outcome {
     Raced,
 }
 
-/// Settles every final record of the connection's apps (or of `app_id`) older than `settle_after`.
+/// Settles every final record of the connection's apps (or of `app_id`) older than `settle_after`, and
+/// counts what it did into `run`.
 pub async fn settle(
     state: &AppState,
     org_id: Uuid,
     connection_id: Uuid,
     app_id: Option<Uuid>,
     actor: &str,
-) -> ApiResult<Tally> {
+    run: &mut ConnectionRun,
+) -> ApiResult<()> {
     let settings = &state.reconcile;
     let ripe_before = Utc::now() - settings.settle_after;
-    let mut tally = Tally::default();
     // The last record of the previous batch: held records stay unsettled, so batches move past them.
     let mut after: Option<(DateTime<Utc>, String)> = None;
     loop {
@@ -136,17 +124,17 @@ pub async fn settle(
             match settle_record(state, &mut tx, org_id, *record_app, record_id, actor).await? {
                 Outcome::Settled(finding) => {
                     tx.commit().await?;
-                    tally.settled += 1;
+                    run.settled += 1;
                     if let Some(kind) = finding {
-                        tally.count(kind);
+                        count(run, kind);
                     }
                 }
-                Outcome::Held => tally.held += 1,
+                Outcome::Held => run.held += 1,
                 Outcome::Raced => {}
             }
         }
     }
-    tally.waiting = sqlx::query_scalar(
+    run.waiting = sqlx::query_scalar(
         "SELECT COUNT(*) FROM dify_records r \
          JOIN dify_app_links l ON l.org_id = r.org_id AND l.app_id = r.app_id \
          WHERE r.org_id = $1 AND l.connection_id = $2 AND ($3::uuid IS NULL OR r.app_id = $3) \
@@ -160,9 +148,9 @@ pub async fn settle(
     .fetch_one(&state.pool)
     .await
     .map(|count: i64| count.max(0) as u64)?;
-    tally.charges_without_record =
+    run.charges_without_record +=
         flag_charges_without_record(state, org_id, connection_id, app_id).await?;
-    Ok(tally)
+    Ok(())
 }
 
 async fn settle_record(
@@ -381,17 +369,7 @@ async fn report(
     entries::lock_user(tx, org_id, user_id).await?;
     let entry_id = Uuid::now_v7();
     // The message's key: a device's charge of it that arrives later is kept as a duplicate.
-    let keyed = sqlx::query(
-        "INSERT INTO charge_keys (org_id, app_id, message_id, entry_id) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(org_id)
-    .bind(record.app_id)
-    .bind(&record.record_id)
-    .bind(entry_id)
-    .execute(&mut *tx)
-    .await?;
-    if keyed.rows_affected() == 0 {
+    if !entries::key_charge(tx, org_id, record.app_id, &record.record_id, entry_id).await? {
         return Ok(Outcome::Raced);
     }
     let detail = format!("Dify served {tokens_note} to {user_name}; no device reported it");

@@ -21,16 +21,8 @@ const MAX_PAGES: u32 = 10_000;
 #[derive(Debug, Clone)]
 pub struct WorkspaceApp {
     pub id: String,
-    pub name: String,
     pub mode: String,
     pub share_code: Option<String>,
-}
-
-impl WorkspaceApp {
-    /// Workflow apps keep runs, not messages.
-    pub fn is_workflow(&self) -> bool {
-        self.mode == "workflow"
-    }
 }
 
 /// Dify's record of one reply (a message) or workflow run.
@@ -69,8 +61,6 @@ struct Page<T> {
 #[derive(Deserialize)]
 struct AppItem {
     id: String,
-    #[serde(default)]
-    name: String,
     #[serde(default)]
     mode: String,
 }
@@ -169,7 +159,6 @@ pub async fn apps(console: &mut Console) -> ConsoleResult<Vec<WorkspaceApp>> {
             let share_code = detail.site.and_then(|site| site.code.or(site.access_token));
             apps.push(WorkspaceApp {
                 id: item.id,
-                name: item.name,
                 mode: item.mode,
                 share_code,
             });
