@@ -1,21 +1,16 @@
 import { Space, Tag, Tooltip } from 'antd';
 import { useTranslation } from 'react-i18next';
-import type { Entry } from '../api';
-import type { EntryKind } from '../bindings/org';
+import type { Entry, EntryKind } from '../api';
 
-/** Every kind of entry, the org server's included: a desktop ledger has only some of them. */
 const COLORS: Record<EntryKind, string> = {
   charge: 'default',
   grant: 'green',
   topup: 'green',
   adjustment: 'blue',
   reversal: 'orange',
-  redemption: 'cyan',
-  true_up: 'gold',
-  reported_by_dify: 'purple',
 };
 
-export function KindTag({ kind }: { kind: EntryKind }) {
+function KindTag({ kind }: { kind: EntryKind }) {
   const { t } = useTranslation();
   return <Tag color={COLORS[kind]}>{t(`kinds.${kind}`)}</Tag>;
 }

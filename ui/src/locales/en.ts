@@ -65,9 +65,6 @@ const en = {
     charge: 'Charge',
     adjustment: 'Adjustment',
     reversal: 'Reversal',
-    redemption: 'Redemption',
-    true_up: 'True-up',
-    reported_by_dify: 'Reported by Dify',
   },
   sideCalls: {
     conversation_name: 'Auto-naming',

@@ -66,9 +66,6 @@ const zh: Messages = {
     charge: '扣费',
     adjustment: '调整',
     reversal: '冲正',
-    redemption: '兑换',
-    true_up: '校正',
-    reported_by_dify: 'Dify 记录计费',
   },
   sideCalls: {
     conversation_name: '自动命名',

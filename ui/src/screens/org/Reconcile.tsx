@@ -40,6 +40,13 @@ const COUNTS = ['records_read', 'settled', 'true_ups', 'reported_by_dify', 'unat
 
 type AppOption = { value: string; label: string };
 
+/** The endpoints a workspace's Dify lacks, each an orange tag. */
+const missingEndpoints = (endpoints: string[]) => endpoints.map((e) => <Tag key={e} color="orange">{e}</Tag>);
+
+/** Dify's price with its currency, or `none` when Dify gave no price. */
+const difyPrice = (price: string | null, currency: string | null, none: string) =>
+  price === null ? none : `${formatDecimal(price)} ${currency ?? ''}`.trim();
+
 /**
  * Reconciliation with Dify: the workspaces the server reads, a run on demand, the daily control of Dify's
  * tokens against the ledger's, and the findings (true-ups, replies no device reported, and the rest).
@@ -56,6 +63,7 @@ export function ReconcileTab() {
   }));
   const reconciliation = useOrgLoad(useCallback(() => orgApi.reconciliation(query), [query]));
   const afterRun = () => void Promise.all([connections.reload(), reconciliation.reload()]);
+  const loading = !reconciliation.data && !reconciliation.error;
 
   return (
     <Space direction="vertical" style={{ width: '100%' }}>
@@ -65,14 +73,14 @@ export function ReconcileTab() {
       <RunCard appOptions={appOptions} onDone={afterRun} />
       <DailyCard
         days={reconciliation.data?.days}
-        loading={!reconciliation.data && !reconciliation.error}
+        loading={loading}
         error={reconciliation.error}
         query={query}
         onQuery={(change) => setQuery((q) => ({ ...q, ...change }))}
         appOptions={appOptions}
         onReload={() => void reconciliation.reload()}
       />
-      <FindingsCard findings={reconciliation.data?.findings} loading={!reconciliation.data && !reconciliation.error} />
+      <FindingsCard findings={reconciliation.data?.findings} loading={loading} />
     </Space>
   );
 }
@@ -80,15 +88,14 @@ export function ReconcileTab() {
 function ConnectionsCard({ connections, error, onReload }: { connections: DifyConnection[] | null; error: unknown; onReload: () => void }) {
   const { t } = useTranslation();
   const test = useRowAction<string, [string], DifyTest>(orgApi.testDifyConnection);
-  const [tested, setTested] = useState<{ connection: DifyConnection; result: DifyTest } | null>(null);
+  const [tested, setTested] = useState<{ name: string; result: DifyTest } | null>(null);
   const runTest = async (c: DifyConnection) => {
     setTested(null);
     const result = await test.run(c.id, c.id);
-    if (result) setTested({ connection: c, result });
+    if (result) setTested({ name: c.name, result });
     // A test that signs in ends a pause of the scheduler's runs.
     onReload();
   };
-  const missing = (endpoints: string[]) => endpoints.map((e) => <Tag key={e} color="orange">{e}</Tag>);
 
   const columns: ColumnsType<DifyConnection> = [
     { title: t('orgAdmin.reconcile.name'), dataIndex: 'name' },
@@ -128,7 +135,7 @@ function ConnectionsCard({ connections, error, onReload }: { connections: DifyCo
         </Space>
       ),
     },
-    { title: t('orgAdmin.reconcile.missingEndpoints'), dataIndex: 'missing_endpoints', render: missing },
+    { title: t('orgAdmin.reconcile.missingEndpoints'), dataIndex: 'missing_endpoints', render: missingEndpoints },
     {
       title: t('common.actions'),
       key: 'actions',
@@ -153,7 +160,7 @@ function ConnectionsCard({ connections, error, onReload }: { connections: DifyCo
           rowTestId="dify-connection-row"
           rowAttrs={(c) => ({ 'data-connection': c.id })}
         />
-        {tested && <TestResult name={tested.connection.name} result={tested.result} />}
+        {tested && <TestResult name={tested.name} result={tested.result} />}
       </Space>
     </RefreshCard>
   );
@@ -286,6 +293,32 @@ function AddConnectionForm({ onAdded }: { onAdded: () => void }) {
   );
 }
 
+interface AppSelectProps {
+  value: string | null;
+  onChange: (appId: string | null) => void;
+  options: AppOption[] | undefined;
+  testId: string;
+}
+
+/** The app a run or the daily control is limited to: none picked is every app. */
+function AppSelect({ value, onChange, options, testId }: AppSelectProps) {
+  const { t } = useTranslation();
+  return (
+    <Select<string>
+      allowClear
+      showSearch
+      optionFilterProp="label"
+      style={{ minWidth: 180 }}
+      placeholder={t('orgAdmin.reconcile.allApps')}
+      aria-label={t('orgAdmin.reconcile.app')}
+      value={value ?? undefined}
+      onChange={(v) => onChange(v ?? null)}
+      options={options}
+      data-testid={testId}
+    />
+  );
+}
+
 function RunCard({ appOptions, onDone }: { appOptions: AppOption[] | undefined; onDone: () => void }) {
   const { t } = useTranslation();
   const [appId, setAppId] = useState<string | null>(null);
@@ -302,18 +335,7 @@ function RunCard({ appOptions, onDone }: { appOptions: AppOption[] | undefined; 
     <Card size="small" title={t('orgAdmin.reconcile.runTitle')}>
       <Space direction="vertical" style={{ width: '100%' }}>
         <Space wrap>
-          <Select<string>
-            allowClear
-            showSearch
-            optionFilterProp="label"
-            style={{ minWidth: 180 }}
-            placeholder={t('orgAdmin.reconcile.allApps')}
-            aria-label={t('orgAdmin.reconcile.app')}
-            value={appId ?? undefined}
-            onChange={(v) => setAppId(v ?? null)}
-            options={appOptions}
-            data-testid="reconcile-app"
-          />
+          <AppSelect value={appId} onChange={setAppId} options={appOptions} testId="reconcile-app" />
           <DatePicker value={since} onChange={(d) => setSince(d)} placeholder={t('orgAdmin.reconcile.runSince')} data-testid="reconcile-since" />
           <Button type="primary" loading={run.busy} onClick={() => void start()} data-testid="reconcile-run">
             {t('orgAdmin.reconcile.run')}
@@ -334,11 +356,7 @@ function RunCard({ appOptions, onDone }: { appOptions: AppOption[] | undefined; 
               {r.missing_endpoints.length > 0 && (
                 <Space wrap>
                   <Typography.Text type="warning">{t('orgAdmin.reconcile.missingEndpoints')}</Typography.Text>
-                  {r.missing_endpoints.map((e) => (
-                    <Tag key={e} color="orange">
-                      {e}
-                    </Tag>
-                  ))}
+                  {missingEndpoints(r.missing_endpoints)}
                 </Space>
               )}
             </Space>
@@ -376,7 +394,7 @@ function DailyCard({ days, loading, error, query, onQuery, appOptions, onReload 
       title: t('orgAdmin.reconcile.difyPrice'),
       key: 'price',
       align: 'right',
-      render: (_, d) => (d.dify_price === null ? missing : `${formatDecimal(d.dify_price)} ${d.dify_currency ?? ''}`.trim()),
+      render: (_, d) => difyPrice(d.dify_price, d.dify_currency, missing),
     },
     { title: t('orgAdmin.reconcile.ledgerTokens'), dataIndex: 'ledger_tokens', align: 'right', render: formatCount },
     { title: t('orgAdmin.reconcile.ledgerCredits'), dataIndex: 'ledger_micros', align: 'right', render: (m: number) => formatMicros(m) },
@@ -407,18 +425,7 @@ function DailyCard({ days, loading, error, query, onQuery, appOptions, onReload 
             aria-label={t('dashboard.filters.range')}
             data-testid="daily-range"
           />
-          <Select<string>
-            allowClear
-            showSearch
-            optionFilterProp="label"
-            style={{ minWidth: 180 }}
-            placeholder={t('orgAdmin.reconcile.allApps')}
-            aria-label={t('orgAdmin.reconcile.app')}
-            value={query.app_id ?? undefined}
-            onChange={(v) => onQuery({ app_id: v ?? null })}
-            options={appOptions}
-            data-testid="daily-app"
-          />
+          <AppSelect value={query.app_id} onChange={(appId) => onQuery({ app_id: appId })} options={appOptions} testId="daily-app" />
         </Space>
         <ErrorAlert error={error} />
         <DataTable<DailyControl>
@@ -505,7 +512,7 @@ function RecordDetail({ record }: { record: DifyRecord | null }) {
         {formatCount(record.prompt_tokens)} / {formatCount(record.completion_tokens)}
       </Descriptions.Item>
       <Descriptions.Item label={t('orgAdmin.reconcile.record.price')}>
-        {record.total_price === null ? none : `${formatDecimal(record.total_price)} ${record.currency ?? ''}`.trim()}
+        {difyPrice(record.total_price, record.currency, none)}
       </Descriptions.Item>
       <Descriptions.Item label={t('orgAdmin.reconcile.record.createdAt')}>{formatTime(record.created_at)}</Descriptions.Item>
     </Descriptions>
